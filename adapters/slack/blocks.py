@@ -1,0 +1,87 @@
+"""Block Kit for the question, the follow-up, the answered question and the detractor alert."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SCORE_ACTION = "nps_score_{n}"
+COMMENT_ACTION = "nps_comment"
+COMMENT_VIEW = "nps_comment_modal"
+CLAIM_ACTION, RESOLVE_ACTION = "nps_claim", "nps_resolve"
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+    b: dict[str, Any] = {"type": "button", "text": {"type": "plain_text", "text": text}, "action_id": action_id}
+    b["value"] = value
+    if style:
+        b["style"] = style
+    return b
+
+
+def question(survey_id: int, text: str, low: str, high: str) -> list[dict[str, Any]]:
+    """0–10 buttons in two rows, with the ends labelled underneath."""
+    rows = [range(0, 6), range(6, 11)]
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    for i, row in enumerate(rows):
+        buttons = [_button(str(n), SCORE_ACTION.format(n=n), f"{survey_id}:{n}") for n in row]
+        blocks.append({"type": "actions", "block_id": f"nps_scale_{i}", "elements": buttons})
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"0 = {low} · 10 = {high}"}]})
+    return blocks
+
+
+def answered(text: str) -> list[dict[str, Any]]:
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": f":white_check_mark: {text}"}}]
+
+
+def follow_up(survey_id: int, text: str, add_comment: str) -> list[dict[str, Any]]:
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+        {"type": "actions", "elements": [_button(add_comment, COMMENT_ACTION, str(survey_id))]},
+    ]
+
+
+def comment_modal(survey_id: int, meta: str, title: str, label: str, submit: str) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": COMMENT_VIEW,
+        "private_metadata": meta,
+        "title": {"type": "plain_text", "text": title[:24]},
+        "submit": {"type": "plain_text", "text": submit[:24]},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "comment",
+                "label": {"type": "plain_text", "text": label[:2000]},
+                "element": {"type": "plain_text_input", "action_id": "text", "multiline": True, "max_length": 3000},
+            }
+        ],
+    }
+
+
+def alert(p: dict[str, Any], status: str | None = None, resolved: bool = False) -> list[dict[str, Any]]:
+    fields = [
+        f"*Score*\n{p['score']}/10",
+        f"*Customer*\n{p['customer']}",
+        f"*Agent*\n{p.get('agent') or '—'}",
+        f"*Profile*\n{p['profile']} · {p['channel']}",
+    ]
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": p["text"]}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
+    ]
+    if p.get("link"):
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{p['link']}|conversation>"}]})
+    if status:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": status}]})
+    if not resolved:
+        sid = str(p["survey_id"])
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    _button(p["claim_label"], CLAIM_ACTION, sid, "primary"),
+                    _button(p["resolve_label"], RESOLVE_ACTION, sid),
+                ],
+            }
+        )
+    return blocks

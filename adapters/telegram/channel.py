@@ -1,0 +1,126 @@
+"""One Telegram bot per profile: holds aiogram's Bot and Dispatcher, mounts the webhook, sends the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
+from pydantic import ValidationError
+
+from adapters.telegram.handlers import Context, build_router
+from adapters.telegram.sender import TelegramSender
+from core.profiles import ProfileSettings
+from core.ratelimit import Rate
+from core.service import SurveyService
+from core.store.outbox import OutboxItem
+
+log = logging.getLogger(__name__)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+
+
+class TelegramChannel:
+    channel = "telegram"
+
+    def __init__(
+        self,
+        service: SurveyService,
+        profile: str,
+        settings: ProfileSettings,
+        config: Any,
+        *,
+        public_url: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.profile = profile
+        self.config = config
+        self.public_url = public_url
+        self.bot_id = int(config.token.split(":", 1)[0])
+        session = AiohttpSession(api=TelegramAPIServer.from_base(config.api_base)) if config.api_base else None
+        self.bot = Bot(config.token, session=session)
+        self.dispatcher = Dispatcher(disable_fsm=True)  # no conversation state machine: core owns survey state
+        ctx = Context(
+            service=service,
+            profile=profile,
+            settings=settings,
+            bot_id=self.bot_id,
+            agents=frozenset(config.agents),
+            support_chat_id=config.support_chat_id,
+            topic_customers=dict(config.topic_customers),
+            clock=clock,
+        )
+        self.dispatcher.include_router(build_router(ctx))
+        self.sender = TelegramSender(
+            self.bot,
+            self.bot_id,
+            per_chat=Rate(config.per_chat_per_second),
+            per_bot=Rate(config.per_bot_per_second),
+            per_group=Rate.per_minute(config.per_group_per_minute),
+        )
+        self._webhook = SimpleRequestHandler(self.dispatcher, self.bot, handle_in_background=False)
+        self._polling: asyncio.Task[None] | None = None
+
+    @property
+    def path(self) -> str:
+        return f"/telegram/{self.profile}"
+
+    def mount(self, app: web.Application) -> None:
+        app.router.add_post(self.path, self.handle_webhook)
+
+    async def handle_webhook(self, request: web.Request) -> web.StreamResponse:
+        """The secret is checked here, before aiogram sees the body: aiogram accepts anything when none is set."""
+        secret = self.config.secret_token or ""
+        given = request.headers.get(SECRET_HEADER, "")
+        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+            return web.json_response({"error": "missing or wrong secret token"}, status=401)
+        try:
+            body = json.loads(await request.read())
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return web.json_response({"error": f"malformed JSON: {exc}"}, status=400)
+        if not isinstance(body, dict) or not isinstance(body.get("update_id"), int):
+            return web.json_response({"error": "not a Telegram update (update_id missing)"}, status=400)
+        try:
+            return await self._webhook.handle(request)
+        except ValidationError as exc:
+            return web.json_response({"error": f"malformed update: {exc.error_count()} invalid fields"}, status=400)
+
+    async def start(self) -> None:
+        if self.config.mode == "polling":
+            await self.bot.delete_webhook(drop_pending_updates=False)
+            self._polling = asyncio.create_task(
+                self.dispatcher.start_polling(
+                    self.bot, handle_signals=False, close_bot_session=False, allowed_updates=ALLOWED_UPDATES
+                )
+            )
+        elif self.public_url:
+            await self.bot.set_webhook(
+                self.public_url.rstrip("/") + self.path,
+                secret_token=self.config.secret_token,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+
+    async def stop(self) -> None:
+        if self._polling is not None:
+            with contextlib.suppress(RuntimeError):
+                await self.dispatcher.stop_polling()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._polling
+            self._polling = None
+        await self.bot.session.close()
+
+    def rate_limits(self, item: OutboxItem) -> list:
+        return self.sender.rate_limits(item)
+
+    async def send(self, item: OutboxItem) -> str | None:
+        return await self.sender.send(item)

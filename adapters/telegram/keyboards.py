@@ -1,0 +1,48 @@
+"""Inline keyboards and their callback data; packed data stays well under Telegram's 64-byte limit."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+
+class Vote(CallbackData, prefix="v"):
+    """A score tap: survey id and score ("v:123456789:10")."""
+
+    s: int
+    n: int
+
+
+class FollowUpAction(CallbackData, prefix="f"):
+    """A support-team action on a detractor alert: c(laim) or r(esolve)."""
+
+    s: int
+    a: str
+
+
+def score_keyboard(survey_id: int, low_label: str, high_label: str) -> InlineKeyboardMarkup:
+    """0–10 in two rows (0–5, 6–10) with the ends labelled in the customer's language."""
+
+    def button(n: int) -> InlineKeyboardButton:
+        text = f"0 · {low_label}" if n == 0 else f"10 · {high_label}" if n == 10 else str(n)
+        return InlineKeyboardButton(text=text, callback_data=Vote(s=survey_id, n=n).pack())
+
+    return InlineKeyboardMarkup(inline_keyboard=[[button(n) for n in range(6)], [button(n) for n in range(6, 11)]])
+
+
+def answered_keyboard(survey_id: int, score: int, text: str) -> InlineKeyboardMarkup:
+    """What replaces the scale after a tap: one button showing the choice (a tap on it only gets a toast)."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text=f"✅ {text}", callback_data=Vote(s=survey_id, n=score).pack())]]
+    )
+
+
+def alert_keyboard(survey_id: int, claim: str, resolve: str, link: str | None) -> InlineKeyboardMarkup:
+    row = [
+        InlineKeyboardButton(text=claim, callback_data=FollowUpAction(s=survey_id, a="c").pack()),
+        InlineKeyboardButton(text=resolve, callback_data=FollowUpAction(s=survey_id, a="r").pack()),
+    ]
+    rows = [row]
+    if link:
+        rows.append([InlineKeyboardButton(text="↗", url=link)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)

@@ -1,0 +1,1 @@
+"""Generic signed-webhook channel (Standard Webhooks), outbound event subscriptions and Chatwoot's webhooks."""

@@ -1,0 +1,211 @@
+"""Load bench: replies per second and latency from "reply received" to "follow-up queued", over HTTP on loopback,
+next to a bare aiohttp + one-INSERT baseline on the same backend in the same run.
+
+    python -m bench.load                      # SQLite and PostgreSQL, all channels
+    python -m bench.load --backends sqlite --requests 2000 --concurrency 16
+
+The server runs in its own process (as in production); this process only drives it. A reply is answered after
+the follow-up question is committed to the outbox, so the request latency is the reply→follow-up-queued time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiohttp
+
+from bench.server import TELEGRAM_SECRET, WEBHOOK_SECRET
+
+PG_ADMIN = os.environ.get("NPSBOT_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+Request = tuple[str, bytes, dict[str, str]]
+
+
+def baseline_request(i: int) -> Request:
+    return "/baseline", json.dumps(telegram_update(i)).encode(), {"Content-Type": "application/json"}
+
+
+def memory_request(i: int) -> Request:
+    body = {"type": "message", "conversation_id": f"conv-{i}", "user_id": str(100000 + i), "text": "9", "id": f"b{i}"}
+    return "/memory/bench", json.dumps(body).encode(), {"Content-Type": "application/json"}
+
+
+def telegram_update(i: int) -> dict:
+    user = 100000 + i
+    person = {"id": user, "is_bot": False, "first_name": "Bench", "language_code": "en"}
+    return {
+        "update_id": 500000 + i,
+        "message": {
+            "message_id": 10 + i,
+            "date": 1767225600,
+            "chat": {"id": user, "type": "private", "first_name": "Bench"},
+            "from": person,
+            "text": "9",
+        },
+    }
+
+
+def telegram_request(i: int) -> Request:
+    headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
+    return "/telegram/bench", json.dumps(telegram_update(i)).encode(), headers
+
+
+def webhook_request(i: int) -> Request:
+    body = json.dumps(
+        {
+            "type": "message.received",
+            "data": {"conversation_id": f"conv-{i}", "contact_id": str(100000 + i), "text": "9"},
+        }
+    ).encode()
+    msg_id, ts = f"msg_{uuid.uuid4().hex}", str(int(time.time()))
+    key = base64.b64decode(WEBHOOK_SECRET.removeprefix("whsec_"))
+    sig = base64.b64encode(hmac.new(key, f"{msg_id}.{ts}.".encode() + body, hashlib.sha256).digest()).decode()
+    headers = {
+        "Content-Type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": ts,
+        "webhook-signature": f"v1,{sig}",
+    }
+    return "/webhook/bench/events", body, headers
+
+
+SCENARIOS: dict[str, tuple[str, Callable[[int], Request]]] = {
+    "baseline": ("baseline", baseline_request),
+    "memory": ("app", memory_request),
+    "telegram": ("app", telegram_request),
+    "webhook": ("app", webhook_request),
+}
+
+
+@dataclass
+class Result:
+    backend: str
+    scenario: str
+    requests: int
+    errors: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rate(self) -> float:
+        return (self.requests - self.errors) / self.seconds
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+async def drive(port: int, build: Callable[[int], Request], n: int, concurrency: int, offset: int) -> Result:
+    latencies: list[float] = []
+    errors = 0
+    queue = iter(range(offset, offset + n))
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def one_worker() -> None:
+            nonlocal errors
+            for i in queue:
+                path, body, headers = build(i)
+                t0 = time.perf_counter()
+                async with session.post(f"http://127.0.0.1:{port}{path}", data=body, headers=headers) as resp:
+                    await resp.read()
+                    if resp.status != 200:
+                        errors += 1
+                latencies.append(time.perf_counter() - t0)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one_worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - start
+    return Result("", "", n, errors, elapsed, latencies)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def run_scenario(backend: str, url: str, scenario: str, n: int, concurrency: int, warmup: int) -> Result:
+    mode, build = SCENARIOS[scenario]
+    port = free_port()
+    args = ["--mode", mode, "--database", url, "--port", str(port), "--seed", str(n + warmup)]
+    if mode == "app":
+        args += ["--channel", scenario]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.server", *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), 600)
+    if line.strip() != b"ready":
+        raise RuntimeError(f"{scenario} server did not start")
+    try:
+        await drive(port, build, warmup, concurrency, 0)
+        result = await drive(port, build, n, concurrency, warmup)
+    finally:
+        proc.stdin.close()
+        await proc.wait()
+    result.backend, result.scenario = backend, scenario
+    return result
+
+
+async def admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"])
+    parser.add_argument("--scenarios", nargs="+", default=["telegram", "webhook"], choices=list(SCENARIOS)[1:])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--warmup", type=int, default=200)
+    args = parser.parse_args()
+    results: list[Result] = []
+    for backend in args.backends:
+        for scenario in ["baseline", *args.scenarios]:
+            if backend == "sqlite":
+                url = f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='npsbot-bench-')}/bench.db"
+                results.append(await run_scenario(backend, url, scenario, args.requests, args.concurrency, args.warmup))
+                continue
+            name = f"npsbot_bench_{uuid.uuid4().hex[:8]}"
+            await admin(f'CREATE DATABASE "{name}"')
+            try:
+                url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
+                results.append(await run_scenario(backend, url, scenario, args.requests, args.concurrency, args.warmup))
+            finally:
+                await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    print(f"\n{args.requests} requests per scenario, concurrency {args.concurrency}, after {args.warmup} warm-up")
+    print(f"{'backend':<9} {'scenario':<9} {'req/s':>8} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}")
+    for r in results:
+        base = next(b for b in results if b.backend == r.backend and b.scenario == "baseline")
+        print(
+            f"{r.backend:<9} {r.scenario:<9} {r.rate:8.0f} {r.rate / base.rate:6.2f} "
+            f"{r.pct(0.5):7.1f} {r.pct(0.99):7.1f} {r.errors:6d}"
+        )
+    print("ratio = replies/s divided by the baseline's requests/s on the same backend in this run")
+    if any(r.errors for r in results):
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

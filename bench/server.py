@@ -1,0 +1,99 @@
+"""A server process for the load bench: the real app (seeded with open surveys) or the bare baseline
+(aiohttp + one INSERT through the same engine), so both are measured the same way over loopback."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from aiohttp import web
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert
+
+from bots.app import create_app
+from bots.config import parse_config
+from bots.runtime import Runtime
+from bots.serve import settle_heap
+from core.store import Store
+from core.types import Address, ConversationClosed
+
+TELEGRAM_TOKEN = "123456:bench-token-0000000000"
+TELEGRAM_SECRET = "bench-secret"
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+baseline_meta = MetaData()
+baseline_table = Table(
+    "bench_baseline", baseline_meta, Column("id", Integer, primary_key=True), Column("body", String(4000))
+)
+
+
+def bench_config(database_url: str, channels: list[str]) -> dict:
+    chans: dict = {}
+    if "memory" in channels:
+        chans["memory"] = {}
+    if "telegram" in channels:
+        chans["telegram"] = {"token": TELEGRAM_TOKEN, "secret_token": TELEGRAM_SECRET, "api_base": "http://127.0.0.1:9"}
+    if "webhook" in channels:
+        chans["webhook"] = {"secrets": [WEBHOOK_SECRET], "deliver_url": "http://127.0.0.1:9/deliver"}
+    return {
+        "database_url": database_url,
+        "worker": {"role": "web"},
+        "profiles": {"bench": {"brand": "Bench", "policy": {"throttle": "0s"}, "channels": chans}},
+    }
+
+
+async def seed(runtime: Runtime, channel: str, count: int) -> None:
+    """Open `count` surveys (asked state) so every bench request is a reply that queues a follow-up."""
+    for i in range(count):
+        user = str(100000 + i)
+        conv = user if channel == "telegram" else f"conv-{i}"
+        event = ConversationClosed(Address(channel, "bench", conv, user), agent=f"agent-{i % 7}")
+        await runtime.service.handle(event)
+
+
+async def run_app(args: argparse.Namespace) -> web.AppRunner:
+    runtime = Runtime(parse_config(bench_config(args.database, [args.channel]), env={}))
+    await runtime.store.migrate()
+    await seed(runtime, args.channel, args.seed)
+    runner = web.AppRunner(create_app(runtime), access_log=None)
+    await runner.setup()
+    return runner
+
+
+async def run_baseline(args: argparse.Namespace) -> web.AppRunner:
+    store = Store(args.database)
+    async with store.transaction() as conn:
+        await conn.run_sync(baseline_meta.create_all)
+
+    async def handle(request: web.Request) -> web.Response:
+        body = await request.text()
+        async with store.transaction() as conn:
+            await conn.execute(insert(baseline_table).values(body=body[:4000]))
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_post("/baseline", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    return runner
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mode", choices=["app", "baseline"], required=True)
+    parser.add_argument("--channel", default="memory")
+    parser.add_argument("--database", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    runner = await (run_app(args) if args.mode == "app" else run_baseline(args))
+    settle_heap()  # as `npsbot run` does after start-up, for the app and the baseline alike
+    site = web.TCPSite(runner, "127.0.0.1", args.port)
+    await site.start()
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # stop when the driver closes stdin
+    await runner.cleanup()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

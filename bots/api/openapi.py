@@ -1,0 +1,168 @@
+"""The OpenAPI 3 document for /api/v1; request schemas come from the same pydantic models that validate."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from bots.api.models import CloseBody, FollowUpBody, ReopenBody, ResponseParams
+
+REF = "#/components/schemas/{model}"
+
+
+def _schema(model: Any) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template=REF)
+    schema.pop("$defs", None)
+    return schema
+
+
+def _query(*names: str) -> list[dict[str, Any]]:
+    props = ResponseParams.model_json_schema()["properties"]
+    out = []
+    for name in names:
+        p = dict(props[name])
+        p.pop("title", None)
+        if name in ("since", "until"):
+            p = {"type": "string", "format": "date-time"}
+        elif "anyOf" in p:
+            non_null = [s for s in p["anyOf"] if s.get("type") != "null"]
+            p = {**non_null[0], **{k: v for k, v in p.items() if k not in ("anyOf", "default")}}
+        out.append({"name": name, "in": "query", "required": False, "schema": p})
+    return out
+
+
+def _json(ref: str | None = None, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"application/json": {"schema": schema if schema is not None else {"$ref": f"#/components/schemas/{ref}"}}}
+
+
+ERRORS = {
+    "400": {"description": "Malformed JSON", "content": _json("Error")},
+    "401": {"description": "Missing or invalid bearer token", "content": _json("Error")},
+    "403": {"description": "The token may not access that profile", "content": _json("Error")},
+    "404": {"description": "Unknown profile or resource", "content": _json("Error")},
+    "413": {"description": "Body over 1 MiB", "content": _json("Error")},
+    "422": {"description": "Invalid fields", "content": _json("Error")},
+}
+FILTERS = ("profile", "channel", "agent", "team", "locale", "since", "until")
+
+
+def _op(summary: str, ok: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"summary": summary, "responses": {"200": ok, **ERRORS}, **extra}
+
+
+@cache
+def spec() -> dict[str, Any]:
+    obj = {"type": "object"}
+    survey_result = _json(schema={"type": "object", "properties": {"status": {"type": "string"}, "survey": obj}})
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "npsbot operator API",
+            "version": "1",
+            "description": "Close conversations on any channel, read responses and NPS, work detractor follow-ups.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]},
+                "CloseBody": _schema(CloseBody),
+                "ReopenBody": _schema(ReopenBody),
+                "FollowUpBody": _schema(FollowUpBody),
+            },
+        },
+        "paths": {
+            "/api/v1/conversations/close": {
+                "post": _op(
+                    "Close a conversation: the customer is surveyed on its channel",
+                    {"description": "What happened", "content": survey_result},
+                    parameters=[
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": False,
+                            "schema": {"type": "string", "maxLength": 200},
+                        }
+                    ],
+                    requestBody={"required": True, "content": _json("CloseBody")},
+                )
+            },
+            "/api/v1/conversations/reopen": {
+                "post": _op(
+                    "Reopen a conversation: a survey not yet answered is withdrawn",
+                    {"description": "What happened", "content": survey_result},
+                    requestBody={"required": True, "content": _json("ReopenBody")},
+                )
+            },
+            "/api/v1/responses": {
+                "get": _op(
+                    "List responses, newest first",
+                    {
+                        "description": "A page",
+                        "content": _json(
+                            schema={
+                                "type": "object",
+                                "properties": {
+                                    "items": {"type": "array", "items": obj},
+                                    "next_cursor": {"type": "integer", "nullable": True},
+                                },
+                            }
+                        ),
+                    },
+                    parameters=_query(*FILTERS, "state", "category", "limit", "cursor"),
+                )
+            },
+            "/api/v1/responses.csv": {
+                "get": _op(
+                    "Export responses as CSV",
+                    {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}},
+                    parameters=_query(*FILTERS, "state", "category"),
+                )
+            },
+            "/api/v1/responses/{id}": {
+                "get": _op(
+                    "One response",
+                    {"description": "The response", "content": _json(schema=obj)},
+                    parameters=[{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                )
+            },
+            "/api/v1/nps": {
+                "get": _op(
+                    "NPS with margin of error, optionally broken down by one dimension",
+                    {"description": "Summary", "content": _json(schema=obj)},
+                    parameters=_query(*FILTERS, "by"),
+                )
+            },
+            "/api/v1/dead-letters": {
+                "get": _op(
+                    "Messages given up on",
+                    {"description": "Dead letters", "content": _json(schema=obj)},
+                    parameters=_query("profile", "limit"),
+                )
+            },
+            "/api/v1/detractors": {
+                "get": _op(
+                    "Detractor follow-ups",
+                    {"description": "Follow-ups", "content": _json(schema=obj)},
+                    parameters=_query("profile", "status", "limit"),
+                )
+            },
+            "/api/v1/detractors/{id}/{action}": {
+                "post": _op(
+                    "Claim or resolve a detractor follow-up",
+                    {"description": "The follow-up", "content": _json(schema=obj)},
+                    parameters=[
+                        {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}},
+                        {
+                            "name": "action",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "enum": ["claim", "resolve"]},
+                        },
+                    ],
+                    requestBody={"required": True, "content": _json("FollowUpBody")},
+                )
+            },
+        },
+    }

@@ -1,0 +1,202 @@
+"""Handlers for /api/v1. Every handler authenticates first and only ever sees the profiles its token may see."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from bots.api.models import CloseBody, FollowUpBody, ReopenBody, ResponseParams
+from bots.api.openapi import spec
+from bots.auth import Principal, authenticate, require_profile
+from core import followup
+from core.outbound import survey_snapshot
+from core.reports import Filters, breakdown, summary
+from core.reports.responses import ResponseQuery, export_csv, get_response, list_responses
+from core.store import outbox as ob
+from core.types import Address, ConversationClosed, ConversationReopened
+
+RUNTIME_KEY = "runtime"
+
+
+def _error(status: int, message: str) -> web.HTTPException:
+    cls = {400: web.HTTPBadRequest, 404: web.HTTPNotFound, 422: web.HTTPUnprocessableEntity}[status]
+    return cls(text=web.json_response({"error": message}).text, content_type="application/json")
+
+
+def _validation(exc: ValidationError) -> web.HTTPException:
+    problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()[:8])
+    return _error(422, problems)
+
+
+async def _body(request: web.Request, model: type[BaseModel]) -> Any:
+    try:
+        data = await request.json()
+    except ValueError as exc:
+        raise _error(400, f"malformed JSON: {exc}") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise _validation(exc) from None
+
+
+def _params(request: web.Request) -> ResponseParams:
+    try:
+        return ResponseParams.model_validate(dict(request.query))
+    except ValidationError as exc:
+        raise _validation(exc) from None
+
+
+def _utc(value: Any) -> Any:
+    return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _scope(principal: Principal, params: ResponseParams, runtime: Any) -> tuple[str, ...] | None:
+    if params.profile is not None:
+        require_profile(principal, params.profile, runtime.config)
+        return (params.profile,)
+    return None if principal.profiles is None else tuple(sorted(principal.profiles))
+
+
+def _filters(params: ResponseParams) -> Filters:
+    return Filters(
+        profile=params.profile,
+        channel=params.channel,
+        agent=params.agent,
+        team=params.team,
+        locale=params.locale,
+        since=_utc(params.since),
+        until=_utc(params.until),
+    )
+
+
+def api_routes(runtime: Any) -> list[web.RouteDef]:
+    config = runtime.config
+
+    def auth(request: web.Request) -> Principal:
+        return authenticate(request, config)
+
+    def channel_of(principal: Principal, profile: str, channel: str) -> None:
+        require_profile(principal, profile, config)
+        if channel not in config.profiles[profile].channels.enabled():
+            raise _error(422, f"profile {profile!r} has no {channel!r} channel")
+
+    async def visible(request: web.Request, principal: Principal, what: str) -> dict[str, Any]:
+        """The survey named in the path, or 404 when it doesn't exist or belongs to a profile out of reach."""
+        try:
+            survey_id = int(request.match_info["id"])
+        except ValueError:
+            raise _error(404, f"no such {what}") from None
+        item = await get_response(runtime.store, survey_id) if 0 < survey_id < 2**62 else None
+        if item is None or not principal.can(item["profile"]):
+            raise _error(404, f"no such {what}")
+        return item
+
+    async def close(request: web.Request) -> web.Response:
+        principal = auth(request)
+        body: CloseBody = await _body(request, CloseBody)
+        channel_of(principal, body.profile, body.channel)
+        event = ConversationClosed(
+            Address(body.channel, body.profile, body.conversation_id, body.user_id, body.thread),
+            body.agent,
+            body.team,
+            body.locale,
+            body.customer_name,
+            body.case_id,
+            body.metadata,
+        )
+        key = request.headers.get("Idempotency-Key")
+        out = await runtime.service.handle(event, dedup_key=f"api:{body.profile}:{key[:200]}" if key else None)
+        survey = survey_snapshot(out.survey) if out.survey else None
+        return web.json_response({"status": out.status, "survey": survey})
+
+    async def reopen(request: web.Request) -> web.Response:
+        principal = auth(request)
+        body: ReopenBody = await _body(request, ReopenBody)
+        channel_of(principal, body.profile, body.channel)
+        event = ConversationReopened(Address(body.channel, body.profile, body.conversation_id, "", body.thread))
+        out = await runtime.service.handle(event)
+        return web.json_response({"status": out.status, "survey": survey_snapshot(out.survey) if out.survey else None})
+
+    async def responses(request: web.Request) -> web.Response:
+        principal, params = auth(request), _params(request)
+        query = ResponseQuery(
+            _filters(params), _scope(principal, params, runtime), params.state, params.category, False, params.limit,
+            params.cursor,
+        )  # fmt: skip
+        items, cursor = await list_responses(runtime.store, query)
+        return web.json_response({"items": items, "next_cursor": cursor})
+
+    async def responses_csv(request: web.Request) -> web.Response:
+        principal, params = auth(request), _params(request)
+        query = ResponseQuery(_filters(params), _scope(principal, params, runtime), params.state, params.category)
+        text = await export_csv(runtime.store, query)
+        return web.Response(
+            text=text,
+            content_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="npsbot-responses.csv"'},
+        )
+
+    async def response(request: web.Request) -> web.Response:
+        item = await visible(request, auth(request), "response")
+        return web.json_response(item)
+
+    async def nps(request: web.Request) -> web.Response:
+        principal, params = auth(request), _params(request)
+        filters = replace(_filters(params), profiles=_scope(principal, params, runtime))
+        results: dict[str, Any] = {"summary": (await summary(runtime.store, filters)).as_dict()}
+        if params.by is not None:
+            rows = await breakdown(runtime.store, params.by, filters)
+            results["by"] = params.by
+            results["breakdown"] = [{"key": k, **s.as_dict()} for k, s in rows]
+        return web.json_response(results)
+
+    async def dead_letters(request: web.Request) -> web.Response:
+        principal, params = auth(request), _params(request)
+        scope = _scope(principal, params, runtime)
+        async with runtime.store.read() as conn:
+            items = await ob.dead_letters(conn, limit=params.limit)
+        return web.json_response({"items": [i for i in items if scope is None or i["profile"] in scope]})
+
+    async def detractors(request: web.Request) -> web.Response:
+        principal, params = auth(request), _params(request)
+        items = await followup.list_followups(
+            runtime.store, _scope(principal, params, runtime), params.status, params.limit
+        )
+        return web.json_response({"items": items})
+
+    async def act(request: web.Request) -> web.Response:
+        survey_id = (await visible(request, auth(request), "detractor"))["id"]
+        body: FollowUpBody = await _body(request, FollowUpBody)
+        action = followup.claim if request.match_info["action"] == "claim" else followup.resolve
+        try:
+            state = await action(runtime.store, survey_id, body.by, runtime.service.clock())
+        except followup.NotADetractor:
+            raise _error(404, "no such detractor") from None
+        return web.json_response(
+            {
+                "survey_id": survey_id,
+                "status": state.status,
+                "claimed_by": state.claimed_by,
+                "resolved_by": state.resolved_by,
+            }
+        )
+
+    async def openapi(_request: web.Request) -> web.Response:
+        return web.json_response(spec())
+
+    return [
+        web.get("/api/v1/openapi.json", openapi),
+        web.post("/api/v1/conversations/close", close),
+        web.post("/api/v1/conversations/reopen", reopen),
+        web.get("/api/v1/responses", responses),
+        web.get("/api/v1/responses.csv", responses_csv),
+        web.get("/api/v1/responses/{id}", response),
+        web.get("/api/v1/nps", nps),
+        web.get("/api/v1/dead-letters", dead_letters),
+        web.get("/api/v1/detractors", detractors),
+        web.post(r"/api/v1/detractors/{id}/{action:claim|resolve}", act),
+    ]

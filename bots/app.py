@@ -1,0 +1,75 @@
+"""The aiohttp application: every adapter mounts its routes here; errors become clear JSON, never a crash."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from sqlalchemy import text
+
+from bots.api import api_routes
+from bots.dashboard import dashboard_routes
+from bots.metrics import metrics_route
+from bots.runtime import Runtime
+from core.service import UnknownProfile
+
+log = logging.getLogger(__name__)
+RUNTIME = web.AppKey("runtime", Runtime)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPRequestEntityTooLarge:
+        return json_error(413, "request body too large")
+    except web.HTTPException as exc:
+        if exc.content_type == "application/json" or exc.status < 400:
+            raise
+        return json_error(exc.status, exc.reason)
+    except UnknownProfile as exc:
+        return json_error(404, f"unknown profile {exc.args[0]!r}")
+    except json.JSONDecodeError as exc:
+        return json_error(400, f"malformed JSON: {exc.msg} at position {exc.pos}")
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return json_error(500, "internal error")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    try:
+        async with runtime.store.read() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:  # report, don't raise: load balancers read the status code
+        return web.json_response({"status": "unavailable", "database": str(exc)[:200]}, status=503)
+    return web.json_response({"status": "ok", "database": runtime.store.dialect})
+
+
+def create_app(runtime: Runtime) -> web.Application:
+    app = web.Application(client_max_size=runtime.config.server.max_body_bytes, middlewares=[errors])
+    app[RUNTIME] = runtime
+    app.router.add_get("/healthz", healthz)
+    app.router.add_routes([metrics_route(runtime.metrics, runtime.store)])
+    app.router.add_routes(api_routes(runtime))
+    app.router.add_routes(dashboard_routes(runtime))
+    for channel in runtime.channels:
+        channel.mount(app)
+
+    async def on_startup(_app: web.Application) -> None:
+        await runtime.start()
+
+    async def on_cleanup(_app: web.Application) -> None:
+        await runtime.stop()
+
+    app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
+    return app

@@ -1,0 +1,146 @@
+"""The `npsbot` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from bots.config import ConfigError, load_config
+
+DEFAULT_CONFIG = "config.yaml"
+
+
+def _config(args: argparse.Namespace):
+    try:
+        return load_config(args.config)
+    except ConfigError as exc:
+        print(f"configuration problems in {args.config}:", file=sys.stderr)
+        for line in exc.problems:
+            print(f"  - {line}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    for name, profile in cfg.profiles.items():
+        print(f"profile {name}: channels {', '.join(profile.channels.enabled()) or 'none'}, locale {profile.locale}")
+    print("configuration OK")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from core.store import Store
+
+    url = args.database or _config(args).database_url
+
+    async def go() -> None:
+        store = Store(url)
+        await store.migrate(args.revision)
+        await store.dispose()
+
+    asyncio.run(go())
+    print(f"database at {args.revision}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bots.demo import run_demo
+
+    result = asyncio.run(run_demo(args.conversations, args.seed, args.database))
+    return 0 if result["ok"] else 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bots.report_cli import run_report
+
+    url = args.database or _config(args).database_url
+    by = [d.strip() for d in args.by.split(",") if d.strip()]
+    text = asyncio.run(
+        run_report(
+            url,
+            profile=args.profile,
+            since=args.since,
+            until=args.until,
+            by=by,
+            bucket=args.bucket,
+            fmt=args.format,
+            minimum=args.min_responses,
+        )
+    )
+    if text:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bots.serve import serve
+
+    cfg = _config(args)
+    role = args.role or cfg.worker.role
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(cfg, role=role, stop=stop, migrate=not args.no_migrate)
+
+    asyncio.run(main())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="npsbot", description="Net Promoter Score surveys inside chat.")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("-c", "--config", type=Path, default=Path(DEFAULT_CONFIG), help="YAML configuration file")
+        return p
+
+    p = with_config(sub.add_parser("run", help="serve webhooks and the API, and deliver messages"))
+    p.add_argument("--role", choices=["all", "web", "worker"], help="override worker.role from the config")
+    p.add_argument("--no-migrate", action="store_true", help="don't upgrade the schema on start")
+    p.set_defaults(func=cmd_run)
+
+    p = with_config(sub.add_parser("check-config", help="validate the configuration and exit"))
+    p.set_defaults(func=cmd_check_config)
+
+    p = with_config(sub.add_parser("migrate", help="upgrade the database schema"))
+    p.add_argument("--database", help="database URL (default: database_url from the config)")
+    p.add_argument("--revision", default="head")
+    p.set_defaults(func=cmd_migrate)
+
+    p = with_config(sub.add_parser("report", help="print the Customer Feedback Report"))
+    p.add_argument("--database", help="database URL (default: database_url from the config)")
+    p.add_argument("--profile")
+    p.add_argument("--since", help="ISO date or time, inclusive")
+    p.add_argument("--until", help="ISO date or time, exclusive")
+    p.add_argument("--by", default="agent,team,channel", help="comma-separated: profile,channel,agent,team,locale")
+    p.add_argument("--bucket", choices=["day", "week", "month"], default="week")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.add_argument("--min-responses", type=int, default=30, help="flag breakdown rows with fewer responses")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("demo", help="simulate a few dozen conversations end to end and print the report")
+    p.add_argument("--conversations", type=int, default=42)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--database", help="database URL (default: a fresh SQLite file in a temp folder)")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,271 @@
+"""The YAML configuration: `${ENV}` secrets substituted, validated by pydantic, errors named by key path."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bots.durations import Duration
+from core.messages import MessageCatalog, validate_overrides
+from core.profiles import EVENT_TYPES, AlertTarget, ProfileSettings, Subscription
+from core.survey import Policy
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(ValueError):
+    """Every problem found, one per line, each starting with the key path."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PolicyConfig(Strict):
+    send_delay: Duration = timedelta(0)
+    expiry: Duration = timedelta(hours=24)
+    comment_window: Duration = timedelta(hours=1)
+    throttle: Duration = timedelta(days=30)
+    reask_limit: int = Field(1, ge=0, le=5)
+
+
+class TelegramConfig(Strict):
+    token: str = Field(min_length=10)
+    secret_token: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,256}$")
+    mode: Literal["webhook", "polling"] = "webhook"
+    api_base: str | None = None
+    agents: list[int] = Field(default_factory=list)
+    support_chat_id: int | None = None
+    topic_customers: dict[int, int] = Field(default_factory=dict)
+    per_chat_per_second: float = Field(1.0, gt=0)
+    per_bot_per_second: float = Field(25.0, gt=0)
+    per_group_per_minute: float = Field(20.0, gt=0)
+
+    @field_validator("token")
+    @classmethod
+    def _token_shape(cls, v: str) -> str:
+        if not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", v):
+            raise ValueError("expected a bot token like 123456:ABC-DEF (from @BotFather)")
+        return v
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> TelegramConfig:
+        if self.mode == "webhook" and not self.secret_token:
+            raise ValueError("secret_token is required in webhook mode (Telegram sends it in every update)")
+        return self
+
+
+class SlackConfig(Strict):
+    bot_token: str = Field(min_length=5)
+    signing_secret: str = Field(min_length=5)
+    api_base: str | None = None
+    close_reaction: str = "white_check_mark"
+    agents: list[str] = Field(default_factory=list)
+
+
+class WebhookConfig(Strict):
+    secrets: list[str] = Field(min_length=1)
+    deliver_url: str | None = Field(None, pattern=r"^https?://")
+    delivery_secret: str | None = None
+    rate_per_second: float = Field(10.0, gt=0)
+
+    @field_validator("secrets")
+    @classmethod
+    def _whsec(cls, v: list[str]) -> list[str]:
+        for s in v:
+            if not s.startswith("whsec_"):
+                raise ValueError("each secret must start with whsec_ (Standard Webhooks)")
+        return v
+
+
+class ChatwootConfig(Strict):
+    base_url: str = Field(pattern=r"^https?://")
+    account_id: int = Field(ge=1)
+    api_token: str = Field(min_length=5)
+    webhook_token: str = Field(min_length=16)
+    rate_per_second: float = Field(5.0, gt=0)
+
+
+class ChannelsConfig(Strict):
+    telegram: TelegramConfig | None = None
+    slack: SlackConfig | None = None
+    webhook: WebhookConfig | None = None
+    chatwoot: ChatwootConfig | None = None
+    memory: dict[str, Any] | None = None
+
+    def enabled(self) -> list[str]:
+        names = ("telegram", "slack", "webhook", "chatwoot", "memory")
+        return [name for name in names if getattr(self, name) is not None]
+
+
+class AlertConfig(Strict):
+    channel: Literal["slack", "telegram", "webhook", "chatwoot", "memory"]
+    destination: str
+
+
+class SubscriptionConfig(Strict):
+    url: str = Field(pattern=r"^https?://")
+    secret: str | None = None
+    events: list[str] = Field(default_factory=lambda: list(EVENT_TYPES))
+
+    @field_validator("events")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        unknown = sorted(set(v) - set(EVENT_TYPES))
+        if unknown:
+            raise ValueError(f"unknown event types {unknown}; known: {list(EVENT_TYPES)}")
+        return v
+
+
+class ProfileConfig(Strict):
+    brand: str
+    locale: str = "en"
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    messages: dict[str, dict[str, str]] = Field(default_factory=dict)
+    channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
+    alerts: list[AlertConfig] = Field(default_factory=list)
+    subscriptions: list[SubscriptionConfig] = Field(default_factory=list)
+    review_url: str | None = None
+    link_template: str | None = None
+    api_tokens: list[str] = Field(default_factory=list)
+
+    @field_validator("messages")
+    @classmethod
+    def _messages(cls, v: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        problems = validate_overrides(v)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return v
+
+    def settings(self, name: str) -> ProfileSettings:
+        p = self.policy
+        policy = Policy(
+            brand=self.brand,
+            locale=self.locale,
+            send_delay=p.send_delay,
+            expiry=p.expiry,
+            comment_window=p.comment_window,
+            throttle=p.throttle,
+            reask_limit=p.reask_limit,
+            review_url=self.review_url,
+            messages=MessageCatalog(self.messages, default_locale=self.locale),
+        )
+        return ProfileSettings(
+            name=name,
+            policy=policy,
+            alert_targets=tuple(AlertTarget(a.channel, a.destination) for a in self.alerts),
+            subscriptions=tuple(Subscription(s.url, frozenset(s.events)) for s in self.subscriptions),
+            link_template=self.link_template,
+        )
+
+
+class ServerConfig(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    public_url: str | None = None
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+
+
+class WorkerConfig(Strict):
+    role: Literal["all", "web", "worker"] = "all"
+    lease: Duration = timedelta(seconds=60)
+    batch: int = Field(50, ge=1, le=1000)
+    poll_interval: Duration = timedelta(milliseconds=200)
+    max_attempts: int = Field(8, ge=1, le=50)
+    send_timeout: Duration = timedelta(seconds=30)
+    concurrency: int = Field(8, ge=1, le=256)
+
+    @model_validator(mode="after")
+    def _lease_outlives_a_send(self) -> WorkerConfig:
+        if self.send_timeout * 2 > self.lease:
+            raise ValueError("lease must be at least twice send_timeout, or a slow send could be claimed twice")
+        return self
+
+
+class Config(Strict):
+    database_url: str = "sqlite+aiosqlite:///npsbot.db"
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    worker: WorkerConfig = Field(default_factory=WorkerConfig)
+    admin_tokens: list[str] = Field(default_factory=list)
+    profiles: dict[str, ProfileConfig] = Field(min_length=1)
+
+    @field_validator("profiles")
+    @classmethod
+    def _names(cls, v: dict[str, ProfileConfig]) -> dict[str, ProfileConfig]:
+        for name in v:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", name):
+                raise ValueError(f"profile name {name!r} must be lowercase letters, digits, - or _ (used in URLs)")
+        return v
+
+    def profile_settings(self) -> dict[str, ProfileSettings]:
+        return {name: p.settings(name) for name, p in self.profiles.items()}
+
+
+def substitute_env(value: Any, env: dict[str, str], path: str = "", problems: list[str] | None = None) -> Any:
+    """Replace ${NAME} / ${NAME:-default} in every string; a missing variable is reported with its key path."""
+    problems = [] if problems is None else problems
+    if isinstance(value, dict):
+        return {k: substitute_env(v, env, f"{path}.{k}" if path else str(k), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute_env(v, env, f"{path}[{i}]", problems) for i, v in enumerate(value)]
+    if isinstance(value, str):
+
+        def repl(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            problems.append(f"{path}: environment variable {name} is not set")
+            return ""
+
+        return _ENV.sub(repl, value)
+    return value
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif str(part).startswith("function-") or part in ("str", "int"):
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(root)"
+
+
+def parse_config(data: Any, env: dict[str, str] | None = None) -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError(["(root): expected a mapping of settings"])
+    problems: list[str] = []
+    data = substitute_env(data, dict(os.environ) if env is None else env, "", problems)
+    if problems:
+        raise ConfigError(problems)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError([f"{_loc(e['loc'])}: {e['msg']}" for e in exc.errors()]) from None
+
+
+def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{p}: cannot read ({exc.strerror})"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{p}: not valid YAML ({exc})"]) from None
+    return parse_config(data, env)

@@ -1,0 +1,147 @@
+"""Dashboard routes. Auth is the API's bearer token, or a session cookie set by the login form."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bots.auth import SESSION_COOKIE, Principal, principal_for_token, request_token
+from core.reports import DIMENSIONS, Filters, breakdown, summary
+from core.reports.analytics import comments, compare, distribution, followup_stats, significant, trend
+from core.reports.responses import ResponseQuery, export_csv
+
+STATIC = Path(__file__).resolve().parent / "static"
+ASSETS = {"dashboard.js": "application/javascript", "dashboard.css": "text/css"}
+
+
+def _page(name: str, status: int = 200, **values: str) -> web.Response:
+    html = (STATIC / name).read_text(encoding="utf-8")
+    for key, value in values.items():
+        html = html.replace("{{" + key + "}}", value)
+    return web.Response(text=html, content_type="text/html", status=status)
+
+
+def _day(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise web.HTTPBadRequest(text='{"error": "dates must be ISO 8601"}', content_type="application/json") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def dashboard_routes(runtime: Any) -> list[web.RouteDef]:
+    config = runtime.config
+
+    def principal(request: web.Request) -> Principal | None:
+        return principal_for_token(config, request_token(request))
+
+    def filters(request: web.Request, who: Principal) -> Filters:
+        q = request.query
+        profile = q.get("profile") or None
+        if profile is not None and not who.can(profile):
+            raise web.HTTPForbidden(text='{"error": "not your profile"}', content_type="application/json")
+        scope = None if who.profiles is None else tuple(sorted(who.profiles))
+        return Filters(
+            profile=profile,
+            channel=q.get("channel") or None,
+            agent=q.get("agent") or None,
+            team=q.get("team") or None,
+            since=_day(q.get("since")),
+            until=_day(q.get("until")),
+            profiles=scope,
+        )
+
+    async def page(request: web.Request) -> web.Response:
+        if principal(request) is None:
+            return _page("login.html", 401, error="")
+        return _page("dashboard.html")
+
+    async def login(request: web.Request) -> web.Response:
+        form = await request.post()
+        token = str(form.get("token", ""))
+        if principal_for_token(config, token) is None:
+            return _page("login.html", 401, error="That token is not valid.")
+        resp = web.HTTPSeeOther("/report")
+        resp.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict", path="/", max_age=8 * 3600)
+        raise resp
+
+    async def logout(_request: web.Request) -> web.Response:
+        resp = web.HTTPSeeOther("/report")
+        resp.del_cookie(SESSION_COOKIE, path="/")
+        raise resp
+
+    def required(request: web.Request) -> Principal:
+        who = principal(request)
+        if who is None:
+            raise web.HTTPUnauthorized(text='{"error": "missing or invalid token"}', content_type="application/json")
+        return who
+
+    async def data(request: web.Request) -> web.Response:
+        who = required(request)
+        f = filters(request, who)
+        q = request.query
+        bucket = q.get("bucket", "week")
+        if bucket not in ("day", "week", "month"):
+            bucket = "week"
+        minimum = 30
+        store = runtime.store
+        total = await summary(store, f)
+        now = runtime.service.clock()
+        until = f.until or now
+        since = f.since or (until - timedelta(days=30))
+        cmp = await compare(store, replace(f, since=None, until=None), since, until)
+        body: dict[str, Any] = {
+            "profiles": who.visible(list(config.profiles)),
+            "summary": total.as_dict() | {"significant": significant(total, minimum)},
+            "distribution": await distribution(store, f),
+            "trend": [{"period": p, **s.as_dict()} for p, s in await trend(store, f, bucket)],  # type: ignore[arg-type]
+            "breakdowns": {
+                dim: [
+                    {"key": k, **s.as_dict(), "significant": significant(s, minimum)}
+                    for k, s in await breakdown(store, dim, f)
+                ]
+                for dim in DIMENSIONS
+            },
+            "comparison": {
+                "since": since.isoformat(),
+                "until": until.isoformat(),
+                "current": cmp.current.as_dict(),
+                "previous": cmp.previous.as_dict(),
+                "change": None if cmp.change is None else round(cmp.change, 2),
+                "significant": cmp.significant,
+            },
+            "comments": await comments(
+                store, f, category=q.get("category") or None, search=q.get("search") or None, limit=50
+            ),
+            "follow_up": await followup_stats(store, f),
+            "min_responses": minimum,
+        }
+        return web.json_response(body)
+
+    async def csv_export(request: web.Request) -> web.Response:
+        who = required(request)
+        text = await export_csv(runtime.store, ResponseQuery(filters=filters(request, who)))
+        return web.Response(
+            text=text, content_type="text/csv", headers={"Content-Disposition": 'attachment; filename="responses.csv"'}
+        )
+
+    async def asset(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in ASSETS:
+            raise web.HTTPNotFound()
+        return web.Response(body=(STATIC / name).read_bytes(), content_type=ASSETS[name])
+
+    return [
+        web.get("/report", page),
+        web.post("/report/login", login),
+        web.post("/report/logout", logout),
+        web.get("/report/data.json", data),
+        web.get("/report/responses.csv", csv_export),
+        web.get("/report/static/{name}", asset),
+    ]

@@ -1,0 +1,59 @@
+"""Everything a running npsbot holds, built once from the configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from adapters.webhook.events import EventSender
+from bots.channels import ChannelHandle, build_channels, event_secrets
+from bots.config import Config
+from bots.metrics import Metrics
+from bots.worker import Worker, WorkerSettings
+from core.delivery import Sender
+from core.service import SurveyService, utcnow
+from core.store import Store
+
+
+class Runtime:
+    def __init__(self, config: Config, *, store: Store | None = None, clock: Callable[[], datetime] = utcnow) -> None:
+        self.config = config
+        self.store = store or Store(config.database_url)
+        self.profiles = config.profile_settings()
+        self.service = SurveyService(self.store, self.profiles, clock)
+        self.channels: list[ChannelHandle] = build_channels(self)
+        self.senders: dict[tuple[str, str], Sender] = {(c.channel, c.profile): c for c in self.channels}
+        self.events = EventSender(event_secrets(self))
+        self.senders[("events", "*")] = self.events
+        self.metrics = Metrics()
+        w = config.worker
+        self.worker = Worker(
+            self.service,
+            self.senders,
+            WorkerSettings(
+                lease=w.lease,
+                batch=w.batch,
+                poll_interval=w.poll_interval.total_seconds(),
+                max_attempts=w.max_attempts,
+                send_timeout=w.send_timeout.total_seconds(),
+                concurrency=w.concurrency,
+            ),
+            metrics=self.metrics,
+        )
+
+    def channel(self, channel: str, profile: str) -> ChannelHandle:
+        for c in self.channels:
+            if (c.channel, c.profile) == (channel, profile):
+                return c
+        raise LookupError(f"{profile} has no {channel} channel")
+
+    async def start(self) -> None:
+        for c in self.channels:
+            await c.start()
+
+    async def stop(self) -> None:
+        self.worker.stop()
+        for c in self.channels:
+            await c.stop()
+        await self.events.stop()
+        await self.store.dispose()

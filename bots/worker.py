@@ -1,0 +1,147 @@
+"""The delivery worker: drives due surveys from the database and sends the outbox through each channel."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from core.backoff import backoff_delay
+from core.delivery import PermanentFailure, RetryLater, Sender
+from core.dispatch import Dispatch
+from core.ratelimit import Limit, RateLimiter
+from core.service import SurveyService
+from core.store.outbox import OutboxItem
+
+if TYPE_CHECKING:
+    from bots.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    lease: timedelta = timedelta(seconds=60)
+    batch: int = 50
+    poll_interval: float = 0.2
+    max_attempts: int = 8
+    send_timeout: float = 30.0
+    max_inline_wait: float = 5.0  # a longer rate-limit wait puts the message back in the queue instead
+    concurrency: int = 8  # sends in flight at once; after a hard crash at most this many can be repeated
+
+
+class Worker:
+    """Senders are keyed by (channel, profile); a profile-less key ("events", "*") serves every profile."""
+
+    def __init__(
+        self,
+        service: SurveyService,
+        senders: Mapping[tuple[str, str], Sender],
+        settings: WorkerSettings = WorkerSettings(),
+        worker_id: str | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.service = service
+        self.metrics = metrics
+        self.limiter = RateLimiter()
+        self.dispatch = Dispatch(service.store, service.clock)
+        self.senders = senders
+        self.settings = settings
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        self._stop = asyncio.Event()
+
+    def sender_for(self, item: OutboxItem) -> Sender | None:
+        return self.senders.get((item.channel, item.profile)) or self.senders.get((item.channel, "*"))
+
+    async def run_once(self) -> int:
+        """One pass: step due surveys, then send one batch. Returns the number of messages handled."""
+        await self.service.tick()
+        items = await self.dispatch.claim(self.worker_id, self.settings.lease, self.settings.batch)
+        if items:
+            slots = asyncio.Semaphore(self.settings.concurrency)
+
+            async def deliver(item: OutboxItem) -> None:
+                async with slots:
+                    await self._deliver(item)
+
+            await asyncio.gather(*(deliver(item) for item in items))
+        return len(items)
+
+    async def drain(self, max_passes: int = 100) -> int:
+        """Run passes until nothing is ready (tests and the demo)."""
+        total = 0
+        for _ in range(max_passes):
+            n = await self.run_once()
+            total += n
+            if n == 0:
+                break
+        return total
+
+    async def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                handled = await self.run_once()
+            except Exception:  # the loop must survive a database hiccup
+                log.exception("worker pass failed")
+                handled = 0
+            if handled == 0:
+                try:
+                    await asyncio.wait_for(self._stop.wait(), self.settings.poll_interval)
+                except TimeoutError:
+                    pass
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _count(self, name: str, item: OutboxItem) -> None:
+        if self.metrics is not None:
+            getattr(self.metrics, name).labels(item.channel, item.kind).inc()
+
+    async def _deliver(self, item: OutboxItem) -> None:
+        sender = self.sender_for(item)
+        if sender is None:
+            await self.dispatch.dead(item, self.worker_id, f"no sender for channel {item.channel!r}")
+            self._count("dead", item)
+            return
+        rate_limits = getattr(sender, "rate_limits", None)
+        limits: list[Limit] = list(rate_limits(item)) if rate_limits is not None else []
+        now = self.service.clock().timestamp()  # the service clock, so tests can move time for the limiter too
+        if limits:
+            wait = self.limiter.earliest(limits, now)
+            # Never sit on a leased message for long: another worker may claim it once the lease runs out.
+            if wait > min(self.settings.max_inline_wait, self.settings.lease.total_seconds() / 4):
+                await self.dispatch.defer(item, self.worker_id, wait)
+                return
+            wait = self.limiter.reserve(limits, now)
+            if wait > 0:
+                await asyncio.sleep(wait)
+        try:
+            ref = await asyncio.wait_for(sender.send(item), self.settings.send_timeout)
+        except RetryLater as exc:
+            self._count("rate_limited", item)
+            self._count("retried", item)
+            delay = exc.retry_after if exc.retry_after is not None else backoff_delay(item.attempts)
+            self.limiter.pause([key for key, _ in limits], now + delay)
+            await self.dispatch.retry(item, self.worker_id, delay, f"rate limited: {exc}")
+        except PermanentFailure as exc:
+            log.warning("giving up on outbox %s: %s", item.id, exc)
+            self._count("failed", item)
+            self._count("dead", item)
+            await self.dispatch.dead(item, self.worker_id, str(exc), unreachable=exc.unreachable, gone=exc.gone)
+        except Exception as exc:  # transient by default: 5xx, timeouts, resets
+            self._count("failed", item)
+            error = f"{type(exc).__name__}: {exc}"
+            if item.attempts >= self.settings.max_attempts:
+                self._count("dead", item)
+                await self.dispatch.dead(item, self.worker_id, f"gave up after {item.attempts} attempts: {error}")
+            else:
+                self._count("retried", item)
+                await self.dispatch.retry(item, self.worker_id, backoff_delay(item.attempts), error)
+        else:
+            self._count("sent", item)
+            await self.dispatch.sent(item, self.worker_id, ref)

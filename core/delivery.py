@@ -1,0 +1,39 @@
+"""How a channel reports a failed send, in neutral terms the worker can act on."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from core.store.outbox import OutboxItem
+
+
+class DeliveryError(Exception):
+    """A send failed for a reason worth retrying (5xx, timeout, connection reset)."""
+
+
+class RetryLater(DeliveryError):
+    """The platform asked us to slow down; `retry_after` seconds is honoured exactly when given."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentFailure(DeliveryError):
+    """Retrying cannot help. `unreachable` marks the customer (blocked the bot, left the channel); `gone` marks
+    an outbound subscription whose endpoint is gone (410)."""
+
+    def __init__(self, message: str, *, unreachable: bool = False, gone: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
+        self.gone = gone
+
+
+class Sender(Protocol):
+    """Anything that can deliver an outbox item; returns the platform's id of the sent message, if any.
+
+    A sender may also define `rate_limits(item) -> list[tuple[str, Rate]]` (see core.ratelimit): the worker then
+    books a slot under every limit before sending.
+    """
+
+    async def send(self, item: OutboxItem) -> str | None: ...

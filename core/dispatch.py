@@ -1,0 +1,65 @@
+"""Bookkeeping around sending: claim, record the outcome, and mark customers that can no longer be reached."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from core.store import Store
+from core.store import outbox as ob
+from core.store import surveys as q
+from core.store.outbox import OutboxItem
+from core.types import Address
+
+
+class Dispatch:
+    def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.clock = clock
+
+    async def claim(
+        self, worker: str, lease: timedelta, limit: int, channels: list[str] | None = None
+    ) -> list[OutboxItem]:
+        """Lease ready messages; an edit of the question carries the platform id of the question it edits."""
+        async with self.store.transaction() as conn:
+            items = await ob.claim(conn, worker, self.clock(), lease, limit, channels)
+            out = []
+            for item in items:
+                if item.kind == "mark_answered" and item.survey_id is not None:
+                    ref = await q.question_ref(conn, item.survey_id)
+                    item = replace(item, payload={**item.payload, "question_ref": ref})
+                out.append(item)
+            return out
+
+    async def sent(self, item: OutboxItem, worker: str, ref: str | None) -> bool:
+        async with self.store.transaction() as conn:
+            ok = await ob.mark_sent(conn, item.id, worker, self.clock(), ref)
+            if ok and ref and item.kind == "ask_score" and item.survey_id is not None:
+                await q.set_question_ref(conn, item.survey_id, ref)
+            return ok
+
+    async def retry(self, item: OutboxItem, worker: str, delay: float, error: str) -> None:
+        async with self.store.transaction() as conn:
+            await ob.mark_retry(conn, item.id, worker, self.clock() + timedelta(seconds=delay), error)
+
+    async def defer(self, item: OutboxItem, worker: str, delay: float) -> None:
+        async with self.store.transaction() as conn:
+            await ob.mark_deferred(conn, item.id, worker, self.clock() + timedelta(seconds=delay))
+
+    async def dead(
+        self, item: OutboxItem, worker: str, error: str, *, unreachable: bool = False, gone: bool = False
+    ) -> None:
+        """Give up on a message; a customer who blocked us, or a subscription URL that is gone, is marked so
+        nothing more is queued for them."""
+        now = self.clock()
+        async with self.store.transaction() as conn:
+            await ob.mark_dead(conn, item.id, worker, error)
+            if gone and item.target.get("url"):
+                await q.mark_endpoint_gone(conn, item.profile, item.target["url"], now, error)
+            user = item.target.get("user_id")
+            if unreachable and user:
+                address = Address(item.channel, item.profile, item.target.get("conversation_id", ""), user)
+                await q.touch_contact(conn, address, unreachable_at=now)
+                if item.survey_id is not None:
+                    await q.skip_unreachable(conn, item.survey_id, now)

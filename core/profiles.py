@@ -1,0 +1,34 @@
+"""What the service needs to know about a profile, independent of where the configuration came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.survey import Policy
+
+EVENT_TYPES = ("survey.responded", "survey.completed", "detractor.created")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertTarget:
+    """A place the support team watches: a Slack channel, a Telegram chat or a webhook URL."""
+
+    channel: str
+    destination: str
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """An outbound event subscriber (Zapier-style) and the event types it wants."""
+
+    url: str
+    events: frozenset[str] = frozenset(EVENT_TYPES)
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileSettings:
+    name: str
+    policy: Policy = field(default_factory=Policy)
+    alert_targets: tuple[AlertTarget, ...] = ()
+    subscriptions: tuple[Subscription, ...] = ()
+    link_template: str | None = None  # e.g. https://desk.example/conversations/{conversation_id}

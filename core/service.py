@@ -1,0 +1,190 @@
+"""Applies events to surveys: dedup key, state change and outbox rows are written in one transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from core.outbound import messages_for
+from core.profiles import ProfileSettings
+from core.store import Store
+from core.store import outbox as ob
+from core.store import surveys as q
+from core.survey import OPEN_STATES, State, Survey, start, step
+from core.types import (
+    Action,
+    ConversationClosed,
+    ConversationReopened,
+    Emit,
+    InboundEvent,
+    OptOut,
+    ScoreGiven,
+    TextReceived,
+    Tick,
+)
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    """Aware UTC everywhere; the tables store UTC and hand it back aware on SQLite and PostgreSQL alike."""
+    return datetime.now(UTC)
+
+
+class UnknownProfile(LookupError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened, so an adapter can answer the platform (a toast, an ephemeral note) without a second query.
+
+    status: ok | duplicate | no_survey | not_yours | closed | already_answered
+    """
+
+    status: str
+    survey: Survey | None = None
+    actions: tuple[Action, ...] = ()
+
+
+class SurveyService:
+    def __init__(
+        self, store: Store, profiles: Mapping[str, ProfileSettings], clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.store = store
+        self.profiles = profiles
+        self.clock = clock
+
+    def profile(self, name: str) -> ProfileSettings:
+        try:
+            return self.profiles[name]
+        except KeyError:
+            raise UnknownProfile(name) from None
+
+    async def handle(self, event: InboundEvent, *, dedup_key: str | None = None) -> Outcome:
+        """Apply one inbound event exactly once (per dedup key)."""
+        settings = self.profile(event.address.profile)
+        for attempt in (1, 2):
+            try:
+                return await self._handle_once(event, settings, dedup_key)
+            except IntegrityError:
+                # A concurrent close of the same case won the unique key; the retry sees it as a duplicate.
+                if attempt == 2:
+                    raise
+                log.info("retrying %s after a concurrent write", type(event).__name__)
+        raise AssertionError("unreachable")
+
+    async def _handle_once(self, event: InboundEvent, settings: ProfileSettings, dedup_key: str | None) -> Outcome:
+        now = self.clock()
+
+        async def work(conn: Any) -> Outcome:
+            if dedup_key is not None and not await q.claim_inbound(conn, dedup_key, now):
+                return Outcome("duplicate")
+            return await self._dispatch(conn, event, settings, now)
+
+        return await self.store.run_in_transaction(work)
+
+    async def _dispatch(self, conn: Any, event: InboundEvent, settings: ProfileSettings, now: datetime) -> Outcome:
+        if isinstance(event, ConversationClosed):
+            return await self._closed(conn, event, settings, now)
+        if isinstance(event, OptOut):
+            await q.touch_contact(conn, event.address, opted_out_at=now)
+            survey = await q.find_survey(conn, event.address, OPEN_STATES)
+            if survey is None:
+                return Outcome("ok")
+            return await self._apply(conn, survey, event, settings, now)
+        if isinstance(event, ScoreGiven):
+            return await self._score(conn, event, settings, now)
+        if isinstance(event, TextReceived):
+            survey = await q.find_survey(conn, event.address)
+            if survey is None:
+                if event.locale:  # remember the customer's language for the survey that may follow
+                    await q.touch_contact(conn, event.address, locale=event.locale[:16])
+                return Outcome("no_survey")
+            return await self._apply(conn, survey, event, settings, now)
+        if isinstance(event, ConversationReopened):
+            survey = await q.find_survey(conn, replace(event.address, user_id=""), OPEN_STATES)
+            if survey is None:
+                return Outcome("no_survey")
+            return await self._apply(conn, survey, event, settings, now)
+        raise TypeError(f"unsupported event {type(event).__name__}")
+
+    async def _closed(self, conn: Any, event: ConversationClosed, settings: ProfileSettings, now: datetime) -> Outcome:
+        case_id = event.case_id or event.address.conversation_id
+        contact = await q.contact_status(conn, event.address, case_id)
+        survey, actions = start(replace(event, case_id=case_id), contact, settings.policy, now)
+        survey_id = await q.insert_survey(conn, survey, settings.policy, dict(event.metadata))
+        survey = replace(survey, id=survey_id)
+        await q.touch_contact(
+            conn,
+            event.address,
+            locale=event.locale,
+            name=event.customer_name,
+            last_surveyed_at=now if survey.state is State.ASKED else None,
+        )
+        await ob.enqueue(conn, messages_for(survey, actions, settings), now)
+        return Outcome("ok", survey, tuple(actions))
+
+    async def _score(self, conn: Any, event: ScoreGiven, settings: ProfileSettings, now: datetime) -> Outcome:
+        if event.survey_id is None:
+            survey = await q.find_survey(conn, event.address)
+        else:
+            survey = await q.get_survey(conn, event.survey_id, lock=True)
+            a = event.address
+            if survey is not None and (survey.address.profile, survey.address.channel) != (a.profile, a.channel):
+                survey = None
+        if survey is None:
+            return Outcome("no_survey")
+        actor = event.actor_id or event.address.user_id
+        if actor and survey.address.user_id and actor != survey.address.user_id:
+            return Outcome("not_yours", survey)
+        if survey.score is not None:
+            return Outcome("already_answered", survey)
+        if survey.state is not State.ASKED:
+            return Outcome("closed", survey)
+        return await self._apply(conn, survey, event, settings, now)
+
+    async def _apply(
+        self, conn: Any, survey: Survey, event: object, settings: ProfileSettings, now: datetime
+    ) -> Outcome:
+        new, actions = step(survey, event, settings.policy, now)
+        await self._save(conn, survey, new, actions, settings, now)
+        return Outcome("ok", new, tuple(actions))
+
+    async def _save(
+        self, conn: Any, old: Survey, new: Survey, actions: list[Action], settings: ProfileSettings, now: datetime
+    ) -> None:
+        if new != old:
+            await q.update_survey(conn, new, settings.policy)
+        if new.state is State.OPTED_OUT and old.state is not State.OPTED_OUT:
+            await q.touch_contact(conn, new.address, opted_out_at=now)
+        if new.state is State.ASKED and old.state is not State.ASKED:
+            await q.touch_contact(conn, new.address, last_surveyed_at=now)
+        await ob.enqueue(conn, messages_for(new, actions, await self._live(conn, settings, actions)), now)
+
+    async def _live(self, conn: Any, settings: ProfileSettings, actions: list[Action]) -> ProfileSettings:
+        """Leave out subscriptions whose endpoint answered 410 Gone."""
+        if not settings.subscriptions or not any(isinstance(a, Emit) for a in actions):
+            return settings
+        gone = await q.gone_endpoints(conn, settings.name)
+        if not gone:
+            return settings
+        return replace(settings, subscriptions=tuple(s for s in settings.subscriptions if s.url not in gone))
+
+    async def tick(self, limit: int = 200) -> int:
+        """Step every survey whose deadline passed (send delay, expiry, comment window); returns how many."""
+        now = self.clock()
+        async with self.store.transaction() as conn:
+            due = await q.due_surveys(conn, now, limit, list(self.profiles))
+            for survey in due:
+                settings = self.profiles.get(survey.address.profile)
+                if settings is None:
+                    continue
+                new, actions = step(survey, Tick(), settings.policy, now)
+                await self._save(conn, survey, new, actions, settings, now)
+        return len(due)

@@ -1,0 +1,136 @@
+"""The only place that creates database engines. SQLite is the embedded default, PostgreSQL the scale-out."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from core.store.tables import metadata
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+T = TypeVar("T")
+Work = Callable[[AsyncConnection], Awaitable[Any]]
+
+
+def normalize_url(url: str) -> str:
+    """Accept plain sqlite:/postgresql: URLs and pick the async drivers the stack uses."""
+    u = make_url(url)
+    if u.drivername in ("sqlite", "sqlite+pysqlite"):
+        u = u.set(drivername="sqlite+aiosqlite")
+    elif u.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+        u = u.set(drivername="postgresql+asyncpg")
+    return u.render_as_string(hide_password=False)
+
+
+class Store:
+    """Holds the engine. On SQLite every write goes through one lock so writers queue instead of colliding."""
+
+    def __init__(self, url: str, *, pool_size: int = 20) -> None:
+        self.url = normalize_url(url)
+        self.dialect = make_url(self.url).get_backend_name()
+        if self.is_sqlite:
+            self.engine: AsyncEngine = create_async_engine(self.url, connect_args={"timeout": 30})
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        else:
+            # A pool as large as the expected concurrency: overflow connections are opened and closed per use.
+            self.engine = create_async_engine(self.url, pool_size=pool_size, max_overflow=5, pool_pre_ping=True)
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._pending: list[tuple[Work, asyncio.Future[Any]]] = []
+        self._committer: asyncio.Task[None] | None = None
+        self.max_group = 64
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """One atomic unit: state change, dedup key and outbox rows commit together or not at all."""
+        if self._write_lock is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self.engine.begin() as conn:
+            yield conn
+
+    async def run_in_transaction(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run `work` atomically. On SQLite, units that arrive while a commit is in progress are committed
+        together (group commit): one writer, one BEGIN/COMMIT for many events, so queueing stays short."""
+        if not self.is_sqlite:
+            async with self.transaction() as conn:
+                return await work(conn)
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._pending.append((work, future))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_groups())
+        return await future
+
+    async def _commit_groups(self) -> None:
+        while self._pending:
+            group, self._pending = self._pending[: self.max_group], self._pending[self.max_group :]
+            try:
+                async with self.transaction() as conn:
+                    results = [await work(conn) for work, _ in group]
+            except Exception:
+                # One unit failed and took the group's transaction with it: rerun each alone so only it fails.
+                for work, future in group:
+                    try:
+                        async with self.transaction() as conn:
+                            result = await work(conn)
+                    except Exception as exc:
+                        future.set_exception(exc)
+                    else:
+                        future.set_result(result)
+            else:
+                for (_, future), result in zip(group, results, strict=True):
+                    future.set_result(result)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            yield conn
+
+    async def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to `revision` with Alembic (used by `npsbot migrate` and at start-up)."""
+        from alembic import command
+
+        cfg = alembic_config(self.url)
+        async with self.engine.begin() as conn:
+            await conn.run_sync(_run_upgrade, cfg, revision, command)
+
+    async def create_all(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def alembic_config(url: str):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def _run_upgrade(sync_conn, cfg, revision, command) -> None:
+    cfg.attributes["connection"] = sync_conn
+    command.upgrade(cfg, revision)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()

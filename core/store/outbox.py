@@ -1,0 +1,167 @@
+"""Outbox queries: messages are written with the state change that caused them and claimed under a lease."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import aliased
+
+from core.store.tables import OutboxRow
+
+OB = OutboxRow.__table__
+
+PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """One message as the worker sees it; `target` and `payload` are channel-neutral JSON."""
+
+    id: int
+    profile: str
+    channel: str
+    kind: str
+    survey_id: int | None
+    target: dict[str, Any]
+    payload: dict[str, Any]
+    attempts: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    profile: str
+    channel: str
+    kind: str
+    ordering_key: str
+    target: dict[str, Any]
+    payload: dict[str, Any]
+    survey_id: int | None = None
+
+
+async def enqueue(conn: AsyncConnection, messages: list[NewMessage], now: datetime) -> None:
+    if not messages:
+        return
+    rows = [
+        {
+            "profile": m.profile,
+            "channel": m.channel,
+            "kind": m.kind,
+            "survey_id": m.survey_id,
+            "ordering_key": m.ordering_key[:512],
+            "target": m.target,
+            "payload": m.payload,
+            "status": PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for m in messages
+    ]
+    await conn.execute(insert(OB), rows)
+
+
+async def claim(
+    conn: AsyncConnection, worker: str, now: datetime, lease: timedelta, limit: int, channels: list[str] | None = None
+) -> list[OutboxItem]:
+    """Lease up to `limit` ready messages, oldest first, never overtaking an earlier one in the same conversation.
+
+    A lease that ran out (its worker died) makes the message ready again. PostgreSQL skips rows that another
+    worker holds, so several workers share one queue without sending a message twice.
+    """
+    earlier = aliased(OB)
+    ready = or_(
+        and_(OB.c.status == PENDING, OB.c.next_attempt_at <= now),
+        and_(OB.c.status == SENDING, OB.c.lease_until < now),
+    )
+    blocked = exists().where(
+        earlier.c.ordering_key == OB.c.ordering_key,
+        earlier.c.id < OB.c.id,
+        earlier.c.status.in_([PENDING, SENDING]),
+    )
+    cond = [ready, ~blocked]
+    if channels is not None:
+        cond.append(OB.c.channel.in_(channels))
+    ids = select(OB.c.id).where(*cond).order_by(OB.c.id).limit(limit).with_for_update(skip_locked=True)
+    id_list = list((await conn.execute(ids)).scalars())
+    if not id_list:
+        return []
+    stmt = (
+        update(OB)
+        .where(OB.c.id.in_(id_list))
+        .values(status=SENDING, lease_until=now + lease, leased_by=worker, attempts=OB.c.attempts + 1)
+        .returning(OB)
+    )
+    rows = (await conn.execute(stmt)).all()
+    items = [
+        OutboxItem(r.id, r.profile, r.channel, r.kind, r.survey_id, r.target, r.payload, r.attempts, r.created_at)
+        for r in rows
+    ]
+    return sorted(items, key=lambda i: i.id)
+
+
+async def mark_sent(conn: AsyncConnection, item_id: int, worker: str, now: datetime, ref: str | None) -> bool:
+    """False when the lease was lost to another worker meanwhile (then that worker owns the outcome)."""
+    result = await conn.execute(
+        update(OB)
+        .where(OB.c.id == item_id, OB.c.leased_by == worker, OB.c.status == SENDING)
+        .values(status=SENT, sent_at=now, ref=ref, lease_until=None, last_error=None)
+    )
+    return result.rowcount == 1
+
+
+async def mark_retry(conn: AsyncConnection, item_id: int, worker: str, at: datetime, error: str) -> None:
+    await conn.execute(
+        update(OB)
+        .where(OB.c.id == item_id, OB.c.leased_by == worker, OB.c.status == SENDING)
+        .values(status=PENDING, next_attempt_at=at, lease_until=None, last_error=error[:2000])
+    )
+
+
+async def mark_deferred(conn: AsyncConnection, item_id: int, worker: str, at: datetime) -> None:
+    """Back to the queue for a rate limit, without counting the claim as a failed attempt."""
+    await conn.execute(
+        update(OB)
+        .where(OB.c.id == item_id, OB.c.leased_by == worker, OB.c.status == SENDING)
+        .values(status=PENDING, next_attempt_at=at, lease_until=None, attempts=OB.c.attempts - 1)
+    )
+
+
+async def mark_dead(conn: AsyncConnection, item_id: int, worker: str, error: str) -> None:
+    await conn.execute(
+        update(OB)
+        .where(OB.c.id == item_id, OB.c.leased_by == worker, OB.c.status == SENDING)
+        .values(status=DEAD, lease_until=None, last_error=error[:2000])
+    )
+
+
+async def stats(conn: AsyncConnection, now: datetime) -> dict[str, Any]:
+    by_status = {r[0]: int(r[1]) for r in (await conn.execute(select(OB.c.status, func.count()).group_by(OB.c.status)))}
+    oldest = (
+        await conn.execute(select(func.min(OB.c.created_at)).where(OB.c.status.in_([PENDING, SENDING])))
+    ).scalar_one_or_none()
+    age = 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())
+    return {"by_status": by_status, "oldest_pending_age": age}
+
+
+async def dead_letters(conn: AsyncConnection, profile: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    q = select(OB).where(OB.c.status == DEAD).order_by(OB.c.id.desc()).limit(limit)
+    if profile is not None:
+        q = q.where(OB.c.profile == profile)
+    return [
+        {
+            "id": r.id,
+            "profile": r.profile,
+            "channel": r.channel,
+            "kind": r.kind,
+            "survey_id": r.survey_id,
+            "attempts": r.attempts,
+            "last_error": r.last_error,
+            "created_at": r.created_at.isoformat(),
+        }
+        for r in (await conn.execute(q)).all()
+    ]

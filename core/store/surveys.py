@@ -1,0 +1,261 @@
+"""Survey, contact and inbound-key queries. Every function takes the caller's connection so they compose
+into one transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.store.tables import ContactRow, DeadEndpointRow, InboundKeyRow, SurveyRow
+from core.survey import ANSWERABLE_STATES, OPEN_STATES, ContactStatus, Policy, SkipReason, State, Survey
+from core.types import Address
+
+S = SurveyRow.__table__
+C = ContactRow.__table__
+K = InboundKeyRow.__table__
+D = DeadEndpointRow.__table__
+
+
+# Statements on the hot path are built once with bound parameters, so SQLAlchemy compiles each only once.
+
+
+@cache
+def _insert_ignore(dialect: str, table_name: str, columns: tuple[str, ...], index: tuple[str, ...]) -> Any:
+    table = {"inbound_keys": K, "contacts": C, "dead_endpoints": D}[table_name]
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    values = {c: bindparam(c, type_=table.c[c].type) for c in columns}
+    return dialect_insert(table).values(values).on_conflict_do_nothing(index_elements=list(index))
+
+
+async def claim_inbound(conn: AsyncConnection, key: str, now: datetime) -> bool:
+    """True the first time a delivery key is seen; False for every replay."""
+    stmt = _insert_ignore(conn.dialect.name, "inbound_keys", ("key", "received_at"), ("key",))
+    result = await conn.execute(stmt, {"key": key[:255], "received_at": now})
+    return result.rowcount == 1
+
+
+def case_key(address: Address, case_id: str) -> str:
+    return f"{address.profile}\x1f{address.channel}\x1f{case_id}"
+
+
+async def contact_status(conn: AsyncConnection, address: Address, case_id: str) -> ContactStatus:
+    row = (
+        await conn.execute(
+            select(C.c.opted_out_at, C.c.unreachable_at, C.c.last_surveyed_at, C.c.locale).where(
+                C.c.profile == address.profile, C.c.channel == address.channel, C.c.user_id == address.user_id
+            )
+        )
+    ).first()
+    taken = (await conn.execute(select(S.c.id).where(S.c.case_key == case_key(address, case_id)))).first() is not None
+    if row is None:
+        return ContactStatus(has_open_survey_for_case=taken)
+    return ContactStatus(
+        opted_out=row.opted_out_at is not None,
+        unreachable=row.unreachable_at is not None,
+        last_surveyed_at=row.last_surveyed_at,
+        has_open_survey_for_case=taken,
+        locale=row.locale,
+    )
+
+
+async def touch_contact(conn: AsyncConnection, address: Address, **values: Any) -> None:
+    """Create the contact if new, then set the given columns (None values are left as they are)."""
+    base = {"profile": address.profile, "channel": address.channel, "user_id": address.user_id}
+    key = ("profile", "channel", "user_id")
+    await conn.execute(_insert_ignore(conn.dialect.name, "contacts", key, key), base)
+    values = {k: v for k, v in values.items() if v is not None}
+    if values:
+        await conn.execute(
+            update(C)
+            .where(C.c.profile == address.profile, C.c.channel == address.channel, C.c.user_id == address.user_id)
+            .values(**values)
+        )
+
+
+def _row_values(survey: Survey, policy: Policy) -> dict[str, Any]:
+    a = survey.address
+    counts = survey.state is not State.SKIPPED and survey.case_id is not None
+    return {
+        "profile": a.profile,
+        "channel": a.channel,
+        "conversation_id": a.conversation_id,
+        "user_id": a.user_id,
+        "thread": a.thread,
+        "case_id": survey.case_id or a.conversation_id,
+        "case_key": case_key(a, survey.case_id) if counts and survey.case_id else None,
+        "agent": survey.agent,
+        "team": survey.team,
+        "locale": survey.locale,
+        "customer_name": survey.customer_name,
+        "state": str(survey.state),
+        "skip_reason": None if survey.skip_reason is None else str(survey.skip_reason),
+        "score": survey.score,
+        "category": survey.category,
+        "comment": survey.comment,
+        "reasks": survey.reasks,
+        "unparsed": list(survey.unparsed),
+        "created_at": survey.created_at,
+        "due_at": survey.due_at,
+        "asked_at": survey.asked_at,
+        "scored_at": survey.scored_at,
+        "completed_at": survey.completed_at,
+        "next_check_at": survey.next_deadline(policy),
+    }
+
+
+_ROW_COLUMNS = (
+    "profile", "channel", "conversation_id", "user_id", "thread", "case_id", "case_key", "agent", "team", "locale",
+    "customer_name", "state", "skip_reason", "score", "category", "comment", "reasks", "unparsed", "created_at",
+    "due_at", "asked_at", "scored_at", "completed_at", "next_check_at",
+)  # fmt: skip
+_INSERT = insert(S).values({c: bindparam(c, type_=S.c[c].type) for c in (*_ROW_COLUMNS, "extra")}).returning(S.c.id)
+
+
+@cache
+def _update(columns: tuple[str, ...]) -> Any:
+    return update(S).where(S.c.id == bindparam("_id")).values({c: bindparam(c, type_=S.c[c].type) for c in columns})
+
+
+async def insert_survey(conn: AsyncConnection, survey: Survey, policy: Policy, extra: dict[str, Any]) -> int:
+    result = await conn.execute(_INSERT, _row_values(survey, policy) | {"extra": extra})
+    return int(result.scalar_one())
+
+
+async def update_survey(conn: AsyncConnection, survey: Survey, policy: Policy) -> None:
+    values = _row_values(survey, policy)
+    if survey.state is State.SKIPPED and survey.skip_reason is SkipReason.REOPENED:
+        values["case_key"] = None  # a withdrawn survey frees its case so the next close can survey it
+    else:
+        values.pop("case_key")
+    for fixed in ("profile", "channel", "conversation_id", "user_id", "thread", "case_id", "created_at"):
+        values.pop(fixed)
+    await conn.execute(_update(tuple(values)), values | {"_id": survey.id})
+
+
+def to_survey(row: Any) -> Survey:
+    return Survey(
+        id=row.id,
+        address=Address(row.channel, row.profile, row.conversation_id, row.user_id, row.thread),
+        state=State(row.state),
+        locale=row.locale,
+        created_at=row.created_at,
+        case_id=row.case_id,
+        agent=row.agent,
+        team=row.team,
+        customer_name=row.customer_name,
+        skip_reason=None if row.skip_reason is None else SkipReason(row.skip_reason),
+        score=row.score,
+        comment=row.comment,
+        reasks=row.reasks,
+        unparsed=tuple(row.unparsed or ()),
+        due_at=row.due_at,
+        asked_at=row.asked_at,
+        scored_at=row.scored_at,
+        completed_at=row.completed_at,
+    )
+
+
+async def get_survey(conn: AsyncConnection, survey_id: int, *, lock: bool = False) -> Survey | None:
+    q = select(S).where(S.c.id == survey_id)
+    if lock:
+        q = q.with_for_update()
+    row = (await conn.execute(q)).first()
+    return None if row is None else to_survey(row)
+
+
+async def find_survey(
+    conn: AsyncConnection, address: Address, states: frozenset[State] = ANSWERABLE_STATES, *, lock: bool = True
+) -> Survey | None:
+    """The newest survey in `states` for this customer in this conversation (row-locked for the update).
+
+    An empty user id matches any customer (a reopen names the conversation only); a thread narrows the match
+    to that thread (Slack).
+    """
+    q = _find(tuple(sorted(str(s) for s in states)), bool(address.user_id), address.thread is not None, lock)
+    params = {
+        "profile": address.profile,
+        "channel": address.channel,
+        "conversation_id": address.conversation_id,
+        "user_id": address.user_id,
+        "thread": address.thread,
+    }
+    row = (await conn.execute(q, params)).first()
+    return None if row is None else to_survey(row)
+
+
+@cache
+def _find(states: tuple[str, ...], by_user: bool, by_thread: bool, lock: bool) -> Any:
+    cond = [
+        S.c.profile == bindparam("profile"),
+        S.c.channel == bindparam("channel"),
+        S.c.conversation_id == bindparam("conversation_id"),
+        S.c.state.in_(states),
+    ]
+    if by_user:
+        cond.append(S.c.user_id == bindparam("user_id"))
+    if by_thread:
+        cond.append(S.c.thread == bindparam("thread"))
+    q = select(S).where(and_(*cond)).order_by(S.c.id.desc()).limit(1)
+    return q.with_for_update() if lock else q
+
+
+async def find_open_by_case(conn: AsyncConnection, address: Address, case_id: str) -> Survey | None:
+    q = (
+        select(S)
+        .where(S.c.case_key == case_key(address, case_id), S.c.state.in_([str(s) for s in OPEN_STATES]))
+        .with_for_update()
+    )
+    row = (await conn.execute(q)).first()
+    return None if row is None else to_survey(row)
+
+
+async def due_surveys(conn: AsyncConnection, now: datetime, limit: int, profiles: list[str]) -> list[Survey]:
+    """Surveys whose next deadline has passed; PostgreSQL skips rows another worker is already stepping."""
+    q = (
+        select(S)
+        .where(S.c.next_check_at <= now, S.c.profile.in_(profiles))
+        .order_by(S.c.next_check_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [to_survey(r) for r in (await conn.execute(q)).all()]
+
+
+async def set_question_ref(conn: AsyncConnection, survey_id: int, ref: str) -> None:
+    await conn.execute(update(S).where(S.c.id == survey_id).values(question_ref=ref))
+
+
+async def question_ref(conn: AsyncConnection, survey_id: int) -> str | None:
+    return (await conn.execute(select(S.c.question_ref).where(S.c.id == survey_id))).scalar_one_or_none()
+
+
+async def count_by_state(conn: AsyncConnection) -> dict[str, int]:
+    rows = (await conn.execute(select(S.c.state, func.count()).group_by(S.c.state))).all()
+    return {r[0]: int(r[1]) for r in rows}
+
+
+async def skip_unreachable(conn: AsyncConnection, survey_id: int, now: datetime) -> None:
+    """The customer can't be messaged any more: an open survey ends as skipped instead of waiting to expire."""
+    await conn.execute(
+        update(S)
+        .where(S.c.id == survey_id, S.c.state.in_([str(s) for s in OPEN_STATES]))
+        .values(state=str(State.SKIPPED), skip_reason=str(SkipReason.UNREACHABLE), next_check_at=None, completed_at=now)
+    )
+
+
+async def mark_endpoint_gone(conn: AsyncConnection, profile: str, url: str, now: datetime, reason: str) -> None:
+    stmt = _insert_ignore(
+        conn.dialect.name, "dead_endpoints", ("profile", "url", "gone_at", "reason"), ("profile", "url")
+    )
+    await conn.execute(stmt, {"profile": profile, "url": url[:1000], "gone_at": now, "reason": reason[:2000]})
+
+
+async def gone_endpoints(conn: AsyncConnection, profile: str) -> set[str]:
+    return set((await conn.execute(select(D.c.url).where(D.c.profile == profile))).scalars())

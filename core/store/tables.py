@@ -1,0 +1,118 @@
+"""SQLModel tables. Unique keys, not application checks, are what make re-delivery harmless."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+metadata = SQLModel.metadata
+
+
+class ContactRow(SQLModel, table=True):
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("profile", "channel", "user_id", name="uq_contact"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    profile: str = Field(max_length=64)
+    channel: str = Field(max_length=32)
+    user_id: str = Field(max_length=128)
+    locale: str | None = Field(default=None, max_length=16)
+    name: str | None = Field(default=None, max_length=256)
+    opted_out_at: datetime | None = None
+    unreachable_at: datetime | None = None
+    last_surveyed_at: datetime | None = None
+
+
+class SurveyRow(SQLModel, table=True):
+    __tablename__ = "surveys"
+    __table_args__ = (
+        Index("ix_survey_due", "next_check_at"),
+        Index("ix_survey_route", "profile", "channel", "conversation_id", "state"),
+        Index("ix_survey_report", "profile", "scored_at"),
+        Index("ix_survey_created", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    profile: str = Field(max_length=64)
+    channel: str = Field(max_length=32)
+    conversation_id: str = Field(max_length=191)
+    user_id: str = Field(max_length=128)
+    thread: str | None = Field(default=None, max_length=191)
+    case_id: str = Field(max_length=191)
+    # Set while the survey counts for its case; NULL for skipped ones, so only one real survey per case exists.
+    case_key: str | None = Field(default=None, max_length=512, unique=True)
+    agent: str | None = Field(default=None, max_length=191)
+    team: str | None = Field(default=None, max_length=191)
+    locale: str = Field(max_length=16)
+    customer_name: str | None = Field(default=None, max_length=256)
+    state: str = Field(max_length=16, index=True)
+    skip_reason: str | None = Field(default=None, max_length=32)
+    score: int | None = None
+    category: str | None = Field(default=None, max_length=16)
+    comment: str | None = Field(default=None, sa_column=Column(Text))
+    reasks: int = 0
+    unparsed: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    extra: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    question_ref: str | None = Field(default=None, max_length=191)
+    created_at: datetime
+    due_at: datetime | None = None
+    asked_at: datetime | None = None
+    scored_at: datetime | None = None
+    completed_at: datetime | None = None
+    next_check_at: datetime | None = None
+    claimed_by: str | None = Field(default=None, max_length=191)
+    claimed_at: datetime | None = None
+    resolved_by: str | None = Field(default=None, max_length=191)
+    resolved_at: datetime | None = None
+
+
+class InboundKeyRow(SQLModel, table=True):
+    """One row per delivery already processed (Telegram update, Slack event, webhook-id)."""
+
+    __tablename__ = "inbound_keys"
+
+    key: str = Field(primary_key=True, max_length=255)
+    received_at: datetime
+
+
+class OutboxRow(SQLModel, table=True):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_ready", "status", "next_attempt_at"),
+        Index("ix_outbox_order", "ordering_key", "id"),
+    )
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    )
+    profile: str = Field(max_length=64)
+    channel: str = Field(max_length=32)
+    kind: str = Field(max_length=32)
+    survey_id: int | None = Field(default=None, index=True)
+    ordering_key: str = Field(max_length=512)
+    target: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime
+    lease_until: datetime | None = None
+    leased_by: str | None = Field(default=None, max_length=64)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    ref: str | None = Field(default=None, max_length=191)
+    created_at: datetime
+    sent_at: datetime | None = None
+
+
+class DeadEndpointRow(SQLModel, table=True):
+    """An outbound subscription URL that answered "gone" (410): no more events are queued for it."""
+
+    __tablename__ = "dead_endpoints"
+
+    profile: str = Field(primary_key=True, max_length=64)
+    url: str = Field(primary_key=True, max_length=1000)
+    gone_at: datetime
+    reason: str | None = Field(default=None, sa_column=Column(Text))

@@ -1,0 +1,246 @@
+"""The survey lifecycle as a pure function: no clock, no I/O, so every transition is testable and replayable.
+
+pending → asked → scored → completed, with expired, skipped (throttled / opted out / duplicate / reopened)
+and opted_out as the other ends.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from core.messages import MessageCatalog, normalize_locale
+from core.replies import interpret
+from core.scoring import classify
+from core.types import (
+    Action,
+    Address,
+    AlertDetractor,
+    AskComment,
+    AskScore,
+    ConversationClosed,
+    ConversationReopened,
+    Emit,
+    MarkAnswered,
+    OptOut,
+    Say,
+    ScoreGiven,
+    TextReceived,
+    Tick,
+)
+
+
+class State(enum.StrEnum):
+    PENDING = "pending"
+    ASKED = "asked"
+    SCORED = "scored"
+    COMPLETED = "completed"
+    EXPIRED = "expired"
+    SKIPPED = "skipped"
+    OPTED_OUT = "opted_out"
+
+
+OPEN_STATES = frozenset({State.PENDING, State.ASKED, State.SCORED})
+ANSWERABLE_STATES = frozenset({State.ASKED, State.SCORED})
+
+
+class SkipReason(enum.StrEnum):
+    THROTTLED = "throttled"
+    OPTED_OUT = "opted_out"
+    DUPLICATE = "duplicate"
+    REOPENED = "reopened"
+    UNREACHABLE = "unreachable"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Per-profile survey rules; the catalogue travels with it so texts follow the profile's overrides."""
+
+    brand: str = "us"
+    locale: str = "en"
+    send_delay: timedelta = timedelta(0)
+    expiry: timedelta = timedelta(hours=24)
+    comment_window: timedelta = timedelta(hours=1)
+    throttle: timedelta = timedelta(days=30)
+    reask_limit: int = 1
+    review_url: str | None = None
+    messages: MessageCatalog = field(default_factory=MessageCatalog)
+
+
+@dataclass(frozen=True, slots=True)
+class Survey:
+    address: Address
+    state: State
+    locale: str
+    created_at: datetime
+    id: int | None = None
+    case_id: str | None = None
+    agent: str | None = None
+    team: str | None = None
+    customer_name: str | None = None
+    skip_reason: SkipReason | None = None
+    score: int | None = None
+    comment: str | None = None
+    reasks: int = 0
+    unparsed: tuple[str, ...] = ()
+    due_at: datetime | None = None
+    asked_at: datetime | None = None
+    scored_at: datetime | None = None
+    completed_at: datetime | None = None
+
+    @property
+    def category(self) -> str | None:
+        return None if self.score is None else classify(self.score)
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    def next_deadline(self, policy: Policy) -> datetime | None:
+        """When a Tick could next change this survey; stored so due work is found by an index, not a scan."""
+        if self.state is State.PENDING:
+            return self.due_at
+        if self.state is State.ASKED and self.asked_at is not None:
+            return self.asked_at + policy.expiry
+        if self.state is State.SCORED and self.scored_at is not None:
+            return self.scored_at + policy.comment_window
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactStatus:
+    """What the store knows about the customer when a conversation closes."""
+
+    opted_out: bool = False
+    unreachable: bool = False
+    last_surveyed_at: datetime | None = None
+    has_open_survey_for_case: bool = False
+    locale: str | None = None  # last language the platform reported for this customer
+
+
+Transition = tuple[Survey, list[Action]]
+
+
+def start(event: ConversationClosed, contact: ContactStatus, policy: Policy, now: datetime) -> Transition:
+    """Create the survey for a closed conversation; a zero send delay asks at once."""
+    locale = normalize_locale(event.locale or contact.locale, policy.messages.locales(), policy.locale)
+    survey = Survey(
+        address=event.address,
+        state=State.PENDING,
+        locale=locale,
+        created_at=now,
+        case_id=event.case_id or event.address.conversation_id,
+        agent=event.agent,
+        team=event.team,
+        customer_name=event.customer_name,
+        due_at=now + policy.send_delay,
+    )
+    reason = _skip_reason(contact, policy, now)
+    if reason is not None:
+        return replace(survey, state=State.SKIPPED, skip_reason=reason, due_at=None), []
+    if policy.send_delay <= timedelta(0):
+        return _ask(survey, policy, now)
+    return survey, []
+
+
+def _skip_reason(contact: ContactStatus, policy: Policy, now: datetime) -> SkipReason | None:
+    if contact.has_open_survey_for_case:
+        return SkipReason.DUPLICATE
+    if contact.opted_out:
+        return SkipReason.OPTED_OUT
+    if contact.unreachable:
+        return SkipReason.UNREACHABLE
+    if contact.last_surveyed_at is not None and now - contact.last_surveyed_at < policy.throttle:
+        return SkipReason.THROTTLED
+    return None
+
+
+def step(survey: Survey, event: object, policy: Policy, now: datetime) -> Transition:
+    """Apply one event; anything that does not fit the current state changes nothing."""
+    if not survey.is_open:
+        return survey, []
+    if isinstance(event, Tick):
+        return _tick(survey, policy, now)
+    if isinstance(event, ConversationReopened):
+        if survey.state in (State.PENDING, State.ASKED):
+            return replace(survey, state=State.SKIPPED, skip_reason=SkipReason.REOPENED, completed_at=now), []
+        return survey, []
+    if isinstance(event, OptOut):
+        return replace(survey, state=State.OPTED_OUT, completed_at=now), []
+    if isinstance(event, ScoreGiven):
+        if survey.state is State.ASKED:
+            return _scored(survey, event.score, policy, now)
+        return survey, []
+    if isinstance(event, TextReceived):
+        return _text(survey, event.text, policy, now)
+    raise TypeError(f"unknown event {type(event).__name__}")
+
+
+def _tick(survey: Survey, policy: Policy, now: datetime) -> Transition:
+    deadline = survey.next_deadline(policy)
+    if deadline is None or now < deadline:
+        return survey, []
+    if survey.state is State.PENDING:
+        return _ask(survey, policy, now)
+    if survey.state is State.ASKED:
+        return replace(survey, state=State.EXPIRED, completed_at=now), []
+    return _complete(survey, None, policy, now)
+
+
+def _ask(survey: Survey, policy: Policy, now: datetime) -> Transition:
+    m, loc = policy.messages, survey.locale
+    action = AskScore(
+        text=m.text("question", loc, brand=policy.brand),
+        low_label=m.text("scale_low", loc),
+        high_label=m.text("scale_high", loc),
+    )
+    return replace(survey, state=State.ASKED, asked_at=now, due_at=None), [action]
+
+
+def _scored(survey: Survey, score: int, policy: Policy, now: datetime) -> Transition:
+    category = classify(score)
+    m, loc = policy.messages, survey.locale
+    scored = replace(survey, state=State.SCORED, score=score, scored_at=now)
+    actions: list[Action] = [
+        MarkAnswered(score=score, text=m.text("your_score", loc, score=score)),
+        AskComment(
+            text=m.text(f"followup_{category}", loc, score=score),
+            category=category,
+            add_comment_label=m.text("add_comment", loc),
+        ),
+        Emit("survey.responded"),
+    ]
+    return scored, actions
+
+
+def _text(survey: Survey, text: str, policy: Policy, now: datetime) -> Transition:
+    reading = interpret(text)
+    m, loc = policy.messages, survey.locale
+    if reading.kind == "opt_out":
+        confirm = Say(m.text("optout_confirm", loc, brand=policy.brand), purpose="optout_confirm")
+        return replace(survey, state=State.OPTED_OUT, completed_at=now), [confirm]
+    if survey.state is State.SCORED:
+        return _complete(survey, text.strip() or None, policy, now)
+    if reading.kind == "score" and reading.score is not None:
+        return _scored(survey, reading.score, policy, now)
+    kept = replace(survey, unparsed=(*survey.unparsed, text))
+    if survey.reasks < policy.reask_limit:
+        reask = Say(m.text("reask", loc), purpose="reask")
+        return replace(kept, reasks=survey.reasks + 1), [reask]
+    return kept, []
+
+
+def _complete(survey: Survey, comment: str | None, policy: Policy, now: datetime) -> Transition:
+    done = replace(survey, state=State.COMPLETED, comment=comment, completed_at=now)
+    m, loc = policy.messages, survey.locale
+    actions: list[Action] = []
+    if comment is not None:
+        actions.append(Say(m.text("thanks", loc), purpose="thanks"))
+        if survey.category == "promoter" and policy.review_url:
+            actions.append(Say(m.text("review_invite", loc, url=policy.review_url), purpose="review_invite"))
+    actions.append(Emit("survey.completed"))
+    if survey.category == "detractor" and survey.score is not None:
+        actions.append(AlertDetractor(score=survey.score, comment=comment))
+        actions.append(Emit("detractor.created"))
+    return done, actions

@@ -1,0 +1,129 @@
+"""Neutral types shared by every channel: adapters translate to and from these, core never sees a platform."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """Where a customer is reached: one conversation on one channel of one profile."""
+
+    channel: str
+    profile: str
+    conversation_id: str
+    user_id: str
+    thread: str | None = None
+
+
+# ---- inbound events -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationClosed:
+    """A support conversation ended; the survey is created from what was known at that moment."""
+
+    address: Address
+    agent: str | None = None
+    team: str | None = None
+    locale: str | None = None
+    customer_name: str | None = None
+    case_id: str | None = None  # the support case when one chat hosts many (a Telegram DM); else the conversation
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationReopened:
+    """The conversation came back to life before the customer answered: a pending survey is withdrawn."""
+
+    address: Address
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreGiven:
+    """A button tap (or a bridge's chosen option): the score is unambiguous."""
+
+    address: Address
+    score: int
+    survey_id: int | None = None
+    actor_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TextReceived:
+    """Free text from the customer; core decides whether it is a score, a comment or an opt-out."""
+
+    address: Address
+    text: str
+    locale: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OptOut:
+    """The customer left or blocked us on the platform (e.g. Telegram kicked): never survey them again."""
+
+    address: Address
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time passed: drives send delay, expiry and the comment window from the database."""
+
+
+InboundEvent = ConversationClosed | ConversationReopened | ScoreGiven | TextReceived | OptOut
+
+
+# ---- outbound actions -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AskScore:
+    """Ask the 0–10 question; channels render buttons where they can."""
+
+    text: str
+    low_label: str
+    high_label: str
+
+
+@dataclass(frozen=True, slots=True)
+class MarkAnswered:
+    """Replace the question's buttons with the chosen score so a second tap cannot change it."""
+
+    score: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AskComment:
+    """The follow-up question, worded per NPS category."""
+
+    text: str
+    category: str
+    add_comment_label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    """A plain message: re-ask, thanks, opt-out confirmation, review invitation."""
+
+    text: str
+    purpose: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertDetractor:
+    """Tell the support team a detractor finished (or let the comment window lapse)."""
+
+    score: int
+    comment: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    """An outbound event for subscribers (survey.responded, survey.completed, detractor.created)."""
+
+    event_type: str
+
+
+Action = AskScore | MarkAnswered | AskComment | Say | AlertDetractor | Emit

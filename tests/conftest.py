@@ -1,0 +1,106 @@
+"""Shared fixtures: a store on SQLite and on the local PostgreSQL, each run in its own fresh database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from core.store import Store
+
+PG_ADMIN = os.environ.get("NPSBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+class FakeClock:
+    """A clock tests move by hand; surveys read time only through it."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def run_sync(coro) -> object:
+    """Run a coroutine to completion from sync code, even when called inside a running event loop."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+async def _admin(sql: str) -> None:
+    import asyncpg
+
+    dsn = PG_ADMIN.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(dsn, timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A database of our own for this test run, so parallel runs never see each other's rows."""
+    name = f"npsbot_t_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    try:
+        run_sync(_admin(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN}: {exc}")
+    base = PG_ADMIN.rsplit("/", 1)[0]
+    url = f"{base}/{name}".replace("postgresql://", "postgresql+asyncpg://")
+    migrated = Store(url)
+    run_sync(_migrate(migrated))
+    yield url
+    run_sync(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _migrate(store: Store) -> None:
+    await store.migrate()
+    await store.dispose()
+
+
+TABLES = ("outbox", "inbound_keys", "surveys", "contacts", "dead_endpoints")
+
+
+async def make_store(kind: str, request: pytest.FixtureRequest, tmp_path) -> Store:
+    if kind == "sqlite":
+        store = Store(f"sqlite+aiosqlite:///{tmp_path / 'npsbot.db'}")
+        await store.migrate()
+        return store
+    url = request.getfixturevalue("pg_url")
+    store = Store(url)
+    async with store.transaction() as conn:
+        await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY"))
+    return store
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def store(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[Store]:
+    """The same test on both backends."""
+    s = await make_store(request.param, request, tmp_path)
+    yield s
+    await s.dispose()
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path) -> AsyncIterator[Store]:
+    s = Store(f"sqlite+aiosqlite:///{tmp_path / 'npsbot.db'}")
+    await s.migrate()
+    yield s
+    await s.dispose()

@@ -1,0 +1,81 @@
+"""A fake Slack Web API on 127.0.0.1: records calls, answers like Slack, can answer 429 with Retry-After."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.server import LocalServer
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    token: str
+
+
+@dataclass
+class FakeSlack(LocalServer):
+    calls: list[Call] = field(default_factory=list)
+    locales: dict[str, str] = field(default_factory=dict)
+    rate_limited: dict[str, int] = field(default_factory=dict)  # method -> Retry-After seconds (once)
+    errors: dict[str, str] = field(default_factory=dict)  # method -> Slack error code (once)
+    _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    @property
+    def base(self) -> str:
+        return self.url("/api/")
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_route("*", "/api/{method}", self._handle)
+        app.router.add_post("/response/{id}", self._response_url)
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        """Where slash-command `respond()` posts (Slack's response_url)."""
+        self.calls.append(Call("response_url", await request.json(), ""))
+        return web.Response(text="ok")
+
+    def of(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        if request.method == "GET":
+            params: dict[str, Any] = dict(request.query)
+        elif request.content_type == "application/json":
+            params = await request.json()
+        else:
+            params = {}
+            for k, v in (await request.post()).items():
+                text = str(v)
+                params[k] = json.loads(text) if k in ("blocks", "view") else text
+        self.calls.append(Call(method, params, request.headers.get("Authorization", "")))
+        if method in self.rate_limited:
+            wait = self.rate_limited.pop(method)
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(wait)}
+            )
+        if method in self.errors:
+            return web.json_response({"ok": False, "error": self.errors.pop(method)})
+        return web.json_response({"ok": True, **self._result(method, params)})
+
+    def _result(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if method in ("chat.postMessage", "chat.update"):
+            ts = params.get("ts") or f"1700000000.{next(self._ts):06d}"
+            return {"channel": params["channel"], "ts": ts, "message": {"text": params.get("text"), "ts": ts}}
+        if method == "chat.postEphemeral":
+            return {"message_ts": f"1700000001.{next(self._ts):06d}"}
+        if method == "users.info":
+            user = params["user"]
+            return {"user": {"id": user, "name": user.lower(), "locale": self.locales.get(user, "en-US")}}
+        if method == "auth.test":
+            return {"url": "https://example.slack.com/", "team": "Example", "user": "npsbot", "team_id": "T0001",
+                    "user_id": "UBOTUSER", "bot_id": "B0BOT"}  # fmt: skip
+        if method == "views.open":
+            return {"view": {"id": "V1", **params.get("view", {})}}
+        return {}

@@ -1,0 +1,143 @@
+"""Chatwoot: its webhook payloads (shapes from Chatwoot's docs) in, its messages API out (a fake on 127.0.0.1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from bots.app import create_app
+from bots.config import parse_config
+from bots.runtime import Runtime
+from tests.fakes.bridge import FakeBridge
+
+TOKEN = "chatwoot-shared-token-123"
+MESSAGES = "/api/v1/accounts/1/conversations/10/messages"
+
+
+@pytest.fixture
+async def chatwoot():
+    b = await FakeBridge().start()
+    yield b
+    await b.close()
+
+
+@pytest.fixture
+async def client(tmp_path, chatwoot: FakeBridge, clock):
+    base = chatwoot.url("/").rstrip("/")
+    cfg = {
+        "database_url": f"sqlite:///{tmp_path / 'cw.db'}",
+        "profiles": {
+            "desk": {
+                "brand": "Acme",
+                "policy": {"throttle": "0s"},
+                "channels": {
+                    "chatwoot": {"base_url": base, "account_id": 1, "api_token": "cw-api-token", "webhook_token": TOKEN}
+                },
+                "alerts": [{"channel": "chatwoot", "destination": "{conversation_id}"}],
+            }
+        },
+    }
+    runtime = Runtime(parse_config(cfg, env={}), clock=clock)
+    await runtime.store.migrate()
+    async with TestClient(TestServer(create_app(runtime))) as c:
+        c.runtime = runtime  # type: ignore[attr-defined]
+        yield c
+
+
+def status_changed(status: str, timestamp: int = 1627063369) -> dict[str, Any]:
+    return {
+        "additional_attributes": {"browser": {"browser_name": "Chrome"}, "referer": "http://localhost:3000"},
+        "can_reply": True,
+        "channel": "Channel::WebWidget",
+        "id": 10,
+        "inbox_id": 1,
+        "contact_inbox": {"id": 12, "contact_id": 12, "inbox_id": 1, "source_id": "405f1d30"},
+        "messages": [],
+        "meta": {
+            "sender": {"email": "jane@acme.inc", "id": 12, "name": "jane", "type": "contact"},
+            "assignee": {"id": 1, "name": "John", "available_name": "John", "type": "user"},
+        },
+        "status": status,
+        "unread_count": 0,
+        "timestamp": timestamp,
+        "event": "conversation_status_changed",
+    }
+
+
+def message_created(msg_id: int, content: str, message_type: str = "incoming") -> dict[str, Any]:
+    sender = {"id": 12, "name": "jane", "avatar": "", "type": "contact" if message_type == "incoming" else "user"}
+    return {
+        "id": msg_id,
+        "content": content,
+        "created_at": "2021-07-23T18:02:48.000Z",
+        "message_type": message_type,
+        "content_type": "text",
+        "private": False,
+        "content_attributes": {},
+        "sender": sender,
+        "inbox": {"id": 1, "name": "Acme Support"},
+        "conversation": {"id": 10, "inbox_id": 1, "status": "resolved", "meta": {"sender": sender}},
+        "account": {"id": 1, "name": "Acme Inc"},
+        "event": "message_created",
+    }
+
+
+async def hook(client: TestClient, payload: Any, token: str | None = TOKEN) -> tuple[int, Any]:
+    url = "/chatwoot/desk" + (f"?token={token}" if token else "")
+    resp = await client.post(url, json=payload)
+    return resp.status, await resp.json()
+
+
+async def test_resolved_conversation_is_surveyed_in_chatwoot(client: TestClient, chatwoot: FakeBridge) -> None:
+    status, out = await hook(client, status_changed("resolved"))
+    assert status == 200 and out["status"] == "ok"
+    assert (await hook(client, status_changed("resolved")))[1]["status"] == "duplicate"  # Chatwoot retried
+    await client.runtime.worker.drain()  # type: ignore[attr-defined]
+    [question] = chatwoot.at(MESSAGES)
+    body = question.json
+    assert question.headers["api_access_token"] == "cw-api-token"
+    assert body["content_type"] == "input_select" and "Acme" in body["content"]
+    items = body["content_attributes"]["items"]
+    assert [i["value"] for i in items] == [str(n) for n in range(11)] and items[10]["title"] == "10 · Very likely"
+
+    await hook(client, message_created(201, "thanks!", "outgoing"))  # our own message echoed back: ignored
+    await hook(client, message_created(202, "0 · Not likely"))  # the customer picked an option
+    await hook(client, message_created(203, "Waited a week"))
+    await client.runtime.worker.drain()  # type: ignore[attr-defined]
+    public = [r.json["content"] for r in chatwoot.at(MESSAGES) if not r.json.get("private")]
+    assert public[1:] == ["We're sorry to hear that (0). What went wrong?", "Thank you for your feedback!"]
+    [alert] = [r.json for r in chatwoot.at(MESSAGES) if r.json.get("private")]
+    assert alert["private"] is True and "Detractor (0/10) from jane" in alert["content"] and "John" in alert["content"]
+    async with client.runtime.store.read() as conn:  # type: ignore[attr-defined]
+        from sqlalchemy import select
+
+        from core.store.tables import SurveyRow
+
+        row = (await conn.execute(select(SurveyRow.__table__))).one()
+    assert (row.score, row.comment, row.agent, row.customer_name) == (0, "Waited a week", "John", "jane")
+
+
+async def test_reopened_conversation_withdraws_the_survey(client: TestClient) -> None:
+    await hook(client, status_changed("resolved"))
+    status, out = await hook(client, status_changed("open", timestamp=1627063999))
+    assert status == 200 and out["status"] == "ok"
+    async with client.runtime.store.read() as conn:  # type: ignore[attr-defined]
+        from sqlalchemy import select
+
+        from core.store.tables import SurveyRow
+
+        row = (await conn.execute(select(SurveyRow.__table__))).one()
+    assert (row.state, row.skip_reason) == ("skipped", "reopened")
+
+
+async def test_token_and_body_are_checked(client: TestClient) -> None:
+    assert (await hook(client, status_changed("resolved"), token=None))[0] == 401
+    assert (await hook(client, status_changed("resolved"), token="wrong"))[0] == 401
+    resp = await client.post(
+        f"/chatwoot/desk?token={TOKEN}", data=b"{nope", headers={"Content-Type": "application/json"}
+    )
+    assert resp.status == 400
+    assert (await hook(client, {"event": "contact_created", "id": 3}))[1] == {"status": "ignored"}
+    assert (await client.post(f"/chatwoot/other?token={TOKEN}", json={})).status == 404

@@ -1,0 +1,45 @@
+"""Imports go one way (bots → adapters → core); core never sees a platform or web library."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FORBIDDEN_IN_CORE = ("aiogram", "slack_bolt", "slack_sdk", "aiohttp", "bots", "adapters")
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def python_files(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", python_files("core"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_core_has_no_platform_imports(path: Path) -> None:
+    bad = {m for m in imported_modules(path) if m.split(".")[0] in FORBIDDEN_IN_CORE}
+    assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("path", python_files("adapters"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_adapters_do_not_import_bots_or_each_other(path: Path) -> None:
+    own = path.relative_to(ROOT / "adapters").parts[0].removesuffix(".py")
+    for module in imported_modules(path):
+        parts = module.split(".")
+        assert parts[0] != "bots", f"{path.name} imports {module}"
+        if parts[0] == "adapters" and len(parts) > 1:
+            assert parts[1] == own, f"{path.name} imports another adapter: {module}"
+
+
+def test_the_check_sees_every_core_module() -> None:
+    files = {p.name for p in python_files("core")}
+    assert {"survey.py", "scoring.py", "replies.py", "service.py"} <= files

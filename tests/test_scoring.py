@@ -1,0 +1,62 @@
+import math
+
+import pytest
+
+from core.scoring import classify, difference_significant, nps, nps_from_scores
+
+
+@pytest.mark.parametrize(
+    ("score", "category"),
+    [(0, "detractor"), (6, "detractor"), (7, "passive"), (8, "passive"), (9, "promoter"), (10, "promoter")],
+)
+def test_classify_boundaries(score: int, category: str) -> None:
+    assert classify(score) == category
+
+
+@pytest.mark.parametrize("bad", [-1, 11, 7.5, True, "9", None])
+def test_classify_rejects_non_scores(bad: object) -> None:
+    with pytest.raises(ValueError):
+        classify(bad)  # type: ignore[arg-type]
+
+
+def test_nps_hand_computed_case() -> None:
+    # 50 promoters, 30 passives, 20 detractors: p=.5, d=.2, NPS=30.
+    # var = .5 + .2 - (.3)^2 = .61; margin = 1.96*100*sqrt(.61/100) = 15.308...
+    r = nps(50, 30, 20)
+    assert r.nps == pytest.approx(30.0)
+    assert r.margin == pytest.approx(1.96 * 100 * math.sqrt(0.61 / 100))
+    assert r.margin == pytest.approx(15.3081, abs=1e-3)
+    assert r.low == pytest.approx(30 - 15.3081, abs=1e-3)
+    assert r.responses == 100
+
+
+def test_nps_second_hand_case() -> None:
+    # 3 promoters, 1 passive, 6 detractors: p=.3, d=.6, NPS=-30; var=.9-.09=.81; margin=1.96*100*.9/sqrt(10)
+    r = nps(3, 1, 6)
+    assert r.nps == pytest.approx(-30.0)
+    assert r.margin == pytest.approx(1.96 * 100 * 0.9 / math.sqrt(10))
+    assert r.margin == pytest.approx(55.78, abs=0.01)
+    assert r.low == pytest.approx(-85.78, abs=0.01)
+    # 0/1/9: NPS -90, margin 1.96*100*sqrt(.09/10) = 18.59, so the interval is clipped at -100
+    assert nps(0, 1, 9).margin == pytest.approx(18.594, abs=1e-3) and nps(0, 1, 9).low == -100.0
+
+
+def test_nps_extremes_have_zero_margin() -> None:
+    assert nps(10, 0, 0).nps == 100.0 and nps(10, 0, 0).margin == 0.0
+    assert nps(0, 0, 4).nps == -100.0
+    assert nps(0, 5, 0).nps == 0.0 and nps(0, 5, 0).margin == 0.0
+
+
+def test_nps_without_responses() -> None:
+    r = nps(0, 0, 0)
+    assert r.nps is None and r.margin is None and r.format() == "NPS n/a (no responses)"
+
+
+def test_nps_from_scores_matches_counts() -> None:
+    assert nps_from_scores([10, 9, 8, 7, 6, 0]) == nps(2, 2, 2)
+
+
+def test_difference_significance() -> None:
+    assert difference_significant(nps(80, 10, 10), nps(20, 10, 70)) is True
+    assert difference_significant(nps(5, 3, 2), nps(4, 3, 3)) is False
+    assert difference_significant(nps(0, 0, 0), nps(1, 0, 0)) is None
