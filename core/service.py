@@ -26,6 +26,7 @@ from core.types import (
     ScoreGiven,
     TextReceived,
     Tick,
+    without_nul,
 )
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ class SurveyService:
 
     async def handle(self, event: InboundEvent, *, dedup_key: str | None = None) -> Outcome:
         """Apply one inbound event exactly once (per dedup key)."""
+        event = without_nul(event)
+        dedup_key = dedup_key.replace("\x00", "") if dedup_key else dedup_key
         settings = self.profile(event.address.profile)
         for attempt in (1, 2):
             try:

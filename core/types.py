@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any
 
 
@@ -127,3 +127,24 @@ class Emit:
 
 
 Action = AskScore | MarkAnswered | AskComment | Say | AlertDetractor | Emit
+
+
+# ---- hygiene --------------------------------------------------------------------------------------------------
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_clean(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_clean(v) for v in value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return replace(value, **{f.name: _clean(getattr(value, f.name)) for f in fields(value)})
+    return value
+
+
+def without_nul(event: InboundEvent) -> InboundEvent:
+    """Drop NUL characters from everything a platform sent: PostgreSQL text cannot store them, and they carry no
+    meaning in a chat message, so a stray one must not turn a delivery into an endless retry."""
+    return _clean(event)

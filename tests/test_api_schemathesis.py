@@ -23,12 +23,15 @@ async def _seed(runtime) -> None:
         await runtime.service.handle(ScoreGiven(address, score))
 
 
-@pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app served on 127.0.0.1, with a few responses to read."""
-    db = tmp_path_factory.mktemp("api") / "api.db"
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def base_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app served on 127.0.0.1 over each backend, with a few responses to read."""
+    if request.param == "sqlite":
+        database_url = f"sqlite:///{tmp_path_factory.mktemp('api') / 'api.db'}"
+    else:
+        database_url = request.getfixturevalue("pg_url")
     cfg = {
-        "database_url": f"sqlite:///{db}",
+        "database_url": database_url,
         "admin_tokens": [TOKEN],
         "profiles": {"acme": {"brand": "Acme", "policy": {"throttle": "0s"}, "channels": {"memory": {}}}},
     }
@@ -37,7 +40,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_generated_request_causes_a_server_error(case: schemathesis.Case, base_url: str) -> None:
     response = case.call(base_url=base_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
     assert response.status_code < 500, (

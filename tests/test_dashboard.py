@@ -92,7 +92,6 @@ def live(tmp_path) -> Iterator[str]:
 @pytest.mark.browser
 @pytest.mark.skipif(chromium() is None, reason="Debian chromium and chromium-driver are not installed")
 def test_dashboard_renders_charts_in_chromium(live: str, tmp_path) -> None:
-    from PIL import Image
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
@@ -122,8 +121,7 @@ def test_dashboard_renders_charts_in_chromium(live: str, tmp_path) -> None:
         trend_png = driver.find_element(By.ID, "trend").screenshot_as_png
     finally:
         driver.quit()
-    image = Image.open(io.BytesIO(png)).convert("RGB")
-    pixels = list(image.getdata())
+    pixels = _rgb_pixels(png)
 
     def near(rgb: tuple[int, int, int], target: tuple[int, int, int]) -> bool:
         return sum(abs(a - b) for a, b in zip(rgb, target, strict=True)) < 40
@@ -131,5 +129,12 @@ def test_dashboard_renders_charts_in_chromium(live: str, tmp_path) -> None:
     green = sum(near(p, (0x2E, 0x9E, 0x5B)) for p in pixels)
     red = sum(near(p, (0xD6, 0x45, 0x45)) for p in pixels)
     assert green > 500 and red > 200, f"bars not drawn: {green} green and {red} red pixels"
-    trend = list(Image.open(io.BytesIO(trend_png)).convert("RGB").getdata())
+    trend = _rgb_pixels(trend_png)
     assert sum(near(p, (0x2E, 0x9E, 0x5B)) for p in trend) > 20, "the trend line was not drawn"
+
+
+def _rgb_pixels(png: bytes) -> list[tuple[int, ...]]:
+    from PIL import Image
+
+    raw = Image.open(io.BytesIO(png)).convert("RGB").tobytes()
+    return [tuple(raw[i : i + 3]) for i in range(0, len(raw), 3)]

@@ -249,3 +249,15 @@ async def test_metadata_is_kept(store: Store, service: SurveyService) -> None:
     async with store.read() as conn:
         extra = (await conn.execute(select(SUR.c.extra).where(SUR.c.id == out.survey.id))).scalar_one()
     assert extra == {"ticket": 42, "tier": "gold"}
+
+
+async def test_nul_characters_from_a_platform_are_dropped_not_fatal(store: Store, service: SurveyService) -> None:
+    """PostgreSQL refuses NUL in text; a bridge that sends one must not turn its delivery into endless retries."""
+    where = Address("memory", "acme", "c\x00-1", "u\x00-1")
+    await service.handle(ConversationClosed(where, agent="an\x00a", metadata={"k\x00": ["v\x00"]}), dedup_key="k\x00")
+    await service.handle(TextReceived(where, "9\x00"))
+    out = await service.handle(TextReceived(where, "slow\x00 answers"))
+    assert out.status == "ok"
+    [row] = await rows(store, SUR)
+    assert (row.conversation_id, row.user_id, row.agent) == ("c-1", "u-1", "ana")
+    assert (row.score, row.comment, row.extra) == (9, "slow answers", {"k": ["v"]})

@@ -2,54 +2,86 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+MAX_ID = 2**62  # fits a signed 64-bit column on every backend
+
+
+def _no_nul(value: str | None) -> str | None:
+    """PostgreSQL text cannot hold NUL; refuse it here rather than fail in the driver."""
+    if value is not None and "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    """Naive means UTC; an aware time is converted, and one that falls outside the calendar is refused."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("date is out of range once converted to UTC") from None
+
+
+def _json_no_nul(value: dict[str, Any]) -> dict[str, Any]:
+    if "\\u0000" in json.dumps(value):
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str | None, AfterValidator(_no_nul)]
+Name = Annotated[str, AfterValidator(_no_nul)]
 Ident = Field(min_length=1, max_length=191)
+Instant = Annotated[datetime | None, AfterValidator(_as_utc)]
 
 
 class CloseBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    profile: str = Field(min_length=1, max_length=64)
-    channel: str = Field(min_length=1, max_length=32)
-    conversation_id: str = Ident
-    user_id: str = Ident
-    thread: str | None = Field(None, max_length=191)
-    agent: str | None = Field(None, max_length=191)
-    team: str | None = Field(None, max_length=191)
-    locale: str | None = Field(None, max_length=16)
-    customer_name: str | None = Field(None, max_length=256)
-    case_id: str | None = Field(None, max_length=191)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    profile: Name = Field(min_length=1, max_length=64)
+    channel: Name = Field(min_length=1, max_length=32)
+    conversation_id: Name = Ident
+    user_id: Name = Ident
+    thread: Text = Field(None, max_length=191)
+    agent: Text = Field(None, max_length=191)
+    team: Text = Field(None, max_length=191)
+    locale: Text = Field(None, max_length=16)
+    customer_name: Text = Field(None, max_length=256)
+    case_id: Text = Field(None, max_length=191)
+    metadata: Annotated[dict[str, Any], AfterValidator(_json_no_nul)] = Field(default_factory=dict)
 
 
 class ReopenBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    profile: str = Field(min_length=1, max_length=64)
-    channel: str = Field(min_length=1, max_length=32)
-    conversation_id: str = Ident
-    thread: str | None = Field(None, max_length=191)
+    profile: Name = Field(min_length=1, max_length=64)
+    channel: Name = Field(min_length=1, max_length=32)
+    conversation_id: Name = Ident
+    thread: Text = Field(None, max_length=191)
 
 
 class FollowUpBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    by: str = Field(min_length=1, max_length=191)
+    by: Name = Field(min_length=1, max_length=191)
 
 
 class ResponseParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    profile: str | None = Field(None, max_length=64)
-    channel: str | None = Field(None, max_length=32)
-    agent: str | None = Field(None, max_length=191)
-    team: str | None = Field(None, max_length=191)
-    locale: str | None = Field(None, max_length=16)
+    profile: Text = Field(None, max_length=64)
+    channel: Text = Field(None, max_length=32)
+    agent: Text = Field(None, max_length=191)
+    team: Text = Field(None, max_length=191)
+    locale: Text = Field(None, max_length=16)
     state: Literal["pending", "asked", "scored", "completed", "expired", "skipped", "opted_out"] | None = None
     category: Literal["promoter", "passive", "detractor"] | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    since: Instant = None
+    until: Instant = None
     limit: int = Field(50, ge=1, le=500)
-    cursor: int | None = Field(None, ge=1)
+    cursor: int | None = Field(None, ge=1, le=MAX_ID)
     by: Literal["profile", "channel", "agent", "team", "locale"] | None = None
     status: Literal["open", "claimed", "resolved"] | None = None

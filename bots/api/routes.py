@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from bots.api.models import CloseBody, FollowUpBody, ReopenBody, ResponseParams
+from bots.api.models import MAX_ID, CloseBody, FollowUpBody, ReopenBody, ResponseParams
 from bots.api.openapi import spec
 from bots.auth import Principal, authenticate, require_profile
 from core import followup
@@ -50,10 +49,6 @@ def _params(request: web.Request) -> ResponseParams:
         raise _validation(exc) from None
 
 
-def _utc(value: Any) -> Any:
-    return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _scope(principal: Principal, params: ResponseParams, runtime: Any) -> tuple[str, ...] | None:
     if params.profile is not None:
         require_profile(principal, params.profile, runtime.config)
@@ -68,8 +63,8 @@ def _filters(params: ResponseParams) -> Filters:
         agent=params.agent,
         team=params.team,
         locale=params.locale,
-        since=_utc(params.since),
-        until=_utc(params.until),
+        since=params.since,
+        until=params.until,
     )
 
 
@@ -90,7 +85,7 @@ def api_routes(runtime: Any) -> list[web.RouteDef]:
             survey_id = int(request.match_info["id"])
         except ValueError:
             raise _error(404, f"no such {what}") from None
-        item = await get_response(runtime.store, survey_id) if 0 < survey_id < 2**62 else None
+        item = await get_response(runtime.store, survey_id) if 0 < survey_id <= MAX_ID else None
         if item is None or not principal.can(item["profile"]):
             raise _error(404, f"no such {what}")
         return item

@@ -11,6 +11,11 @@ from sqlmodel import Field, SQLModel
 metadata = SQLModel.metadata
 
 
+def _big_id() -> Column:
+    """64-bit keys on PostgreSQL; SQLite needs plain INTEGER for its rowid alias."""
+    return Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+
+
 class ContactRow(SQLModel, table=True):
     __tablename__ = "contacts"
     __table_args__ = (UniqueConstraint("profile", "channel", "user_id", name="uq_contact"),)
@@ -35,7 +40,7 @@ class SurveyRow(SQLModel, table=True):
         Index("ix_survey_created", "created_at"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, sa_column=_big_id())
     profile: str = Field(max_length=64)
     channel: str = Field(max_length=32)
     conversation_id: str = Field(max_length=191)
@@ -85,14 +90,11 @@ class OutboxRow(SQLModel, table=True):
         Index("ix_outbox_order", "ordering_key", "id"),
     )
 
-    id: int | None = Field(
-        default=None,
-        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    )
+    id: int | None = Field(default=None, sa_column=_big_id())
     profile: str = Field(max_length=64)
     channel: str = Field(max_length=32)
     kind: str = Field(max_length=32)
-    survey_id: int | None = Field(default=None, index=True)
+    survey_id: int | None = Field(default=None, sa_column=Column(BigInteger, index=True))
     ordering_key: str = Field(max_length=512)
     target: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -41,7 +41,7 @@ def upgrade() -> None:
     sa.Column('profile', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-    sa.Column('survey_id', sa.Integer(), nullable=True),
+    sa.Column('survey_id', sa.BigInteger(), nullable=True),
     sa.Column('ordering_key', sqlmodel.sql.sqltypes.AutoString(length=512), nullable=False),
     sa.Column('target', sa.JSON(), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=False),
@@ -62,7 +62,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_outbox_survey_id'), ['survey_id'], unique=False)
 
     op.create_table('surveys',
-    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('profile', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('conversation_id', sqlmodel.sql.sqltypes.AutoString(length=191), nullable=False),
