@@ -9,7 +9,7 @@ from typing import Any
 
 from core.service import Outcome, SurveyService
 from core.store.outbox import OutboxItem
-from core.types import Address, ConversationClosed, ScoreGiven, TextReceived
+from core.types import Address, ConversationClosed, ConversationReopened, OptOut, ScoreGiven, TextReceived
 
 CHANNEL = "memory"
 
@@ -76,13 +76,23 @@ class MemoryChannel:
         event = TextReceived(self.address(conversation_id, user_id), text)
         return await self.service.handle(event, dedup_key=_key(event_id))
 
+    async def reopen(self, conversation_id: str, *, event_id: str | None = None) -> Outcome:
+        """The conversation came back before the customer answered (a reopen names no customer)."""
+        event = ConversationReopened(self.address(conversation_id, ""))
+        return await self.service.handle(event, dedup_key=_key(event_id))
+
+    async def block(self, conversation_id: str, user_id: str, *, event_id: str | None = None) -> Outcome:
+        """The customer left or blocked the channel, as a platform would report it."""
+        event = OptOut(self.address(conversation_id, user_id))
+        return await self.service.handle(event, dedup_key=_key(event_id))
+
 
 def _key(event_id: str | None) -> str | None:
     return None if event_id is None else f"{CHANNEL}:{event_id}"
 
 
 def http_routes(channels: dict[str, MemoryChannel]) -> list[Any]:
-    """`POST /memory/{profile}` for trials and tests: {"type": "close"|"message"|"tap", ...} as JSON."""
+    """`POST /memory/{profile}` for trials and tests: {"type": "close"|"message"|"tap"|"reopen", ...} as JSON."""
     from aiohttp import web
 
     async def handle(request: web.Request) -> web.Response:
@@ -101,10 +111,14 @@ def http_routes(channels: dict[str, MemoryChannel]) -> list[Any]:
             )
         elif kind == "message":
             out = await channel.reply(conv, user, str(body.get("text", "")), event_id=event_id)
-        elif kind == "tap" and isinstance(body.get("score"), int) and 0 <= body["score"] <= 10:
+        elif kind == "tap" and type(body.get("score")) is int and 0 <= body["score"] <= 10:  # not a bool
             out = await channel.tap(conv, user, body["score"], survey_id=body.get("survey_id"), event_id=event_id)
+        elif kind == "reopen":
+            out = await channel.reopen(conv, event_id=event_id)
         else:
-            return web.json_response({"error": "type must be close, message or tap (with score 0-10)"}, status=400)
+            return web.json_response(
+                {"error": "type must be close, message, reopen or tap (with score 0-10)"}, status=400
+            )
         return web.json_response(
             {
                 "status": out.status,

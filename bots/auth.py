@@ -30,16 +30,17 @@ def principal_for_token(config: Config, token: str) -> Principal | None:
     """Compare in constant time against every configured token."""
     if not token:
         return None
+    given = token.encode("utf-8", "surrogateescape")  # a header that was not UTF-8 is compared as its raw bytes
     found: Principal | None = None
     for admin in config.admin_tokens:
-        if admin and hmac.compare_digest(admin.encode(), token.encode()):
+        if admin and hmac.compare_digest(admin.encode(), given):
             found = Principal(None)
     if found is not None:
         return found
     names = [
         name
         for name, p in config.profiles.items()
-        if any(t and hmac.compare_digest(t.encode(), token.encode()) for t in p.api_tokens)
+        if any(t and hmac.compare_digest(t.encode(), given) for t in p.api_tokens)
     ]
     return Principal(frozenset(names)) if names else None
 

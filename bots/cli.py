@@ -50,27 +50,39 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from bots.demo import run_demo
 
+    if not args.verbose:  # the migration log would bury the transcript
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     result = asyncio.run(run_demo(args.conversations, args.seed, args.database))
     return 0 if result["ok"] else 1
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from bots.report_cli import run_report
+    from bots.report_cli import ReportError, run_report
 
-    url = args.database or _config(args).database_url
+    cfg = _config(args) if args.database is None or args.config.exists() else None
+    url = args.database or cfg.database_url
+    minimum = args.min_responses or (cfg.report.min_responses if cfg else 30)
     by = [d.strip() for d in args.by.split(",") if d.strip()]
-    text = asyncio.run(
-        run_report(
-            url,
-            profile=args.profile,
-            since=args.since,
-            until=args.until,
-            by=by,
-            bucket=args.bucket,
-            fmt=args.format,
-            minimum=args.min_responses,
+    try:
+        text = asyncio.run(
+            run_report(
+                url,
+                profile=args.profile,
+                channel=args.channel,
+                agent=args.agent,
+                team=args.team,
+                locale=args.locale,
+                since=args.since,
+                until=args.until,
+                by=by,
+                bucket=args.bucket,
+                fmt=args.format,
+                minimum=minimum,
+            )
         )
-    )
+    except ReportError as exc:
+        print(f"npsbot report: {exc}", file=sys.stderr)
+        return 2
     if text:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
@@ -118,12 +130,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_config(sub.add_parser("report", help="print the Customer Feedback Report"))
     p.add_argument("--database", help="database URL (default: database_url from the config)")
     p.add_argument("--profile")
+    for dim in ("channel", "agent", "team", "locale"):
+        p.add_argument(f"--{dim}", help=f"only this {dim}")
     p.add_argument("--since", help="ISO date or time, inclusive")
     p.add_argument("--until", help="ISO date or time, exclusive")
     p.add_argument("--by", default="agent,team,channel", help="comma-separated: profile,channel,agent,team,locale")
     p.add_argument("--bucket", choices=["day", "week", "month"], default="week")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    p.add_argument("--min-responses", type=int, default=30, help="flag breakdown rows with fewer responses")
+    p.add_argument(
+        "--min-responses", type=int, help="flag rows with fewer responses (default: report.min_responses, 30)"
+    )
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("demo", help="simulate a few dozen conversations end to end and print the report")

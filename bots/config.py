@@ -10,9 +10,10 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy.engine import make_url
 
 from bots.durations import Duration
-from core.messages import MessageCatalog, validate_overrides
+from core.messages import LOCALES, MessageCatalog, language, validate_overrides
 from core.profiles import EVENT_TYPES, AlertTarget, ProfileSettings, Subscription
 from core.survey import Policy
 
@@ -27,6 +28,14 @@ class ConfigError(ValueError):
         self.problems = problems
 
 
+class _Nested(ValueError):
+    """Problems below the key being validated, each already starting with its path relative to that key."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -37,6 +46,13 @@ class PolicyConfig(Strict):
     comment_window: Duration = timedelta(hours=1)
     throttle: Duration = timedelta(days=30)
     reask_limit: int = Field(1, ge=0, le=5)
+
+    @field_validator("expiry")
+    @classmethod
+    def _positive(cls, v: timedelta) -> timedelta:
+        if v <= timedelta(0):
+            raise ValueError("must be longer than 0s, or every question would expire as it is sent")
+        return v
 
 
 class TelegramConfig(Strict):
@@ -96,12 +112,16 @@ class ChatwootConfig(Strict):
     rate_per_second: float = Field(5.0, gt=0)
 
 
+class MemoryConfig(Strict):
+    """The in-process channel has no settings; `memory: {}` turns it on."""
+
+
 class ChannelsConfig(Strict):
     telegram: TelegramConfig | None = None
     slack: SlackConfig | None = None
     webhook: WebhookConfig | None = None
     chatwoot: ChatwootConfig | None = None
-    memory: dict[str, Any] | None = None
+    memory: MemoryConfig | None = None
 
     def enabled(self) -> list[str]:
         names = ("telegram", "slack", "webhook", "chatwoot", "memory")
@@ -144,8 +164,18 @@ class ProfileConfig(Strict):
     def _messages(cls, v: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
         problems = validate_overrides(v)
         if problems:
-            raise ValueError("; ".join(problems))
+            raise _Nested([p.removeprefix("messages.") for p in problems])
         return v
+
+    @model_validator(mode="after")
+    def _known_locale(self) -> ProfileConfig:
+        lang = language(self.locale)
+        if lang not in LOCALES and lang not in {language(k) for k in self.messages}:
+            raise _Nested(
+                [f"locale: {self.locale!r} has no texts (built in: {' '.join(LOCALES)}; add messages.{lang} for more)"]
+            )
+        self.locale = lang
+        return self
 
     def settings(self, name: str) -> ProfileSettings:
         p = self.policy
@@ -184,6 +214,7 @@ class WorkerConfig(Strict):
     max_attempts: int = Field(8, ge=1, le=50)
     send_timeout: Duration = timedelta(seconds=30)
     concurrency: int = Field(8, ge=1, le=256)
+    metrics_port: int | None = Field(None, ge=0, le=65535)  # role worker: serve /metrics and /healthz here
 
     @model_validator(mode="after")
     def _lease_outlives_a_send(self) -> WorkerConfig:
@@ -192,10 +223,27 @@ class WorkerConfig(Strict):
         return self
 
 
+class ReportConfig(Strict):
+    min_responses: int = Field(30, ge=1, le=100000)  # fewer: the NPS is shown but flagged not significant
+
+
 class Config(Strict):
     database_url: str = "sqlite+aiosqlite:///npsbot.db"
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, v: str) -> str:
+        try:
+            backend = make_url(v).get_backend_name()
+        except Exception:
+            raise ValueError("expected a URL such as sqlite:///npsbot.db or postgresql://user@host/db") from None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"{backend!r} is not supported: use sqlite:///file.db or postgresql://user@host/db")
+        return v
+
     server: ServerConfig = Field(default_factory=ServerConfig)
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
     admin_tokens: list[str] = Field(default_factory=list)
     profiles: dict[str, ProfileConfig] = Field(min_length=1)
 
@@ -250,12 +298,25 @@ def parse_config(data: Any, env: dict[str, str] | None = None) -> Config:
         raise ConfigError(["(root): expected a mapping of settings"])
     problems: list[str] = []
     data = substitute_env(data, dict(os.environ) if env is None else env, "", problems)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        # All problems at once; a key whose variable is missing is reported for that reason only.
+        unset = {p.split(": ", 1)[0] for p in problems}
+        problems += [line for e in exc.errors() for line in _lines(e) if line.split(": ", 1)[0] not in unset]
+        raise ConfigError(problems) from None
     if problems:
         raise ConfigError(problems)
-    try:
-        return Config.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError([f"{_loc(e['loc'])}: {e['msg']}" for e in exc.errors()]) from None
+    return config
+
+
+def _lines(error: Any) -> list[str]:
+    """One line per problem, the key path first; pydantic's "Value error, " prefix is noise to an operator."""
+    where = _loc(error["loc"])
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, _Nested):
+        return [f"{where}.{p}" if where != "(root)" else p for p in cause.problems]
+    return [f"{where}: {error['msg'].removeprefix('Value error, ')}"]
 
 
 def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:

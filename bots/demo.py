@@ -14,6 +14,7 @@ from rich.table import Table
 from bots.config import parse_config
 from bots.runtime import Runtime
 from core.reports import breakdown, summary
+from core.reports.summary import MIN_RESPONSES
 from core.scoring import nps_from_scores
 from core.service import utcnow
 
@@ -38,6 +39,14 @@ COMMENTS = {
     "de": "Sehr hilfreich, danke",
 }
 JUNK = ["hmm", "7 or 8", "what?", "78", "not sure", "🤷"]
+OPT_OUTS = {"en": "STOP", "es": "Baja", "ca": "prou", "it": "basta", "pt": "pare", "fr": "stop", "de": "Stopp"}
+# How each agent's customers score 0..10 in this story: Carla delights, Dmitri struggles, so the breakdown differs.
+SCORE_WEIGHTS = {
+    "Ana": [1, 1, 1, 1, 1, 2, 3, 4, 5, 4, 3],
+    "Ben": [1, 1, 1, 1, 1, 2, 2, 3, 4, 5, 5],
+    "Carla": [0, 0, 0, 0, 1, 1, 1, 2, 4, 8, 9],
+    "Dmitri": [3, 2, 3, 3, 3, 3, 3, 3, 2, 1, 1],
+}
 
 DEMO_CONFIG = {
     "database_url": "sqlite+aiosqlite:///demo.db",
@@ -86,9 +95,7 @@ def make_plans(n: int, rng: random.Random) -> list[Plan]:
         locale = LOCALES[i % len(LOCALES)]
         agent, team = AGENTS[rng.randrange(len(AGENTS))]
         behaviour = behaviours[i % len(behaviours)]
-        # Ben and Carla's customers are happier in this story, so the breakdown shows a spread.
-        weights = [1, 1, 1, 1, 1, 2, 2, 3, 4, 6, 6] if agent in ("Ben", "Carla") else [2, 1, 1, 2, 2, 3, 4, 4, 4, 3, 3]
-        score = rng.choices(range(11), weights=weights)[0]
+        score = rng.choices(range(11), weights=SCORE_WEIGHTS[agent])[0]
         has_score = behaviour not in ("junk_twice", "silent", "opt_out")
         plans.append(
             Plan(
@@ -123,6 +130,12 @@ async def run_demo(conversations: int = 42, seed: int = 7, database_url: str | N
     await runtime.store.migrate()
     channels = {p: runtime.channel("memory", p).memory for p in runtime.profiles}  # type: ignore[attr-defined]
     plans = make_plans(conversations, rng)
+    console.print(
+        f"Simulating {len(plans)} closed support conversations in {len({p.locale for p in plans})} languages "
+        f"through the in-process channel, on {'SQLite' if runtime.store.is_sqlite else 'PostgreSQL'}: "
+        "customers tap a button, type a score in words or digits, "
+        "send junk first, opt out, or never answer. A few transcripts, then the report."
+    )
 
     for plan in plans:
         await channels[plan.profile].close(
@@ -143,7 +156,7 @@ async def run_demo(conversations: int = 42, seed: int = 7, database_url: str | N
             await ch.reply(plan.conversation, plan.user, "7 or 8")
             await ch.reply(plan.conversation, plan.user, "depends on the day")
         elif plan.behaviour == "opt_out":
-            await ch.reply(plan.conversation, plan.user, {"es": "Baja", "ca": "prou"}.get(plan.locale, "STOP"))
+            await ch.reply(plan.conversation, plan.user, OPT_OUTS[plan.locale])
         if plan.score is not None and rng.random() < 0.75:
             await ch.reply(plan.conversation, plan.user, COMMENTS[plan.locale])
     await runtime.worker.drain()
@@ -153,15 +166,32 @@ async def run_demo(conversations: int = 42, seed: int = 7, database_url: str | N
 
     _print_transcripts(console, channels, plans)
     total = await summary(runtime.store)
-    expected = nps_from_scores([p.score for p in plans if p.score is not None])
-    _print_report(console, total, await breakdown(runtime.store, "agent"), await breakdown(runtime.store, "locale"))
-    ok = total.result == expected
+    by_agent = await breakdown(runtime.store, "agent")
+    _print_report(console, total, by_agent, await breakdown(runtime.store, "locale"))
+    # The check: what the database reports must be what the simulated customers meant to give.
+    answered = [p for p in plans if p.score is not None]
+    expected = nps_from_scores([p.score for p in answered])  # type: ignore[misc]
+    expected_by_agent = {
+        agent: nps_from_scores([p.score for p in answered if p.agent == agent])  # type: ignore[misc]
+        for agent in sorted({p.agent for p in answered})
+    }
+    reported_by_agent = {str(key): s.result for key, s in by_agent}
+    ok_total = total.result == expected
+    ok_agents = reported_by_agent == expected_by_agent
     console.print(
         f"check: NPS from the database {total.result.format()} "
-        f"{'matches' if ok else 'DOES NOT MATCH'} the simulated customers' scores {expected.format()}"
+        f"{'matches' if ok_total else 'DOES NOT MATCH'} the simulated customers' scores {expected.format()}; "
+        f"by agent {'matches' if ok_agents else 'DOES NOT MATCH'} too"
     )
     await runtime.stop()
-    return {"summary": total, "expected": expected, "ok": ok}
+    return {
+        "summary": total,
+        "expected": expected,
+        "by_agent": reported_by_agent,
+        "expected_by_agent": expected_by_agent,
+        "plans": plans,
+        "ok": ok_total and ok_agents,
+    }
 
 
 def _print_transcripts(console: Console, channels: dict, plans: list[Plan]) -> None:
@@ -191,10 +221,11 @@ def _print_report(console: Console, total, by_agent, by_locale) -> None:
             table.add_row(
                 str(key),
                 str(s.responses),
-                "n/a" if sr.nps is None else f"{sr.nps:+.1f}",
+                ("n/a" if sr.nps is None else f"{sr.nps:+.1f}") + ("" if s.significant() else " *"),
                 "n/a" if sr.margin is None else f"{sr.margin:.1f}",
                 str(sr.promoters),
                 str(sr.passives),
                 str(sr.detractors),
             )
         console.print(table)
+    console.print(f"* fewer than {MIN_RESPONSES} responses: shown, but not statistically significant")

@@ -18,6 +18,8 @@ def parse_duration(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 30s, 24h or 7d")
     if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError(f"expected a duration of zero or more, got {value!r}")
         return timedelta(seconds=value)
     if isinstance(value, str):
         text = value.strip().lower().replace(" ", "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,11 @@ if TYPE_CHECKING:
 
 
 class Metrics:
-    def __init__(self) -> None:
+    """Counters live in each process (a worker-only process serves its own on `worker.metrics_port`); the gauges
+    are read from the database, so every process reports the same queue."""
+
+    def __init__(self, clock: Callable[[], datetime] = utcnow) -> None:
+        self.clock = clock
         self.registry = CollectorRegistry()
         labels = ["channel", "kind"]
         self.sent = Counter("npsbot_messages_sent", "Messages delivered", labels, registry=self.registry)
@@ -42,7 +47,7 @@ class Metrics:
     async def refresh(self, store: Store, now: datetime | None = None) -> None:
         async with store.read() as conn:
             states = await q.count_by_state(conn)
-            stats = await ob.stats(conn, now or utcnow())
+            stats = await ob.stats(conn, now or self.clock())
         for state in State:
             self.surveys.labels(str(state)).set(states.get(str(state), 0))
         for status in (ob.PENDING, ob.SENDING, ob.SENT, ob.DEAD):

@@ -25,7 +25,7 @@ class Runtime:
         self.senders: dict[tuple[str, str], Sender] = {(c.channel, c.profile): c for c in self.channels}
         self.events = EventSender(event_secrets(self))
         self.senders[("events", "*")] = self.events
-        self.metrics = Metrics()
+        self.metrics = Metrics(clock)
         w = config.worker
         self.worker = Worker(
             self.service,

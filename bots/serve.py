@@ -7,12 +7,17 @@ import gc
 import logging
 
 from aiohttp import web
+from sqlalchemy import text
 
-from bots.app import create_app
+from bots.app import RUNTIME, create_app, healthz
 from bots.config import Config
+from bots.metrics import metrics_route
 from bots.runtime import Runtime
+from core.store import Store
 
 log = logging.getLogger(__name__)
+
+MIGRATION_LOCK = 0x6E7073626F74  # "npsbot": one advisory lock id shared by every process of a deployment
 
 
 def settle_heap() -> None:
@@ -22,21 +27,48 @@ def settle_heap() -> None:
     gc.freeze()
 
 
+async def migrate_once(store: Store) -> None:
+    """Processes started together against one PostgreSQL take turns, so only the first one creates the schema."""
+    if store.is_sqlite:
+        await store.migrate()
+        return
+    async with store.engine.connect() as lock:
+        await lock.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK})
+        try:
+            await store.migrate()
+        finally:
+            await lock.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK})
+            await lock.commit()
+
+
+def worker_app(runtime: Runtime) -> web.Application:
+    """What a worker-only process serves: its own counters and a health check, no inbound routes."""
+    app = web.Application()
+    app[RUNTIME] = runtime
+    app.router.add_get("/healthz", healthz)
+    app.router.add_routes([metrics_route(runtime.metrics, runtime.store)])
+    return app
+
+
 async def serve(config: Config, *, role: str = "all", stop: asyncio.Event, migrate: bool = True) -> None:
+    """`web` takes requests (and starts the channels' inbound side: polling, setWebhook); `worker` only delivers,
+    so several of them never poll Telegram at once; `all` does both."""
     runtime = Runtime(config)
     if migrate:
-        await runtime.store.migrate()
+        await migrate_once(runtime.store)
     if runtime.store.is_sqlite and role == "worker":
         log.warning("SQLite supports one worker: run a single 'all' or 'worker' process against this file")
-    app = create_app(runtime)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    if role in ("all", "web"):
-        site = web.TCPSite(runner, config.server.host, config.server.port)
-        await site.start()
-        log.info("listening on http://%s:%s", config.server.host, config.server.port)
+    if role == "worker":
+        runner = web.AppRunner(worker_app(runtime), access_log=None)
+        port = config.worker.metrics_port
     else:
-        await runtime.start()
+        runner = web.AppRunner(create_app(runtime), access_log=None)  # its startup starts the channels
+        port = config.server.port
+    await runner.setup()
+    if port is not None:
+        site = web.TCPSite(runner, config.server.host, port)
+        await site.start()
+        log.info("%s listening on http://%s:%s", role, config.server.host, port)
     settle_heap()
     worker_task = asyncio.create_task(runtime.worker.run()) if role in ("all", "worker") else None
     await stop.wait()
@@ -44,6 +76,6 @@ async def serve(config: Config, *, role: str = "all", stop: asyncio.Event, migra
     runtime.worker.stop()
     if worker_task is not None:
         await worker_task
-    await runner.cleanup()
+    await runner.cleanup()  # the full app stops the runtime in its cleanup
     if role == "worker":
         await runtime.stop()

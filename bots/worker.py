@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -45,8 +45,10 @@ class Worker:
         settings: WorkerSettings = WorkerSettings(),
         worker_id: str | None = None,
         metrics: Metrics | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.service = service
+        self.sleep = sleep  # injected by tests that run on a fake clock
         self.metrics = metrics
         self.limiter = RateLimiter()
         self.dispatch = Dispatch(service.store, service.clock)
@@ -54,6 +56,7 @@ class Worker:
         self.settings = settings
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self._stop = asyncio.Event()
+        self._pruned_at = 0.0
 
     def sender_for(self, item: OutboxItem) -> Sender | None:
         return self.senders.get((item.channel, item.profile)) or self.senders.get((item.channel, "*"))
@@ -61,15 +64,22 @@ class Worker:
     async def run_once(self) -> int:
         """One pass: step due surveys, then send one batch. Returns the number of messages handled."""
         await self.service.tick()
+        claimed_at = self._now()
         items = await self.dispatch.claim(self.worker_id, self.settings.lease, self.settings.batch)
         if items:
             slots = asyncio.Semaphore(self.settings.concurrency)
+            # A send must finish before the lease runs out, or another worker could claim and send it again.
+            margin = min(self.settings.send_timeout, self.settings.lease.total_seconds() / 2)
+            send_by = claimed_at + self.settings.lease.total_seconds() - margin
 
             async def deliver(item: OutboxItem) -> None:
                 async with slots:
-                    await self._deliver(item)
+                    await self._deliver(item, send_by)
 
             await asyncio.gather(*(deliver(item) for item in items))
+        if claimed_at - self._pruned_at > 60:
+            self.limiter.forget_idle(claimed_at)
+            self._pruned_at = claimed_at
         return len(items)
 
     async def drain(self, max_passes: int = 100) -> int:
@@ -98,11 +108,15 @@ class Worker:
     def stop(self) -> None:
         self._stop.set()
 
+    def _now(self) -> float:
+        """The service clock, so tests that move time move the rate limiter and the leases too."""
+        return self.service.clock().timestamp()
+
     def _count(self, name: str, item: OutboxItem) -> None:
         if self.metrics is not None:
             getattr(self.metrics, name).labels(item.channel, item.kind).inc()
 
-    async def _deliver(self, item: OutboxItem) -> None:
+    async def _deliver(self, item: OutboxItem, send_by: float) -> None:
         sender = self.sender_for(item)
         if sender is None:
             await self.dispatch.dead(item, self.worker_id, f"no sender for channel {item.channel!r}")
@@ -110,23 +124,24 @@ class Worker:
             return
         rate_limits = getattr(sender, "rate_limits", None)
         limits: list[Limit] = list(rate_limits(item)) if rate_limits is not None else []
-        now = self.service.clock().timestamp()  # the service clock, so tests can move time for the limiter too
+        now = self._now()
+        wait = self.limiter.earliest(limits, now) if limits else 0.0
+        # Never sit on a leased message for long: another worker may claim it once the lease runs out.
+        if wait > min(self.settings.max_inline_wait, self.settings.lease.total_seconds() / 4) or now + wait > send_by:
+            await self.dispatch.defer(item, self.worker_id, wait)
+            return
         if limits:
-            wait = self.limiter.earliest(limits, now)
-            # Never sit on a leased message for long: another worker may claim it once the lease runs out.
-            if wait > min(self.settings.max_inline_wait, self.settings.lease.total_seconds() / 4):
-                await self.dispatch.defer(item, self.worker_id, wait)
-                return
             wait = self.limiter.reserve(limits, now)
             if wait > 0:
-                await asyncio.sleep(wait)
+                await self.sleep(wait)
         try:
             ref = await asyncio.wait_for(sender.send(item), self.settings.send_timeout)
         except RetryLater as exc:
             self._count("rate_limited", item)
             self._count("retried", item)
             delay = exc.retry_after if exc.retry_after is not None else backoff_delay(item.attempts)
-            self.limiter.pause([key for key, _ in limits], now + delay)
+            # Counted from the answer, not from before the send: nothing for this target goes out any sooner.
+            self.limiter.pause([key for key, _ in limits], self._now() + delay)
             await self.dispatch.retry(item, self.worker_id, delay, f"rate limited: {exc}")
         except PermanentFailure as exc:
             log.warning("giving up on outbox %s: %s", item.id, exc)

@@ -88,7 +88,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "scale_low": "Per niente",
         "scale_high": "Molto probabile",
         "followup_promoter": "Grazie per il {score}! Qual è il motivo principale del tuo voto?",
-        "followup_passive": "Grazie per il {score}. Cosa ci sarebbe voluto per un 10?",
+        "followup_passive": "Grazie per il tuo {score}. Cosa ci sarebbe voluto per un 10?",
         "followup_detractor": "Ci dispiace ({score}). Che cosa è andato storto?",
         "reask": "Scusa, non ho capito. Rispondi con un solo numero intero da 0 a 10.",
         "thanks": "Grazie per il tuo feedback!",

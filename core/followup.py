@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
+from core.reports.summary import Filters
 from core.store import Store
 from core.store.tables import SurveyRow
 
@@ -80,15 +81,21 @@ async def _get(conn, survey_id: int, *, lock: bool = False) -> FollowUp:
 
 
 async def list_followups(
-    store: Store, profiles: tuple[str, ...] | None, status: str | None = None, limit: int = 100
+    store: Store,
+    profiles: tuple[str, ...] | None,
+    status: str | None = None,
+    limit: int = 100,
+    filters: Filters | None = None,
 ) -> list[dict[str, object]]:
-    """Completed detractor surveys with their follow-up state, newest first."""
+    """Completed detractor surveys with their follow-up state, newest first; `filters` as in the report."""
     q = select(
         S.c.id, S.c.profile, S.c.channel, S.c.score, S.c.comment, S.c.agent, S.c.team, S.c.customer_name, S.c.user_id,
         S.c.completed_at, S.c.claimed_by, S.c.claimed_at, S.c.resolved_by, S.c.resolved_at,
     ).where(S.c.category == "detractor", S.c.state == "completed")  # fmt: skip
     if profiles is not None:
         q = q.where(S.c.profile.in_(profiles))
+    if filters is not None:
+        q = q.where(*filters.where())
     if status == "open":
         q = q.where(S.c.claimed_at.is_(None), S.c.resolved_at.is_(None))
     elif status == "claimed":

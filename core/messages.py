@@ -22,8 +22,13 @@ def normalize_locale(code: str | None, supported: Iterable[str] = LOCALES, defau
     """'pt-BR' → 'pt', 'es_419' → 'es'; unknown or empty → default."""
     if not code:
         return default
-    base = code.strip().replace("_", "-").split("-")[0].lower()
+    base = language(code)
     return base if base in tuple(supported) else default
+
+
+def language(code: str) -> str:
+    """The language part of a locale code: texts are chosen per language, so 'pt-BR' and 'pt' are one."""
+    return code.strip().replace("_", "-").split("-")[0].lower()
 
 
 class _Keep(dict):
@@ -61,8 +66,10 @@ class MessageCatalog:
             for key in texts:
                 if key not in PLACEHOLDERS:
                     raise ValueError(f"unknown message key {key!r} in overrides for locale {locale!r}")
-        self._overrides = {loc.lower(): dict(texts) for loc, texts in (overrides or {}).items()}
-        self.default_locale = default_locale
+        self._overrides: dict[str, dict[str, str]] = {}
+        for loc, texts in (overrides or {}).items():  # 'pt-BR' overrides count for every Portuguese speaker
+            self._overrides.setdefault(language(loc), {}).update(texts)
+        self.default_locale = language(default_locale) or "en"
 
     def locales(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys([*LOCALES, *self._overrides]))

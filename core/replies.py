@@ -1,9 +1,10 @@
 """Reads a customer's free-text reply: a clear 0–10 score, an opt-out, or neither. Never guesses.
 
-Accepted: digits with noise ("9/10", "10!!", "score: 8"), keycap emoji, full-width digits, number words in
-en/es/ca/it/pt/fr/de. Rejected: two different numbers, ranges, decimals, negatives, numbers above 10, times and
-ordinals. Words that are numbers in one language but ordinary words in another ("set", "dos", "nou", "sei", "null")
-count only in a short reply; repeating the same number ("9 9", "9/10, nine") still reads as that number.
+Accepted: digits with noise ("9/10", "10!!", "score: 8", "eight out of ten"), keycap emoji, full-width digits,
+number words in en/es/ca/it/pt/fr/de. Rejected: two different numbers, ranges, decimals and halves, negatives,
+numbers above 10, other scales ("4/5", "5 stars"), times, amounts and ordinals. Words that are numbers in one
+language but ordinary words in another ("set", "dos", "nou", "sei", "null") count only in a short reply; repeating
+the same number ("9 9", "9/10, nine") still reads as that number.
 """
 
 from __future__ import annotations
@@ -46,59 +47,29 @@ _ARTICLES = frozenset({"un", "una", "uno", "u", "um", "uma", "une", "ein", "eine
 # Number words that are everyday words elsewhere; trusted only in a short reply.
 _AMBIGUOUS = frozenset({"set", "sis", "dos", "nou", "deu", "dez", "sei", "null", "tre", "u", "un", "une", "six"})
 _FILLER = frozenset(
-    [
-        "a",
-        "an",
-        "i",
-        "id",
-        "i'd",
-        "say",
-        "would",
-        "give",
-        "it",
-        "my",
-        "score",
-        "is",
-        "rating",
-        "nota",
-        "puntuacion",
-        "punts",
-        "voto",
-        "punteggio",
-        "note",
-        "le",
-        "la",
-        "el",
-        "il",
-        "lo",
-        "je",
-        "te",
-        "ti",
-        "doy",
-        "dou",
-        "do",
-        "dou",
-        "dar",
-        "je",
-        "donne",
-        "ich",
-        "gebe",
-        "das",
-        "es",
-        "de",
-        "un",
-        "una",
-    ]
-)
+    {
+        "a", "an", "i", "id", "i'd", "say", "would", "give", "it", "my", "score", "is", "rating", "nota", "puntuacion",
+        "punts", "voto", "punteggio", "note", "le", "la", "el", "il", "lo", "je", "te", "ti", "doy", "dou", "do", "dar",
+        "donne", "ich", "gebe", "das", "es", "de", "un", "una",
+    }
+)  # fmt: skip
 
 _KEYCAP = re.compile(r"([0-9])\ufe0f?\u20e3")
-_DENOM = re.compile(r"(\d+)\s*(?:/|out\s+of|de|del|su|sur|von|em|of|over)\s*10(?!\d)")
+_NUMBER = r"\d+|" + "|".join(sorted(_WORDS, key=len, reverse=True))
+_TEN = r"10|ten|diez|deu|dieci|dez|dix|zehn"
+# "9/10", "eight out of ten", "8 de 10", "neuf sur dix": the denominator is dropped, the numerator kept.
+_DENOM = re.compile(rf"(?<![^\W_])({_NUMBER})\s*(?:/|out\s+of|over|de|del|su|sur|von|em|of)\s*(?:{_TEN})(?!\w)")
 _REJECT = re.compile(
     r"\d\s*[.,]\s*\d"  # decimals 7.5 / 7,5
-    r"|(?<![\w])-\s*\d"  # negatives
+    r"|(?<!\w)-\s*\d"  # negatives
     r"|\d\s*[-–—~]\s*\d"  # ranges 7-8
     r"|\d\s*:\s*\d"  # times 10:30
-    r"|\d+\s*(?:st|nd|rd|th|º|ª|er|eme|ème|o|a)\b"  # ordinals 1st, 2º
+    r"|(?<!\d)\d+(?:st|nd|rd|th|er|eme|o|a|e)\b"  # ordinals 1st, 2º (NFKC turns º into o), 3e
+    r"|[$€£¥]\s*\d|\d\s*(?:%|[$€£¥]|(?:h|hs|hrs?|hours?|min|mins|minutes?|minutos?|minuti|minuten|days?|dias?|"
+    r"dies|giorni|jours?|tage?|euros?|eur|usd|dollars?|stars?|estrellas?|estrelles?|estrelas?|stelle|stella|"
+    r"etoiles?|sterne?)\b)"  # amounts, durations and other scales: "10 minutes", "5 stars", "9€"
+    rf"|(?:/|out\s+of|over|sur|su|von)\s*(?:{_NUMBER})(?!\w)"  # a scale other than 10 ("4/5", "five out of five")
+    r"|\b(?:half|halb|halbe|einhalb|medio|media|mig|mitja|mezzo|meio|meia|demi|demie)\b"  # "nine and a half"
 )
 _TOKEN = re.compile(r"\d+|[^\W\d_]+(?:'[^\W\d_]+)?")
 
@@ -106,8 +77,7 @@ _TOKEN = re.compile(r"\d+|[^\W\d_]+(?:'[^\W\d_]+)?")
 def _normalize(text: str) -> str:
     text = text[:MAX_LEN].replace("\U0001f51f", " 10 ")
     text = _KEYCAP.sub(r"\1", text)
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return text
+    return _strip_accents(unicodedata.normalize("NFKC", text).casefold())
 
 
 def _strip_accents(text: str) -> str:
@@ -118,26 +88,26 @@ def parse_score(text: str) -> int | None:
     """0..10 when the reply holds exactly one score; None when it holds none or could mean several."""
     if not isinstance(text, str):
         return None
-    norm = _normalize(text)
+    norm = _DENOM.sub(r" \1 ", _normalize(text))
     if _REJECT.search(norm):
         return None
-    norm = _DENOM.sub(r" \1 ", norm)
-    tokens = _TOKEN.findall(_strip_accents(norm))
+    tokens = _TOKEN.findall(norm)
     if not tokens:
         return None
     meaningful = [t for t in tokens if t not in _FILLER or t in _WORDS]
     short = len(meaningful) <= 2
     values: list[int] = []
     for i, tok in enumerate(tokens):
-        if tok.isdigit():
-            if len(tok) > 2 or int(tok) > 10:
+        if tok[0].isdigit():
+            # isdecimal, not isdigit: "❾" or "²" are digits to Unicode but not numbers int() can read.
+            if not tok.isdecimal() or len(tok) > 2 or int(tok) > 10:
                 return None
             values.append(int(tok))
             continue
         if tok not in _WORDS:
             continue
         nxt = tokens[i + 1] if i + 1 < len(tokens) else None
-        if tok in _ARTICLES and nxt is not None and (nxt.isdigit() or nxt in _WORDS or nxt in _FILLER):
+        if tok in _ARTICLES and nxt is not None and (nxt.isdecimal() or nxt in _WORDS or nxt in _FILLER):
             continue
         if tok in _AMBIGUOUS and not short:
             continue
@@ -149,30 +119,55 @@ def parse_score(text: str) -> int | None:
 _OPT_OUT = frozenset(
     {
         # en
-        "stop", "unsubscribe", "opt out", "optout", "no more surveys", "dont ask me again", "do not ask me again",
-        "stop surveys", "remove me",
+        "stop", "stop it", "unsubscribe", "unsubscribe me", "unsub", "opt out", "optout", "opt me out",
+        "no more surveys", "no more", "dont ask me again", "do not ask me again", "stop surveys",
+        "stop sending", "stop sending me surveys", "stop sending surveys", "stop messaging me", "stop texting me",
+        "remove me", "leave me alone",
         # es
-        "baja", "darme de baja", "dame de baja", "para", "parar", "basta", "no mas encuestas", "cancelar suscripcion",
+        "baja", "darme de baja", "dame de baja", "dadme de baja", "quiero darme de baja", "para", "parad", "parar",
+        "basta", "ya basta", "basta ya", "no mas", "no mas encuestas", "no quiero mas encuestas",
+        "cancelar suscripcion",
         # ca
-        "prou", "baixa", "donar me de baixa", "doneu me de baixa", "no mes enquestes",
+        "prou", "baixa", "donar me de baixa", "doneu me de baixa", "vull donar me de baixa", "no mes",
+        "no mes enquestes", "para ja", "atura", "atureu vos",
         # it
-        "disiscriviti", "annulla iscrizione", "cancellami", "non voglio piu sondaggi",
+        "basta cosi", "disiscriviti", "disiscrivimi", "annulla iscrizione", "cancellami", "smettila", "smettetela",
+        "non voglio piu sondaggi", "niente piu sondaggi",
         # pt
-        "pare", "sair", "cancelar", "descadastrar", "nao quero mais pesquisas",
+        "pare", "parem", "chega", "sair", "cancelar", "descadastrar", "me descadastre", "nao quero mais pesquisas",
+        "chega de pesquisas",
         # fr
-        "arret", "arreter", "desabonner", "se desabonner", "desinscrire", "me desinscrire", "desabonnement",
+        "arret", "arrete", "arretez", "arreter", "desabonner", "se desabonner", "me desabonner", "desabonnez moi",
+        "desinscrire", "me desinscrire", "desinscrivez moi", "desabonnement", "plus de sondages",
         # de
-        "stopp", "abmelden", "abbestellen", "aufhoren", "aufhoeren", "keine umfragen mehr",
+        "stopp", "abmelden", "abbestellen", "austragen", "aufhoren", "aufhoeren", "hor auf", "hoer auf",
+        "horen sie auf", "keine umfragen mehr", "keine umfragen",
     }
+)  # fmt: skip
+# Courtesy around an opt-out ("stop please", "por favor, baja") does not change what it means.
+_POLITE = (
+    "please", "pls", "plz", "now", "thanks", "thank you", "por favor", "porfa", "gracias", "si us plau", "sisplau",
+    "gracies", "per favore", "grazie", "obrigado", "obrigada", "s il vous plait", "svp", "merci", "bitte", "danke",
 )  # fmt: skip
 
 
 def is_opt_out(text: str) -> bool:
-    """True only when the whole reply is an opt-out phrase (punctuation and emoji aside)."""
+    """True only when the whole reply is an opt-out phrase (punctuation, emoji and courtesy aside), so a comment
+    such as "please stop calling me at night" stays a comment."""
     if not isinstance(text, str) or len(text) > 200:
         return False
-    words = re.findall(r"[^\W\d_]+", _strip_accents(unicodedata.normalize("NFKC", text).casefold()))
-    return " ".join(words) in _OPT_OUT
+    phrase = " ".join(re.findall(r"[^\W\d_]+", _strip_accents(unicodedata.normalize("NFKC", text).casefold())))
+    while phrase and phrase not in _OPT_OUT:
+        trimmed = phrase
+        for polite in _POLITE:
+            if trimmed.startswith(polite + " "):
+                trimmed = trimmed[len(polite) + 1 :]
+            if trimmed.endswith(" " + polite):
+                trimmed = trimmed[: -len(polite) - 1]
+        if trimmed == phrase:
+            return False
+        phrase = trimmed
+    return bool(phrase)
 
 
 def interpret(text: str) -> Interpretation:

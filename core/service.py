@@ -15,7 +15,7 @@ from core.profiles import ProfileSettings
 from core.store import Store
 from core.store import outbox as ob
 from core.store import surveys as q
-from core.survey import OPEN_STATES, State, Survey, start, step
+from core.survey import OPEN_STATES, State, Survey, opts_out, start, step
 from core.types import (
     Action,
     ConversationClosed,
@@ -164,7 +164,7 @@ class SurveyService:
     ) -> None:
         if new != old:
             await q.update_survey(conn, new, settings.policy)
-        if new.state is State.OPTED_OUT and old.state is not State.OPTED_OUT:
+        if (new.state is State.OPTED_OUT and old.state is not State.OPTED_OUT) or opts_out(actions):
             await q.touch_contact(conn, new.address, opted_out_at=now)
         if new.state is State.ASKED and old.state is not State.ASKED:
             await q.touch_contact(conn, new.address, last_surveyed_at=now)

@@ -1,7 +1,7 @@
 """The survey lifecycle as a pure function: no clock, no I/O, so every transition is testable and replayable.
 
 pending → asked → scored → completed, with expired, skipped (throttled / opted out / duplicate / reopened)
-and opted_out as the other ends.
+and opted_out as the other ends. Once scored, a survey always completes: an opt-out then keeps the score.
 """
 
 from __future__ import annotations
@@ -167,14 +167,23 @@ def step(survey: Survey, event: object, policy: Policy, now: datetime) -> Transi
             return replace(survey, state=State.SKIPPED, skip_reason=SkipReason.REOPENED, completed_at=now), []
         return survey, []
     if isinstance(event, OptOut):
+        if survey.state is State.SCORED:  # the score was given and stands; only the comment is lost
+            return _complete(survey, None, policy, now)
         return replace(survey, state=State.OPTED_OUT, completed_at=now), []
     if isinstance(event, ScoreGiven):
         if survey.state is State.ASKED:
             return _scored(survey, event.score, policy, now)
         return survey, []
     if isinstance(event, TextReceived):
+        if survey.state is State.PENDING:  # nothing was asked yet, so nothing can be answered
+            return survey, []
         return _text(survey, event.text, policy, now)
     raise TypeError(f"unknown event {type(event).__name__}")
+
+
+def opts_out(actions: list[Action]) -> bool:
+    """Whether a transition recorded the customer's wish to get no more surveys (stored on the contact)."""
+    return any(isinstance(a, Say) and a.purpose == "optout_confirm" for a in actions)
 
 
 def _tick(survey: Survey, policy: Policy, now: datetime) -> Transition:
@@ -219,6 +228,10 @@ def _text(survey: Survey, text: str, policy: Policy, now: datetime) -> Transitio
     m, loc = policy.messages, survey.locale
     if reading.kind == "opt_out":
         confirm = Say(m.text("optout_confirm", loc, brand=policy.brand), purpose="optout_confirm")
+        if survey.state is State.SCORED:
+            # A score given before the opt-out still counts (and still alerts on a detractor); no thanks follow.
+            done, actions = _complete(survey, None, policy, now)
+            return done, [confirm, *actions]
         return replace(survey, state=State.OPTED_OUT, completed_at=now), [confirm]
     if survey.state is State.SCORED:
         return _complete(survey, text.strip() or None, policy, now)

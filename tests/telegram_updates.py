@@ -53,14 +53,25 @@ def text_update(chat_id: int, sender: dict[str, Any], text: str, **extra: Any) -
     return update(message=message(chat_id, sender, text, **extra))
 
 
-def callback_update(sender: dict[str, Any], chat_id: int, message_id: int, data: str) -> dict[str, Any]:
-    bot_msg = {
+def callback_update(
+    sender: dict[str, Any],
+    chat_id: int,
+    message_id: int,
+    data: str,
+    *,
+    text: str = "How likely…",
+    markup: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A tap on a keyboard the bot sent: the update carries that message as Telegram holds it."""
+    bot_msg: dict[str, Any] = {
         "message_id": message_id,
         "date": 1767225600,
         "chat": chat(chat_id),
         "from": user(123456, "NPS", None, is_bot=True),
-        "text": "How likely…",
+        "text": text,
     }
+    if markup is not None:
+        bot_msg["reply_markup"] = markup
     return update(
         callback_query={
             "id": f"cq{next(_ids)}",
@@ -83,3 +94,24 @@ def kicked_update(customer: dict[str, Any]) -> dict[str, Any]:
             "new_chat_member": {"status": "kicked", "user": bot, "until_date": 0},
         }
     )
+
+
+def inline_callback_update() -> dict[str, Any]:
+    """shared/payloads/telegram_update_callback_query.json as sent, plus the required is_bot and chat_instance."""
+    return {
+        "update_id": next(_ids),
+        "callback_query": {
+            "id": "4382bfdwdsb323b2d9",
+            "from": {
+                "last_name": "Test Lastname",
+                "type": "private",
+                "id": 1111111,
+                "is_bot": False,
+                "first_name": "Test Firstname",
+                "username": "Testusername",
+            },
+            "chat_instance": "-5368800000000000001",
+            "data": "Data from button callback",
+            "inline_message_id": "1234csdbsk4839",
+        },
+    }

@@ -20,10 +20,10 @@ CONFIG = {
 
 
 @pytest.fixture
-async def client(tmp_path, clock):
-    cfg = parse_config(CONFIG | {"database_url": f"sqlite:///{tmp_path / 'e2e.db'}"}, env={})
-    runtime = Runtime(cfg, clock=clock)
-    await runtime.store.migrate()
+async def client(store, clock):
+    """The app on SQLite and on PostgreSQL (the `store` fixture runs every test on both)."""
+    cfg = parse_config(CONFIG | {"database_url": store.url}, env={})
+    runtime = Runtime(cfg, store=store, clock=clock)
     app = create_app(runtime)
     async with TestClient(TestServer(app)) as c:
         c.runtime = runtime  # type: ignore[attr-defined]
@@ -32,7 +32,8 @@ async def client(tmp_path, clock):
 
 async def test_healthz(client: TestClient) -> None:
     resp = await client.get("/healthz")
-    assert resp.status == 200 and (await resp.json()) == {"status": "ok", "database": "sqlite"}
+    runtime = client.runtime  # type: ignore[attr-defined]
+    assert resp.status == 200 and (await resp.json()) == {"status": "ok", "database": runtime.store.dialect}
 
 
 async def test_full_conversation_over_http(client: TestClient) -> None:
@@ -78,3 +79,24 @@ async def test_bad_requests_get_clear_errors(client: TestClient) -> None:
     resp = await client.post("/memory/acme", data=b"x" * (1024 * 1024 + 10))
     assert resp.status == 413
     assert (await client.get("/healthz")).status == 200  # still serving
+
+
+async def test_replayed_requests_and_reopen_over_http(client: TestClient) -> None:
+    runtime = client.runtime  # type: ignore[attr-defined]
+
+    async def post(body: dict) -> dict:
+        resp = await client.post("/memory/acme", json=body)
+        assert resp.status == 200, await resp.text()
+        return await resp.json()
+
+    close = {"type": "close", "conversation_id": "c9", "user_id": "u9", "agent": "ana", "id": "k1"}
+    first = await post(close)
+    assert (await post(close)) == {"status": "duplicate", "survey_id": None, "state": None}
+    reopen = {"type": "reopen", "conversation_id": "c9", "user_id": "", "id": "k2"}
+    assert (await post(reopen))["state"] == "skipped"
+    assert (await post(reopen))["status"] == "duplicate"
+    async with runtime.store.read() as conn:
+        rows = (await conn.execute(select(SurveyRow.__table__))).all()
+    assert [(r.id, r.state, r.skip_reason) for r in rows] == [(first["survey_id"], "skipped", "reopened")]
+    bad = {"type": "tap", "conversation_id": "c9", "user_id": "u9", "score": True}
+    assert (await client.post("/memory/acme", json=bad)).status == 400

@@ -141,3 +141,44 @@ async def test_token_and_body_are_checked(client: TestClient) -> None:
     assert resp.status == 400
     assert (await hook(client, {"event": "contact_created", "id": 3}))[1] == {"status": "ignored"}
     assert (await client.post(f"/chatwoot/other?token={TOKEN}", json={})).status == 404
+
+
+async def test_payloads_not_shaped_like_chatwoot_get_a_400(client: TestClient) -> None:
+    good = status_changed("resolved")
+    for bad in (
+        {**good, "meta": "x"},
+        {**good, "meta": {"sender": [1]}},
+        {**good, "meta": {**good["meta"], "assignee": "John"}},
+        {**good, "id": {"a": 1}},
+        {**good, "id": True},
+        {**good, "id": 2**64},
+        {**good, "id": "x" * 129},
+        {**message_created(300, "9"), "sender": "jane"},
+        {**message_created(301, "9"), "conversation": [10]},
+        {**message_created(302, "9"), "content": {"text": "9"}},
+    ):
+        status, out = await hook(client, bad)
+        assert status == 400 and out["error"].startswith("not a Chatwoot"), bad
+    for body in (b"[]", b'"x"', b'{"event": "message_created", "content": "\\ud800"}', b"[" * 5000 + b"]" * 5000):
+        resp = await client.post(f"/chatwoot/desk?token={TOKEN}", data=body)
+        assert resp.status == 400, body[:40]
+    resp = await client.post(f"/chatwoot/desk?token={TOKEN}", data=b"{" + b" " * (1024 * 1024) + b"}")
+    assert resp.status == 413
+    assert (await hook(client, {"event": 1}))[1] == {"status": "ignored"}  # not an event we act on
+    assert (await hook(client, good))[1]["status"] == "ok"  # still serving
+
+
+async def test_long_names_are_cut_to_fit_and_the_survey_still_starts(client: TestClient) -> None:
+    payload = status_changed("resolved")
+    payload["meta"]["assignee"]["name"] = "A" * 500
+    payload["meta"]["sender"]["name"] = "J" * 500
+    payload["additional_attributes"]["browser_language"] = "x" * 40  # not a locale: the profile's default is used
+    status, out = await hook(client, payload)
+    assert (status, out["status"]) == (200, "ok")
+    async with client.runtime.store.read() as conn:  # type: ignore[attr-defined]
+        from sqlalchemy import select
+
+        from core.store.tables import SurveyRow
+
+        row = (await conn.execute(select(SurveyRow.__table__))).one()
+    assert (row.agent, row.customer_name, row.locale) == ("A" * 191, "J" * 256, "en")

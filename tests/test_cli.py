@@ -1,12 +1,34 @@
-"""The `npsbot` command: demo, migrate and check-config as an operator runs them."""
+"""The `npsbot` command as an operator runs it: demo, migrate, check-config and run."""
 
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
 from pathlib import Path
 
+import pytest
 import yaml
+from sqlalchemy import inspect
 
 from bots.cli import main
 from bots.demo import run_demo
-from tests.conftest import run_sync
+from core.scoring import nps_from_scores
+from core.store import Store
+from tests.conftest import PG_ADMIN, _admin, run_sync
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_config(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
 
 
 def test_demo_prints_a_correct_nps(tmp_path: Path, capsys) -> None:
@@ -14,28 +36,134 @@ def test_demo_prints_a_correct_nps(tmp_path: Path, capsys) -> None:
     out = capsys.readouterr().out
     assert result["ok"] is True and result["summary"].result == result["expected"]
     assert "Customer Feedback Report" in out and "by agent" in out and "matches" in out
+    assert "DOES NOT MATCH" not in out
+
+
+def test_demo_covers_the_whole_loop_and_its_numbers_are_the_customers(tmp_path: Path, capsys) -> None:
+    result = run_sync(run_demo(conversations=42, seed=7, database_url=f"sqlite:///{tmp_path / 'demo.db'}"))
+    out = capsys.readouterr().out
+    plans = result["plans"]
+    # a few dozen conversations in several languages, answered every way the issue lists
+    assert len(plans) == 42 and len({p.locale for p in plans}) == 7
+    assert {p.behaviour for p in plans} >= {"button", "words", "digits", "junk_then_score", "silent", "opt_out"}
+    # recomputed here from the plans, independently of the demo's own check
+    scores = [p.score for p in plans if p.score is not None]
+    assert result["summary"].result == nps_from_scores(scores)
+    assert result["summary"].asked == 42
+    for agent in {p.agent for p in plans}:
+        mine = [p.score for p in plans if p.agent == agent and p.score is not None]
+        assert result["by_agent"][agent] == nps_from_scores(mine), agent
+        assert f"│ {agent:>6} │" in out  # printed in the by-agent table
+    assert result["summary"].result.format() in out.replace("\n", " ")
+
+
+def test_demo_command_exit_code(tmp_path: Path, capsys) -> None:
+    assert main(["demo", "--conversations", "14", "--database", f"sqlite:///{tmp_path / 'd.db'}"]) == 0
+    assert "by agent matches too" in capsys.readouterr().out.replace("\n", " ")
 
 
 def test_migrate_and_check_config(tmp_path: Path, capsys) -> None:
-    cfg = tmp_path / "npsbot.yaml"
     db = tmp_path / "cli.db"
-    cfg.write_text(
-        yaml.safe_dump(
-            {"database_url": f"sqlite:///{db}", "profiles": {"acme": {"brand": "A", "channels": {"memory": {}}}}}
-        ),
-        encoding="utf-8",
+    cfg = write_config(
+        tmp_path / "npsbot.yaml",
+        {"database_url": f"sqlite:///{db}", "profiles": {"acme": {"brand": "A", "channels": {"memory": {}}}}},
     )
     assert main(["check-config", "-c", str(cfg)]) == 0
-    assert "configuration OK" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "profile acme: channels memory, locale en" in out and "configuration OK" in out
     assert main(["migrate", "-c", str(cfg)]) == 0 and db.exists()
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(
-        yaml.safe_dump({"profiles": {"acme": {"brand": "A", "policy": {"expiry": "soon"}}}}), encoding="utf-8"
+    assert main(["migrate", "-c", str(cfg)]) == 0  # a second run is a no-op
+    tables = run_sync(_tables(f"sqlite:///{db}"))
+    assert {"surveys", "contacts", "inbound_keys", "outbox", "alembic_version"} <= tables
+
+
+def test_check_config_reports_every_problem_with_its_key_path(tmp_path: Path, capsys) -> None:
+    bad = write_config(
+        tmp_path / "bad.yaml",
+        {
+            "admin_tokens": ["${NPSBOT_TEST_UNSET_TOKEN}"],
+            "profiles": {"acme": {"brand": "A", "policy": {"expiry": "soon"}, "messages": {"es": {"thankz": "x"}}}},
+        },
+    )
+    with pytest.raises(SystemExit) as exc:
+        main(["check-config", "-c", str(bad)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "admin_tokens[0]: environment variable NPSBOT_TEST_UNSET_TOKEN is not set" in err
+    assert "profiles.acme.policy.expiry: expected a duration such as 30s, 24h or 7d" in err
+    assert "profiles.acme.messages.es.thankz: unknown message key" in err
+
+
+@pytest.mark.postgres
+def test_migrate_a_fresh_postgresql_database(tmp_path: Path, pg_url: str) -> None:
+    name = f"npsbot_m_{uuid.uuid4().hex[:8]}"
+    run_sync(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        url = f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
+        assert main(["migrate", "--database", url]) == 0
+        assert {"surveys", "contacts", "inbound_keys", "outbox"} <= run_sync(_tables(url))
+    finally:
+        run_sync(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _tables(url: str) -> set[str]:
+    store = Store(url)
+    try:
+        async with store.read() as conn:
+            return set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
+    finally:
+        await store.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_run_migrates_serves_healthz_and_stops_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    db = tmp_path / "run.db"
+    cfg = write_config(
+        tmp_path / "run.yaml",
+        {
+            "database_url": f"sqlite:///{db}",
+            "server": {"host": "127.0.0.1", "port": port},
+            "profiles": {"acme": {"brand": "A", "channels": {"memory": {}}}},
+        },
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bots.cli", "run", "-c", str(cfg)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
-        main(["check-config", "-c", str(bad)])
-    except SystemExit as exc:
-        assert exc.code == 2
-    else:
-        raise AssertionError("a bad config must exit with 2")
-    assert "profiles.acme.policy.expiry" in capsys.readouterr().err
+        body = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+                    body = json.loads(resp.read())
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert body == {"status": "ok", "database": "sqlite"}, proc.stdout.read().decode() if proc.stdout else ""
+        assert db.exists()  # migrated on start
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/memory/acme",
+            data=json.dumps({"type": "close", "conversation_id": "c1", "user_id": "u1"}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            assert json.loads(resp.read())["state"] == "asked"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert code == 0

@@ -114,3 +114,88 @@ def test_unreadable_and_invalid_yaml(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad)
     assert parse_config(MINIMAL, env={}).profiles["acme"].channels.enabled() == ["memory"]
+
+
+def problems_of(data: dict, env: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as exc:
+        parse_config(data, env=env or {})
+    return exc.value.problems
+
+
+def test_env_forms_in_nested_keys_and_lists() -> None:
+    data = {
+        "database_url": "${DB:-sqlite:///x.db}",
+        "admin_tokens": ["${ADMIN}", "static-${SUFFIX:-dev}"],
+        "profiles": {"acme": {"brand": "${BRAND:-}Acme", "api_tokens": ["${ACME_TOKEN:-fallback}"]}},
+    }
+    cfg = parse_config(data, env={"ADMIN": "a1", "ACME_TOKEN": "t1", "DB": "postgresql://u@h/db"})
+    assert cfg.admin_tokens == ["a1", "static-dev"] and cfg.database_url == "postgresql://u@h/db"
+    assert cfg.profiles["acme"].brand == "Acme" and cfg.profiles["acme"].api_tokens == ["t1"]
+    assert problems_of(data) == ["admin_tokens[0]: environment variable ADMIN is not set"]
+
+
+def test_every_problem_is_reported_at_once_each_with_its_path() -> None:
+    data = {
+        "admin_tokens": ["${NOPE}"],
+        "database_url": "mysql://db/x",
+        "profiles": {
+            "acme": {
+                "brand": "A",
+                "policy": {"throttle": -5, "expiry": "0s"},
+                "messages": {"es": {"thankz": "x", "thanks": "Hola {name}"}},
+                "channels": {"memory": {"colour": "red"}},
+                "alerts": [{"channel": "fax", "destination": "1"}],
+            }
+        },
+    }
+    problems = problems_of(data)
+    assert sorted(p.split(": ", 1)[0] for p in problems) == [
+        "admin_tokens[0]",
+        "database_url",
+        "profiles.acme.alerts[0].channel",
+        "profiles.acme.channels.memory.colour",
+        "profiles.acme.messages.es.thanks",
+        "profiles.acme.messages.es.thankz",
+        "profiles.acme.policy.expiry",
+        "profiles.acme.policy.throttle",
+    ]
+    assert not any("Value error" in p for p in problems)
+    assert "profiles.acme.messages.es.thanks: unknown placeholder {name}" in problems
+
+
+def test_locale_must_have_texts() -> None:
+    assert problems_of({"profiles": {"acme": {"brand": "A", "locale": "xx"}}}) == [
+        "profiles.acme.locale: 'xx' has no texts (built in: en es ca it pt fr de; add messages.xx for more)"
+    ]
+    own = parse_config({"profiles": {"acme": {"brand": "A", "locale": "nl", "messages": {"nl": {"thanks": "Dank!"}}}}})
+    assert own.profile_settings()["acme"].policy.messages.text("thanks", None) == "Dank!"
+    regional = parse_config(
+        {"profiles": {"acme": {"brand": "A", "locale": "pt-BR", "messages": {"pt-BR": {"thanks": "Valeu!"}}}}}
+    )
+    policy = regional.profile_settings()["acme"].policy
+    assert policy.locale == "pt" and policy.messages.text("thanks", "pt-PT") == "Valeu!"
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("sqlite:///npsbot.db", True),
+        ("sqlite+aiosqlite:///npsbot.db", True),
+        ("postgresql://u@127.0.0.1/db", True),
+        ("postgresql+asyncpg://u:p@db/x", True),
+        ("mysql://u@db/x", False),
+        ("not a url", False),
+    ],
+)
+def test_database_url_must_be_sqlite_or_postgresql(url: str, ok: bool) -> None:
+    data = {"database_url": url, **MINIMAL}
+    if ok:
+        assert parse_config(data, env={}).database_url == url
+    else:
+        assert problems_of(data)[0].startswith("database_url: ")
+
+
+@pytest.mark.parametrize("bad", [-1, -0.5])
+def test_negative_durations_are_refused(bad: float) -> None:
+    with pytest.raises(ValueError, match="zero or more"):
+        parse_duration(bad)

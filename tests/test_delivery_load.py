@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 
+import aiohttp
+import asyncpg
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from bots.config import parse_config
@@ -94,10 +99,45 @@ async def test_500s_and_timeouts_are_retried(tmp_path, clock) -> None:
     assert 'npsbot_messages_retried_total{channel="telegram",kind="ask_score"} 3.0' in text
 
 
-def spawn_worker(cfg_path: Path) -> asyncio.subprocess.Process:
+async def test_429_holds_the_bot_exactly_retry_after(tmp_path, clock) -> None:
+    """On an injected clock and sleep: the fake answers 429 retry_after=7 and nothing reaches the bot sooner."""
+    fake = await FakeTelegram().start()
+    runtime = Runtime(parse_config(config(f"sqlite:///{tmp_path / 'r.db'}", fake), env={}), clock=clock)
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.advance(seconds=seconds)
+
+    runtime.worker.sleep = sleep
+    await runtime.store.migrate()
+    fake.fail("sendMessage", 429, "Too Many Requests: retry after 7", chat_id=10_000, retry_after=7)
+    try:
+        await open_surveys(runtime, 1)
+        await runtime.worker.run_once()
+        assert len(fake.of("sendMessage", 10_000)) == 1  # answered 429
+        await open_surveys(runtime, 1, first_chat=10_001)  # another chat of the same bot, queued meanwhile
+        for step in (5.0, 1.9):
+            clock.advance(seconds=step)
+            await runtime.worker.run_once()
+            await runtime.worker.run_once()
+            assert len(fake.of("sendMessage")) == 1 and slept == []  # t = 5 s, 6.9 s: nothing sent
+        clock.advance(seconds=0.1)
+        await runtime.worker.run_once()
+        sent = fake.of("sendMessage")
+        assert sorted(c.chat_id for c in sent[1:]) == [10_000, 10_001]  # t = 7 s: both go
+        assert all(c.result is not None for c in sent[1:]) and sum(slept) < 0.1  # within the bot's 25/s
+    finally:
+        await runtime.stop()
+        await fake.close()
+    text = runtime.metrics.render().decode()
+    assert 'npsbot_messages_rate_limited_total{channel="telegram",kind="ask_score"} 1.0' in text
+
+
+def spawn_worker(cfg_path: Path, role: str = "worker") -> asyncio.subprocess.Process:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return asyncio.create_subprocess_exec(  # type: ignore[return-value]
-        sys.executable, "-m", "bots.cli", "run", "--role", "worker", "-c", str(cfg_path), cwd=str(ROOT), env=env
+        sys.executable, "-m", "bots.cli", "run", "--role", role, "-c", str(cfg_path), cwd=str(ROOT), env=env
     )
 
 
@@ -174,3 +214,81 @@ async def test_two_worker_processes_on_postgres_send_each_message_once(tmp_path,
     assert len(per_chat) == 200 and set(per_chat.values()) == {1}
     assert len(leased_by) == 2, "both processes took part"
     assert fake.rejected_429 == 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def get_text(url: str) -> str | None:
+    try:
+        async with aiohttp.ClientSession() as http, http.get(url) as resp:
+            return await resp.text() if resp.status == 200 else None
+    except aiohttp.ClientError:
+        return None
+
+
+def sample(text: str, name: str, **labels: str) -> float | None:
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name and s.labels == labels:
+                return s.value
+    return None
+
+
+@pytest.mark.postgres
+async def test_web_and_worker_processes_share_one_postgres(tmp_path, fake: FakeTelegram, pg_url) -> None:
+    """Started together on an empty database: they migrate in turn; the web process takes the request and
+    sends nothing, the worker process delivers and reports it on its own /metrics."""
+    name = f"npsbot_roles_{uuid.uuid4().hex[:8]}"
+    admin = pg_url.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(admin)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    url = pg_url.rsplit("/", 1)[0] + f"/{name}"
+    web_port, metrics_ports = free_port(), [free_port(), free_port()]
+    procs = []
+    for role, port in (("web", None), ("worker", metrics_ports[0]), ("worker", metrics_ports[1])):
+        cfg = config(url, fake, metrics_port=port)
+        cfg["server"] = {"port": web_port}
+        cfg["admin_tokens"] = ["roles-admin-token-0001"]
+        cfg_path = tmp_path / f"npsbot-{role}-{port}.yaml"
+        cfg_path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+        procs.append(await spawn_worker(cfg_path, role))
+    try:
+        async with asyncio.timeout(60):
+            while await get_text(f"http://127.0.0.1:{web_port}/healthz") is None:
+                assert all(p.returncode is None for p in procs), "a process exited during start-up"
+                await asyncio.sleep(0.1)
+        async with aiohttp.ClientSession() as http:
+            body = {"profile": "shop", "channel": "telegram", "conversation_id": "31337", "user_id": "31337"}
+            headers = {"Authorization": "Bearer roles-admin-token-0001"}
+            async with http.post(f"http://127.0.0.1:{web_port}/api/v1/conversations/close", json=body,
+                                 headers=headers) as resp:  # fmt: skip
+                assert resp.status == 200 and (await resp.json())["survey"]["state"] == "asked"
+        await wait_for(lambda: len(fake.of("sendMessage", 31337)) == 1)
+        sent: list[float | None] = [None, None]
+        async with asyncio.timeout(30):
+            while None in sent:
+                for i, port in enumerate(metrics_ports):
+                    text = await get_text(f"http://127.0.0.1:{port}/metrics")
+                    if text is not None:  # a worker that has sent nothing yet has no sample for it
+                        value = sample(text, "npsbot_messages_sent_total", channel="telegram", kind="ask_score")
+                        sent[i] = value or 0.0
+                await asyncio.sleep(0.1)
+        web_text = await get_text(f"http://127.0.0.1:{web_port}/metrics")
+        assert web_text is not None
+    finally:
+        for p in procs:
+            if p.returncode is None:
+                p.send_signal(signal.SIGTERM)
+        codes = [await asyncio.wait_for(p.wait(), 30) for p in procs]
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
+    assert codes == [0, 0, 0]
+    assert len(fake.of("sendMessage")) == 1
+    # the worker that sent it counted it; the web process sent nothing but sees the queue in the database
+    assert sorted(sent) == [0.0, 1.0]  # type: ignore[type-var]
+    assert sample(web_text, "npsbot_messages_sent_total", channel="telegram", kind="ask_score") is None
+    assert sample(web_text, "npsbot_outbox_messages", status="sent") == 1.0

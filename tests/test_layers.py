@@ -1,6 +1,8 @@
 """Imports go one way (bots → adapters → core); core never sees a platform or web library."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -43,3 +45,17 @@ def test_adapters_do_not_import_bots_or_each_other(path: Path) -> None:
 def test_the_check_sees_every_core_module() -> None:
     files = {p.name for p in python_files("core")}
     assert {"survey.py", "scoring.py", "replies.py", "service.py"} <= files
+
+
+def test_importing_all_of_core_loads_no_platform_library() -> None:
+    """The static check misses imports made indirectly; importing every core module in a clean interpreter
+    must leave the platform and web libraries unloaded."""
+    code = (
+        "import importlib, pkgutil, sys, core\n"
+        "for m in pkgutil.walk_packages(core.__path__, 'core.'):\n"
+        "    if not m.name.startswith('core.migrations'):\n"  # Alembic's env.py runs only inside Alembic
+        "        importlib.import_module(m.name)\n"
+        f"print(sorted(k for k in sys.modules if k.split('.')[0] in {FORBIDDEN_IN_CORE!r}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

@@ -49,3 +49,20 @@ def test_validate_overrides_names_the_problem() -> None:
     assert "messages.es.thankz: unknown message key" in problems[0]
     assert problems[1] == "messages.es.thanks: unknown placeholder {name}"
     assert validate_overrides({"de": {"question": "Wie wahrscheinlich empfehlen Sie {brand}?"}}) == []
+
+
+def test_regional_override_keys_count_for_their_language() -> None:
+    catalog = MessageCatalog({"pt-BR": {"thanks": "Valeu!"}, "PT": {"reask": "Um número, por favor."}})
+    assert catalog.text("thanks", "pt") == catalog.text("thanks", "pt-PT") == "Valeu!"
+    assert catalog.text("reask", "pt_BR") == "Um número, por favor."
+    assert catalog.text("thanks", "es") == TEXTS["es"]["thanks"]  # other languages keep their own text
+    assert MessageCatalog(default_locale="de-AT").text("thanks", None) == TEXTS["de"]["thanks"]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_text_the_survey_sends_is_in_every_language(locale: str) -> None:
+    catalog = MessageCatalog()
+    for key in ("question", "followup_promoter", "followup_passive", "followup_detractor", "reask", "thanks"):
+        text = catalog.text(key, locale, brand="Acme", score=9)
+        assert "{" not in text and text == TEXTS[locale][key].format(brand="Acme", score=9)
+    assert "Acme" in catalog.text("optout_confirm", locale, brand="Acme")

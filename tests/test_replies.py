@@ -1,5 +1,7 @@
 """Free-text score parsing and opt-out words: examples per language, and properties over any unicode text."""
 
+import time
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -90,3 +92,78 @@ def test_numbers_above_ten_are_never_scores(n: int) -> None:
 def test_two_different_numbers_are_never_a_score(a: int, b: int) -> None:
     if a != b:
         assert parse_score(f"{a} or {b}") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "score"),
+    [
+        ("10/10", 10), ("nine", 9), ("nou", 9), ("nove", 9), ("neuf", 9), ("neun", 9), ("７", 7), ("0/10", 0),
+        ("eight out of ten", 8), ("9 out of ten", 9), ("huit sur dix", 8), ("sette su dieci", 7), ("tres de diez", 3),
+        ("nou de deu", 9), ("dez de dez", 10), ("8 von 10", 8), ("le doy un 9 a la atención", 9),
+        ("10 a todo el equipo", 10), ("9 - quick and kind", 9), ("¿9?", 9), ("⑨", 9), ("𝟗", 9),
+    ],
+)  # fmt: skip
+def test_more_ways_of_giving_a_score(text: str, score: int) -> None:
+    assert parse_score(text) == score
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "7-8", "between 7 and 8", "1000", "no", "9 - 10", "7/8", "5/5", "4 out of 5", "five out of five", "3/5",
+        "nueve y medio", "nine and a half", "9½", "5 stars", "10 estrellas", "in 10 minutes", "9€", "$9", "9h",
+        "9.0", "9️⃣9️⃣", "9²", "❾", "nineteen", "dieciocho", "sette o otto", "7 oder 8", "10th",
+    ],
+)  # fmt: skip
+def test_other_scales_halves_amounts_and_lookalikes_are_not_scores(text: str) -> None:
+    assert parse_score(text) is None
+
+
+def test_every_unicode_numeric_character_is_read_or_refused_never_crashes() -> None:
+    """Unicode calls "❾" or "²" digits although int() cannot read them; none of them may raise."""
+    for code in range(0x110000):
+        c = chr(code)
+        if c.isnumeric():
+            for text in (c, f"{c}{c}", f"9{c}", f"{c}/10"):
+                score = parse_score(text)
+                assert score is None or 0 <= score <= 10
+
+
+_PIECES = [*"0123456789 /.,-:%½²❾⑨９\u20e3\ufe0f🔟", "nine", "nou", "de", "ten", "out of ", "y medio"]
+_NUMERICISH = st.lists(st.sampled_from(_PIECES), max_size=20).map("".join)
+
+
+@given(_NUMERICISH)
+def test_number_heavy_text_never_raises(text: str) -> None:
+    score = parse_score(text)
+    assert score is None or 0 <= score <= 10
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "stop please", "Stop it!", "please unsubscribe", "unsubscribe me", "Por favor, baja", "baja, gracias",
+        "Basta ya", "para ja", "arrêtez !", "Hör auf", "keine Umfragen mehr", "chega", "smettila", "opt me out",
+    ],
+)  # fmt: skip
+def test_opt_out_with_courtesy_around_it(text: str) -> None:
+    assert interpret(text).kind == "opt_out"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "please stop calling me at night", "stop making me wait so long", "para mí fue un 9", "no", "thanks",
+        "please", "basta con llamar", "la baja fue fácil", "unsubscribe was hard to find",
+    ],
+)  # fmt: skip
+def test_comments_that_mention_an_opt_out_word_are_not_opt_outs(text: str) -> None:
+    assert interpret(text).kind != "opt_out"
+
+
+@pytest.mark.parametrize("text", ["1" * 4000, "1 " * 2000, "9/" * 2000, "🔟" * 2000, "nine out of " * 330])
+def test_long_replies_are_read_in_linear_time(text: str) -> None:
+    """Every comment goes through the parser on the request path; a quadratic pattern would stall the loop."""
+    started = time.perf_counter()
+    interpret(text)
+    assert time.perf_counter() - started < 0.25

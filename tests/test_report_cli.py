@@ -54,8 +54,16 @@ async def test_table(tmp_path, clock) -> None:
         console=console,
     )  # fmt: skip
     out = console.export_text()
-    assert "NPS +25.0 ± " in out and "by agent" in out and "by team" in out and "(n<30)" in out
-    assert "1 open" in out
+    assert "NPS +25.0 ± 81.3 (n<30, not significant)" in out and "by agent" in out and "by team" in out
+    [ana] = [line.split("│")[1:-1] for line in out.splitlines() if line.startswith("│") and "ana" in line]
+    assert [c.strip() for c in ana] == ["ana", "2", "+100.0 ± 0.0 (n<30, not significant)", "2", "0", "0"]
+    assert "1 open · 0 claimed · 0 resolved" in out
+    console = Console(record=True, width=140)
+    await run_report(
+        url, profile=None, since=None, until=None, by=["agent"], bucket="week", fmt="table", minimum=2, console=console
+    )
+    flagged = [line for line in console.export_text().splitlines() if "not significant" in line]
+    assert flagged == []  # each agent has 2 responses, the headline 4
 
 
 def test_cli_entry_point(tmp_path, clock, capsys) -> None:
@@ -65,3 +73,52 @@ def test_cli_entry_point(tmp_path, clock, capsys) -> None:
     assert main(["report", "--database", str(url), "--format", "json", "--by", "team"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["breakdowns"]["team"][0]["key"] == "care"
+
+
+async def test_every_filter(tmp_path, clock) -> None:
+    url = await filled(tmp_path, clock)
+
+    async def report(**kw: str) -> dict:
+        args = {"profile": None, "since": None, "until": None, "by": ["agent"], "bucket": "week", "fmt": "json"}
+        return json.loads(await run_report(url, minimum=30, **(args | kw)))  # type: ignore[arg-type]
+
+    assert (await report(agent="ben"))["summary"]["responses"] == 2
+    assert [r["key"] for r in (await report(agent="ben"))["breakdowns"]["agent"]] == ["ben"]
+    assert (await report(team="care"))["summary"]["responses"] == 4
+    assert (await report(team="sales"))["summary"]["responses"] == 0
+    assert (await report(channel="memory"))["summary"]["responses"] == 4
+    assert (await report(channel="slack"))["summary"]["responses"] == 0
+    assert (await report(locale="en"))["summary"]["responses"] == 4
+    assert (await report(locale="de"))["summary"]["responses"] == 0
+    assert (await report(profile="other"))["summary"]["responses"] == 0
+    day = clock.now.date()
+    assert (await report(since=day.isoformat()))["summary"]["responses"] == 4
+    assert (await report(until=day.isoformat()))["summary"]["responses"] == 0  # exclusive
+    filtered = await report(agent="ana", since=day.isoformat())
+    assert filtered["filters"]["agent"] == "ana" and filtered["summary"]["nps"] == 100.0
+    csv_ben = await run_report(
+        url, profile=None, since=None, until=None, by=[], bucket="week", fmt="csv", minimum=30, agent="ben"
+    )
+    assert sorted(int(r["score"]) for r in csv.DictReader(io.StringIO(csv_ben))) == [4, 8]
+
+
+def test_cli_options_and_config_threshold(tmp_path, clock, capsys) -> None:
+    from tests.conftest import run_sync
+
+    url = str(run_sync(filled(tmp_path, clock)))
+    cfg = tmp_path / "npsbot.yaml"
+    cfg.write_text(
+        f"database_url: {url}\nreport: {{min_responses: 2}}\nprofiles: {{acme: {{brand: Acme}}}}\n", encoding="utf-8"
+    )
+    args = ["report", "-c", str(cfg), "--format", "json", "--by", "agent", "--team", "care", "--locale", "en"]
+    assert main([*args, "--channel", "memory", "--agent", "ana", "--bucket", "day"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["min_responses"] == 2 and out["breakdowns"]["agent"] == [out["breakdowns"]["agent"][0]]
+    assert out["breakdowns"]["agent"][0]["significant"] is True and out["summary"]["responses"] == 2
+    assert main([*args, "--min-responses", "3"]) == 0
+    rows = json.loads(capsys.readouterr().out)["breakdowns"]["agent"]
+    assert [r["significant"] for r in rows] == [False, False]
+    assert main(["report", "--database", url, "--by", "agent,colour"]) == 2
+    assert "colour" in capsys.readouterr().err
+    assert main(["report", "--database", url, "--since", "last week"]) == 2
+    assert "ISO" in capsys.readouterr().err

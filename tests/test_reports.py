@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from adapters.memory import MemoryChannel
 from core import followup
 from core.profiles import ProfileSettings
-from core.reports import Filters, breakdown, summary
-from core.reports.analytics import comments, compare, distribution, followup_stats, significant, trend
+from core.reports import DIMENSIONS, Filters, breakdown, summary
+from core.reports.analytics import (
+    comments,
+    compare,
+    dimension_values,
+    distribution,
+    followup_stats,
+    significant,
+    trend,
+)
 from core.service import SurveyService
 from core.store import Store
+from core.store.tables import SurveyRow
 from core.survey import Policy
+
+S = SurveyRow.__table__
 
 PROFILES = {
     "acme": ProfileSettings("acme", Policy(brand="Acme", throttle=timedelta(0))),
@@ -115,3 +126,145 @@ async def test_open_detractors_and_median_time_to_resolve(store: Store, data: Su
     assert stats["median_seconds_to_resolve"] == pytest.approx(
         (3600 + (base + timedelta(hours=3) - datetime(2026, 3, 9, 11, tzinfo=UTC)).total_seconds()) / 2
     )
+
+
+async def insert(store: Store, *rows: dict) -> None:
+    """Responses written straight to the table, for figures that need exact timestamps or many rows."""
+    base = {"profile": "acme", "channel": "memory", "locale": "en", "reasks": 0, "unparsed": [], "extra": {}}
+    values = []
+    for i, row in enumerate(rows):
+        score = row.get("score")
+        category = None if score is None else "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
+        asked = row.get("asked_at", START)
+        values.append(
+            base
+            | {
+                "conversation_id": f"x{i}",
+                "user_id": f"x{i}",
+                "case_id": f"x{i}",
+                "created_at": asked or START,
+                "score": score,
+                "state": "completed" if score is not None else "asked",
+                "category": category,
+                "scored_at": asked if score is not None else None,
+                "completed_at": asked if score is not None else None,
+            }
+            | row
+        )
+    async with store.transaction() as conn:
+        await conn.execute(S.insert(), values)
+
+
+def responses(at: datetime, promoters: int, passives: int, detractors: int) -> list[dict]:
+    return [
+        {"score": s, "asked_at": at} for n, s in ((promoters, 10), (passives, 8), (detractors, 0)) for _ in range(n)
+    ]
+
+
+EDGES = [
+    datetime(2025, 12, 31, 23, 30, tzinfo=UTC),  # Wednesday, last evening of the year
+    datetime(2026, 1, 1, 0, 0, tzinfo=UTC),  # Thursday: ISO week 1 of 2026 starts Monday 29 Dec 2025
+    datetime(2026, 3, 8, 23, 59, 59, tzinfo=UTC),  # Sunday: still the week of Monday 2 March
+    datetime(2026, 3, 9, 0, 30, tzinfo=timezone(timedelta(hours=2))),  # 8 March 22:30 UTC, also that week
+    datetime(2026, 3, 9, 0, 0, tzinfo=UTC),  # Monday midnight starts a new week
+    datetime(2026, 3, 1, 0, 0, tzinfo=UTC),  # Sunday 1 March belongs to the week of Monday 23 February
+]
+
+
+async def test_trend_buckets_agree_on_both_backends_at_the_edges(store: Store) -> None:
+    await insert(store, *({"score": 10, "asked_at": at} for at in EDGES))
+    weeks = [(p, s.responses) for p, s in await trend(store, Filters(), "week")]
+    assert weeks == [("2025-12-29", 2), ("2026-02-23", 1), ("2026-03-02", 2), ("2026-03-09", 1)]
+    mondays = sorted({str((at.astimezone(UTC) - timedelta(days=at.astimezone(UTC).weekday())).date()) for at in EDGES})
+    assert [p for p, _ in weeks] == mondays  # the ISO convention, as Python counts it
+    days = [(p, s.responses) for p, s in await trend(store, Filters(), "day")]
+    assert days == [("2025-12-31", 1), ("2026-01-01", 1), ("2026-03-01", 1), ("2026-03-08", 2), ("2026-03-09", 1)]
+    months = [(p, s.responses) for p, s in await trend(store, Filters(), "month")]
+    assert months == [("2025-12-01", 1), ("2026-01-01", 1), ("2026-03-01", 4)]
+    with pytest.raises(ValueError, match="bucket"):
+        await trend(store, Filters(), "year")  # type: ignore[arg-type]
+
+
+async def test_response_rate_counts_only_surveys_that_were_asked(store: Store) -> None:
+    await insert(store, *responses(START, 3, 1, 2), {"asked_at": START}, {"asked_at": START}, {"asked_at": None})
+    s = await summary(store)
+    assert (s.asked, s.responses) == (8, 6) and s.response_rate == pytest.approx(6 / 8)
+    assert s.as_dict()["response_rate"] == 0.75 and s.as_dict()["significant"] is False
+    assert s.as_dict(minimum=6)["significant"] is True and s.as_dict(minimum=7)["significant"] is False
+
+
+PREVIOUS = datetime(2026, 1, 1, tzinfo=UTC)
+CURRENT = datetime(2026, 2, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("current", "previous", "change", "significant"),  # (promoters, passives, detractors) per period, n ≥ 30
+    [
+        # NPS 30 (var .5+.2-.09 = .61) vs 0 (var .7): SE = sqrt(.61/100 + .7/100) = 11.45 points; 30 > 1.96·11.45 = 22.4
+        ((50, 30, 20), (35, 30, 35), 30.0, True),
+        # NPS 30 vs 10 (var .69): SE = sqrt(.0061 + .0069) = 11.40 points; 20 < 22.35
+        ((50, 30, 20), (40, 30, 30), 20.0, False),
+        # the same mixes with 40 people each: SE = sqrt(.61/40 + .7/40) = 18.1 points; 30 < 1.96·18.1 = 35.5
+        ((20, 12, 8), (14, 12, 14), 30.0, False),
+        # 40 all-promoters vs 40 all-detractors: no variance at all, a certain change
+        ((40, 0, 0), (0, 0, 40), 200.0, True),
+    ],
+)
+async def test_period_change_is_a_two_sample_test(store: Store, current, previous, change, significant) -> None:
+    await insert(store, *responses(CURRENT + timedelta(days=3), *current), *responses(PREVIOUS, *previous))
+    cmp = await compare(store, Filters(), CURRENT, CURRENT + (CURRENT - PREVIOUS))
+    assert (cmp.current.responses, cmp.previous.responses) == (sum(current), sum(previous))
+    assert cmp.change == pytest.approx(change)
+    assert cmp.significant is significant
+
+
+async def test_a_change_between_small_periods_is_never_significant(store: Store) -> None:
+    await insert(store, *responses(CURRENT, 20, 0, 0), *responses(PREVIOUS, 0, 0, 20))
+    until = CURRENT + (CURRENT - PREVIOUS)
+    assert (await compare(store, Filters(), CURRENT, until)).significant is False  # 20 < 30 responses each
+    assert (await compare(store, Filters(), CURRENT, until, minimum=20)).significant is True
+    empty = await compare(store, Filters(), until, until + timedelta(days=31))
+    assert empty.significant is None and empty.change is None
+
+
+async def test_every_dimension_filters_and_breaks_down(store: Store) -> None:
+    rows = [
+        {"score": 10, "profile": "acme", "channel": "slack", "agent": "ana", "team": "care", "locale": "en"},
+        {"score": 9, "profile": "acme", "channel": "telegram", "agent": "ana", "team": "sales", "locale": "es"},
+        {"score": 3, "profile": "tapas", "channel": "slack", "agent": "ben", "team": "care", "locale": "es"},
+        {"score": 7, "profile": "tapas", "channel": "webhook", "agent": "ben", "team": "care", "locale": "ca"},
+    ]
+    await insert(store, *rows)
+    for dim in DIMENSIONS:
+        values = sorted({r[dim] for r in rows})
+        assert await dimension_values(store, dim) == sorted(values, key=lambda v: (-sum(r[dim] == v for r in rows), v))
+        got = {key: s.responses for key, s in await breakdown(store, dim)}
+        assert got == {v: sum(r[dim] == v for r in rows) for v in values}, dim
+        for v in values:
+            mine = [r["score"] for r in rows if r[dim] == v]
+            s = await summary(store, Filters(**{dim: v}))
+            assert s.responses == len(mine) and await distribution(store, Filters(**{dim: v})) == [
+                mine.count(k) for k in range(11)
+            ], (dim, v)
+    assert (await summary(store, Filters(profiles=("tapas",)))).result.detractors == 1
+    assert (await summary(store, Filters(profile="acme", profiles=("tapas",)))).responses == 0
+    with pytest.raises(ValueError, match="dimension"):
+        await breakdown(store, "customer_name")
+
+
+async def test_median_time_to_resolve_odd_count_and_filters(store: Store) -> None:
+    await insert(
+        store,
+        *({"score": 2, "agent": agent, "completed_at": START} for agent in ("ana", "ana", "ben", "ben")),
+    )
+    ids = [item["id"] for item in await followup.list_followups(store, None)]
+    for sid, hours in zip(ids, (1, 5, 30), strict=False):
+        await followup.resolve(store, sid, "lea", START + timedelta(hours=hours))
+    stats = await followup_stats(store)
+    assert (stats["open"], stats["resolved"], stats["median_seconds_to_resolve"]) == (1, 3, 5 * 3600)
+    ana = await followup_stats(store, Filters(agent="ana"))  # ids are newest first: ben, ben, ana, ana
+    assert (ana["open"], ana["resolved"], ana["median_seconds_to_resolve"]) == (1, 1, 30 * 3600)
+    assert [i["status"] for i in await followup.list_followups(store, None, filters=Filters(agent="ana"))] == [
+        "resolved",
+        "open",
+    ]

@@ -60,3 +60,23 @@ def test_difference_significance() -> None:
     assert difference_significant(nps(80, 10, 10), nps(20, 10, 70)) is True
     assert difference_significant(nps(5, 3, 2), nps(4, 3, 3)) is False
     assert difference_significant(nps(0, 0, 0), nps(1, 0, 0)) is None
+
+
+def test_nps_third_hand_case_with_few_passives() -> None:
+    # 30 promoters, 15 passives, 5 detractors (n=50): p=.6, d=.1, NPS=50; var=.7-.25=.45
+    # margin = 1.96*100*sqrt(.45/50) = 196*0.0948683 = 18.5942
+    r = nps(30, 15, 5)
+    assert r.nps == pytest.approx(50.0)
+    assert r.margin == pytest.approx(18.5942, abs=1e-4)
+    assert (r.low, r.high) == (pytest.approx(31.4058, abs=1e-4), pytest.approx(68.5942, abs=1e-4))
+    assert r.format() == "NPS +50.0 ± 18.6 (n=50)"
+
+
+def test_margin_equals_the_formula_for_every_small_sample() -> None:
+    for n in range(1, 13):
+        for promoters in range(n + 1):
+            for detractors in range(n - promoters + 1):
+                p, d = promoters / n, detractors / n
+                expected = 1.96 * 100 * math.sqrt((p + d - (p - d) ** 2) / n)
+                r = nps(promoters, n - promoters - detractors, detractors)
+                assert r.margin == pytest.approx(expected, abs=1e-9) and r.nps == pytest.approx(100 * (p - d))

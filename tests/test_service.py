@@ -261,3 +261,102 @@ async def test_nul_characters_from_a_platform_are_dropped_not_fatal(store: Store
     [row] = await rows(store, SUR)
     assert (row.conversation_id, row.user_id, row.agent) == ("c-1", "u-1", "ana")
     assert (row.score, row.comment, row.extra) == (9, "slow answers", {"k": ["v"]})
+
+
+async def snapshot(store: Store) -> tuple:
+    """Every row an inbound event can touch."""
+    tables = (SUR, OUT, ContactRow.__table__, InboundKeyRow.__table__)
+    return tuple([[tuple(r) for r in await rows(store, t)] for t in tables])
+
+
+async def test_each_inbound_event_replayed_at_once_changes_nothing(store: Store, chat: MemoryChannel, clock) -> None:
+    """Platforms re-deliver right away (a timeout, a retry header): the second copy must be a no-op, in every
+    state, for every kind of event, on both backends."""
+    deliveries = [
+        lambda: chat.close("c1", "u1", agent="ana", team="billing", locale="ca", event_id="e1"),
+        lambda: chat.reply("c1", "u1", "potser", event_id="e2"),  # re-asked
+        lambda: chat.reply("c1", "u1", "ni idea", event_id="e3"),  # kept as text
+        lambda: chat.reply("c1", "u1", "nou", event_id="e4"),  # scored
+        lambda: chat.tap("c1", "u1", 2, event_id="e5"),  # a late tap: already answered
+        lambda: chat.reply("c1", "u1", "Molt ràpids", event_id="e6"),  # comment, completed
+        lambda: chat.close("c2", "u2", event_id="e7"),
+        lambda: chat.reopen("c2", event_id="e8"),  # withdrawn
+        lambda: chat.close("c3", "u3", event_id="e9"),
+        lambda: chat.tap("c3", "u3", 1, event_id="e10"),
+        lambda: chat.reply("c3", "u3", "baja", event_id="e11"),  # opt-out after a detractor score
+        lambda: chat.close("c4", "u4", event_id="e12"),
+        lambda: chat.block("c4", "u4", event_id="e13"),  # the platform reports a block
+        lambda: chat.close("c5", "u3", event_id="e14"),  # skipped: u3 opted out
+    ]
+    for i, deliver in enumerate(deliveries, 1):
+        first = await deliver()
+        assert first.status != "duplicate", i
+        before = await snapshot(store)
+        clock.advance(seconds=1)
+        again = await deliver()
+        assert again.status == "duplicate", i
+        assert await snapshot(store) == before, f"replaying event {i} changed the database"
+    states = {r.conversation_id: (r.state, r.skip_reason, r.score) for r in await rows(store, SUR)}
+    assert states == {
+        "c1": ("completed", None, 9),
+        "c2": ("skipped", "reopened", None),
+        "c3": ("completed", None, 1),
+        "c4": ("opted_out", None, None),
+        "c5": ("skipped", "opted_out", None),
+    }
+
+
+async def test_opt_out_after_a_score_keeps_the_response_and_the_wish(store: Store, chat: MemoryChannel, clock) -> None:
+    await chat.close("c1", "u1", agent="ana")
+    await chat.tap("c1", "u1", 4)
+    out = await chat.reply("c1", "u1", "Stop, please")
+    assert out.survey.state == "completed" and out.survey.score == 4
+    async with store.read() as conn:
+        kinds = list((await conn.execute(select(OUT.c.kind).order_by(OUT.c.id))).scalars())
+    assert kinds[-4:] == ["say", "event", "alert_detractor", "event"]  # confirmation, completed, alert
+    s = await summary(store)
+    assert s.result.detractors == 1
+    clock.advance(days=365)
+    assert (await chat.close("c2", "u1")).survey.skip_reason == "opted_out"
+
+
+async def test_reopen_of_a_pending_survey_frees_its_case(store: Store, clock) -> None:
+    service = SurveyService(store, settings(send_delay=timedelta(minutes=5)), clock)
+    chat = MemoryChannel(service, "acme")
+    assert (await chat.close("c1", "u1")).survey.state == "pending"
+    assert (await chat.reopen("c1")).survey.skip_reason == "reopened"
+    clock.advance(minutes=5)
+    assert await service.tick() == 0  # the withdrawn survey is never sent
+    again = await chat.close("c1", "u1")
+    assert again.survey.state == "pending", "the case is free again and nobody was asked, so no throttle"
+    clock.advance(minutes=5)
+    await service.tick()
+    async with store.read() as conn:
+        asked = (await conn.execute(select(func.count()).where(OUT.c.kind == "ask_score"))).scalar_one()
+    assert asked == 1
+
+
+async def test_survey_records_who_and_where_at_close(store: Store, chat: MemoryChannel) -> None:
+    out = await chat.close("conv-9", "cust-9", agent="Marta", team="billing", locale="pt-BR", name="Lucía")
+    [row] = await rows(store, SUR)
+    assert (row.profile, row.channel, row.conversation_id, row.user_id) == ("acme", "memory", "conv-9", "cust-9")
+    assert (row.agent, row.team, row.locale, row.customer_name) == ("Marta", "billing", "pt", "Lucía")
+    assert row.id == out.survey.id and row.asked_at is not None
+
+
+async def test_sqlite_runs_in_wal_mode_with_one_writer(sqlite_store: Store) -> None:
+    async with sqlite_store.read() as conn:
+        mode = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar_one()
+    assert mode == "wal"
+    order: list[str] = []
+
+    async def work(name: str):
+        async def unit(conn) -> None:
+            order.append(f"{name}+")
+            await asyncio.sleep(0.01)
+            order.append(f"{name}-")
+
+        await sqlite_store.run_in_transaction(unit)
+
+    await asyncio.gather(work("a"), work("b"))
+    assert order in (["a+", "a-", "b+", "b-"], ["b+", "b-", "a+", "a-"])  # never interleaved

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.messages import MessageCatalog
-from core.survey import ContactStatus, Policy, SkipReason, State, start, step
+from core.survey import ContactStatus, Policy, SkipReason, State, opts_out, start, step
 from core.types import (
     Address,
     AlertDetractor,
@@ -191,3 +191,113 @@ def test_operator_override_text_is_used() -> None:
     scored, _ = step(survey, ScoreGiven(ADDR, 8), policy, T0)
     _, actions = step(scored, TextReceived(ADDR, "ok"), policy, T0)
     assert Say("Cheers from Acme!", "thanks") in actions
+
+
+def test_opt_out_word_after_the_score_keeps_the_score_and_still_alerts() -> None:
+    survey, _ = asked()
+    scored, _ = step(survey, ScoreGiven(ADDR, 3), POLICY, T0)
+    done, actions = step(scored, TextReceived(ADDR, "STOP!"), POLICY, T0 + timedelta(minutes=1))
+    assert done.state is State.COMPLETED and done.score == 3 and done.comment is None
+    assert isinstance(actions[0], Say) and actions[0].purpose == "optout_confirm"
+    assert not any(isinstance(a, Say) and a.purpose == "thanks" for a in actions)
+    assert AlertDetractor(score=3, comment=None) in actions
+    assert opts_out(actions)
+
+
+def test_platform_opt_out_after_the_score_completes_without_messages() -> None:
+    survey, _ = asked()
+    scored, _ = step(survey, ScoreGiven(ADDR, 9), POLICY, T0)
+    done, actions = step(scored, OptOut(ADDR), POLICY, T0)
+    assert done.state is State.COMPLETED and done.score == 9
+    assert kinds(actions) == [Emit] and not opts_out(actions)  # the service records the platform opt-out itself
+
+
+@pytest.mark.parametrize(
+    "comment", ["please stop calling me at night", "Para mí, lo mejor fue la rapidez", "stop by the shop: 10/10"]
+)
+def test_a_comment_that_mentions_an_opt_out_word_is_a_comment(comment: str) -> None:
+    survey, _ = asked()
+    scored, _ = step(survey, ScoreGiven(ADDR, 8), POLICY, T0)
+    done, actions = step(scored, TextReceived(ADDR, comment), POLICY, T0)
+    assert done.state is State.COMPLETED and done.comment == comment and done.score == 8
+    assert Say(POLICY.messages.text("thanks", "en"), "thanks") in actions and not opts_out(actions)
+
+
+def test_a_number_after_the_score_is_a_comment_not_a_new_score() -> None:
+    survey, _ = asked()
+    scored, _ = step(survey, TextReceived(ADDR, "9"), POLICY, T0)
+    done, _ = step(scored, TextReceived(ADDR, "10"), POLICY, T0)
+    assert done.score == 9 and done.comment == "10"
+
+
+def test_nothing_can_be_answered_before_the_question_is_sent() -> None:
+    policy = replace(POLICY, send_delay=timedelta(minutes=10))
+    pending, _ = start(closed(), ContactStatus(), policy, T0)
+    for event in (TextReceived(ADDR, "9"), TextReceived(ADDR, "hmm"), ScoreGiven(ADDR, 9)):
+        assert step(pending, event, policy, T0) == (pending, [])
+
+
+def test_opt_out_in_reply_to_a_reask_ends_the_survey() -> None:
+    survey, _ = asked(locale="ca")
+    once, _ = step(survey, TextReceived(ADDR, "potser"), POLICY, T0)
+    out, actions = step(once, TextReceived(ADDR, "Prou!"), POLICY, T0)
+    assert out.state is State.OPTED_OUT and out.unparsed == ("potser",)
+    assert actions == [Say(MessageCatalog().text("optout_confirm", "ca", brand="Acme"), "optout_confirm")]
+
+
+@pytest.mark.parametrize("limit", [0, 2])
+def test_reask_limit_comes_from_the_policy(limit: int) -> None:
+    policy = replace(POLICY, reask_limit=limit)
+    survey, _ = asked(policy)
+    reasks = 0
+    for text in ("no idea", "hmm", "7 or 8", "dunno"):
+        survey, actions = step(survey, TextReceived(ADDR, text), policy, T0)
+        reasks += sum(1 for a in actions if isinstance(a, Say) and a.purpose == "reask")
+    assert reasks == limit == survey.reasks and survey.state is State.ASKED
+    assert survey.unparsed == ("no idea", "hmm", "7 or 8", "dunno")
+
+
+def test_unparsed_text_survives_expiry() -> None:
+    survey, _ = asked()
+    survey, _ = step(survey, TextReceived(ADDR, "7 or 8"), POLICY, T0)
+    survey, _ = step(survey, TextReceived(ADDR, "really can't say"), POLICY, T0)
+    expired, _ = step(survey, Tick(), POLICY, T0 + timedelta(hours=24))
+    assert expired.state is State.EXPIRED and expired.score is None
+    assert expired.unparsed == ("7 or 8", "really can't say")
+
+
+def test_reopen_after_the_score_changes_nothing() -> None:
+    survey, _ = asked()
+    scored, _ = step(survey, ScoreGiven(ADDR, 6), POLICY, T0)
+    assert step(scored, ConversationReopened(ADDR), POLICY, T0) == (scored, [])
+
+
+def test_reopen_withdraws_a_pending_survey_before_it_is_sent() -> None:
+    policy = replace(POLICY, send_delay=timedelta(minutes=10))
+    pending, _ = start(closed(), ContactStatus(), policy, T0)
+    withdrawn, actions = step(pending, ConversationReopened(ADDR), policy, T0 + timedelta(minutes=1))
+    assert withdrawn.state is State.SKIPPED and withdrawn.skip_reason is SkipReason.REOPENED and actions == []
+    assert step(withdrawn, Tick(), policy, T0 + timedelta(minutes=10)) == (withdrawn, [])
+
+
+def test_operator_override_applies_to_its_locale_only() -> None:
+    catalog = MessageCatalog({"es": {"question": "¿Nos recomendarías, {brand}? 0-10", "reask": "¿Un número?"}})
+    policy = replace(POLICY, messages=catalog)
+    _, es_actions = asked(policy, locale="es")
+    _, en_actions = asked(policy, locale="en")
+    assert es_actions[0].text == "¿Nos recomendarías, Acme? 0-10"
+    assert en_actions[0].text == MessageCatalog().text("question", "en", brand="Acme")
+    survey, _ = asked(policy, locale="es-MX")
+    _, actions = step(survey, TextReceived(ADDR, "no sé"), policy, T0)
+    assert actions == [Say("¿Un número?", "reask")]
+
+
+@pytest.mark.parametrize(
+    ("score", "category", "key"),
+    [(0, "detractor", "followup_detractor"), (7, "passive", "followup_passive"), (10, "promoter", "followup_promoter")],
+)
+def test_follow_up_is_worded_per_category_in_the_customer_language(score: int, category: str, key: str) -> None:
+    survey, _ = asked(locale="it")
+    _, actions = step(survey, ScoreGiven(ADDR, score), POLICY, T0)
+    ask = next(a for a in actions if isinstance(a, AskComment))
+    assert ask.category == category and ask.text == MessageCatalog().text(key, "it", score=score)

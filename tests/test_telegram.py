@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from adapters.telegram.keyboards import FollowUpAction, Vote
+from adapters.telegram.sender import TelegramSender
 from bots.app import create_app
 from bots.config import parse_config
 from bots.runtime import Runtime
+from core.delivery import PermanentFailure, RetryLater
+from core.ratelimit import Rate
+from core.store.outbox import OutboxItem
 from core.store.tables import ContactRow, OutboxRow, SurveyRow
 from tests import telegram_updates as tg
 from tests.fakes.telegram_api import FakeTelegram
@@ -92,6 +101,13 @@ def sent_texts(fake: FakeTelegram, chat_id: int) -> list[str]:
     return [c.params["text"] for c in fake.of("sendMessage", chat_id)]
 
 
+def labelled_ends(question: Any) -> tuple[str, str]:
+    """The first and last button of a two-row 0–10 keyboard (checked to be two rows of 6 and 5)."""
+    rows = question.params["reply_markup"]["inline_keyboard"]
+    assert [len(r) for r in rows] == [6, 5]
+    return rows[0][0]["text"], rows[-1][-1]["text"]
+
+
 async def test_full_conversation_in_a_group(client: TestClient, fake: FakeTelegram) -> None:
     customer = tg.user(4242, "Carla", "en")
     asked = tg.message(GROUP, customer, "my order is late")
@@ -150,7 +166,9 @@ async def test_spanish_free_text_after_a_forum_topic_closes(client: TestClient, 
     )
     assert await post(client, closed) == 200
     await deliver(client)
-    assert sent_texts(fake, 5151)[0].startswith("¿Qué probabilidad hay de que recomiendes Shop")
+    [question] = fake.of("sendMessage", 5151)
+    assert question.params["text"].startswith("¿Qué probabilidad hay de que recomiendes Shop")
+    assert labelled_ends(question) == ("0 · Nada probable", "10 · Muy probable")
     await post(client, tg.text_update(5151, customer, "no sé"))
     await post(client, tg.text_update(5151, customer, "Nueve!"))
     await post(client, tg.text_update(5151, customer, "Muy rápidos"))
@@ -161,7 +179,16 @@ async def test_spanish_free_text_after_a_forum_topic_closes(client: TestClient, 
         "¡Gracias por tu opinión!",
     ]
     row = await survey_row(client)
-    assert (row.locale, row.score, row.comment, row.unparsed) == ("es", 9, "Muy rápidos", ["no sé"])
+    assert (row.state, row.locale, row.score, row.comment, row.unparsed) == (
+        "completed",
+        "es",
+        9,
+        "Muy rápidos",
+        ["no sé"],
+    )
+    late = tg.callback_update(customer, 5151, question.result["message_id"], Vote(s=row.id, n=3).pack())
+    assert await post(client, late) == 200
+    assert fake.of("answerCallbackQuery")[-1].params["text"] == "Ya respondiste (9). ¡Gracias!"
 
 
 async def test_italian_free_text_with_admin_closing(client: TestClient, fake: FakeTelegram) -> None:
@@ -169,20 +196,76 @@ async def test_italian_free_text_with_admin_closing(client: TestClient, fake: Fa
     admin = tg.user(8, "Admin", "en")  # not in `agents`, but a chat administrator
     asked = tg.message(GROUP, customer, "ciao")
     await post(client, tg.text_update(GROUP, admin, "/close", reply_to=asked))
-    await post(client, tg.text_update(GROUP, customer, "otto"))
+    [check] = fake.of("getChatMember", GROUP)
+    assert int(check.params["user_id"]) == 8 and check.result["status"] == "administrator"
     await deliver(client)
-    texts = sent_texts(fake, GROUP)
-    assert texts[0].startswith("Quanto è probabile che tu raccomandi Shop")
-    assert texts[1] == "Grazie per il 8. Cosa ci sarebbe voluto per un 10?"
-    assert (await survey_row(client)).category == "passive"
+    [question] = fake.of("sendMessage", GROUP)
+    assert question.params["text"].startswith("Quanto è probabile che tu raccomandi Shop")
+    assert labelled_ends(question) == ("0 · Per niente", "10 · Molto probabile")
+    await post(client, tg.text_update(GROUP, customer, "forse otto o nove"))
+    await post(client, tg.text_update(GROUP, customer, "otto"))
+    await post(client, tg.text_update(GROUP, customer, "Risposta lenta ma gentile"))
+    await deliver(client)
+    assert sent_texts(fake, GROUP)[1:] == [
+        "Scusa, non ho capito. Rispondi con un solo numero intero da 0 a 10.",
+        "Grazie per il tuo 8. Cosa ci sarebbe voluto per un 10?",
+        "Grazie per il tuo feedback!",
+    ]
+    [edit] = fake.of("editMessageReplyMarkup", GROUP)  # a typed score also retires the keyboard
+    assert int(edit.params["message_id"]) == question.result["message_id"]
+    row = await survey_row(client)
+    assert (row.state, row.locale, row.score, row.category, row.comment, row.agent) == (
+        "completed",
+        "it",
+        8,
+        "passive",
+        "Risposta lenta ma gentile",
+        "Admin Tomer",
+    )
 
 
 async def test_close_by_a_non_agent_is_ignored(client: TestClient, fake: FakeTelegram) -> None:
     customer = tg.user(4243, "Eve", "en")
     asked = tg.message(GROUP, customer, "hello")
-    await post(client, tg.text_update(GROUP, tg.user(99, "Random", "en"), "/close", reply_to=asked))
+    assert await post(client, tg.text_update(GROUP, tg.user(99, "Random", "en"), "/close", reply_to=asked)) == 200
+    [check] = fake.of("getChatMember", GROUP)
+    assert int(check.params["user_id"]) == 99 and check.result["status"] == "member"
     await deliver(client)
     assert await survey_row(client) is None and fake.of("sendMessage") == []
+    assert fake.of("setWebhook") == []  # no server.public_url: the operator registers the webhook
+
+
+async def test_close_survives_a_failing_admin_lookup(client: TestClient, fake: FakeTelegram) -> None:
+    fake.fail("getChatMember", 400, "Bad Request: chat not found")
+    asked = tg.message(GROUP, tg.user(4247, "Fil", "en"), "hello")
+    assert await post(client, tg.text_update(GROUP, tg.user(98, "Maybe", "en"), "/close", reply_to=asked)) == 200
+    assert len(fake.of("getChatMember")) == 1 and await survey_row(client) is None
+
+
+async def test_close_inside_a_mapped_topic_and_unmapped_topics(client: TestClient, fake: FakeTelegram) -> None:
+    def in_topic(thread: int, chat_id: int = SUPPORT, **extra: Any) -> dict:
+        return tg.text_update(chat_id, AGENT, "/close", message_thread_id=thread, is_topic_message=True, **extra)
+
+    assert await post(client, in_topic(78)) == 200  # not mapped: the agent is told how to use it
+    assert "Reply /close" in fake.of("sendMessage", SUPPORT)[-1].params["text"]
+    closed_elsewhere = tg.message(GROUP, AGENT, None, message_thread_id=77, forum_topic_closed={})
+    assert await post(client, tg.update(message=closed_elsewhere)) == 200  # topic 77, but not the support group
+    assert await survey_row(client) is None
+    assert await post(client, in_topic(77)) == 200
+    row = await survey_row(client)
+    assert (row.conversation_id, row.user_id, row.agent) == ("5151", "5151", "Agnes Tomer")
+    await deliver(client)
+    assert labelled_ends(fake.of("sendMessage", 5151)[0]) == ("0 · Not likely", "10 · Very likely")
+
+
+async def test_duplicate_close_update_asks_once(client: TestClient, fake: FakeTelegram) -> None:
+    close = tg.text_update(GROUP, AGENT, "/close", reply_to=tg.message(GROUP, tg.user(4248, "Gus", "en"), "bye"))
+    assert await post(client, close) == 200
+    assert await post(client, close) == 200
+    await deliver(client)
+    assert len(fake.of("sendMessage", GROUP)) == 1
+    async with client.runtime.store.read() as conn:  # type: ignore[attr-defined]
+        assert len((await conn.execute(select(S))).all()) == 1
 
 
 async def test_secret_token_is_mandatory(client: TestClient) -> None:
@@ -197,6 +280,9 @@ async def test_secret_token_is_mandatory(client: TestClient) -> None:
     assert (
         await client.post("/telegram/shop", json={"update_id": 1, "message": {"x": 1}}, headers=headers)
     ).status == 400
+    too_big = {"update_id": 2, "message": tg.message(4242, tg.user(4242), "x" * (1024 * 1024 + 10))}
+    assert (await client.post("/telegram/shop", json=too_big, headers=headers)).status == 413
+    assert (await client.post("/telegram/shop", json=too_big)).status == 401  # the secret is checked first
     assert await post(client, update) == 200  # and the server is still fine
 
 
@@ -236,6 +322,27 @@ async def test_taps_on_old_surveys_and_by_others_get_toasts(client: TestClient, 
     assert (await survey_row(client)).state == "expired"
     await post(client, tg.callback_update(customer, GROUP, 1000, Vote(s=999999, n=10).pack()))
     assert fake.of("answerCallbackQuery")[-1].params["text"] == "This survey is closed. Thank you!"
+    assert len(fake.of("answerCallbackQuery")) == 3
+
+
+async def test_unreadable_taps_are_still_answered(client: TestClient, fake: FakeTelegram) -> None:
+    assert await post(client, tg.inline_callback_update()) == 200  # the shape of shared/payloads' sample
+    customer = tg.user(4249, "Hal", "es")
+    assert await post(client, tg.callback_update(customer, GROUP, 1001, "v:abc:1")) == 200
+    first, second = fake.of("answerCallbackQuery")
+    assert first.params["callback_query_id"] == "4382bfdwdsb323b2d9"
+    assert first.params["text"] == "This survey is closed. Thank you!"
+    assert second.params["text"] == "Esta encuesta está cerrada. ¡Gracias!"
+
+
+async def test_a_failed_answer_does_not_lose_the_score(client: TestClient, fake: FakeTelegram) -> None:
+    customer = tg.user(4250, "Ida", "en")
+    await post(client, tg.text_update(GROUP, AGENT, "/close", reply_to=tg.message(GROUP, customer, "ok")))
+    sid = (await survey_row(client)).id
+    fake.fail("answerCallbackQuery", 400, "Bad Request: query is too old and response timeout expired")
+    assert await post(client, tg.callback_update(customer, GROUP, 1002, Vote(s=sid, n=10).pack())) == 200
+    assert len(fake.of("answerCallbackQuery")) == 1
+    assert (await survey_row(client)).score == 10
 
 
 async def test_kicking_the_bot_opts_out(client: TestClient, fake: FakeTelegram) -> None:
@@ -261,13 +368,24 @@ async def test_detractor_alert_with_claim_and_resolve(client: TestClient, fake: 
     assert labels == ["Claim", "Resolved"]
     lead = tg.user(9, "Lea", "en")
     alert_id = alert.result["message_id"]
-    await post(client, tg.callback_update(lead, SUPPORT, alert_id, FollowUpAction(s=sid, a="c").pack()))
+    shown = {"text": alert.params["text"], "markup": alert.params["reply_markup"]}
+    claim = tg.callback_update(lead, SUPPORT, alert_id, FollowUpAction(s=sid, a="c").pack(), **shown)
+    await post(client, claim)
     assert fake.of("answerCallbackQuery")[-1].params["text"] == "Claimed by Lea Tomer"
-    await post(client, tg.callback_update(AGENT, SUPPORT, alert_id, FollowUpAction(s=sid, a="r").pack()))
+    [claimed] = fake.of("editMessageText", SUPPORT)
+    assert claimed.params["text"].endswith("✔ Claimed by Lea Tomer")
+    assert claimed.params["reply_markup"] == alert.params["reply_markup"]  # still claimable and resolvable
+    shown["text"] = claimed.params["text"]
+    again = tg.callback_update(lead, SUPPORT, alert_id, FollowUpAction(s=sid, a="c").pack(), **shown)
+    assert await post(client, again) == 200  # Telegram answers "message is not modified"; the tap is still fine
+    assert fake.of("answerCallbackQuery")[-1].params["text"] == "Claimed by Lea Tomer"
+    resolve = FollowUpAction(s=sid, a="r").pack()
+    await post(client, tg.callback_update(AGENT, SUPPORT, alert_id, resolve, **shown))
     assert fake.of("answerCallbackQuery")[-1].params["text"] == "Resolved by Agnes Tomer"
     row = await survey_row(client)
     assert (row.claimed_by, row.resolved_by) == ("Lea Tomer", "Agnes Tomer")
-    assert fake.of("editMessageText", SUPPORT)[-1].params["text"].endswith("Resolved by Agnes Tomer")
+    resolved = fake.of("editMessageText", SUPPORT)[-1]
+    assert resolved.params["text"].endswith("Resolved by Agnes Tomer") and "reply_markup" not in resolved.params
 
 
 async def test_429_waits_for_retry_after(client: TestClient, fake: FakeTelegram, clock) -> None:
@@ -284,21 +402,129 @@ async def test_429_waits_for_retry_after(client: TestClient, fake: FakeTelegram,
     assert len(fake.of("sendMessage")) == 2
 
 
-async def test_polling_mode_receives_updates(tmp_path, fake: FakeTelegram, clock) -> None:
+async def wait_for(check: Any, what: str) -> Any:
+    """Poll until `check()` returns something truthy (the polling loop runs in the background)."""
+    for _ in range(200):
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_polling_mode_runs_a_survey(tmp_path, fake: FakeTelegram, clock) -> None:
     runtime = Runtime(parse_config(make_config(tmp_path, fake, mode="polling", secret_token=None), env={}), clock=clock)
     await runtime.store.migrate()
     customer = tg.user(8181, "Poll", "en")
-    fake.updates.append(tg.text_update(GROUP, AGENT, "/close", reply_to=tg.message(GROUP, customer, "hey")))
+    close = tg.text_update(GROUP, AGENT, "/close", reply_to=tg.message(GROUP, customer, "hey"))
+    fake.updates.append(close)
+
+    async def first_survey() -> Any:
+        async with runtime.store.read() as conn:
+            return (await conn.execute(select(S))).first()
+
+    async def offset_past(update_id: int) -> bool:
+        return any(int(c.params.get("offset") or 0) > update_id for c in fake.of("getUpdates"))
+
     await runtime.start()
-    row = None
     try:
-        for _ in range(200):
-            async with runtime.store.read() as conn:
-                row = (await conn.execute(select(S))).first()
-            if row is not None:
-                break
-            await asyncio.sleep(0.05)
+        row = await wait_for(first_survey, "the polled /close")
+        await wait_for(lambda: offset_past(close["update_id"]), "getUpdates to confirm the update")
+        await runtime.worker.drain()
+        [question] = fake.of("sendMessage", GROUP)
+        tap = tg.callback_update(customer, GROUP, question.result["message_id"], Vote(s=row.id, n=10).pack())
+        fake.updates.append(tap)
+        await wait_for(lambda: fake.of("answerCallbackQuery"), "the tap to be answered")
     finally:
         await runtime.stop()
-    assert fake.calls[0].method == "deleteWebhook" and fake.of("getUpdates")
-    assert row is not None and (row.user_id, row.state) == ("8181", "asked")
+    assert fake.calls[0].method == "deleteWebhook" and fake.of("setWebhook") == []
+    assert fake.of("getUpdates")[0].params["allowed_updates"] == [
+        "message",
+        "callback_query",
+        "my_chat_member",
+    ]
+    assert (row.user_id, row.state) == ("8181", "asked")
+    assert fake.of("answerCallbackQuery")[0].params["text"] == "You chose 10"
+    assert (await first_survey()).score == 10
+
+
+async def test_webhook_is_registered_when_public_url_is_set(tmp_path, fake: FakeTelegram, clock) -> None:
+    cfg = make_config(tmp_path, fake)
+    cfg["server"] = {"public_url": "https://nps.example.com/"}
+    runtime = Runtime(parse_config(cfg, env={}), clock=clock)
+    await runtime.start()
+    await runtime.stop()
+    [hook] = fake.of("setWebhook")
+    assert hook.token == TOKEN and hook.params["url"] == "https://nps.example.com/telegram/shop"
+    assert hook.params["secret_token"] == SECRET
+    assert hook.params["allowed_updates"] == ["message", "callback_query", "my_chat_member"]
+    assert fake.of("deleteWebhook") == [] and fake.of("getUpdates") == []
+
+
+async def test_operator_api_closes_on_telegram_in_the_profile_language(tmp_path, fake: FakeTelegram, clock) -> None:
+    cfg = make_config(tmp_path, fake)
+    cfg["admin_tokens"] = ["admin-token-telegram-1"]
+    cfg["profiles"]["shop"]["locale"] = "pt"
+    runtime = Runtime(parse_config(cfg, env={}), clock=clock)
+    await runtime.store.migrate()
+    async with TestClient(TestServer(create_app(runtime))) as client:
+        body = {
+            "profile": "shop",
+            "channel": "telegram",
+            "conversation_id": "6161",
+            "user_id": "6161",
+            "agent": "Marta",
+        }
+        resp = await client.post(
+            "/api/v1/conversations/close", json=body, headers={"Authorization": "Bearer admin-token-telegram-1"}
+        )
+        assert resp.status == 200 and (await resp.json())["status"] == "ok"
+        await runtime.worker.drain()
+        [question] = fake.of("sendMessage", 6161)
+        assert labelled_ends(question) == ("0 · Nada provável", "10 · Muito provável")
+        customer = tg.user(6161, "Rui", None)  # no language_code: the profile default stays
+        await client.post(
+            "/telegram/shop",
+            json=tg.text_update(6161, customer, "10"),
+            headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+        )
+        await runtime.worker.drain()
+        assert sent_texts(fake, 6161)[-1].startswith("Obrigado pelo 10!")
+
+
+@pytest.mark.parametrize(
+    ("status", "description", "extra", "verdict"),
+    [
+        (403, "Forbidden: bot was blocked by the user", {}, "unreachable"),
+        (403, "Forbidden: user is deactivated", {}, "unreachable"),
+        (400, "Bad Request: chat not found", {}, "unreachable"),
+        (400, "Bad Request: group chat was upgraded to a supergroup chat", {"migrate_to_chat_id": -1007}, "permanent"),
+        (429, "Too Many Requests: retry after 12", {"retry_after": 12}, "retry after 12"),
+        (500, "Internal Server Error", {}, "transient"),
+    ],
+)
+async def test_sender_classifies_bot_api_errors(
+    fake: FakeTelegram, status: int, description: str, extra: dict, verdict: str
+) -> None:
+    """What the worker is told for each Bot API failure: give up (and whether the contact is lost) or retry."""
+    bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.base)))
+    sender = TelegramSender(bot, 123456, Rate(1), Rate(25), Rate.per_minute(20))
+    target = {"conversation_id": "5151", "user_id": "5151"}
+    item = OutboxItem(1, "shop", "telegram", "say", 1, target, {"text": "hi"}, 0, datetime(2026, 3, 2, tzinfo=UTC))
+    fake.fail("sendMessage", status, description, **extra)
+    try:
+        with pytest.raises(Exception) as caught:
+            await sender.send(item)
+    finally:
+        await bot.session.close()
+    exc = caught.value
+    assert fake.of("sendMessage", 5151)  # the request really reached the fake
+    if verdict in ("unreachable", "permanent"):
+        assert isinstance(exc, PermanentFailure) and exc.unreachable is (verdict == "unreachable")
+        assert verdict == "unreachable" or "-1007" in str(exc)  # a moved group names its new id
+    elif verdict == "retry after 12":
+        assert isinstance(exc, RetryLater) and exc.retry_after == 12.0
+    else:  # 5xx: the worker retries with backoff
+        assert not isinstance(exc, PermanentFailure | RetryLater)

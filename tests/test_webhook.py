@@ -85,8 +85,18 @@ async def deliver(client: TestClient) -> None:
 
 
 async def test_full_loop_through_the_bridge(client: TestClient, bridge: FakeBridge) -> None:
-    status, out = await send(client, closed(agent="marta", team="care", locale="ca", customer_name="Jordi"))
+    meta = {"ticket": 42, "tags": ["vip"], "nested": {"plan": "pro"}}
+    status, out = await send(
+        client, closed(agent="marta", team="care", locale="ca", customer_name="Jordi", metadata=meta)
+    )
     assert status == 200 and out["state"] == "asked"
+    async with client.runtime.store.read() as conn:  # type: ignore[attr-defined]
+        from sqlalchemy import select
+
+        from core.store.tables import SurveyRow
+
+        row = (await conn.execute(select(SurveyRow.__table__))).one()
+    assert (row.agent, row.team, row.locale, row.customer_name, row.extra) == ("marta", "care", "ca", "Jordi", meta)
     await deliver(client)
     [question] = bridge.at("/deliver")
     assert check(SECRET, question.body, question.headers)
@@ -171,7 +181,10 @@ async def test_bridge_429_and_500_are_retried(client: TestClient, bridge: FakeBr
     bridge.answer("/deliver", 503)
     await send(client, closed())
     await deliver(client)
-    clock.advance(seconds=9)
+    clock.advance(seconds=8)
+    await deliver(client)
+    assert len(bridge.at("/deliver")) == 1  # Retry-After: 9 is honoured
+    clock.advance(seconds=1)
     await deliver(client)
     clock.advance(seconds=5)
     await deliver(client)
@@ -256,3 +269,130 @@ async def test_api_reads_responses_nps_csv_and_works_detractors(client: TestClie
     promoter = page["items"][0]["id"] - 4
     r = await client.post(f"/api/v1/detractors/{promoter}/claim", json={"by": "lea"}, headers=auth(ACME_TOKEN))
     assert r.status == 404
+
+
+async def test_timestamps_within_five_minutes_either_way_are_accepted(client: TestClient) -> None:
+    now = int(time.time())
+    assert (await send(client, closed("t1", "u1"), ts=now - 295))[0] == 200
+    assert (await send(client, closed("t2", "u2"), ts=now + 295))[0] == 200
+    for stamp in ("abc", "1e9", " 1700000000", "-5", "+1700000000", "1_700_000_000", "١٧٠٠٠٠٠٠٠٠", "9" * 400):
+        body, headers = signed(SECRET, closed("t3"))
+        headers["webhook-timestamp"] = stamp
+        resp = await client.post("/webhook/acme/events", data=body, headers=headers)
+        assert resp.status == 401, stamp
+        assert "timestamp" in (await resp.json())["error"]
+
+
+async def test_signature_header_oddities_are_refused(client: TestClient) -> None:
+    for sig in ("v1,!!!", "v1,", "v2,abc", "v1", ",", "v1,é", "v1,a,b", "v1," + "A" * 4000):
+        body, headers = signed(SECRET, closed("s1"))
+        headers["webhook-signature"] = sig
+        resp = await client.post("/webhook/acme/events", data=body, headers=headers)
+        assert resp.status == 401 and (await resp.json())["error"] == "no signature matches", sig
+    body, headers = signed(SECRET, closed("s1"))
+    headers["webhook-signature"] = f"v2,abc  v1,bm9wZQ== {headers['webhook-signature']}"  # an unknown version too
+    assert (await client.post("/webhook/acme/events", data=body, headers=headers)).status == 200
+
+
+async def test_a_replayed_id_with_another_body_is_still_ignored(client: TestClient) -> None:
+    assert (await send(client, closed("r1"), msg_id="msg_r"))[1]["status"] == "ok"
+    status, out = await send(client, closed("r2"), msg_id="msg_r")
+    assert (status, out["status"]) == (200, "duplicate")
+    long_a, long_b = "msg_" + "a" * 300, "msg_" + "a" * 299 + "b"  # longer than the key column: hashed, not cut
+    assert (await send(client, closed("r3"), msg_id=long_a))[1]["status"] == "ok"
+    assert (await send(client, closed("r4"), msg_id=long_b))[1]["status"] == "ok"
+    assert (await send(client, closed("r3"), msg_id=long_a))[1]["status"] == "duplicate"
+
+
+async def test_replies_are_strictly_typed(client: TestClient) -> None:
+    await send(client, closed())
+    for bad in ({"option": True}, {"option": "9"}, {"option": 9.5}, {"option": -1}, {"survey_id": 2**64}):
+        status, out = await send(client, reply(**bad))
+        assert status == 400 and "invalid event" in out["error"], bad
+    status, out = await send(client, reply(text="nueve\x00"))  # NUL is dropped, the reply still counts
+    assert (status, out["state"]) == (200, "scored")
+    async with client.runtime.store.read() as conn:  # type: ignore[attr-defined]
+        from sqlalchemy import select
+
+        from core.store.tables import SurveyRow
+
+        assert (await conn.execute(select(SurveyRow.score))).scalar_one() == 9
+
+
+async def test_bridge_410_marks_the_contact_unreachable(client: TestClient, bridge: FakeBridge, clock) -> None:
+    bridge.answer("/deliver", 410)
+    await send(client, closed("g1", "gone-user"))
+    await deliver(client)
+    assert len(bridge.at("/deliver")) == 1  # not retried
+    clock.advance(days=1)
+    status, out = await send(client, closed("g2", "gone-user"))
+    assert (status, out["state"]) == (200, "skipped")
+    await deliver(client)
+    assert len(bridge.at("/deliver")) == 1  # nothing more sent to a contact the bridge says is gone
+    async with client.runtime.store.read() as conn:  # type: ignore[attr-defined]
+        from sqlalchemy import select
+
+        from core.store.tables import SurveyRow
+
+        reasons = (await conn.execute(select(SurveyRow.skip_reason).order_by(SurveyRow.id))).scalars().all()
+    assert reasons == ["unreachable", "unreachable"]
+
+
+async def test_subscriber_5xx_is_retried_with_the_same_id(client: TestClient, bridge: FakeBridge, clock) -> None:
+    bridge.answer("/zap", 500, times=2)
+    await send(client, closed())
+    await send(client, reply(option=9))
+    await deliver(client)
+    for _ in range(6):
+        clock.advance(minutes=5)
+        await deliver(client)
+    attempts = [r for r in bridge.at("/zap") if r.json["type"] == "survey.responded"]
+    assert len(attempts) == 3  # two 500s, then accepted
+    assert len({r.headers["webhook-id"] for r in attempts}) == 1
+    assert all(check(SUB_SECRET, r.body, r.headers) for r in attempts)
+    assert attempts[-1].json["data"]["score"] == 9 and attempts[-1].json["data"]["category"] == "promoter"
+
+
+async def test_a_profile_token_cannot_write_another_profile(client: TestClient) -> None:
+    for i, score in enumerate([2, 10]):
+        await send(client, closed(f"w{i}", f"w{i}"))
+        await send(client, reply(f"w{i}", f"w{i}", option=score))
+        await send(client, reply(f"w{i}", f"w{i}", text="meh"))
+    [det] = (await (await client.get("/api/v1/detractors", headers=auth(ACME_TOKEN))).json())["items"]
+    for action in ("claim", "resolve"):
+        r = await client.post(f"/api/v1/detractors/{det['id']}/{action}", json={"by": "x"}, headers=auth(OTHER_TOKEN))
+        assert r.status == 404  # another profile's ids are not revealed
+    assert (await (await client.get("/api/v1/detractors", headers=auth(OTHER_TOKEN))).json())["items"] == []
+    assert (await client.get("/api/v1/detractors?profile=acme", headers=auth(OTHER_TOKEN))).status == 403
+    assert (await client.get("/api/v1/responses.csv?profile=acme", headers=auth(OTHER_TOKEN))).status == 403
+    assert (await client.get("/api/v1/dead-letters?profile=acme", headers=auth(OTHER_TOKEN))).status == 403
+    reopen = {"profile": "acme", "channel": "webhook", "conversation_id": "w0"}
+    assert (await client.post("/api/v1/conversations/reopen", json=reopen, headers=auth(OTHER_TOKEN))).status == 403
+    csv_text = await (await client.get("/api/v1/responses.csv", headers=auth(OTHER_TOKEN))).text()
+    assert len(list(csv.DictReader(io.StringIO(csv_text)))) == 0
+    [still] = (await (await client.get("/api/v1/detractors", headers=auth(ACME_TOKEN))).json())["items"]
+    assert (still["id"], still["status"]) == (det["id"], "open")  # the refused claim changed nothing
+
+
+async def test_idempotency_key_longer_than_documented_is_refused(client: TestClient) -> None:
+    body = {"profile": "acme", "channel": "memory", "conversation_id": "k1", "user_id": "u1"}
+    headers = {**auth(ACME_TOKEN), "Idempotency-Key": "k" * 201}
+    resp = await client.post("/api/v1/conversations/close", json=body, headers=headers)
+    assert resp.status == 422 and "Idempotency-Key" in (await resp.json())["error"]
+
+
+async def test_openapi_document_is_served_and_matches_the_validation_bounds(client: TestClient) -> None:
+    from bots.api.models import MAX_ID
+    from bots.api.openapi import spec
+    from core.store.tables import ContactRow, SurveyRow
+
+    resp = await client.get("/api/v1/openapi.json")
+    doc = await resp.json()
+    assert resp.status == 200 and doc == spec() and doc["openapi"].startswith("3.")
+    params = {p["name"]: p["schema"] for p in doc["paths"]["/api/v1/responses"]["get"]["parameters"]}
+    assert params["cursor"] == {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+    assert params["since"] == params["until"] == {"type": "string", "format": "date-time"}
+    close = doc["components"]["schemas"]["CloseBody"]["properties"]
+    assert close["user_id"]["maxLength"] == ContactRow.__table__.c.user_id.type.length  # what the column holds
+    assert close["conversation_id"]["maxLength"] == SurveyRow.__table__.c.conversation_id.type.length
+    assert close["agent"]["nullable"] is True and "anyOf" not in close["agent"]  # OpenAPI 3.0 has no "null" type

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections import Counter
 from datetime import timedelta
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from adapters.memory import MemoryChannel
+from bots.app import create_app
+from bots.config import parse_config
 from bots.metrics import Metrics
+from bots.runtime import Runtime
 from bots.worker import Worker, WorkerSettings
 from core.delivery import PermanentFailure, RetryLater
 from core.profiles import ProfileSettings
@@ -58,10 +64,13 @@ async def test_transient_failures_are_retried_with_backoff(store: Store, clock) 
     assert await worker.run_once() == 1
     row = (await outbox_rows(store))[0]
     assert row.status == "pending" and row.attempts == 1 and "ConnectionResetError" in row.last_error
-    assert row.next_attempt_at > clock()
+    first_wait = (row.next_attempt_at - clock()).total_seconds()
+    assert 0.5 <= first_wait <= 1.0  # 1 s times a jitter of 0.5–1.0
     assert await worker.run_once() == 0  # not due yet
     clock.advance(seconds=2)
     await worker.run_once()
+    row = (await outbox_rows(store))[0]
+    assert row.attempts == 2 and 1.0 <= (row.next_attempt_at - clock()).total_seconds() <= 2.0  # doubled
     clock.advance(seconds=5)
     await worker.run_once()
     row = (await outbox_rows(store))[0]
@@ -172,18 +181,48 @@ async def test_two_workers_never_send_the_same_message_twice(store: Store, clock
     assert {r.status for r in rows} == {"sent"} and {r.leased_by for r in rows} == {"w0", "w1"}
 
 
-async def test_metrics_endpoint_reports_queue_and_states(store: Store, clock) -> None:
-    service = service_for(store, clock)
-    chat = MemoryChannel(service, "acme")
-    await chat.close("c1", "u1")
-    await chat.close("c2", "u2")
-    metrics = Metrics()
-    clock.advance(seconds=30)
-    await metrics.refresh(store, clock())
-    text = metrics.render().decode()
-    assert 'npsbot_surveys{state="asked"} 2.0' in text
-    assert "npsbot_queue_depth 2.0" in text
-    assert "npsbot_oldest_pending_seconds 30.0" in text
+def scrape(text: str) -> dict[tuple[str, frozenset], float]:
+    """Parse the exposition format the way Prometheus does: (sample name, labels) -> value."""
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+async def test_metrics_endpoint_exposes_every_documented_metric(store: Store, clock) -> None:
+    config = {
+        "database_url": store.url,
+        "profiles": {"acme": {"brand": "Acme", "policy": {"throttle": "0s"}, "channels": {"memory": {}}}},
+    }
+    runtime = Runtime(parse_config(config, env={}), store=store, clock=clock)
+    runtime.worker.senders[("memory", "acme")] = Scripted(
+        "ok", RetryLater("429", retry_after=30), ConnectionResetError("reset"), PermanentFailure("blocked")
+    )
+    chat = MemoryChannel(runtime.service, "acme")
+    for i in range(5):
+        await chat.close(f"c{i}", f"u{i}")
+    await chat.tap("c0", "u0", 9)  # scored before its question is even sent
+    runtime.worker.settings = WorkerSettings(batch=4, concurrency=1)
+    assert await runtime.worker.run_once() == 4  # sent, 429, reset, dead; c4's question waits in the queue
+    clock.advance(seconds=42)
+    async with TestClient(TestServer(create_app(runtime))) as client:
+        resp = await client.get("/metrics")
+        assert resp.status == 200 and resp.content_type == "text/plain"
+        m = scrape(await resp.text())
+    ask = frozenset({"channel": "memory", "kind": "ask_score"}.items())
+    assert m[("npsbot_messages_sent_total", ask)] == 1
+    assert m[("npsbot_messages_rate_limited_total", ask)] == 1
+    assert m[("npsbot_messages_retried_total", ask)] == 2  # the 429 and the reset
+    assert m[("npsbot_messages_failed_total", ask)] == 2  # the reset and the permanent failure
+    assert m[("npsbot_messages_dead_total", ask)] == 1
+    state = {s: m[("npsbot_surveys", frozenset({"state": s}.items()))] for s in ("asked", "scored", "completed")}
+    assert state == {"asked": 4, "scored": 1, "completed": 0}
+    status = {s: m[("npsbot_outbox_messages", frozenset({"status": s}.items()))] for s in ("pending", "sent", "dead")}
+    # waiting: the 429 and the reset (c1, c2), c4's question, and c0's two follow-ups (answered mark, comment ask)
+    assert status == {"pending": 5, "sent": 1, "dead": 1}
+    assert m[("npsbot_queue_depth", frozenset())] == 5
+    assert m[("npsbot_oldest_pending_seconds", frozenset())] == 42.0
 
 
 async def test_gone_subscription_stops_receiving_events(store: Store, clock) -> None:
@@ -209,3 +248,131 @@ async def test_gone_subscription_stops_receiving_events(store: Store, clock) -> 
     async with store.read() as conn:
         dead = await ob.dead_letters(conn)
     assert len(dead) == 1 and dead[0]["kind"] == "event" and dead[0]["last_error"] == "410 Gone"
+
+
+async def test_a_message_never_overtakes_an_earlier_one_in_its_conversation(store: Store, clock) -> None:
+    """The question fails twice; the follow-up and thanks queued behind it wait, other conversations don't."""
+    service = service_for(store, clock)
+    chat = MemoryChannel(service, "acme")
+    order: list[tuple[str, str]] = []
+    failures = {"c1": 2}
+
+    class Flaky:
+        async def send(self, item: OutboxItem) -> str:
+            conv = item.target["conversation_id"]
+            if item.kind == "ask_score" and failures.get(conv, 0) > 0:
+                failures[conv] -= 1
+                raise ConnectionResetError("reset")
+            order.append((conv, item.kind))
+            return f"r{item.id}"
+
+    worker = Worker(service, {("memory", "acme"): Flaky(), ("events", "*"): Scripted()})
+    for conv in ("c1", "c2"):
+        await chat.close(conv, f"u-{conv}")
+        await chat.tap(conv, f"u-{conv}", 9)
+        await chat.reply(conv, f"u-{conv}", "quick and kind")
+    await worker.run_once()
+    assert order == [("c2", "ask_score")]  # c1's question failed; nothing behind it in c1 went out
+    for _ in range(10):
+        await worker.drain()
+        clock.advance(seconds=5)
+    c1 = [kind for conv, kind in order if conv == "c1"]
+    c2 = [kind for conv, kind in order if conv == "c2"]
+    async with store.read() as conn:
+        queued = list(
+            (
+                await conn.execute(select(OUT.c.kind).where(OUT.c.ordering_key == "memory:acme:c1").order_by(OUT.c.id))
+            ).scalars()
+        )
+    assert c1 == c2 == queued and len(queued) >= 3 and queued[0] == "ask_score"
+
+
+async def test_a_send_that_cannot_finish_within_the_lease_is_put_back(store: Store, clock) -> None:
+    """Sends waiting behind slow ones are requeued rather than sent after their lease ran out (when another
+    worker may already have claimed them)."""
+    service = service_for(store, clock)
+    chat = MemoryChannel(service, "acme")
+    for i in range(5):
+        await chat.close(f"c{i}", f"u{i}")
+
+    class Slow(Scripted):
+        async def send(self, item: OutboxItem) -> str | None:
+            clock.advance(seconds=3)  # each send takes 3 s of the 10 s lease
+            return await super().send(item)
+
+    sender = Slow()
+    settings = WorkerSettings(lease=timedelta(seconds=10), send_timeout=2.0, concurrency=1)
+    worker = Worker(service, {("memory", "acme"): sender}, settings)
+    assert await worker.run_once() == 5
+    rows = await outbox_rows(store)
+    # claimed at t=0; a send must start by t=8 (lease minus send timeout): t=0, 3, 6 go, t=9 does not
+    assert [r.status for r in rows] == ["sent"] * 3 + ["pending"] * 2
+    assert [r.attempts for r in rows[3:]] == [0, 0] and len(sender.calls) == 3
+    await worker.drain()
+    assert {r.status for r in await outbox_rows(store)} == {"sent"} and len(sender.calls) == 5
+
+
+async def test_retry_after_pauses_the_target_from_the_answer_on(store: Store, clock) -> None:
+    service = service_for(store, clock)
+    chat = MemoryChannel(service, "acme")
+
+    class SlowThen429(Scripted):
+        def rate_limits(self, item: OutboxItem) -> list:
+            return [("bot", Rate(25.0))]
+
+        async def send(self, item: OutboxItem) -> str | None:
+            clock.advance(seconds=4)  # the 429 arrives 4 s after the send began
+            return await super().send(item)
+
+    sender = SlowThen429(RetryLater("429", retry_after=10))
+    worker = Worker(service, {("memory", "acme"): sender})
+    await chat.close("c1", "u1")
+    answered_at = clock() + timedelta(seconds=4)
+    await worker.run_once()
+    row = (await outbox_rows(store))[0]
+    assert row.status == "pending" and row.next_attempt_at == answered_at + timedelta(seconds=10)
+    # nothing else for the same bot goes out before 10 s after the 429
+    assert worker.limiter.earliest([("bot", Rate(25.0))], clock().timestamp()) == pytest.approx(10.0)
+
+
+async def test_two_workers_keep_each_conversation_in_order(store: Store, clock) -> None:
+    if store.is_sqlite:
+        pytest.skip("several workers need PostgreSQL (SKIP LOCKED); SQLite runs one worker")
+    service = service_for(store, clock)
+    chat = MemoryChannel(service, "acme")
+    for i in range(40):
+        await chat.close(f"c{i}", f"u{i}")
+        await chat.tap(f"c{i}", f"u{i}", i % 11)
+        await chat.reply(f"c{i}", f"u{i}", "fine")
+    sent: list[tuple[str, int]] = []
+    rng = random.Random(6)
+
+    class Flaky:
+        async def send(self, item: OutboxItem) -> str:
+            await asyncio.sleep(rng.random() / 500)
+            if rng.random() < 0.2:
+                raise ConnectionResetError("reset")
+            sent.append((item.target.get("conversation_id") or item.target.get("url", ""), item.id))
+            return f"r{item.id}"
+
+    others = [Store(store.url) for _ in range(2)]
+    workers = [
+        Worker(SurveyService(s, service.profiles, clock), {("memory", "acme"): Flaky(), ("events", "*"): Flaky()},
+               WorkerSettings(batch=5, max_attempts=50), f"w{i}")
+        for i, s in enumerate(others)
+    ]  # fmt: skip
+    try:
+        for _ in range(60):
+            await asyncio.gather(*(w.drain(max_passes=50) for w in workers))
+            clock.advance(minutes=15)  # past any backoff
+    finally:
+        for s in others:
+            await s.dispose()
+    rows = await outbox_rows(store)
+    assert {r.status for r in rows} == {"sent"}
+    assert sorted(i for _, i in sent) == [r.id for r in rows]  # each exactly once
+    by_conv: dict[str, list[int]] = {}
+    for conv, item_id in sent:
+        by_conv.setdefault(conv, []).append(item_id)
+    customer = {k: v for k, v in by_conv.items() if k.startswith("c")}
+    assert len(customer) == 40 and all(ids == sorted(ids) for ids in customer.values())

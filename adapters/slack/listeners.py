@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -9,17 +10,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks
 from core import followup
 from core.profiles import ProfileSettings
 from core.service import Outcome, SurveyService
+from core.store.surveys import get_survey
+from core.survey import Survey
 from core.types import Address, ConversationClosed, ScoreGiven, TextReceived
 
+log = logging.getLogger(__name__)
 CHANNEL = "slack"
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 TOASTS = {"not_yours": "not_your_survey", "closed": "survey_closed", "no_survey": "survey_closed"}
+CUSTOMER_SUBTYPES = {None, "thread_broadcast", "file_share"}  # a person writing; edits, joins, bots are not
+LOCALE_CACHE = 10_000
 
 
 @dataclass
@@ -43,14 +50,33 @@ class Context:
         return agent in self.agents if self.agents else agent != customer
 
     async def locale(self, user: str) -> str | None:
-        """The user's Slack locale (users.info include_locale), cached; None when Slack won't tell."""
-        if user not in self.locales:
-            try:
-                info = await self.client.users_info(user=user, include_locale=True)
-                self.locales[user] = info["user"].get("locale")
-            except Exception:  # a locale is a nicety: fall back to the profile default
-                self.locales[user] = None
+        """The user's Slack locale (users.info include_locale); None sends the profile default. Only answers are
+        cached (bounded), so a failed lookup is tried again next time."""
+        if user in self.locales:
+            return self.locales[user]
+        try:
+            info = await self.client.users_info(user=user, include_locale=True)
+        except Exception as exc:  # a locale is a nicety: fall back to the profile default
+            log.info("slack users.info %s failed: %s", user, exc)
+            return None
+        if len(self.locales) >= LOCALE_CACHE:
+            self.locales.pop(next(iter(self.locales)))
+        self.locales[user] = info["user"].get("locale")
         return self.locales[user]
+
+    async def is_thread_parent(self, channel: str, ts: str) -> bool:
+        """Reaction events don't say whether the message is a reply; the thread it sits in does."""
+        try:
+            found = await self.client.conversations_replies(channel=channel, ts=ts, limit=1)
+        except SlackApiError as exc:  # can't tell (e.g. a missing *:history scope): trust the reaction
+            log.warning("slack conversations.replies %s %s failed: %s", channel, ts, exc)
+            return True
+        messages = found.get("messages") or []
+        return not messages or messages[0].get("ts") == ts
+
+    async def survey(self, survey_id: int) -> Survey | None:
+        async with self.service.store.read() as conn:
+            return await get_survey(conn, survey_id)
 
     async def close(self, channel: str, customer: str, thread: str | None, agent: str, case: str, key: str) -> None:
         event = ConversationClosed(
@@ -69,7 +95,7 @@ def register(app: AsyncApp, ctx: Context, track: Callable[[Any], Any]) -> None:
     @app.event("message")
     @track
     async def on_message(body: dict[str, Any], event: dict[str, Any]) -> None:
-        if event.get("bot_id") or event.get("subtype") or not event.get("user"):
+        if event.get("bot_id") or event.get("subtype") not in CUSTOMER_SUBTYPES or not event.get("user"):
             return
         thread = event.get("thread_ts")
         address = ctx.address(event["channel"], event["user"], thread)
@@ -85,6 +111,8 @@ def register(app: AsyncApp, ctx: Context, track: Callable[[Any], Any]) -> None:
         if not ctx.may_close(event["user"], customer):
             return
         channel, ts = item["channel"], item["ts"]
+        if not await ctx.is_thread_parent(channel, ts):
+            return
         await ctx.close(channel, customer, ts, event["user"], f"{channel}:{ts}", f"slack:{body['event_id']}")
 
     @app.command("/nps-close")
@@ -105,11 +133,15 @@ def register(app: AsyncApp, ctx: Context, track: Callable[[Any], Any]) -> None:
 
     @app.shortcut("nps_close")
     @track
-    async def on_shortcut(ack: Any, body: dict[str, Any]) -> None:
+    async def on_shortcut(ack: Any, body: dict[str, Any], respond: Any) -> None:
         await ack()
         message, channel, agent = body.get("message", {}), body["channel"]["id"], body["user"]["id"]
         customer = message.get("user")
-        if not customer or not ctx.may_close(agent, customer):
+        if not customer or message.get("bot_id"):
+            await respond("Use the shortcut on a message the customer wrote.")
+            return
+        if not ctx.may_close(agent, customer):
+            await respond("Only support agents can close conversations.")
             return
         thread = message.get("thread_ts") or message["ts"]
         key = f"slack:shortcut:{body.get('trigger_id', thread)}"
@@ -136,6 +168,13 @@ def register(app: AsyncApp, ctx: Context, track: Callable[[Any], Any]) -> None:
         user, channel = body["user"]["id"], body["channel"]["id"]
         thread = body.get("message", {}).get("thread_ts") or ""
         loc = await ctx.locale(user)
+        survey = await ctx.survey(int(action["value"]))
+        if survey is None or survey.address.user_id != user:
+            key = "survey_closed" if survey is None else "not_your_survey"
+            await client.chat_postEphemeral(
+                channel=channel, user=user, text=ctx.text(key, loc), thread_ts=thread or None
+            )
+            return
         view = blocks.comment_modal(
             int(action["value"]),
             f"{action['value']}|{channel}|{thread}",

@@ -14,7 +14,8 @@ UNREACHABLE = {
     "channel_not_found", "is_archived", "not_in_channel", "account_inactive", "user_not_found", "cannot_dm_bot",
     "user_disabled", "restricted_action", "team_access_not_granted",
 }  # fmt: skip
-PERMANENT = {"invalid_auth", "not_authed", "token_revoked", "missing_scope", "invalid_blocks", "msg_too_long"}
+# Slack's codes for a temporary failure on its side; any other `ok: false` would be refused again.
+TRANSIENT = {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "team_added_to_org"}
 
 
 class SlackSender:
@@ -33,16 +34,7 @@ class SlackSender:
         try:
             return await self._send(item)
         except SlackApiError as exc:
-            status = exc.response.status_code
-            error = str(exc.response.get("error", "")) if exc.response is not None else ""
-            if status == 429 or error == "ratelimited":
-                retry = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after")
-                raise RetryLater(f"Slack rate limit ({error})", float(retry) if retry else None) from exc
-            if error in UNREACHABLE:
-                raise PermanentFailure(f"Slack: {error}", unreachable=True) from exc
-            if error in PERMANENT or (400 <= status < 500):
-                raise PermanentFailure(f"Slack: {error or status}") from exc
-            raise DeliveryError(f"Slack: {error or status}") from exc
+            raise classify(exc) from exc
 
     async def _send(self, item: OutboxItem) -> str | None:
         channel = str(item.target["conversation_id"])
@@ -70,3 +62,18 @@ class SlackSender:
             return f"{resp['channel']}:{resp['ts']}"
         resp = await self.client.chat_postMessage(channel=channel, thread_ts=thread, text=p["text"])
         return f"{resp['channel']}:{resp['ts']}"
+
+
+def classify(exc: SlackApiError) -> DeliveryError:
+    """429 waits for Retry-After; 5xx and Slack's transient codes are retried by the worker with backoff;
+    a gone channel or user marks the customer unreachable; anything else is permanent (bad token, scope, blocks)."""
+    status = exc.response.status_code
+    error = str(exc.response.get("error") or "") if isinstance(exc.response.data, dict) else ""
+    if status == 429 or error == "ratelimited":
+        retry = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after")
+        return RetryLater(f"Slack rate limit ({error or status})", float(retry) if retry else None)
+    if status >= 500 or error in TRANSIENT:
+        return DeliveryError(f"Slack: {error or status}")
+    if error in UNREACHABLE:
+        return PermanentFailure(f"Slack: {error}", unreachable=True)
+    return PermanentFailure(f"Slack: {error or status}")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, ChatMemberUpdated, Message, Update, User
 
@@ -49,8 +51,21 @@ class Context:
             return True
         if chat_id > 0:
             return False
-        member = await bot.get_chat_member(chat_id, user.id)
+        try:
+            member = await bot.get_chat_member(chat_id, user.id)
+        except TelegramAPIError as exc:  # e.g. the bot was removed from the group: nobody there is an agent
+            log.warning("getChatMember(%s, %s) failed: %s", chat_id, user.id, exc)
+            return False
         return member.status in ADMIN_STATUSES
+
+
+async def has_text(message: Message) -> bool:
+    """Filters are coroutines on purpose: aiogram runs a plain (or magic `F`) filter in a thread per update."""
+    return bool(message.text)
+
+
+async def closes_topic(message: Message) -> bool:
+    return message.forum_topic_closed is not None
 
 
 TOASTS = {"already_answered": "already_answered", "not_yours": "not_your_survey", "closed": "survey_closed"}
@@ -69,8 +84,12 @@ def build_router(ctx: Context) -> Router:
             survey_id=callback_data.s,
             actor_id=str(query.from_user.id),
         )
-        out = await ctx.service.handle(event, dedup_key=ctx.key(event_update))
-        await query.answer(_toast(ctx, out, query.from_user.language_code))
+        toast = None
+        try:
+            out = await ctx.service.handle(event, dedup_key=ctx.key(event_update))
+            toast = _toast(ctx, out, query.from_user.language_code)
+        finally:  # even when storing failed (Telegram redelivers the update, the dedup key was not taken)
+            await _answer(query, toast)
 
     @router.callback_query(FollowUpAction.filter())
     async def on_follow_up(query: CallbackQuery, callback_data: FollowUpAction, bot: Bot) -> None:
@@ -80,22 +99,28 @@ def build_router(ctx: Context) -> Router:
         try:
             state = await act(ctx.service.store, callback_data.s, who, now)
         except followup.NotADetractor:
-            await query.answer(ctx.text("survey_closed", ctx.settings.policy.locale))
+            await _answer(query, ctx.text("survey_closed", ctx.settings.policy.locale))
             return
         loc = ctx.settings.policy.locale
         status = ctx.text("claimed_by", loc, user=state.claimed_by)
         if state.resolved_by:
             status = ctx.text("resolved_by", loc, user=state.resolved_by)
-        await query.answer(status)
+        await _answer(query, status)
         if isinstance(query.message, Message) and query.message.text:
             base = query.message.text.split("\n\n✔")[0]
             markup = None if state.resolved_by else query.message.reply_markup
-            await bot.edit_message_text(
-                text=f"{base}\n\n✔ {status}",
-                chat_id=query.message.chat.id,
-                message_id=query.message.message_id,
-                reply_markup=markup,
-            )
+            with contextlib.suppress(TelegramBadRequest):  # a second claim leaves the text as it was
+                await bot.edit_message_text(
+                    text=f"{base}\n\n✔ {status}",
+                    chat_id=query.message.chat.id,
+                    message_id=query.message.message_id,
+                    reply_markup=markup,
+                )
+
+    @router.callback_query()
+    async def on_unknown_tap(query: CallbackQuery) -> None:
+        """A button we can't read (an older keyboard, an inline message): still answered, politely."""
+        await _answer(query, ctx.text("survey_closed", query.from_user.language_code or ctx.settings.policy.locale))
 
     @router.message(Command("close"))
     async def on_close(message: Message, bot: Bot, event_update: Update) -> None:
@@ -108,7 +133,7 @@ def build_router(ctx: Context) -> Router:
         chat_id, customer = target
         await _close(ctx, message, chat_id, customer, ctx.key(event_update))
 
-    @router.message(F.forum_topic_closed)
+    @router.message(closes_topic)
     async def on_topic_closed(message: Message, event_update: Update) -> None:
         if message.chat.id != ctx.support_chat_id or message.message_thread_id is None:
             return
@@ -118,7 +143,7 @@ def build_router(ctx: Context) -> Router:
             return
         await _close(ctx, message, customer_chat, None, ctx.key(event_update))
 
-    @router.message(F.text)
+    @router.message(has_text)
     async def on_text(message: Message, event_update: Update) -> None:
         user = message.from_user
         if user is None or user.is_bot or (message.text or "").startswith("/"):
@@ -135,6 +160,14 @@ def build_router(ctx: Context) -> Router:
             )
 
     return router
+
+
+async def _answer(query: CallbackQuery, text: str | None) -> None:
+    """answerCallbackQuery, never raising: a query answered once already, or too old, must not fail the update."""
+    try:
+        await query.answer(text)
+    except TelegramAPIError as exc:
+        log.info("answerCallbackQuery %s failed: %s", query.id, exc)
 
 
 def _close_target(ctx: Context, message: Message) -> tuple[int, User | None] | None:

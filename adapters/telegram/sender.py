@@ -6,6 +6,7 @@ from aiogram import Bot
 from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramForbiddenError,
+    TelegramMigrateToChat,
     TelegramNotFound,
     TelegramRetryAfter,
 )
@@ -39,6 +40,8 @@ class TelegramSender:
             raise RetryLater(exc.message, retry_after=float(exc.retry_after)) from exc
         except TelegramForbiddenError as exc:
             raise PermanentFailure(f"403 {exc.message}", unreachable=True) from exc
+        except TelegramMigrateToChat as exc:  # the old id will never work again; name the new one for operators
+            raise PermanentFailure(f"400 group moved to supergroup {exc.migrate_to_chat_id}") from exc
         except (TelegramBadRequest, TelegramNotFound) as exc:
             text = exc.message.lower()
             if any(h in text for h in HARMLESS):

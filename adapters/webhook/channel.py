@@ -10,9 +10,10 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from adapters.webhook import signing
+from adapters.webhook import jsonbody, signing
 from adapters.webhook.http import HttpClient, post_signed
 from adapters.webhook.inbound import parser, to_core
+from adapters.webhook.keys import dedup_key
 from core.profiles import ProfileSettings
 from core.ratelimit import Limit, Rate
 from core.service import SurveyService
@@ -52,15 +53,16 @@ class WebhookChannel(HttpClient):
         except signing.InvalidSignature as exc:
             return web.json_response({"error": str(exc)}, status=401)
         try:
-            data = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return web.json_response({"error": f"malformed JSON: {exc}"}, status=400)
+            data = jsonbody.parse(body)
+        except jsonbody.BadJson as exc:
+            return web.json_response({"error": str(exc)}, status=400)
         try:
             event = parser.validate_python(data)
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
             return web.json_response({"error": f"invalid event: {problems}"}, status=400)
-        out = await self.service.handle(to_core(self.profile, event), dedup_key=f"webhook:{self.profile}:{msg_id}")
+        key = dedup_key(f"webhook:{self.profile}", msg_id)
+        out = await self.service.handle(to_core(self.profile, event), dedup_key=key)
         survey = out.survey
         return web.json_response(
             {

@@ -7,11 +7,14 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
+from adapters.webhook import jsonbody
 from adapters.webhook.http import HttpClient
+from adapters.webhook.keys import dedup_key
 from core.delivery import DeliveryError, PermanentFailure, RetryLater
 from core.profiles import ProfileSettings
 from core.ratelimit import Limit, Rate
@@ -21,49 +24,115 @@ from core.types import Address, ConversationClosed, ConversationReopened, Inboun
 
 log = logging.getLogger(__name__)
 CHANNEL = "chatwoot"
+MAX_INT = 2**63 - 1
+# Chatwoot's ids are integers; a string is taken too, no wider than the columns it lands in.
+ChatwootId = Annotated[StrictInt, Field(ge=0, le=MAX_INT)] | Annotated[StrictStr, Field(min_length=1, max_length=128)]
+
+
+def _label(limit: int) -> Any:
+    """Display text (names, channel): kept when it is a string, cut to the column's width, else dropped."""
+    return BeforeValidator(lambda v: v[:limit] if isinstance(v, str) else None)
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Person(_Payload):
+    id: ChatwootId | None = None
+    name: Annotated[str | None, _label(256)] = None
+    type: Any = None
+    additional_attributes: dict[str, Any] | None = None
+
+
+class Team(_Payload):
+    name: Annotated[str | None, _label(191)] = None
+
+
+class Meta(_Payload):
+    sender: Person | None = None
+    assignee: Person | None = None
+    team: Team | None = None
+
+
+class StatusChanged(_Payload):
+    """conversation_status_changed (and the older conversation_resolved / conversation_opened)."""
+
+    event: str
+    id: ChatwootId
+    status: Annotated[str | None, _label(32)] = None
+    timestamp: Annotated[str, BeforeValidator(lambda v: "" if v is None else str(v)[:40])] = ""
+    meta: Meta | None = None
+    additional_attributes: dict[str, Any] | None = None
+    inbox_id: ChatwootId | None = None
+    channel: Annotated[str | None, _label(64)] = None
+
+
+class Conversation(_Payload):
+    id: ChatwootId | None = None
+
+
+class MessageCreated(_Payload):
+    event: str
+    id: ChatwootId | None = None
+    content: str | None = None
+    message_type: Any = None
+    private: Any = None
+    sender: Person | None = None
+    conversation: Conversation | None = None
+
+
+STATUS_EVENTS = ("conversation_status_changed", "conversation_resolved", "conversation_opened")
+
+
+def _locale(*candidates: Any) -> str | None:
+    return next((c for c in candidates if isinstance(c, str) and 0 < len(c) <= 16), None)
 
 
 def parse(profile: str, payload: dict[str, Any]) -> tuple[InboundEvent, str] | None:
-    """A Chatwoot webhook payload → (core event, dedup key), or None when it is not ours to act on."""
+    """A Chatwoot webhook payload → (core event, dedup key), or None when it is not ours to act on.
+
+    Raises pydantic's ValidationError when an event we act on does not have Chatwoot's shape."""
     event = payload.get("event")
-    if event in ("conversation_status_changed", "conversation_resolved", "conversation_opened"):
-        conv_id, status = payload.get("id"), payload.get("status")
-        if conv_id is None:
-            return None
-        meta = payload.get("meta") or {}
-        sender = meta.get("sender") or {}
-        stamp = payload.get("timestamp") or ""
-        key = f"{CHANNEL}:{profile}:{event}:{conv_id}:{status}:{stamp}"
-        if event == "conversation_resolved" or status == "resolved":
-            if sender.get("id") is None:
-                return None
-            assignee = meta.get("assignee") or {}
-            team = meta.get("team") or {}
-            attrs = payload.get("additional_attributes") or {}
-            closed = ConversationClosed(
-                Address(CHANNEL, profile, str(conv_id), str(sender["id"])),
-                agent=assignee.get("name"),
-                team=team.get("name"),
-                locale=attrs.get("browser_language") or (sender.get("additional_attributes") or {}).get("language"),
-                customer_name=sender.get("name"),
-                case_id=f"{conv_id}:{stamp}",
-                metadata={"inbox_id": payload.get("inbox_id"), "chatwoot_channel": payload.get("channel")},
-            )
-            return closed, key
-        if event == "conversation_opened" or status == "open":
-            return ConversationReopened(Address(CHANNEL, profile, str(conv_id), "")), key
-        return None
+    if event in STATUS_EVENTS:
+        return _status(profile, StatusChanged.model_validate(payload))
     if event == "message_created":
-        sender = payload.get("sender") or {}
-        conversation = payload.get("conversation") or {}
-        if payload.get("message_type") != "incoming" or sender.get("type") != "contact" or payload.get("private"):
-            return None
-        if conversation.get("id") is None or sender.get("id") is None:
-            return None
-        text = str(payload.get("content") or "")
-        address = Address(CHANNEL, profile, str(conversation["id"]), str(sender["id"]))
-        return TextReceived(address, text), f"{CHANNEL}:{profile}:message:{payload.get('id')}"
+        return _message(profile, MessageCreated.model_validate(payload))
     return None
+
+
+def _status(profile: str, p: StatusChanged) -> tuple[InboundEvent, str] | None:
+    meta = p.meta or Meta()
+    key = dedup_key(f"{CHANNEL}:{profile}", f"{p.event}:{p.id}:{p.status}:{p.timestamp}")
+    if p.event == "conversation_resolved" or p.status == "resolved":
+        sender = meta.sender
+        if sender is None or sender.id is None:
+            return None
+        attrs = p.additional_attributes or {}
+        closed = ConversationClosed(
+            Address(CHANNEL, profile, str(p.id), str(sender.id)),
+            agent=meta.assignee.name[:191] if meta.assignee and meta.assignee.name else None,  # agent column width
+            team=meta.team.name if meta.team else None,
+            locale=_locale(attrs.get("browser_language"), (sender.additional_attributes or {}).get("language")),
+            customer_name=sender.name,
+            case_id=f"{p.id}:{p.timestamp}",
+            metadata={"inbox_id": p.inbox_id, "chatwoot_channel": p.channel},
+        )
+        return closed, key
+    if p.event == "conversation_opened" or p.status == "open":
+        return ConversationReopened(Address(CHANNEL, profile, str(p.id), "")), key
+    return None
+
+
+def _message(profile: str, p: MessageCreated) -> tuple[InboundEvent, str] | None:
+    """Only a customer's own public message is a reply; our messages echo back as outgoing and are ignored."""
+    sender = p.sender
+    if p.message_type != "incoming" or sender is None or sender.type != "contact" or p.private:
+        return None
+    if p.conversation is None or p.conversation.id is None or sender.id is None or p.id is None:
+        return None
+    address = Address(CHANNEL, profile, str(p.conversation.id), str(sender.id))
+    return TextReceived(address, p.content or ""), dedup_key(f"{CHANNEL}:{profile}", f"message:{p.id}")
 
 
 class ChatwootChannel(HttpClient):
@@ -81,15 +150,19 @@ class ChatwootChannel(HttpClient):
     async def handle(self, request: web.Request) -> web.Response:
         """Chatwoot signs nothing, so the URL carries a shared token (?token=…) that must match."""
         given = request.query.get("token") or request.headers.get("X-Npsbot-Token", "")
-        if not hmac.compare_digest(given.encode(), self.config.webhook_token.encode()):
+        if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), self.config.webhook_token.encode()):
             return web.json_response({"error": "missing or wrong token"}, status=401)
         try:
-            payload = json.loads(await request.read())
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return web.json_response({"error": f"malformed JSON: {exc}"}, status=400)
+            payload = jsonbody.parse(await request.read())
+        except jsonbody.BadJson as exc:
+            return web.json_response({"error": str(exc)}, status=400)
         if not isinstance(payload, dict):
             return web.json_response({"error": "expected a JSON object"}, status=400)
-        parsed = parse(self.profile, payload)
+        try:
+            parsed = parse(self.profile, payload)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+            return web.json_response({"error": f"not a Chatwoot {payload['event']} payload: {problems}"}, status=400)
         if parsed is None:
             return web.json_response({"status": "ignored"})
         event, key = parsed

@@ -9,13 +9,15 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from core.types import Address, ConversationClosed, ConversationReopened, InboundEvent, ScoreGiven, TextReceived
 
 CHANNEL = "webhook"
+MAX_ID = 2**63 - 1  # a signed 64-bit column on every backend
 Id = Annotated[str, Field(min_length=1, max_length=191)]
+ContactId = Annotated[str, Field(min_length=1, max_length=128)]  # the width of contacts.user_id
 
 
 class Closed(BaseModel):
     model_config = ConfigDict(extra="ignore")
     conversation_id: Id
-    contact_id: Id
+    contact_id: ContactId
     locale: str | None = Field(None, max_length=16)
     agent: str | None = Field(None, max_length=191)
     team: str | None = Field(None, max_length=191)
@@ -30,10 +32,10 @@ class Received(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
     conversation_id: Id
-    contact_id: Id
+    contact_id: ContactId
     text: str | None = Field(None, max_length=10_000)
-    option: int | None = Field(None, ge=0, le=10)
-    survey_id: int | None = None
+    option: int | None = Field(None, ge=0, le=10, strict=True)
+    survey_id: int | None = Field(None, ge=1, le=MAX_ID)
     thread: str | None = Field(None, max_length=191)
     locale: str | None = Field(None, max_length=16)
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 MAX_ID = 2**62  # fits a signed 64-bit column on every backend
+MAX_IDEMPOTENCY_KEY = 200
 
 
 def _no_nul(value: str | None) -> str | None:
@@ -19,7 +19,8 @@ def _no_nul(value: str | None) -> str | None:
 
 
 def _as_utc(value: datetime | None) -> datetime | None:
-    """Naive means UTC; an aware time is converted, and one that falls outside the calendar is refused."""
+    """Naive means UTC; an aware time is converted. One that falls off the calendar once in UTC (an offset on
+    0001-01-01 or 9999-12-31) is pinned to the calendar's first or last instant, which filters the same way."""
     if value is None:
         return None
     if value.tzinfo is None:
@@ -27,13 +28,7 @@ def _as_utc(value: datetime | None) -> datetime | None:
     try:
         return value.astimezone(UTC)
     except OverflowError:
-        raise ValueError("date is out of range once converted to UTC") from None
-
-
-def _json_no_nul(value: dict[str, Any]) -> dict[str, Any]:
-    if "\\u0000" in json.dumps(value):
-        raise ValueError("must not contain NUL characters")
-    return value
+        return (datetime.min if value.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
 Text = Annotated[str | None, AfterValidator(_no_nul)]
@@ -47,14 +42,14 @@ class CloseBody(BaseModel):
     profile: Name = Field(min_length=1, max_length=64)
     channel: Name = Field(min_length=1, max_length=32)
     conversation_id: Name = Ident
-    user_id: Name = Ident
+    user_id: Name = Field(min_length=1, max_length=128)  # the width of contacts.user_id
     thread: Text = Field(None, max_length=191)
     agent: Text = Field(None, max_length=191)
     team: Text = Field(None, max_length=191)
     locale: Text = Field(None, max_length=16)
     customer_name: Text = Field(None, max_length=256)
     case_id: Text = Field(None, max_length=191)
-    metadata: Annotated[dict[str, Any], AfterValidator(_json_no_nul)] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)  # NUL is dropped by the service, as for every event
 
 
 class ReopenBody(BaseModel):

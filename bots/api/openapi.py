@@ -5,15 +5,33 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from bots.api.models import CloseBody, FollowUpBody, ReopenBody, ResponseParams
+from bots.api.models import MAX_IDEMPOTENCY_KEY, CloseBody, FollowUpBody, ReopenBody, ResponseParams
 
 REF = "#/components/schemas/{model}"
+NO_NUL = "^[^\\u0000]*$"  # the models refuse NUL in every text field
+
+
+def _openapi30(schema: Any) -> Any:
+    """pydantic writes JSON Schema 2020-12; OpenAPI 3.0 says `nullable` instead of a "null" type. Plain strings
+    get the NUL rule spelled out so generated requests and validation agree."""
+    if isinstance(schema, list):
+        return [_openapi30(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _openapi30(v) for k, v in schema.items()}
+    options = out.get("anyOf")
+    if isinstance(options, list) and {"type": "null"} in options and len(options) == 2:
+        [other] = [o for o in options if o != {"type": "null"}]
+        out = {**other, **{k: v for k, v in out.items() if k != "anyOf"}, "nullable": True}
+    if out.get("type") == "string" and not {"format", "enum", "pattern", "const"} & out.keys():
+        out["pattern"] = NO_NUL
+    return out
 
 
 def _schema(model: Any) -> dict[str, Any]:
     schema = model.model_json_schema(ref_template=REF)
     schema.pop("$defs", None)
-    return schema
+    return _openapi30(schema)
 
 
 def _query(*names: str) -> list[dict[str, Any]]:
@@ -27,7 +45,7 @@ def _query(*names: str) -> list[dict[str, Any]]:
         elif "anyOf" in p:
             non_null = [s for s in p["anyOf"] if s.get("type") != "null"]
             p = {**non_null[0], **{k: v for k, v in p.items() if k not in ("anyOf", "default")}}
-        out.append({"name": name, "in": "query", "required": False, "schema": p})
+        out.append({"name": name, "in": "query", "required": False, "schema": _openapi30(p)})
     return out
 
 
@@ -82,7 +100,7 @@ def spec() -> dict[str, Any]:
                             "name": "Idempotency-Key",
                             "in": "header",
                             "required": False,
-                            "schema": {"type": "string", "maxLength": 200},
+                            "schema": {"type": "string", "maxLength": MAX_IDEMPOTENCY_KEY},
                         }
                     ],
                     requestBody={"required": True, "content": _json("CloseBody")},

@@ -8,7 +8,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from bots.api.models import MAX_ID, CloseBody, FollowUpBody, ReopenBody, ResponseParams
+from adapters.webhook import jsonbody
+from adapters.webhook.keys import dedup_key
+from bots.api.models import MAX_ID, MAX_IDEMPOTENCY_KEY, CloseBody, FollowUpBody, ReopenBody, ResponseParams
 from bots.api.openapi import spec
 from bots.auth import Principal, authenticate, require_profile
 from core import followup
@@ -33,9 +35,9 @@ def _validation(exc: ValidationError) -> web.HTTPException:
 
 async def _body(request: web.Request, model: type[BaseModel]) -> Any:
     try:
-        data = await request.json()
-    except ValueError as exc:
-        raise _error(400, f"malformed JSON: {exc}") from None
+        data = jsonbody.parse(await request.read())
+    except jsonbody.BadJson as exc:
+        raise _error(400, str(exc)) from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -104,7 +106,10 @@ def api_routes(runtime: Any) -> list[web.RouteDef]:
             body.metadata,
         )
         key = request.headers.get("Idempotency-Key")
-        out = await runtime.service.handle(event, dedup_key=f"api:{body.profile}:{key[:200]}" if key else None)
+        if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
+            raise _error(422, f"Idempotency-Key: at most {MAX_IDEMPOTENCY_KEY} characters")
+        dedup = dedup_key(f"api:{body.profile}", key) if key else None
+        out = await runtime.service.handle(event, dedup_key=dedup)
         survey = survey_snapshot(out.survey) if out.survey else None
         return web.json_response({"status": out.status, "survey": survey})
 

@@ -10,8 +10,9 @@ from typing import Any
 from aiohttp import web
 
 from bots.auth import SESSION_COOKIE, Principal, principal_for_token, request_token
+from core import followup
 from core.reports import DIMENSIONS, Filters, breakdown, summary
-from core.reports.analytics import comments, compare, distribution, followup_stats, significant, trend
+from core.reports.analytics import BUCKETS, comments, compare, dimension_values, distribution, followup_stats, trend
 from core.reports.responses import ResponseQuery, export_csv
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -25,13 +26,16 @@ def _page(name: str, status: int = 200, **values: str) -> web.Response:
     return web.Response(text=html, content_type="text/html", status=status)
 
 
-def _day(text: str | None) -> datetime | None:
+def _day(text: str | None, *, end: bool = False) -> datetime | None:
+    """ISO date or time in UTC. A bare date as the end of a range includes that whole day (a date picker's "To")."""
     if not text:
         return None
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise web.HTTPBadRequest(text='{"error": "dates must be ISO 8601"}', content_type="application/json") from None
+    if end and len(text) == 10:
+        value += timedelta(days=1)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -52,8 +56,9 @@ def dashboard_routes(runtime: Any) -> list[web.RouteDef]:
             channel=q.get("channel") or None,
             agent=q.get("agent") or None,
             team=q.get("team") or None,
+            locale=q.get("locale") or None,
             since=_day(q.get("since")),
-            until=_day(q.get("until")),
+            until=_day(q.get("until"), end=True),
             profiles=scope,
         )
 
@@ -87,39 +92,42 @@ def dashboard_routes(runtime: Any) -> list[web.RouteDef]:
         f = filters(request, who)
         q = request.query
         bucket = q.get("bucket", "week")
-        if bucket not in ("day", "week", "month"):
+        if bucket not in BUCKETS:
             bucket = "week"
-        minimum = 30
+        minimum = config.report.min_responses
         store = runtime.store
         total = await summary(store, f)
-        now = runtime.service.clock()
-        until = f.until or now
+        until = f.until or runtime.service.clock()
         since = f.since or (until - timedelta(days=30))
-        cmp = await compare(store, replace(f, since=None, until=None), since, until)
+        cmp = await compare(store, replace(f, since=None, until=None), since, until, minimum)
+        scope = Filters(profiles=f.profiles)
         body: dict[str, Any] = {
             "profiles": who.visible(list(config.profiles)),
-            "summary": total.as_dict() | {"significant": significant(total, minimum)},
+            "options": {dim: await dimension_values(store, dim, scope) for dim in DIMENSIONS if dim != "profile"},
+            "summary": total.as_dict(minimum),
             "distribution": await distribution(store, f),
-            "trend": [{"period": p, **s.as_dict()} for p, s in await trend(store, f, bucket)],  # type: ignore[arg-type]
+            "trend": [{"period": p, **s.as_dict(minimum)} for p, s in await trend(store, f, bucket)],  # type: ignore[arg-type]
             "breakdowns": {
-                dim: [
-                    {"key": k, **s.as_dict(), "significant": significant(s, minimum)}
-                    for k, s in await breakdown(store, dim, f)
-                ]
-                for dim in DIMENSIONS
+                dim: [{"key": k, **s.as_dict(minimum)} for k, s in await breakdown(store, dim, f)] for dim in DIMENSIONS
             },
             "comparison": {
                 "since": since.isoformat(),
                 "until": until.isoformat(),
-                "current": cmp.current.as_dict(),
-                "previous": cmp.previous.as_dict(),
+                "current": cmp.current.as_dict(minimum),
+                "previous": cmp.previous.as_dict(minimum),
                 "change": None if cmp.change is None else round(cmp.change, 2),
                 "significant": cmp.significant,
             },
             "comments": await comments(
                 store, f, category=q.get("category") or None, search=q.get("search") or None, limit=50
             ),
-            "follow_up": await followup_stats(store, f),
+            "follow_up": await followup_stats(store, f)
+            | {
+                "items": [
+                    *await followup.list_followups(store, f.profiles, "open", 25, f),
+                    *await followup.list_followups(store, f.profiles, "claimed", 25, f),
+                ]
+            },
             "min_responses": minimum,
         }
         return web.json_response(body)

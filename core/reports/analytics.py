@@ -6,22 +6,22 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Float, case, cast, func, literal_column, select
+from sqlalchemy import Numeric, case, cast, func, literal_column, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from core.reports.summary import Filters, Summary, _counts, _summary, summary
+from core.reports.summary import DIMENSIONS, MIN_RESPONSES, Filters, Summary, _counts, _summary, summary
 from core.scoring import difference_significant
 from core.store import Store
 from core.store.tables import SurveyRow
 
 S = SurveyRow.__table__
 Bucket = Literal["day", "week", "month"]
-MIN_RESPONSES = 30
+BUCKETS: tuple[Bucket, ...] = ("day", "week", "month")
 
 
 def significant(s: Summary, minimum: int = MIN_RESPONSES) -> bool:
     """Below `minimum` responses an NPS is shown with its count but flagged as not significant."""
-    return s.responses >= minimum
+    return s.significant(minimum)
 
 
 async def distribution(store: Store, filters: Filters = Filters()) -> list[int]:
@@ -36,6 +36,9 @@ async def distribution(store: Store, filters: Filters = Filters()) -> list[int]:
 
 
 def _period(dialect: str, bucket: Bucket) -> ColumnElement[Any]:
+    """The bucket's first day as YYYY-MM-DD in UTC; weeks start on Monday (ISO) on both backends."""
+    if bucket not in BUCKETS:
+        raise ValueError(f"unknown bucket {bucket!r}; choose one of {', '.join(BUCKETS)}")
     col = S.c.asked_at
     if dialect == "postgresql":
         return func.to_char(func.date_trunc(bucket, func.timezone("UTC", col)), literal_column("'YYYY-MM-DD'"))
@@ -67,12 +70,22 @@ class Comparison:
         return None if a is None or b is None else a - b
 
 
-async def compare(store: Store, filters: Filters, since: datetime, until: datetime) -> Comparison:
-    """This period against the one of equal length just before it; significant at 95 %."""
+async def compare(
+    store: Store, filters: Filters, since: datetime, until: datetime, minimum: int = MIN_RESPONSES
+) -> Comparison:
+    """This period against the one of equal length just before it.
+
+    Significant means a two-sample z-test at 95 % on the NPS difference, each period with its own multinomial
+    variance; a period below `minimum` responses never yields a significant change (the normal approximation
+    does not hold there). None when either period has no responses.
+    """
     length = until - since
     current = await summary(store, replace(filters, since=since, until=until))
     previous = await summary(store, replace(filters, since=since - length, until=since))
-    return Comparison(current, previous, difference_significant(current.result, previous.result))
+    verdict = difference_significant(current.result, previous.result)
+    if verdict and not (current.significant(minimum) and previous.significant(minimum)):
+        verdict = False
+    return Comparison(current, previous, verdict)
 
 
 async def comments(
@@ -101,9 +114,10 @@ async def comments(
 
 
 def _seconds(dialect: str) -> ColumnElement[Any]:
+    """Completion to resolution in seconds, rounded to the millisecond so both backends give the same figure."""
     if dialect == "postgresql":
-        return func.extract("epoch", S.c.resolved_at - S.c.completed_at)
-    return cast((func.julianday(S.c.resolved_at) - func.julianday(S.c.completed_at)) * 86400.0, Float)
+        return func.round(cast(func.extract("epoch", S.c.resolved_at - S.c.completed_at), Numeric), 3)
+    return func.round((func.julianday(S.c.resolved_at) - func.julianday(S.c.completed_at)) * 86400.0, 3)
 
 
 async def followup_stats(store: Store, filters: Filters = Filters()) -> dict[str, Any]:
@@ -124,3 +138,19 @@ async def followup_stats(store: Store, filters: Filters = Filters()) -> dict[str
             hi = (await conn.execute(ordered.limit(1).offset(resolved // 2))).scalar_one()
             median = (float(lo) + float(hi)) / 2
     return {"open": open_, "claimed": claimed, "resolved": resolved, "median_seconds_to_resolve": median}
+
+
+async def dimension_values(store: Store, dimension: str, filters: Filters = Filters(), limit: int = 200) -> list[str]:
+    """The values a dimension takes (for filter pickers), most frequent first; one GROUP BY, no rows loaded."""
+    if dimension not in DIMENSIONS:
+        raise ValueError(f"unknown dimension {dimension!r}; choose one of {', '.join(DIMENSIONS)}")
+    col = S.c[dimension]
+    q = (
+        select(col)
+        .where(col.is_not(None), *filters.where())
+        .group_by(col)
+        .order_by(func.count().desc(), col)
+        .limit(limit)
+    )
+    async with store.read() as conn:
+        return [str(v) for v in (await conn.execute(q)).scalars()]

@@ -15,6 +15,7 @@ from core.store.tables import SurveyRow
 
 S = SurveyRow.__table__
 DIMENSIONS = ("profile", "channel", "agent", "team", "locale")
+MIN_RESPONSES = 30  # below this an NPS is shown with its count but flagged as not significant
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,11 @@ class Summary:
     def response_rate(self) -> float | None:
         return None if self.asked == 0 else self.responses / self.asked
 
-    def as_dict(self) -> dict[str, Any]:
+    def significant(self, minimum: int = MIN_RESPONSES) -> bool:
+        """Too few responses make the interval meaningless; the count is still shown."""
+        return self.responses >= minimum
+
+    def as_dict(self, minimum: int = MIN_RESPONSES) -> dict[str, Any]:
         r = self.result
         return {
             "nps": None if r.nps is None else round(r.nps, 2),
@@ -71,6 +76,7 @@ class Summary:
             "responses": r.responses,
             "asked": self.asked,
             "response_rate": None if self.response_rate is None else round(self.response_rate, 4),
+            "significant": self.significant(minimum),
         }
 
 

@@ -36,7 +36,8 @@ class SurveyRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_survey_due", "next_check_at"),
         Index("ix_survey_route", "profile", "channel", "conversation_id", "state"),
-        Index("ix_survey_report", "profile", "scored_at"),
+        Index("ix_survey_report", "profile", "asked_at"),  # every report filters by asked_at
+        Index("ix_survey_asked", "asked_at"),
         Index("ix_survey_created", "created_at"),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -25,6 +26,9 @@ class FakeSlack(LocalServer):
     locales: dict[str, str] = field(default_factory=dict)
     rate_limited: dict[str, int] = field(default_factory=dict)  # method -> Retry-After seconds (once)
     errors: dict[str, str] = field(default_factory=dict)  # method -> Slack error code (once)
+    statuses: dict[str, int] = field(default_factory=dict)  # method -> bare HTTP status, e.g. 503 (once)
+    held: dict[str, asyncio.Event] = field(default_factory=dict)  # method -> answered only once the event is set
+    parents: dict[str, str] = field(default_factory=dict)  # thread reply ts -> its parent's ts
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -55,6 +59,10 @@ class FakeSlack(LocalServer):
                 text = str(v)
                 params[k] = json.loads(text) if k in ("blocks", "view") else text
         self.calls.append(Call(method, params, request.headers.get("Authorization", "")))
+        if method in self.held:
+            await self.held[method].wait()
+        if method in self.statuses:
+            return web.Response(status=self.statuses.pop(method), text="upstream unavailable")
         if method in self.rate_limited:
             wait = self.rate_limited.pop(method)
             return web.json_response(
@@ -76,6 +84,10 @@ class FakeSlack(LocalServer):
         if method == "auth.test":
             return {"url": "https://example.slack.com/", "team": "Example", "user": "npsbot", "team_id": "T0001",
                     "user_id": "UBOTUSER", "bot_id": "B0BOT"}  # fmt: skip
+        if method == "conversations.replies":  # the thread holding `ts`, parent first
+            ts = params["ts"]
+            parent = self.parents.get(ts, ts)
+            return {"messages": [{"type": "message", "ts": parent, "thread_ts": parent}], "has_more": False}
         if method == "views.open":
             return {"view": {"id": "V1", **params.get("view", {})}}
         return {}

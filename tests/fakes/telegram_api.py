@@ -37,6 +37,7 @@ class Fault:
     chat_id: int | None = None
     times: int = 1
     retry_after: int | None = None
+    migrate_to_chat_id: int | None = None
     delay: float = 0.0
 
 
@@ -49,6 +50,10 @@ class FloodLimits:
     per_group: tuple[int, float] = (20, 60.0)
 
 
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup are exactly the same "
+    "as a current content and reply markup of the message"
+)
 SENDING = {"sendMessage", "editMessageText", "editMessageReplyMarkup"}
 
 
@@ -58,6 +63,7 @@ class FakeTelegram(LocalServer):
     faults: list[Fault] = field(default_factory=list)
     updates: deque[dict[str, Any]] = field(default_factory=deque)
     admins: set[int] = field(default_factory=set)
+    messages: dict[tuple[int, int], tuple[str, Any]] = field(default_factory=dict)
     limits: FloodLimits | None = None
     rejected_429: int = 0
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1000))
@@ -123,6 +129,8 @@ class FakeTelegram(LocalServer):
                 body: dict[str, Any] = {"ok": False, "error_code": fault.status, "description": fault.description}
                 if fault.retry_after is not None:
                     body["parameters"] = {"retry_after": fault.retry_after}
+                if fault.migrate_to_chat_id is not None:
+                    body["parameters"] = {"migrate_to_chat_id": fault.migrate_to_chat_id}
                 return web.json_response(body, status=fault.status)
         wait = self._flood(method, call.chat_id)
         if wait is not None:
@@ -134,8 +142,25 @@ class FakeTelegram(LocalServer):
                 "parameters": {"retry_after": wait},
             }
             return web.json_response(body, status=429)
+        unchanged = self._unchanged(method, params)
+        if unchanged is not None:
+            return web.json_response({"ok": False, "error_code": 400, "description": unchanged}, status=400)
         call.result = await self._result(token, method, params)
         return web.json_response({"ok": True, "result": call.result})
+
+    def _unchanged(self, method: str, params: dict[str, Any]) -> str | None:
+        """Telegram refuses an edit that changes nothing; records the new content otherwise."""
+        if method not in ("editMessageText", "editMessageReplyMarkup") or "message_id" not in params:
+            return None
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        if key not in self.messages:
+            return None
+        text, markup = self.messages[key]
+        new = (params.get("text", text), params.get("reply_markup") or None)
+        if new == (text, markup):
+            return NOT_MODIFIED
+        self.messages[key] = new
+        return None
 
     async def _result(self, token: str, method: str, params: dict[str, Any]) -> Any:
         bot_id = int(token.split(":")[0])
@@ -153,6 +178,8 @@ class FakeTelegram(LocalServer):
             }
             if params.get("reply_markup"):
                 msg["reply_markup"] = params["reply_markup"]
+            if method == "sendMessage":
+                self.messages[(chat_id, message_id)] = (msg["text"], params.get("reply_markup") or None)
             return msg
         if method == "getChatMember":
             user_id = int(params["user_id"])
@@ -162,11 +189,13 @@ class FakeTelegram(LocalServer):
                 return {"status": status, "user": user, **ADMIN_RIGHTS}
             return {"status": status, "user": user}
         if method == "getUpdates":
+            # Like Telegram: an update stays queued until a later call's offset confirms it.
+            offset = int(params.get("offset") or 0)
+            while self.updates and self.updates[0]["update_id"] < offset:
+                self.updates.popleft()
             if not self.updates:
                 await asyncio.sleep(min(float(params.get("timeout", 0) or 0), 0.2))
-            batch = list(self.updates)
-            self.updates.clear()
-            return batch
+            return list(self.updates)
         return True
 
 

@@ -53,7 +53,8 @@ function drawTrend(points) {
     svg.append(el("path", { d: "M" + shown.map((p, i) => `${x(i)},${y(p.nps)}`).join(" L"), fill: "none",
       stroke: COLORS.promoter, "stroke-width": 3 }));
     shown.forEach((p, i) => {
-      svg.append(el("circle", { cx: x(i), cy: y(p.nps), r: 4, fill: COLORS.promoter }));
+      svg.append(el("circle", { cx: x(i), cy: y(p.nps), r: 4, fill: p.significant ? COLORS.promoter : "#fff",
+        stroke: COLORS.promoter, "data-significant": p.significant }));
       svg.append(el("text", { x: x(i), y: H - 6, "text-anchor": "middle", "font-size": 11, fill: "#6b7785" }, p.period));
     });
   }
@@ -72,13 +73,41 @@ function drawBreakdowns(breakdowns, minimum) {
     for (const r of rows) {
       const tr = el("tr");
       const nps = el("td", {}, fmt(r.nps));
-      if (!r.significant) nps.append(el("span", { class: "flag", title: `fewer than ${minimum} responses` }, " (n/s)"));
+      if (!r.significant) nps.append(el("span", { class: "flag", title: `fewer than ${minimum} responses: not significant` }, ` (n<${minimum})`));
       tr.append(el("td", {}, r.key ?? "—"), el("td", {}, r.responses), nps, el("td", {}, r.margin === null ? "" : r.margin.toFixed(1)),
         el("td", {}, r.promoters), el("td", {}, r.passives), el("td", {}, r.detractors));
       table.append(tr);
     }
     root.append(table);
   }
+}
+
+function fillSelect(id, values) {
+  const select = document.getElementById(id);
+  const chosen = select.value;
+  const first = select.options[0];
+  select.replaceChildren(first, ...values.map((v) => el("option", { value: v }, v)));
+  if (chosen && !values.includes(chosen)) select.append(el("option", { value: chosen }, chosen));
+  select.value = chosen;
+}
+
+function hours(seconds) {
+  return seconds === null || seconds === undefined ? "n/a" : `${(seconds / 3600).toFixed(1)} h`;
+}
+
+function drawFollowUp(f) {
+  document.getElementById("open").textContent = f.open;
+  document.getElementById("median").textContent = `${f.claimed} claimed · ${f.resolved} resolved · median time to resolve ${hours(f.median_seconds_to_resolve)}`;
+  document.getElementById("followup-counts").textContent = `${f.open} open · ${f.claimed} claimed · ${f.resolved} resolved · median time to resolve ${hours(f.median_seconds_to_resolve)}`;
+  const table = document.getElementById("followups");
+  const head = el("tr");
+  for (const h of ["score", "comment", "customer", "agent", "profile", "status", "claimed by"]) head.append(el("th", {}, h));
+  table.replaceChildren(head, ...f.items.map((d) => {
+    const tr = el("tr", { "data-status": d.status });
+    tr.append(el("td", {}, d.score), el("td", {}, d.comment || "—"), el("td", {}, d.customer_name || d.user_id),
+      el("td", {}, d.agent || "—"), el("td", {}, `${d.profile}/${d.channel}`), el("td", {}, d.status), el("td", {}, d.claimed_by || ""));
+    return tr;
+  }));
 }
 
 function drawComments(items) {
@@ -100,6 +129,7 @@ async function load() {
   const s = data.summary;
   const select = document.getElementById("profile");
   if (select.options.length === 1) for (const p of data.profiles) select.append(el("option", { value: p }, p));
+  for (const [dim, values] of Object.entries(data.options)) fillSelect(dim, values);
   document.getElementById("nps").textContent = fmt(s.nps);
   document.getElementById("interval").textContent = s.nps === null ? "" : `95 % interval ${s.low.toFixed(1)} … ${s.high.toFixed(1)}` + (s.significant ? "" : " · not significant");
   document.getElementById("responses").textContent = s.responses;
@@ -108,9 +138,7 @@ async function load() {
   const c = data.comparison;
   document.getElementById("change").textContent = c.change === null ? "n/a" : fmt(c.change);
   document.getElementById("change-note").textContent = c.significant === null ? "" : c.significant ? "significant change" : "within the margin of error";
-  const f = data.follow_up;
-  document.getElementById("open").textContent = `${f.open} open · ${f.claimed} claimed`;
-  document.getElementById("median").textContent = f.median_seconds_to_resolve === null ? "" : `median time to resolve ${(f.median_seconds_to_resolve / 3600).toFixed(1)} h`;
+  drawFollowUp(data.follow_up);
   drawTrend(data.trend);
   drawDistribution(data.distribution);
   drawBreakdowns(data.breakdowns, data.min_responses);
