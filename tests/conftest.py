@@ -99,6 +99,14 @@ async def store(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[Store
 
 
 @pytest.fixture
+async def pg_store(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[Store]:
+    """PostgreSQL only, for what SQLite does not offer (several workers claiming with SKIP LOCKED)."""
+    s = await make_store("postgres", request, tmp_path)
+    yield s
+    await s.dispose()
+
+
+@pytest.fixture
 async def sqlite_store(tmp_path) -> AsyncIterator[Store]:
     s = Store(f"sqlite+aiosqlite:///{tmp_path / 'npsbot.db'}")
     await s.migrate()

@@ -1,12 +1,10 @@
 """Free-text score parsing and opt-out words: examples per language, and properties over any unicode text."""
 
-import time
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.replies import interpret, is_opt_out, parse_score
+from core.replies import MAX_LEN, interpret, is_opt_out, parse_score
 
 WORDS = {
     "en": ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"],
@@ -161,9 +159,17 @@ def test_comments_that_mention_an_opt_out_word_are_not_opt_outs(text: str) -> No
     assert interpret(text).kind != "opt_out"
 
 
-@pytest.mark.parametrize("text", ["1" * 4000, "1 " * 2000, "9/" * 2000, "🔟" * 2000, "nine out of " * 330])
-def test_long_replies_are_read_in_linear_time(text: str) -> None:
-    """Every comment goes through the parser on the request path; a quadratic pattern would stall the loop."""
-    started = time.perf_counter()
-    interpret(text)
-    assert time.perf_counter() - started < 0.25
+@pytest.mark.parametrize(
+    ("text", "score"),
+    [("1" * 4000, None), ("1 " * 2000, 1), ("9/" * 2000, None), ("🔟" * 2000, 10), ("nine out of " * 330, None)],
+)
+def test_long_repetitive_replies(text: str, score: int | None) -> None:
+    """Inputs that make backtracking patterns blow up; how fast they are read is measured in bench/, not here.
+    One number said again and again is still that number; a 4000-digit number or an odd scale is not a score."""
+    assert parse_score(text) == score
+
+
+def test_the_parser_reads_a_bounded_prefix() -> None:
+    """Every comment goes through the parser on the request path, so its work is capped by MAX_LEN characters."""
+    assert parse_score("9 or 8") is None
+    assert parse_score("9" + " " * MAX_LEN + "or 8") == 9

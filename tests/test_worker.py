@@ -145,10 +145,8 @@ async def test_long_rate_limit_wait_requeues_without_counting_an_attempt(store: 
     assert len(sender.calls) == 1
 
 
-async def test_two_workers_never_send_the_same_message_twice(store: Store, clock, tmp_path) -> None:
-    if store.is_sqlite:
-        pytest.skip("several workers need PostgreSQL (SKIP LOCKED); SQLite runs one worker")
-    service = service_for(store, clock)
+async def test_two_workers_never_send_the_same_message_twice(pg_store: Store, clock, tmp_path) -> None:
+    service = service_for(pg_store, clock)
     chat = MemoryChannel(service, "acme")
     for i in range(120):
         await chat.close(f"c{i}", f"u{i}")
@@ -161,7 +159,7 @@ async def test_two_workers_never_send_the_same_message_twice(store: Store, clock
             return f"r{item.id}"
 
     # Each worker gets its own engine (its own connection pool), as separate processes would.
-    others = [Store(store.url) for _ in range(2)]
+    others = [Store(pg_store.url) for _ in range(2)]
     workers = [
         Worker(
             SurveyService(s, service.profiles, clock),
@@ -177,7 +175,7 @@ async def test_two_workers_never_send_the_same_message_twice(store: Store, clock
         for s in others:
             await s.dispose()
     assert len(sent) == 120 and set(sent.values()) == {1}
-    rows = await outbox_rows(store)
+    rows = await outbox_rows(pg_store)
     assert {r.status for r in rows} == {"sent"} and {r.leased_by for r in rows} == {"w0", "w1"}
 
 
@@ -335,10 +333,8 @@ async def test_retry_after_pauses_the_target_from_the_answer_on(store: Store, cl
     assert worker.limiter.earliest([("bot", Rate(25.0))], clock().timestamp()) == pytest.approx(10.0)
 
 
-async def test_two_workers_keep_each_conversation_in_order(store: Store, clock) -> None:
-    if store.is_sqlite:
-        pytest.skip("several workers need PostgreSQL (SKIP LOCKED); SQLite runs one worker")
-    service = service_for(store, clock)
+async def test_two_workers_keep_each_conversation_in_order(pg_store: Store, clock) -> None:
+    service = service_for(pg_store, clock)
     chat = MemoryChannel(service, "acme")
     for i in range(40):
         await chat.close(f"c{i}", f"u{i}")
@@ -355,7 +351,7 @@ async def test_two_workers_keep_each_conversation_in_order(store: Store, clock) 
             sent.append((item.target.get("conversation_id") or item.target.get("url", ""), item.id))
             return f"r{item.id}"
 
-    others = [Store(store.url) for _ in range(2)]
+    others = [Store(pg_store.url) for _ in range(2)]
     workers = [
         Worker(SurveyService(s, service.profiles, clock), {("memory", "acme"): Flaky(), ("events", "*"): Flaky()},
                WorkerSettings(batch=5, max_attempts=50), f"w{i}")
@@ -368,7 +364,7 @@ async def test_two_workers_keep_each_conversation_in_order(store: Store, clock) 
     finally:
         for s in others:
             await s.dispose()
-    rows = await outbox_rows(store)
+    rows = await outbox_rows(pg_store)
     assert {r.status for r in rows} == {"sent"}
     assert sorted(i for _, i in sent) == [r.id for r in rows]  # each exactly once
     by_conv: dict[str, list[int]] = {}
