@@ -24,6 +24,9 @@ from tests.webhook_signing import signed
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 HOOK_TOKEN = "chatwoot-shared-token-123"
 ADMIN = {"Authorization": "Bearer hardening-admin"}
+TG_SECRET = "telegram-hardening-secret"
+SLACK_SECRET = "slack-hardening-secret"
+DEAD_END = "http://127.0.0.1:9/"  # nothing listens: no platform call may be needed to answer
 BASE = {"conversation_id": "c1", "contact_id": "u1"}
 
 
@@ -40,6 +43,8 @@ async def client(request: pytest.FixtureRequest, tmp_path, clock):
                 "channels": {
                     "memory": {},
                     "webhook": {"secrets": [SECRET]},
+                    "telegram": {"token": "123456:hardening", "secret_token": TG_SECRET, "api_base": DEAD_END},
+                    "slack": {"bot_token": "xoxb-hardening", "signing_secret": SLACK_SECRET, "api_base": DEAD_END},
                     "chatwoot": {
                         "base_url": "http://127.0.0.1:9",
                         "account_id": 1,
@@ -120,6 +125,32 @@ async def test_chatwoot_odd_bodies(client: TestClient) -> None:
     message |= {"sender": {"id": "s" * 128, "type": "contact"}, "conversation": {"id": "x" * 128}}
     resp = await client.post(f"/chatwoot/acme?token={HOOK_TOKEN}", json=message)
     assert resp.status == 200 and (await resp.json())["status"] == "ok"
+
+
+async def test_telegram_odd_bodies(client: TestClient) -> None:
+    headers = {"X-Telegram-Bot-Api-Secret-Token": TG_SECRET, "Content-Type": "application/json"}
+    for raw in RAW_400:
+        resp = await client.post("/telegram/acme", data=raw, headers=headers)
+        assert resp.status == 400 and (await resp.json())["error"].startswith("malformed JSON"), raw[:60]
+    for update in ([], {"update_id": "1"}, {"update_id": 1, "message": []}, {"update_id": 2, "callback_query": 1}):
+        assert (await client.post("/telegram/acme", json=update, headers=headers)).status == 400, update
+    assert (await raw_post(client, b"/telegram/acme", b"X-Telegram-Bot-Api-Secret-Token: \xff\r\n"))[0] == 401
+
+
+def slack_signed(body: bytes) -> dict[str, str]:
+    ts = str(int(time.time()))
+    mac = hmac.new(SLACK_SECRET.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={mac}", "Content-Type": "application/json"}
+
+
+async def test_slack_odd_bodies(client: TestClient) -> None:
+    for raw in [*RAW_400, b"[]", b'{"type": "event_callback", "event": []}']:
+        resp = await client.post("/slack/acme/events", data=raw, headers=slack_signed(raw))
+        assert 400 <= resp.status < 500, raw[:60]
+    form = b"payload=%7Bnot+json"
+    headers = {**slack_signed(form), "Content-Type": "application/x-www-form-urlencoded"}
+    assert (await client.post("/slack/acme/events", data=form, headers=headers)).status == 400
+    assert (await client.get("/healthz")).status == 200
 
 
 async def test_api_odd_bodies(client: TestClient) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import functools
 import json
 import logging
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.listeners import Context, register
 from adapters.slack.sender import SlackSender
+from core import jsonbody
 from core.profiles import ProfileSettings
 from core.ratelimit import Limit
 from core.service import SurveyService
@@ -31,6 +33,16 @@ log = logging.getLogger(__name__)
 WARM_UP_SECONDS = 5.0
 SHAPE_ERRORS = (AttributeError, LookupError, TypeError)
 MISSHAPEN = "malformed Slack request: not the shape of a Slack payload"
+
+
+def _check_json(raw: bytes, content_type: str) -> None:
+    """The JSON bolt is about to parse (the body, or a form's `payload`), read strictly first: nesting deep enough
+    to exhaust the stack would otherwise surface as a 500 from inside bolt."""
+    if content_type == "application/json":
+        jsonbody.parse(raw)
+    elif content_type == "application/x-www-form-urlencoded":
+        for payload in urllib.parse.parse_qs(raw.decode("utf-8", "replace")).get("payload", []):
+            jsonbody.parse(payload.encode())
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -126,6 +138,10 @@ class SlackChannel:
             valid = False
         if not valid:
             return _error(401, "invalid Slack signature or request older than 5 minutes")
+        try:
+            _check_json(raw, request.content_type)
+        except jsonbody.BadJson as exc:
+            return _error(400, f"{exc}")
         try:
             bolt_request = await to_bolt_request(request)
             bolt_response = await self.app.async_dispatch(bolt_request)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -20,6 +19,7 @@ from pydantic import ValidationError
 
 from adapters.telegram.handlers import Context, build_router
 from adapters.telegram.sender import TelegramSender
+from core import jsonbody
 from core.profiles import ProfileSettings
 from core.ratelimit import Rate
 from core.service import SurveyService
@@ -82,12 +82,12 @@ class TelegramChannel:
         """The secret is checked here, before aiogram sees the body: aiogram accepts anything when none is set."""
         secret = self.config.secret_token or ""
         given = request.headers.get(SECRET_HEADER, "")
-        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+        if not secret or not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), secret.encode()):
             return web.json_response({"error": "missing or wrong secret token"}, status=401)
         try:
-            body = json.loads(await request.read())
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return web.json_response({"error": f"malformed JSON: {exc}"}, status=400)
+            body = jsonbody.parse(await request.read())
+        except jsonbody.BadJson as exc:
+            return web.json_response({"error": str(exc)}, status=400)
         if not isinstance(body, dict) or not isinstance(body.get("update_id"), int):
             return web.json_response({"error": "not a Telegram update (update_id missing)"}, status=400)
         try:

@@ -10,10 +10,11 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from adapters.webhook import jsonbody, signing
+from adapters.webhook import signing
 from adapters.webhook.http import HttpClient, post_signed
 from adapters.webhook.inbound import parser, to_core
 from adapters.webhook.keys import dedup_key
+from core import jsonbody
 from core.profiles import ProfileSettings
 from core.ratelimit import Limit, Rate
 from core.service import SurveyService

@@ -12,9 +12,9 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
-from adapters.webhook import jsonbody
 from adapters.webhook.http import HttpClient
 from adapters.webhook.keys import dedup_key
+from core import jsonbody
 from core.delivery import DeliveryError, PermanentFailure, RetryLater
 from core.profiles import ProfileSettings
 from core.ratelimit import Limit, Rate

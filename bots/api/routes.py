@@ -8,12 +8,11 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from adapters.webhook import jsonbody
 from adapters.webhook.keys import dedup_key
 from bots.api.models import MAX_ID, MAX_IDEMPOTENCY_KEY, CloseBody, FollowUpBody, ReopenBody, ResponseParams
 from bots.api.openapi import spec
 from bots.auth import Principal, authenticate, require_profile
-from core import followup
+from core import followup, jsonbody
 from core.outbound import survey_snapshot
 from core.reports import Filters, breakdown, summary
 from core.reports.responses import ResponseQuery, export_csv, get_response, list_responses
