@@ -36,6 +36,7 @@ def survey_snapshot(survey: Survey) -> dict[str, Any]:
         "asked_at": _iso(survey.asked_at),
         "scored_at": _iso(survey.scored_at),
         "completed_at": _iso(survey.completed_at),
+        "metadata": survey.metadata,
     }
 
 

@@ -121,7 +121,7 @@ class SurveyService:
         case_id = event.case_id or event.address.conversation_id
         contact = await q.contact_status(conn, event.address, case_id)
         survey, actions = start(replace(event, case_id=case_id), contact, settings.policy, now)
-        survey_id = await q.insert_survey(conn, survey, settings.policy, dict(event.metadata))
+        survey_id = await q.insert_survey(conn, survey, settings.policy)
         survey = replace(survey, id=survey_id)
         await q.touch_contact(
             conn,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from core.messages import MessageCatalog, normalize_locale
 from core.replies import interpret
@@ -88,6 +89,7 @@ class Survey:
     asked_at: datetime | None = None
     scored_at: datetime | None = None
     completed_at: datetime | None = None
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False)  # the helpdesk's own fields, kept as sent
 
     @property
     def category(self) -> str | None:
@@ -135,6 +137,7 @@ def start(event: ConversationClosed, contact: ContactStatus, policy: Policy, now
         team=event.team,
         customer_name=event.customer_name,
         due_at=now + policy.send_delay,
+        metadata=dict(event.metadata),
     )
     reason = _skip_reason(contact, policy, now)
     if reason is not None:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 import schemathesis
+from schemathesis.checks import response_schema_conformance, status_code_conformance
 from hypothesis import HealthCheck, settings
 from schemathesis.generation import GenerationMode
 
@@ -70,3 +71,5 @@ def test_no_generated_request_causes_a_server_error(case: schemathesis.Case, bas
     assert response.status_code < 500, f"{what}: {response.status_code} {response.text[:300]}"
     if case.meta is not None and case.meta.generation.mode is GenerationMode.POSITIVE:
         assert response.status_code in ACCEPTED[case.method], f"{what}: {response.status_code} {response.text[:300]}"
+    # every answer has a status, content type and body the document declares
+    case.validate_response(response, checks=[response_schema_conformance, status_code_conformance])

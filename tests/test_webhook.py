@@ -123,6 +123,11 @@ async def test_full_loop_through_the_bridge(client: TestClient, bridge: FakeBrid
     assert [e["type"] for e in events] == ["survey.responded", "survey.completed", "detractor.created"]
     assert all(check(SUB_SECRET, r.body, r.headers) for r in bridge.at("/zap"))
     assert events[1]["data"]["comment"] == "Massa lent" and events[1]["data"]["agent"] == "marta"
+    assert all(e["data"]["metadata"] == meta for e in events)  # the helpdesk's fields travel with every event
+    sid = events[1]["data"]["id"]
+    one = await (await client.get(f"/api/v1/responses/{sid}", headers=auth(ADMIN))).json()
+    [listed] = (await (await client.get("/api/v1/responses", headers=auth(ADMIN))).json())["items"]
+    assert one["metadata"] == listed["metadata"] == meta
 
 
 async def test_replay_is_acknowledged_and_ignored(client: TestClient, bridge: FakeBridge) -> None:

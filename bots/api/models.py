@@ -65,6 +65,41 @@ class FollowUpBody(BaseModel):
     by: Name = Field(min_length=1, max_length=191)
 
 
+class SurveyOut(BaseModel):
+    """One survey as the API returns it (and as outbound events carry it)."""
+
+    id: int | None
+    profile: str
+    channel: str
+    conversation_id: str
+    case_id: str | None
+    user_id: str
+    customer_name: str | None
+    agent: str | None
+    team: str | None
+    locale: str
+    state: Literal["pending", "asked", "scored", "completed", "expired", "skipped", "opted_out"]
+    skip_reason: str | None
+    score: int | None = Field(ge=0, le=10)
+    category: Literal["promoter", "passive", "detractor"] | None
+    comment: str | None
+    created_at: datetime
+    asked_at: datetime | None
+    scored_at: datetime | None
+    completed_at: datetime | None
+    metadata: dict[str, Any] = Field(description="the fields the helpdesk sent when the conversation closed")
+
+
+class ResponseOut(SurveyOut):
+    unparsed: list[str] = Field(description="replies that were not a score, kept as text")
+
+
+class ResponseDetailOut(ResponseOut):
+    claimed_by: str | None
+    resolved_by: str | None
+    resolved_at: datetime | None
+
+
 class ResponseParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     profile: Text = Field(None, max_length=64)

@@ -5,7 +5,16 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from bots.api.models import MAX_IDEMPOTENCY_KEY, CloseBody, FollowUpBody, ReopenBody, ResponseParams
+from bots.api.models import (
+    MAX_IDEMPOTENCY_KEY,
+    CloseBody,
+    FollowUpBody,
+    ReopenBody,
+    ResponseDetailOut,
+    ResponseOut,
+    ResponseParams,
+    SurveyOut,
+)
 
 REF = "#/components/schemas/{model}"
 NO_NUL = "^[^\\u0000]*$"  # the models refuse NUL in every text field
@@ -71,7 +80,8 @@ def _op(summary: str, ok: dict[str, Any], **extra: Any) -> dict[str, Any]:
 @cache
 def spec() -> dict[str, Any]:
     obj = {"type": "object"}
-    survey_result = _json(schema={"type": "object", "properties": {"status": {"type": "string"}, "survey": obj}})
+    survey = {"allOf": [{"$ref": REF.format(model="SurveyOut")}], "nullable": True}
+    survey_result = _json(schema={"type": "object", "properties": {"status": {"type": "string"}, "survey": survey}})
     return {
         "openapi": "3.0.3",
         "info": {
@@ -88,6 +98,9 @@ def spec() -> dict[str, Any]:
                 "CloseBody": _schema(CloseBody),
                 "ReopenBody": _schema(ReopenBody),
                 "FollowUpBody": _schema(FollowUpBody),
+                "SurveyOut": _schema(SurveyOut),
+                "ResponseOut": _schema(ResponseOut),
+                "ResponseDetailOut": _schema(ResponseDetailOut),
             },
         },
         "paths": {
@@ -122,7 +135,7 @@ def spec() -> dict[str, Any]:
                             schema={
                                 "type": "object",
                                 "properties": {
-                                    "items": {"type": "array", "items": obj},
+                                    "items": {"type": "array", "items": {"$ref": REF.format(model="ResponseOut")}},
                                     "next_cursor": {"type": "integer", "nullable": True},
                                 },
                             }
@@ -141,7 +154,7 @@ def spec() -> dict[str, Any]:
             "/api/v1/responses/{id}": {
                 "get": _op(
                     "One response",
-                    {"description": "The response", "content": _json(schema=obj)},
+                    {"description": "The response", "content": _json("ResponseDetailOut")},
                     parameters=[{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
                 )
             },

@@ -123,8 +123,8 @@ def _update(columns: tuple[str, ...]) -> Any:
     return update(S).where(S.c.id == bindparam("_id")).values({c: bindparam(c, type_=S.c[c].type) for c in columns})
 
 
-async def insert_survey(conn: AsyncConnection, survey: Survey, policy: Policy, extra: dict[str, Any]) -> int:
-    result = await conn.execute(_INSERT, _row_values(survey, policy) | {"extra": extra})
+async def insert_survey(conn: AsyncConnection, survey: Survey, policy: Policy) -> int:
+    result = await conn.execute(_INSERT, _row_values(survey, policy) | {"extra": survey.metadata})
     return int(result.scalar_one())
 
 
@@ -159,6 +159,7 @@ def to_survey(row: Any) -> Survey:
         asked_at=row.asked_at,
         scored_at=row.scored_at,
         completed_at=row.completed_at,
+        metadata=dict(row.extra or {}),
     )
 
 
