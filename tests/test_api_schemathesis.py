@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 import schemathesis
-from schemathesis.checks import response_schema_conformance, status_code_conformance
 from hypothesis import HealthCheck, settings
+from schemathesis.checks import response_schema_conformance, status_code_conformance
 from schemathesis.generation import GenerationMode
 
 from bots.api.openapi import spec

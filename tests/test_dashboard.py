@@ -267,7 +267,16 @@ def _rgb_pixels(png: bytes) -> list[tuple[int, ...]]:
 
 
 async def test_operator_api_rows_carry_the_significance_flag(client: TestClient) -> None:
-    body = await (await client.get("/api/v1/nps?by=profile", headers=bearer(ADMIN))).json()
+    body = await (await client.get("/api/v1/nps?by=agent&bucket=week", headers=bearer(ADMIN))).json()
+    assert body["min_responses"] == MINIMUM  # the configured threshold, as on the dashboard
     rows = {r["key"]: r for r in body["breakdown"]}
-    assert rows["tapas"]["responses"] == 1 and rows["tapas"]["significant"] is False
-    assert "significant" in body["summary"]
+    assert rows["ana"]["responses"] == 6 and rows["ana"]["significant"] is True
+    assert rows[None]["responses"] == 1 and rows[None]["significant"] is False  # tapas' survey has no agent
+    assert body["summary"]["significant"] is True
+    expected = [0] * 11
+    for score in [*SCORES, 2]:
+        expected[score] += 1
+    assert body["distribution"] == expected
+    assert [p["responses"] for p in body["trend"]] == [4, 3, 3, 3]  # tapas' answer lands in acme's first week
+    assert all(p["significant"] is (p["responses"] >= MINIMUM) for p in body["trend"])
+    assert (await client.get("/api/v1/nps?bucket=year", headers=bearer(ADMIN))).status == 422

@@ -114,4 +114,5 @@ class ResponseParams(BaseModel):
     limit: int = Field(50, ge=1, le=500)
     cursor: int | None = Field(None, ge=1, le=MAX_ID)
     by: Literal["profile", "channel", "agent", "team", "locale"] | None = None
+    bucket: Literal["day", "week", "month"] | None = None
     status: Literal["open", "claimed", "resolved"] | None = None

@@ -160,9 +160,10 @@ def spec() -> dict[str, Any]:
             },
             "/api/v1/nps": {
                 "get": _op(
-                    "NPS with margin of error, optionally broken down by one dimension",
+                    "NPS with margin of error and the 0–10 distribution, optionally broken down by one dimension "
+                    "and over time (day, week or month)",
                     {"description": "Summary", "content": _json(schema=obj)},
-                    parameters=_query(*FILTERS, "by"),
+                    parameters=_query(*FILTERS, "by", "bucket"),
                 )
             },
             "/api/v1/dead-letters": {

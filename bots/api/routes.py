@@ -15,6 +15,7 @@ from bots.auth import Principal, authenticate, require_profile
 from core import followup, jsonbody
 from core.outbound import survey_snapshot
 from core.reports import Filters, breakdown, summary
+from core.reports.analytics import distribution, trend
 from core.reports.responses import ResponseQuery, export_csv, get_response, list_responses
 from core.store import outbox as ob
 from core.types import Address, ConversationClosed, ConversationReopened
@@ -146,11 +147,20 @@ def api_routes(runtime: Any) -> list[web.RouteDef]:
     async def nps(request: web.Request) -> web.Response:
         principal, params = auth(request), _params(request)
         filters = replace(_filters(params), profiles=_scope(principal, params, runtime))
-        results: dict[str, Any] = {"summary": (await summary(runtime.store, filters)).as_dict()}
+        minimum = config.report.min_responses
+        results: dict[str, Any] = {
+            "summary": (await summary(runtime.store, filters)).as_dict(minimum),
+            "distribution": await distribution(runtime.store, filters),
+            "min_responses": minimum,
+        }
         if params.by is not None:
             rows = await breakdown(runtime.store, params.by, filters)
             results["by"] = params.by
-            results["breakdown"] = [{"key": k, **s.as_dict()} for k, s in rows]
+            results["breakdown"] = [{"key": k, **s.as_dict(minimum)} for k, s in rows]
+        if params.bucket is not None:
+            points = await trend(runtime.store, filters, params.bucket)
+            results["bucket"] = params.bucket
+            results["trend"] = [{"period": p, **s.as_dict(minimum)} for p, s in points]
         return web.json_response(results)
 
     async def dead_letters(request: web.Request) -> web.Response:
