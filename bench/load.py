@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from bench.server import TELEGRAM_SECRET, WEBHOOK_SECRET
+from bench.server import CPU_PATH, TELEGRAM_SECRET, WEBHOOK_SECRET
 
 PG_ADMIN = os.environ.get("NPSBOT_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -97,10 +97,15 @@ class Result:
     errors: int
     seconds: float
     latencies: list[float]
+    server_cpu: float = 0.0  # CPU seconds the server process spent during the measured requests
 
     @property
     def rate(self) -> float:
         return (self.requests - self.errors) / self.seconds
+
+    @property
+    def cpu_ms(self) -> float:
+        return self.server_cpu / self.requests * 1000
 
     def pct(self, q: float) -> float:
         ordered = sorted(self.latencies)
@@ -131,6 +136,11 @@ async def drive(port: int, build: Callable[[int], Request], n: int, concurrency:
     return Result("", "", n, errors, elapsed, latencies)
 
 
+async def server_cpu(port: int) -> float:
+    async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}{CPU_PATH}") as resp:
+        return float((await resp.json())["cpu"])
+
+
 def free_port() -> int:
     import socket
 
@@ -154,7 +164,9 @@ async def run_scenario(backend: str, url: str, scenario: str, n: int, concurrenc
         raise RuntimeError(f"{scenario} server did not start")
     try:
         await drive(port, build, warmup, concurrency, 0)
+        cpu_before = await server_cpu(port)
         result = await drive(port, build, n, concurrency, warmup)
+        result.server_cpu = await server_cpu(port) - cpu_before
     finally:
         proc.stdin.close()
         await proc.wait()
@@ -195,14 +207,18 @@ async def main() -> None:
             finally:
                 await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     print(f"\n{args.requests} requests per scenario, concurrency {args.concurrency}, after {args.warmup} warm-up")
-    print(f"{'backend':<9} {'scenario':<9} {'req/s':>8} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}")
+    print(
+        f"{'backend':<9} {'scenario':<9} {'req/s':>8} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'cpu ms':>7} "
+        f"{'errors':>6}"
+    )
     for r in results:
         base = next(b for b in results if b.backend == r.backend and b.scenario == "baseline")
         print(
             f"{r.backend:<9} {r.scenario:<9} {r.rate:8.0f} {r.rate / base.rate:6.2f} "
-            f"{r.pct(0.5):7.1f} {r.pct(0.99):7.1f} {r.errors:6d}"
+            f"{r.pct(0.5):7.1f} {r.pct(0.99):7.1f} {r.cpu_ms:7.2f} {r.errors:6d}"
         )
     print("ratio = replies/s divided by the baseline's requests/s on the same backend in this run")
+    print("cpu ms = the server process's CPU time per measured request (less sensitive to a busy machine)")
     if any(r.errors for r in results):
         raise SystemExit(1)
 

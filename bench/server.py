@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 
 from aiohttp import web
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert
@@ -20,6 +21,7 @@ from core.types import Address, ConversationClosed
 TELEGRAM_TOKEN = "123456:bench-token-0000000000"
 TELEGRAM_SECRET = "bench-secret"
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+CPU_PATH = "/_bench/cpu"
 
 baseline_meta = MetaData()
 baseline_table = Table(
@@ -51,11 +53,19 @@ async def seed(runtime: Runtime, channel: str, count: int) -> None:
         await runtime.service.handle(event)
 
 
+async def cpu_seconds(_request: web.Request) -> web.Response:
+    """This process's CPU time, read by the driver before and after a run: CPU per request is not skewed by
+    other load on the machine the way requests per second are."""
+    return web.json_response({"cpu": time.process_time()})
+
+
 async def run_app(args: argparse.Namespace) -> web.AppRunner:
     runtime = Runtime(parse_config(bench_config(args.database, [args.channel]), env={}))
     await runtime.store.migrate()
     await seed(runtime, args.channel, args.seed)
-    runner = web.AppRunner(create_app(runtime), access_log=None)
+    app = create_app(runtime)
+    app.router.add_get(CPU_PATH, cpu_seconds)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     return runner
 
@@ -73,6 +83,7 @@ async def run_baseline(args: argparse.Namespace) -> web.AppRunner:
 
     app = web.Application()
     app.router.add_post("/baseline", handle)
+    app.router.add_get(CPU_PATH, cpu_seconds)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     return runner

@@ -87,7 +87,14 @@ def chatwoot_handle(runtime: Runtime, profile: str, config: Any) -> ChannelHandl
 def slack_handle(runtime: Runtime, profile: str, config: Any) -> ChannelHandle:
     from adapters.slack import SlackChannel
 
-    return SlackChannel(runtime.service, profile, runtime.profiles[profile], config, clock=runtime.service.clock)
+    return SlackChannel(
+        runtime.service,
+        profile,
+        runtime.profiles[profile],
+        config,
+        clock=runtime.service.clock,
+        lease=runtime.config.worker.lease,  # a crashed process's journaled requests wait this long, as its sends do
+    )
 
 
 FACTORIES: dict[str, Factory] = {

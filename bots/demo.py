@@ -1,25 +1,59 @@
-"""`npsbot demo`: the whole loop on the embedded default — SQLite, the in-process channel, a simulated clock."""
+"""`npsbot demo`: the whole loop on the embedded default — SQLite, no tokens, no network beyond 127.0.0.1.
+
+The real app (aiohttp, with the real Telegram, Slack and webhook adapters) and the delivery worker run against
+local stand-ins for the Telegram Bot API, the Slack Web API and a chat bridge (bots.sandbox). Simulated customers
+answer through signed, platform-shaped requests; a simulated clock moves time for expiries and comment windows.
+"""
 
 from __future__ import annotations
 
+import logging
 import random
 import tempfile
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from pathlib import Path
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import AsyncExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from aiohttp import ClientSession, web
 from rich.console import Console
-from rich.table import Table
+from sqlalchemy import func, select
 
+from bots.app import create_app
 from bots.config import parse_config
+from bots.demo_report import print_alerts, print_report, print_transcript
 from bots.runtime import Runtime
+from bots.sandbox.bridge import FakeBridge
+from bots.sandbox.customers import BridgeCustomers, Driver, Person, SlackCustomers, TelegramCustomers
+from bots.sandbox.slack_api import FakeSlack
+from bots.sandbox.telegram_api import FakeTelegram
 from core.reports import breakdown, summary
-from core.reports.summary import MIN_RESPONSES
 from core.scoring import nps_from_scores
 from core.service import utcnow
+from core.store.tables import OutboxRow
 
-AGENTS = [("Ana", "billing"), ("Ben", "billing"), ("Carla", "tech"), ("Dmitri", "tech")]
+PROFILE = "acme"
+TELEGRAM_TOKEN, TELEGRAM_SECRET = "7000001:DEMO-sandbox_token", "demo-secret-token"
+SLACK_TOKEN, SLACK_SIGNING = "xoxb-demo-sandbox-token", "demo-signing-secret-0123456789abcdef"
+BRIDGE_SECRET = "whsec_ZGVtby1icmlkZ2Utc2VjcmV0LTAxMjM0NTY3ODk="
+LEADS = "C0SUPPORTLEADS"  # the support team's Slack channel, where detractor alerts go
+DELIVER = "/deliver"
+
 LOCALES = ["en", "es", "ca", "it", "pt", "fr", "de"]
+SLACK_LOCALES = dict(en="en-US", es="es-ES", ca="ca-ES", it="it-IT", pt="pt-BR", fr="fr-FR", de="de-DE")
+CUSTOMERS = {
+    "en": ["Olivia", "Harry", "Amelia"], "es": ["Lucía", "Mateo", "Sofía"], "ca": ["Jordi", "Laia", "Pau"],
+    "it": ["Giulia", "Marco", "Chiara"], "pt": ["João", "Beatriz", "Tiago"], "fr": ["Camille", "Louis", "Inès"],
+    "de": ["Lukas", "Mia", "Jonas"],
+}  # fmt: skip
+OPENINGS = {
+    "en": "My invoice shows the wrong plan", "es": "Mi factura muestra el plan equivocado",
+    "ca": "La factura no quadra amb el meu pla", "it": "La fattura riporta il piano sbagliato",
+    "pt": "Minha fatura mostra o plano errado", "fr": "Ma facture indique la mauvaise offre",
+    "de": "Meine Rechnung zeigt den falschen Tarif",
+}  # fmt: skip
 WORDS = {
     "en": ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"],
     "es": ["cero", "uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve", "diez"],
@@ -29,203 +63,288 @@ WORDS = {
     "fr": ["zéro", "un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix"],
     "de": ["null", "eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun", "zehn"],
 }
+# What customers write after the score: a detractor's, a passive's and a promoter's comment in each language.
 COMMENTS = {
-    "en": "Quick and friendly help",
-    "es": "Me resolvieron el problema rápido",
-    "ca": "Molt amables, gràcies",
-    "it": "Risposta lenta ma corretta",
-    "pt": "Atendimento excelente",
-    "fr": "Le délai était trop long",
-    "de": "Sehr hilfreich, danke",
+    "en": ("Three days to fix one invoice", "Fine, but slow to answer", "Quick and friendly help"),
+    "es": ("Tardaron tres días en arreglarlo", "Bien, pero lento", "Me resolvieron el problema rápido"),
+    "ca": ("Tres dies per arreglar una factura", "Bé, però lent", "Molt amables, gràcies"),
+    "it": ("Tre giorni per una fattura", "Risposta lenta ma corretta", "Gentilissimi, grazie"),
+    "pt": ("Demoraram três dias", "Bom, mas demorado", "Atendimento excelente"),
+    "fr": ("Le délai était trop long", "Correct, mais lent", "Rapide et aimable"),
+    "de": ("Drei Tage für eine Rechnung", "Gut, aber langsam", "Sehr hilfreich, danke"),
 }
 JUNK = ["hmm", "7 or 8", "what?", "78", "not sure", "🤷"]
 OPT_OUTS = {"en": "STOP", "es": "Baja", "ca": "prou", "it": "basta", "pt": "pare", "fr": "stop", "de": "Stopp"}
+# Length 10, prime to the 3 channels and the 7 languages, so every channel sees every behaviour.
+BEHAVIOURS = ["button", "words", "digits", "junk_then_score", "button", "keycap", "junk_twice", "fullwidth", "silent",
+              "opt_out"]  # fmt: skip
+CHANNELS = ["telegram", "slack", "webhook"]
+# Who closes conversations on each channel; every channel records the agent by name (Slack's from users.info).
+AGENTS = {
+    "telegram": [Person(101, "Ana", team="billing"), Person(102, "Ben", team="billing")],
+    "slack": [Person("U0ELENA01", "Elena", team="accounts"), Person("U0FARID01", "Farid", team="accounts")],
+    "webhook": [Person("carla", "Carla", team="tech"), Person("dmitri", "Dmitri", team="tech"),
+                Person("ana", "Ana", team="billing")],
+}  # fmt: skip
 # How each agent's customers score 0..10 in this story: Carla delights, Dmitri struggles, so the breakdown differs.
 SCORE_WEIGHTS = {
     "Ana": [1, 1, 1, 1, 1, 2, 3, 4, 5, 4, 3],
     "Ben": [1, 1, 1, 1, 1, 2, 2, 3, 4, 5, 5],
     "Carla": [0, 0, 0, 0, 1, 1, 1, 2, 4, 8, 9],
     "Dmitri": [3, 2, 3, 3, 3, 3, 3, 3, 2, 1, 1],
-}
-
-DEMO_CONFIG = {
-    "database_url": "sqlite+aiosqlite:///demo.db",
-    "profiles": {
-        "acme": {
-            "brand": "Acme Cloud",
-            "locale": "en",
-            "channels": {"memory": {}},
-            "alerts": [{"channel": "memory", "destination": "support-leads"}],
-            "policy": {"expiry": "24h", "comment_window": "1h", "throttle": "0s"},
-        },
-        "tapas": {
-            "brand": "Tapas & Co",
-            "locale": "es",
-            "channels": {"memory": {}},
-            "policy": {"expiry": "24h", "comment_window": "1h", "throttle": "0s"},
-        },
-    },
+    "Elena": [0, 0, 0, 1, 1, 1, 2, 3, 5, 6, 5],
+    "Farid": [1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 2],
 }
 
 
 @dataclass
 class Clock:
+    """The demo's time. Rate-limit waits pass on it too, so a burst of alerts costs no real seconds."""
+
     now: datetime
 
     def __call__(self) -> datetime:
         return self.now
 
+    async def sleep(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
 
 @dataclass
 class Plan:
+    """One simulated conversation and what its customer will do: a step is a button tap (int) or text (str)."""
+
     conversation: str
-    user: str
-    profile: str
+    channel: str
     locale: str
-    agent: str
-    team: str
-    behaviour: str  # button | words | digits | junk_then_score | junk_twice | silent | opt_out
+    customer: Person
+    agent: Person
+    behaviour: str  # button | words | digits | keycap | fullwidth | junk_then_score | junk_twice | silent | opt_out
     score: int | None
+    steps: list[int | str] = field(default_factory=list)
+
+    @property
+    def agent_key(self) -> str:
+        """The agent as the report groups it."""
+        return self.agent.name
+
+
+def _typed(score: int, behaviour: str, locale: str, rng: random.Random) -> int | str:
+    if behaviour == "button":
+        return score
+    if behaviour == "words":
+        return WORDS[locale][score].capitalize() + "!"
+    if behaviour == "keycap":
+        return "🔟" if score == 10 else f"{score}\ufe0f\u20e3"
+    if behaviour == "fullwidth":
+        return "".join(chr(0xFF10 + int(d)) for d in str(score))
+    return rng.choice([f"{score}", f"{score}/10", f"I'd say {score}", f"{score}!!", f"nota: {score}"])
 
 
 def make_plans(n: int, rng: random.Random) -> list[Plan]:
-    behaviours = ["button", "words", "digits", "junk_then_score", "button", "words", "junk_twice", "silent", "opt_out"]
     plans = []
     for i in range(n):
-        locale = LOCALES[i % len(LOCALES)]
-        agent, team = AGENTS[rng.randrange(len(AGENTS))]
-        behaviour = behaviours[i % len(behaviours)]
-        score = rng.choices(range(11), weights=SCORE_WEIGHTS[agent])[0]
-        has_score = behaviour not in ("junk_twice", "silent", "opt_out")
-        plans.append(
-            Plan(
-                f"conv-{i:03d}",
-                f"cust-{i:03d}",
-                "acme" if locale in ("en", "de", "fr", "it") else "tapas",
-                locale,
-                agent,
-                team,
-                behaviour,
-                score if has_score else None,
-            )
-        )
+        locale, channel, behaviour = LOCALES[i % 7], CHANNELS[i % 3], BEHAVIOURS[i % 10]
+        agent = rng.choice(AGENTS[channel])
+        score = rng.choices(range(11), weights=SCORE_WEIGHTS[agent.name])[0]
+        comments = rng.random() < 0.75
+        name = CUSTOMERS[locale][i // 7 % 3]
+        if channel == "telegram":
+            conversation, customer = str(-(1001700000000 + i)), Person(7000000 + i, name, locale)
+        elif channel == "slack":
+            conversation, customer = f"C0SHARED{i:03d}", Person(f"U0CUST{i:03d}", name, SLACK_LOCALES[locale])
+        else:
+            conversation, customer = f"wa-{i:03d}", Person(f"wa:+3460000{i:04d}", name, locale)
+        steps: list[int | str]
+        if behaviour == "junk_twice":
+            steps, score = ["7 or 8", "depends on the day"], None
+        elif behaviour == "opt_out":
+            steps, score = [OPT_OUTS[locale]], None
+        elif behaviour == "silent":
+            steps, score = [], None
+        elif behaviour == "junk_then_score":
+            steps = [rng.choice(JUNK), _typed(score, "digits", locale, rng)]
+        else:
+            steps = [_typed(score, behaviour, locale, rng)]
+        if score is not None and comments:
+            steps.append(COMMENTS[locale][0 if score <= 6 else 1 if score <= 8 else 2])
+        plans.append(Plan(conversation, channel, locale, customer, agent, behaviour, score, steps))
     return plans
 
 
-def _reply_text(plan: Plan, rng: random.Random) -> str:
-    assert plan.score is not None
-    if plan.behaviour == "words":
-        return WORDS[plan.locale][plan.score].capitalize() + "!"
-    forms = [f"{plan.score}", f"{plan.score}/10", f"I'd say {plan.score}", f"{plan.score}!!", f"nota: {plan.score}"]
-    return rng.choice(forms)
-
-
-async def run_demo(conversations: int = 42, seed: int = 7, database_url: str | None = None) -> dict[str, object]:
-    console = Console()
-    rng = random.Random(seed)
-    workdir = Path(tempfile.mkdtemp(prefix="npsbot-demo-"))
-    cfg = dict(DEMO_CONFIG, database_url=database_url or f"sqlite+aiosqlite:///{workdir / 'demo.db'}")
-    clock = Clock(utcnow())
-    runtime = Runtime(parse_config(cfg, env={}), clock=clock)
-    await runtime.store.migrate()
-    channels = {p: runtime.channel("memory", p).memory for p in runtime.profiles}  # type: ignore[attr-defined]
-    plans = make_plans(conversations, rng)
-    console.print(
-        f"Simulating {len(plans)} closed support conversations in {len({p.locale for p in plans})} languages "
-        f"through the in-process channel, on {'SQLite' if runtime.store.is_sqlite else 'PostgreSQL'}: "
-        "customers tap a button, type a score in words or digits, "
-        "send junk first, opt out, or never answer. A few transcripts, then the report."
-    )
-
-    for plan in plans:
-        await channels[plan.profile].close(
-            plan.conversation, plan.user, agent=plan.agent, team=plan.team, locale=plan.locale
-        )
-    await runtime.worker.drain()
-
-    for plan in plans:
-        ch = channels[plan.profile]
-        if plan.behaviour == "button":
-            await ch.tap(plan.conversation, plan.user, plan.score)  # type: ignore[arg-type]
-        elif plan.behaviour in ("words", "digits"):
-            await ch.reply(plan.conversation, plan.user, _reply_text(plan, rng))
-        elif plan.behaviour == "junk_then_score":
-            await ch.reply(plan.conversation, plan.user, rng.choice(JUNK))
-            await ch.reply(plan.conversation, plan.user, _reply_text(plan, rng))
-        elif plan.behaviour == "junk_twice":
-            await ch.reply(plan.conversation, plan.user, "7 or 8")
-            await ch.reply(plan.conversation, plan.user, "depends on the day")
-        elif plan.behaviour == "opt_out":
-            await ch.reply(plan.conversation, plan.user, OPT_OUTS[plan.locale])
-        if plan.score is not None and rng.random() < 0.75:
-            await ch.reply(plan.conversation, plan.user, COMMENTS[plan.locale])
-    await runtime.worker.drain()
-
-    clock.now += timedelta(days=2)  # comment windows close, silent surveys expire
-    await runtime.worker.drain()
-
-    _print_transcripts(console, channels, plans)
-    total = await summary(runtime.store)
-    by_agent = await breakdown(runtime.store, "agent")
-    _print_report(console, total, by_agent, await breakdown(runtime.store, "locale"))
-    # The check: what the database reports must be what the simulated customers meant to give.
-    answered = [p for p in plans if p.score is not None]
-    expected = nps_from_scores([p.score for p in answered])  # type: ignore[misc]
-    expected_by_agent = {
-        agent: nps_from_scores([p.score for p in answered if p.agent == agent])  # type: ignore[misc]
-        for agent in sorted({p.agent for p in answered})
+def demo_config(database_url: str, telegram: FakeTelegram, slack: FakeSlack, bridge: FakeBridge) -> dict[str, Any]:
+    """One brand on three channels, each pointed at its local stand-in."""
+    channels = {
+        "telegram": {"token": TELEGRAM_TOKEN, "secret_token": TELEGRAM_SECRET, "api_base": telegram.base,
+                     "agents": [int(a.key) for a in AGENTS["telegram"]]},
+        "slack": {"bot_token": SLACK_TOKEN, "signing_secret": SLACK_SIGNING, "api_base": slack.base,
+                  "agents": [str(a.key) for a in AGENTS["slack"]]},
+        "webhook": {"secrets": [BRIDGE_SECRET], "deliver_url": bridge.url(DELIVER)},
+    }  # fmt: skip
+    profile = {
+        "brand": "Acme Cloud",
+        "locale": "en",
+        "channels": channels,
+        "alerts": [{"channel": "slack", "destination": LEADS}],
+        "policy": {"expiry": "24h", "comment_window": "1h", "throttle": "0s"},
     }
-    reported_by_agent = {str(key): s.result for key, s in by_agent}
+    return {"database_url": database_url, "server": {"host": "127.0.0.1"}, "profiles": {PROFILE: profile}}
+
+
+async def settle(runtime: Runtime, clock: Clock) -> None:
+    """Deliver everything due. A message a rate limit put off goes out when the simulated clock reaches it."""
+    table = OutboxRow.__table__
+    for _ in range(200):
+        await runtime.worker.drain()
+        async with runtime.store.read() as conn:
+            query = select(func.min(table.c.next_attempt_at)).where(table.c.status == "pending")
+            due = (await conn.execute(query)).scalar()
+        if due is None:
+            return
+        clock.now = max(clock.now, due if due.tzinfo else due.replace(tzinfo=UTC))
+
+
+NOISY = ("alembic", "aiohttp.access", "aiogram", "slack_bolt", "slack_sdk")
+
+
+@contextmanager
+def quiet_logs() -> Iterator[None]:
+    """Migration, access and per-update logs would bury the story; `npsbot -v demo` keeps them."""
+    if logging.getLogger().isEnabledFor(logging.DEBUG):
+        yield
+        return
+    saved = {name: logging.getLogger(name).level for name in NOISY}
+    for name in NOISY:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
+
+
+async def run_demo(conversations: int = 42, seed: int = 7, database_url: str | None = None) -> dict[str, Any]:
+    console = Console()
+    plans = make_plans(conversations, random.Random(seed))
+    with quiet_logs():
+        async with AsyncExitStack() as stack:
+            if database_url is None:
+                workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="npsbot-demo-"))
+                database_url = f"sqlite+aiosqlite:///{workdir}/demo.db"
+            telegram, slack, bridge = FakeTelegram(), FakeSlack(), FakeBridge()
+            for fake in (telegram, slack, bridge):
+                await fake.start()
+                stack.push_async_callback(fake.close)
+            clock = Clock(utcnow())
+            runtime = Runtime(parse_config(demo_config(database_url, telegram, slack, bridge), env={}), clock=clock)
+            runtime.worker.sleep = clock.sleep
+            stack.push_async_callback(runtime.store.dispose)
+            await runtime.store.migrate()
+            runner = web.AppRunner(create_app(runtime), access_log=None)
+            await runner.setup()  # starts the channels; cleanup stops them and the runtime
+            stack.push_async_callback(runner.cleanup)
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            app_url = "http://{}:{}".format(*runner.addresses[0][:2])
+            http = await stack.enter_async_context(ClientSession())
+            slack_channel: Any = runtime.channel("slack", PROFILE)
+            drivers: dict[str, Driver] = {
+                "telegram": TelegramCustomers(
+                    http, app_url, PROFILE, TELEGRAM_SECRET, telegram, int(TELEGRAM_TOKEN.split(":")[0])
+                ),
+                "slack": SlackCustomers(http, app_url, PROFILE, SLACK_SIGNING, slack, slack_channel.idle),
+                "webhook": BridgeCustomers(http, app_url, PROFILE, BRIDGE_SECRET, bridge, DELIVER),
+            }
+            console.print(
+                f"Simulating {len(plans)} support conversations in {len({p.locale for p in plans})} languages "
+                "through the real Telegram, Slack and webhook adapters, against local stand-ins for each platform "
+                f"(bots/sandbox), on {'SQLite' if runtime.store.is_sqlite else 'PostgreSQL'}: customers tap buttons, "
+                "type scores (words, digits, keycaps, full-width), send junk first, opt out, or never answer."
+            )
+            await _play(plans, drivers, runtime, clock)
+            total = await summary(runtime.store)
+            by_agent = await breakdown(runtime.store, "agent")
+            by_channel = await breakdown(runtime.store, "channel")
+            transcripts = {p.conversation: drivers[p.channel].transcript(p.conversation) for p in _shown(plans)}
+            alerts = [c for c in slack.of("chat.postMessage") if c.params.get("channel") == LEADS]
+            ports = [runner.addresses[0][1]] + [fake.server.port for fake in (telegram, slack, bridge) if fake.server]
+            calls = {
+                "telegram": Counter(c.method for c in telegram.calls),
+                "slack": Counter(c.method for c in slack.calls),
+                "bridge": Counter(r.json.get("type") for r in bridge.at(DELIVER)),
+            }
+
+    for plan in _shown(plans):
+        print_transcript(console, plan, transcripts[plan.conversation])
+    answered = [p for p in plans if p.score is not None]
+    expected_alerts = sum(1 for p in answered if (p.score or 0) <= 6)
+    print_alerts(console, alerts, LEADS, expected_alerts)
+    print_report(console, total, {"agent": by_agent, "channel": by_channel})
+
+    # The check: what the database reports must be what the simulated customers meant to give.
+    def expected_by(key: str) -> dict[str, Any]:
+        groups: dict[str, list[int]] = {}
+        for p in answered:
+            groups.setdefault(p.agent_key if key == "agent" else p.channel, []).append(p.score)  # type: ignore[arg-type]
+        return {k: nps_from_scores(v) for k, v in groups.items()}
+
+    expected = nps_from_scores([p.score for p in answered])  # type: ignore[misc]
+    reported_by_agent = {str(k): s.result for k, s in by_agent}
+    reported_by_channel = {str(k): s.result for k, s in by_channel}
     ok_total = total.result == expected
-    ok_agents = reported_by_agent == expected_by_agent
+    ok_agents = reported_by_agent == expected_by("agent")
+    ok_channels = reported_by_channel == expected_by("channel")
+    ok_alerts = len(alerts) == expected_alerts
     console.print(
         f"check: NPS from the database {total.result.format()} "
         f"{'matches' if ok_total else 'DOES NOT MATCH'} the simulated customers' scores {expected.format()}; "
-        f"by agent {'matches' if ok_agents else 'DOES NOT MATCH'} too"
+        f"by agent {'matches' if ok_agents else 'DOES NOT MATCH'} too; "
+        f"by channel {'matches' if ok_channels else 'DOES NOT MATCH'} too"
     )
-    await runtime.stop()
     return {
         "summary": total,
         "expected": expected,
         "by_agent": reported_by_agent,
-        "expected_by_agent": expected_by_agent,
+        "expected_by_agent": expected_by("agent"),
+        "by_channel": reported_by_channel,
+        "expected_by_channel": expected_by("channel"),
+        "alerts": len(alerts),
+        "expected_alerts": expected_alerts,
+        "calls": calls,
+        "ports": ports,  # all closed again by now
         "plans": plans,
-        "ok": ok_total and ok_agents,
+        "ok": ok_total and ok_agents and ok_channels and ok_alerts,
     }
 
 
-def _print_transcripts(console: Console, channels: dict, plans: list[Plan]) -> None:
-    shown = {p.behaviour: p for p in plans if p.locale != "en"}
-    for plan in [shown.get("words"), shown.get("junk_then_score"), shown.get("opt_out")]:
-        if plan is None:
-            continue
-        console.rule(f"{plan.conversation} · {plan.locale} · {plan.behaviour} · agent {plan.agent}")
-        for d in channels[plan.profile].inbox(plan.conversation):
-            console.print(f"  [bold]{d.kind:>13}[/bold]  {d.payload.get('text', '')}")
+async def _play(plans: list[Plan], drivers: dict[str, Driver], runtime: Runtime, clock: Clock) -> None:
+    """Agents close every conversation; customers then act a step at a time, a few minutes apart; two days
+    later every comment window has closed and every unanswered question has expired."""
+    for plan in plans:
+        await drivers[plan.channel].close(plan.conversation, plan.customer, plan.agent, OPENINGS[plan.locale])
+    await settle(runtime, clock)
+    for step in range(max((len(p.steps) for p in plans), default=0)):
+        clock.now += timedelta(minutes=3)
+        for plan in plans:
+            if step >= len(plan.steps):
+                continue
+            action, driver = plan.steps[step], drivers[plan.channel]
+            if isinstance(action, int):
+                await driver.tap(plan.conversation, plan.customer, action)
+            else:
+                await driver.write(plan.conversation, plan.customer, action)
+        await settle(runtime, clock)
+    clock.now += timedelta(days=2)
+    await settle(runtime, clock)
 
 
-def _print_report(console: Console, total, by_agent, by_locale) -> None:
-    r = total.result
-    console.rule("Customer Feedback Report")
-    rate = "n/a" if total.response_rate is None else f"{total.response_rate:.0%}"
-    console.print(
-        f"[bold]{r.format()}[/bold]   promoters {r.promoters} · passives {r.passives} · "
-        f"detractors {r.detractors} · asked {total.asked} · response rate {rate}"
-    )
-    for title, rows in (("by agent", by_agent), ("by locale", by_locale)):
-        table = Table(title=title)
-        for col in (title.split()[-1], "responses", "NPS", "± margin", "promoters", "passives", "detractors"):
-            table.add_column(col, justify="right")
-        for key, s in rows:
-            sr = s.result
-            table.add_row(
-                str(key),
-                str(s.responses),
-                ("n/a" if sr.nps is None else f"{sr.nps:+.1f}") + ("" if s.significant() else " *"),
-                "n/a" if sr.margin is None else f"{sr.margin:.1f}",
-                str(sr.promoters),
-                str(sr.passives),
-                str(sr.detractors),
-            )
-        console.print(table)
-    console.print(f"* fewer than {MIN_RESPONSES} responses: shown, but not statistically significant")
+def _shown(plans: list[Plan]) -> list[Plan]:
+    """One transcript per channel: a tap on Telegram, junk then a score on Slack, a keycap through the bridge."""
+    wanted = [("telegram", "button"), ("slack", "junk_then_score"), ("webhook", "keycap")]
+    shown = []
+    for channel, behaviour in wanted:
+        mine = [p for p in plans if p.channel == channel]
+        best = [p for p in mine if p.behaviour == behaviour and p.locale != "en"] or mine
+        if best:
+            shown.append(best[0])
+    return shown

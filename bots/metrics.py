@@ -10,6 +10,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 
 from core.service import utcnow
+from core.store import journal as jr
 from core.store import outbox as ob
 from core.store import surveys as q
 from core.survey import State
@@ -43,17 +44,26 @@ class Metrics:
         self.oldest = Gauge(
             "npsbot_oldest_pending_seconds", "Age of the oldest message waiting to be sent", registry=self.registry
         )
+        self.journal = Gauge(
+            "npsbot_inbound_journal",
+            "Requests acknowledged but not yet processed (pending) or given up on (dead)",
+            ["channel", "status"],
+            registry=self.registry,
+        )
 
     async def refresh(self, store: Store, now: datetime | None = None) -> None:
         async with store.read() as conn:
             states = await q.count_by_state(conn)
             stats = await ob.stats(conn, now or self.clock())
+            journal = await jr.count_by_status(conn)
         for state in State:
             self.surveys.labels(str(state)).set(states.get(str(state), 0))
         for status in (ob.PENDING, ob.SENDING, ob.SENT, ob.DEAD):
             self.outbox.labels(status).set(stats["by_status"].get(status, 0))
         self.queue_depth.set(stats["by_status"].get(ob.PENDING, 0) + stats["by_status"].get(ob.SENDING, 0))
         self.oldest.set(stats["oldest_pending_age"])
+        for channel, status in {*journal, ("slack", jr.PENDING), ("slack", jr.DEAD)}:
+            self.journal.labels(channel, status).set(journal.get((channel, status), 0))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -86,6 +86,8 @@ class SurveyService:
         now = self.clock()
 
         async def work(conn: Any) -> Outcome:
+            if dedup_key is not None and isinstance(event, TextReceived):
+                return await self._text(conn, event, settings, now, dedup_key)
             if dedup_key is not None and not await q.claim_inbound(conn, dedup_key, now):
                 return Outcome("duplicate")
             return await self._dispatch(conn, event, settings, now)
@@ -116,6 +118,21 @@ class SurveyService:
                 return Outcome("no_survey")
             return await self._apply(conn, survey, event, settings, now)
         raise TypeError(f"unsupported event {type(event).__name__}")
+
+    async def _text(
+        self, conn: Any, event: TextReceived, settings: ProfileSettings, now: datetime, dedup_key: str
+    ) -> Outcome:
+        """A chat message, the most frequent event: finding the survey and claiming the delivery key take one
+        statement on PostgreSQL. Without a survey the key is still recorded, so a message redelivered after a
+        survey has opened is known as the old message it is, not taken for a reply."""
+        survey, claimed = await q.find_and_claim(conn, event.address, dedup_key, now)
+        if survey is not None:
+            return await self._apply(conn, survey, event, settings, now) if claimed else Outcome("duplicate")
+        if not await q.claim_inbound(conn, dedup_key, now):
+            return Outcome("duplicate")
+        if event.locale:  # remember the customer's language for the survey that may follow
+            await q.touch_contact(conn, event.address, locale=event.locale[:16])
+        return Outcome("no_survey")
 
     async def _closed(self, conn: Any, event: ConversationClosed, settings: ProfileSettings, now: datetime) -> Outcome:
         case_id = event.case_id or event.address.conversation_id

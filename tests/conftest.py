@@ -75,7 +75,7 @@ async def _migrate(store: Store) -> None:
     await store.dispose()
 
 
-TABLES = ("outbox", "inbound_keys", "surveys", "contacts", "dead_endpoints")
+TABLES = ("outbox", "inbound_keys", "surveys", "contacts", "dead_endpoints", "inbound_journal")
 
 
 async def make_store(kind: str, request: pytest.FixtureRequest, tmp_path) -> Store:

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bots.app import create_app
 from bots.config import parse_config
 from bots.runtime import Runtime
-from tests.fakes.bridge import FakeBridge
+from bots.sandbox.bridge import FakeBridge
 
 TOKEN = "chatwoot-shared-token-123"
 MESSAGES = "/api/v1/accounts/1/conversations/10/messages"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -35,31 +36,86 @@ def test_demo_prints_a_correct_nps(tmp_path: Path, capsys) -> None:
     result = run_sync(run_demo(conversations=30, seed=3, database_url=f"sqlite:///{tmp_path / 'demo.db'}"))
     out = capsys.readouterr().out
     assert result["ok"] is True and result["summary"].result == result["expected"]
-    assert "Customer Feedback Report" in out and "by agent" in out and "matches" in out
+    assert "Customer Feedback Report" in out and "by agent" in out and "by channel" in out and "matches" in out
     assert "DOES NOT MATCH" not in out
 
 
-def test_demo_covers_the_whole_loop_and_its_numbers_are_the_customers(tmp_path: Path, capsys) -> None:
-    result = run_sync(run_demo(conversations=42, seed=7, database_url=f"sqlite:///{tmp_path / 'demo.db'}"))
+async def _demo_leaving_nothing_behind(**kwargs: object) -> dict:
+    """The demo, then a look at what it left in its event loop."""
+    result = await run_demo(**kwargs)  # type: ignore[arg-type]
+    await asyncio.sleep(0)
+    leftover = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert leftover == [], leftover
+    return result
+
+
+def test_demo_drives_the_real_adapters_and_its_numbers_are_the_customers(tmp_path: Path, capsys) -> None:
+    db = f"sqlite:///{tmp_path / 'demo.db'}"
+    result = run_sync(_demo_leaving_nothing_behind(conversations=42, seed=7, database_url=db))
     out = capsys.readouterr().out
+    flat = out.replace("\n", " ")
     plans = result["plans"]
-    # a few dozen conversations in several languages, answered every way the issue lists
+    # a few dozen conversations in seven languages on three channels, answered every way the issue lists
     assert len(plans) == 42 and len({p.locale for p in plans}) == 7
-    assert {p.behaviour for p in plans} >= {"button", "words", "digits", "junk_then_score", "silent", "opt_out"}
+    assert {p.channel for p in plans} == {"telegram", "slack", "webhook"}
+    behaviours = {"button", "words", "digits", "keycap", "fullwidth", "junk_then_score", "silent", "opt_out"}
+    for channel in ("telegram", "slack", "webhook"):
+        assert {p.behaviour for p in plans if p.channel == channel} >= behaviours, channel
     # recomputed here from the plans, independently of the demo's own check
-    scores = [p.score for p in plans if p.score is not None]
-    assert result["summary"].result == nps_from_scores(scores)
+    answered = [p for p in plans if p.score is not None]
+    assert result["summary"].result == nps_from_scores([p.score for p in answered])
     assert result["summary"].asked == 42
-    for agent in {p.agent for p in plans}:
-        mine = [p.score for p in plans if p.agent == agent and p.score is not None]
+    for agent in {p.agent_key for p in plans}:
+        mine = [p.score for p in answered if p.agent_key == agent]
         assert result["by_agent"][agent] == nps_from_scores(mine), agent
-        assert f"│ {agent:>6} │" in out  # printed in the by-agent table
-    assert result["summary"].result.format() in out.replace("\n", " ")
+        assert f" {agent} │" in out  # printed in the by-agent table
+    assert set(result["by_channel"]) == {"telegram", "slack", "webhook"}
+    for channel in ("telegram", "slack", "webhook"):
+        mine = [p.score for p in answered if p.channel == channel]
+        assert result["by_channel"][channel] == nps_from_scores(mine), channel
+        assert f" {channel} │" in out  # printed in the by-channel table
+    assert " * │" in out and "fewer than 30 responses" in out  # the not-significant marker and its footnote
+    assert result["summary"].result.format() in flat
+    # the fakes recorded real platform calls, made by the real adapters
+    tg, slack, bridge = result["calls"]["telegram"], result["calls"]["slack"], result["calls"]["bridge"]
+    assert tg["sendMessage"] >= 14 and tg["answerCallbackQuery"] >= 1 and tg["editMessageReplyMarkup"] >= 1
+    assert slack["chat.postMessage"] >= 14 and slack["chat.update"] >= 1 and slack["users.info"] >= 1
+    assert slack["response_url"] >= 1 and slack["conversations.replies"] >= 1  # /nps-close and the ✅ reaction
+    assert bridge["question"] == 14 and bridge["follow_up"] >= 1 and bridge["question_answered"] >= 1
+    # one alert per detractor in the support team's channel, and an example printed
+    assert result["alerts"] == sum(1 for p in answered if p.score <= 6) > 0
+    assert "← chat.postMessage" in out and "[Claim] [Resolved]" in out
+    # transcripts of what the fakes recorded, one per channel
+    assert "← sendMessage" in out and "→ callback_query" in out and "← deliver question" in out
+    assert "→ message from" in out and "in the thread" in out
+    # every server the demo started is gone
+    for port in result["ports"]:
+        with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            pass
 
 
-def test_demo_command_exit_code(tmp_path: Path, capsys) -> None:
-    assert main(["demo", "--conversations", "14", "--database", f"sqlite:///{tmp_path / 'd.db'}"]) == 0
-    assert "by agent matches too" in capsys.readouterr().out.replace("\n", " ")
+def test_demo_is_deterministic_for_a_seed(tmp_path: Path, capsys) -> None:
+    outs = []
+    for run in range(2):
+        run_sync(run_demo(conversations=12, seed=5, database_url=f"sqlite:///{tmp_path / f'd{run}.db'}"))
+        outs.append(capsys.readouterr().out)
+    assert outs[0] == outs[1]
+
+
+def test_demo_command_from_any_directory_is_quiet_and_leaves_nothing(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bots.cli", "demo", "--conversations", "14"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "by agent matches too" in proc.stdout.replace("\n", " ")
+    assert proc.stderr == ""  # no access logs, no migration logs, no warnings
+    assert list(tmp_path.iterdir()) == []  # the database went to a temp dir
 
 
 def test_migrate_and_check_config(tmp_path: Path, capsys) -> None:

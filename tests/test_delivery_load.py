@@ -21,9 +21,9 @@ from sqlalchemy import func, select
 
 from bots.config import parse_config
 from bots.runtime import Runtime
+from bots.sandbox.telegram_api import FakeTelegram, FloodLimits
 from core.store.tables import OutboxRow
 from core.types import Address, ConversationClosed
-from tests.fakes.telegram_api import FakeTelegram, FloodLimits
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:LOAD-token"

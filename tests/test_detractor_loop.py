@@ -12,14 +12,14 @@ from adapters.telegram.keyboards import FollowUpAction
 from bots.app import create_app
 from bots.config import parse_config
 from bots.runtime import Runtime
+from bots.sandbox.bridge import FakeBridge
+from bots.sandbox.slack_api import FakeSlack
+from bots.sandbox.telegram_api import FakeTelegram
 from core.reports import Filters
 from core.reports.analytics import followup_stats
+from tests import slack_requests as sl
+from tests import telegram_app as tt
 from tests import telegram_updates as tg
-from tests import test_slack as sl
-from tests import test_telegram as tt
-from tests.fakes.bridge import FakeBridge
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.telegram_api import FakeTelegram
 from tests.test_webhook import SECRET, closed, reply, send
 from tests.webhook_signing import check
 

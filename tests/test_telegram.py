@@ -1,111 +1,34 @@
-"""The Telegram channel over the wire: real aiogram Bot ↔ fake Bot API server, signed webhook updates in."""
+"""The Telegram channel over the wire: real aiogram Bot ↔ fake Bot API server, webhook updates in; the survey
+conversation in several languages, taps old and new, the detractor alert."""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-from datetime import UTC, datetime
-from typing import Any
-
 import pytest
-from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import select
 
 from adapters.telegram.keyboards import FollowUpAction, Vote
-from adapters.telegram.sender import TelegramSender
 from bots.app import create_app
 from bots.config import parse_config
 from bots.runtime import Runtime
-from core.delivery import PermanentFailure, RetryLater
-from core.ratelimit import Rate
-from core.store.outbox import OutboxItem
-from core.store.tables import ContactRow, OutboxRow, SurveyRow
+from bots.sandbox.telegram_api import FakeTelegram
 from tests import telegram_updates as tg
-from tests.fakes.telegram_api import FakeTelegram
+from tests.telegram_app import (
+    AGENT,
+    GROUP,
+    SECRET,
+    SUPPORT,
+    deliver,
+    labelled_ends,
+    make_config,
+    post,
+    sent_texts,
+    survey_row,
+    telegram_client,
+    telegram_fake,
+)
 
-TOKEN = "123456:TEST-token_abc"
-SECRET = "s3cret-Token_1"
-AGENT = tg.user(7, "Agnes", "en")
-GROUP = -100555
-SUPPORT = -100999
-FAST = {"per_chat_per_second": 1000, "per_bot_per_second": 1000, "per_group_per_minute": 100000}
-S = SurveyRow.__table__
-
-
-@pytest.fixture
-async def fake():
-    f = await FakeTelegram().start()
-    f.admins.add(8)
-    yield f
-    await f.close()
-
-
-def make_config(tmp_path, fake: FakeTelegram, **telegram: Any) -> dict:
-    return {
-        "database_url": f"sqlite:///{tmp_path / 'tg.db'}",
-        "profiles": {
-            "shop": {
-                "brand": "Shop",
-                "locale": "en",
-                "policy": {"throttle": "0s"},
-                "channels": {
-                    "telegram": {
-                        "token": TOKEN,
-                        "secret_token": SECRET,
-                        "api_base": fake.base,
-                        "agents": [AGENT["id"]],
-                        "support_chat_id": SUPPORT,
-                        "topic_customers": {77: 5151},
-                        **FAST,
-                        **telegram,
-                    }
-                },
-                "alerts": [{"channel": "telegram", "destination": str(SUPPORT)}],
-            }
-        },
-    }
-
-
-@pytest.fixture
-async def client(tmp_path, fake, clock):
-    runtime = Runtime(parse_config(make_config(tmp_path, fake), env={}), clock=clock)
-    await runtime.store.migrate()
-    async with TestClient(TestServer(create_app(runtime))) as c:
-        c.runtime = runtime  # type: ignore[attr-defined]
-        yield c
-
-
-async def post(client: TestClient, update: dict, secret: str | None = SECRET) -> int:
-    headers = {} if secret is None else {"X-Telegram-Bot-Api-Secret-Token": secret}
-    resp = await client.post("/telegram/shop", json=update, headers=headers)
-    await resp.read()
-    return resp.status
-
-
-async def deliver(client: TestClient) -> None:
-    await client.runtime.worker.drain()  # type: ignore[attr-defined]
-
-
-async def survey_row(client: TestClient, **where: Any) -> Any:
-    async with client.runtime.store.read() as conn:  # type: ignore[attr-defined]
-        q = select(S).order_by(S.c.id.desc())
-        for k, v in where.items():
-            q = q.where(S.c[k] == v)
-        return (await conn.execute(q)).first()
-
-
-def sent_texts(fake: FakeTelegram, chat_id: int) -> list[str]:
-    return [c.params["text"] for c in fake.of("sendMessage", chat_id)]
-
-
-def labelled_ends(question: Any) -> tuple[str, str]:
-    """The first and last button of a two-row 0–10 keyboard (checked to be two rows of 6 and 5)."""
-    rows = question.params["reply_markup"]["inline_keyboard"]
-    assert [len(r) for r in rows] == [6, 5]
-    return rows[0][0]["text"], rows[-1][-1]["text"]
+fake = pytest.fixture(telegram_fake)
+client = pytest.fixture(telegram_client)
 
 
 async def test_full_conversation_in_a_group(client: TestClient, fake: FakeTelegram) -> None:
@@ -224,89 +147,6 @@ async def test_italian_free_text_with_admin_closing(client: TestClient, fake: Fa
     )
 
 
-async def test_close_by_a_non_agent_is_ignored(client: TestClient, fake: FakeTelegram) -> None:
-    customer = tg.user(4243, "Eve", "en")
-    asked = tg.message(GROUP, customer, "hello")
-    assert await post(client, tg.text_update(GROUP, tg.user(99, "Random", "en"), "/close", reply_to=asked)) == 200
-    [check] = fake.of("getChatMember", GROUP)
-    assert int(check.params["user_id"]) == 99 and check.result["status"] == "member"
-    await deliver(client)
-    assert await survey_row(client) is None and fake.of("sendMessage") == []
-    assert fake.of("setWebhook") == []  # no server.public_url: the operator registers the webhook
-
-
-async def test_close_survives_a_failing_admin_lookup(client: TestClient, fake: FakeTelegram) -> None:
-    fake.fail("getChatMember", 400, "Bad Request: chat not found")
-    asked = tg.message(GROUP, tg.user(4247, "Fil", "en"), "hello")
-    assert await post(client, tg.text_update(GROUP, tg.user(98, "Maybe", "en"), "/close", reply_to=asked)) == 200
-    assert len(fake.of("getChatMember")) == 1 and await survey_row(client) is None
-
-
-async def test_close_inside_a_mapped_topic_and_unmapped_topics(client: TestClient, fake: FakeTelegram) -> None:
-    def in_topic(thread: int, chat_id: int = SUPPORT, **extra: Any) -> dict:
-        return tg.text_update(chat_id, AGENT, "/close", message_thread_id=thread, is_topic_message=True, **extra)
-
-    assert await post(client, in_topic(78)) == 200  # not mapped: the agent is told how to use it
-    assert "Reply /close" in fake.of("sendMessage", SUPPORT)[-1].params["text"]
-    closed_elsewhere = tg.message(GROUP, AGENT, None, message_thread_id=77, forum_topic_closed={})
-    assert await post(client, tg.update(message=closed_elsewhere)) == 200  # topic 77, but not the support group
-    assert await survey_row(client) is None
-    assert await post(client, in_topic(77)) == 200
-    row = await survey_row(client)
-    assert (row.conversation_id, row.user_id, row.agent) == ("5151", "5151", "Agnes Tomer")
-    await deliver(client)
-    assert labelled_ends(fake.of("sendMessage", 5151)[0]) == ("0 · Not likely", "10 · Very likely")
-
-
-async def test_duplicate_close_update_asks_once(client: TestClient, fake: FakeTelegram) -> None:
-    close = tg.text_update(GROUP, AGENT, "/close", reply_to=tg.message(GROUP, tg.user(4248, "Gus", "en"), "bye"))
-    assert await post(client, close) == 200
-    assert await post(client, close) == 200
-    await deliver(client)
-    assert len(fake.of("sendMessage", GROUP)) == 1
-    async with client.runtime.store.read() as conn:  # type: ignore[attr-defined]
-        assert len((await conn.execute(select(S))).all()) == 1
-
-
-async def test_secret_token_is_mandatory(client: TestClient) -> None:
-    update = tg.text_update(4242, tg.user(4242), "9")
-    assert await post(client, update, secret=None) == 401
-    assert await post(client, update, secret="wrong") == 401
-    resp = await client.post("/telegram/nope", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
-    assert resp.status == 404
-    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
-    assert (await client.post("/telegram/shop", data=b"{oops", headers=headers)).status == 400
-    assert (await client.post("/telegram/shop", json={"hello": 1}, headers=headers)).status == 400
-    assert (
-        await client.post("/telegram/shop", json={"update_id": 1, "message": {"x": 1}}, headers=headers)
-    ).status == 400
-    too_big = {"update_id": 2, "message": tg.message(4242, tg.user(4242), "x" * (1024 * 1024 + 10))}
-    assert (await client.post("/telegram/shop", json=too_big, headers=headers)).status == 413
-    assert (await client.post("/telegram/shop", json=too_big)).status == 401  # the secret is checked first
-    assert await post(client, update) == 200  # and the server is still fine
-
-
-async def test_blocked_user_is_marked_unreachable(client: TestClient, fake: FakeTelegram, clock) -> None:
-    fake.fail("sendMessage", 403, "Forbidden: bot was blocked by the user", chat_id=5151)
-
-    def topic_closed() -> dict:
-        return tg.update(message=tg.message(SUPPORT, AGENT, None, message_thread_id=77, forum_topic_closed={}))
-
-    await post(client, topic_closed())
-    await deliver(client)
-    async with client.runtime.store.read() as conn:  # type: ignore[attr-defined]
-        [dead] = (await conn.execute(select(OutboxRow.__table__))).all()
-        contact = (await conn.execute(select(ContactRow.__table__))).one()
-    assert dead.status == "dead" and "blocked" in dead.last_error and dead.attempts == 1
-    assert contact.user_id == "5151" and contact.unreachable_at is not None
-    assert (await survey_row(client)).skip_reason == "unreachable"
-    clock.advance(days=60)
-    await post(client, topic_closed())
-    await deliver(client)
-    assert (await survey_row(client)).skip_reason == "unreachable"
-    assert len(fake.of("sendMessage")) == 1
-
-
 async def test_taps_on_old_surveys_and_by_others_get_toasts(client: TestClient, fake: FakeTelegram, clock) -> None:
     customer = tg.user(4244, "Dana", "en")
     asked = tg.message(GROUP, customer, "thanks")
@@ -388,81 +228,6 @@ async def test_detractor_alert_with_claim_and_resolve(client: TestClient, fake: 
     assert resolved.params["text"].endswith("Resolved by Agnes Tomer") and "reply_markup" not in resolved.params
 
 
-async def test_429_waits_for_retry_after(client: TestClient, fake: FakeTelegram, clock) -> None:
-    fake.fail("sendMessage", 429, "Too Many Requests: retry after 7", retry_after=7)
-    customer = tg.user(4246, "Rae", "en")
-    await post(client, tg.text_update(GROUP, AGENT, "/close", reply_to=tg.message(GROUP, customer, "x")))
-    await deliver(client)
-    assert fake.of("sendMessage") != [] and (await survey_row(client)).state == "asked"
-    async with client.runtime.store.read() as conn:  # type: ignore[attr-defined]
-        row = (await conn.execute(select(OutboxRow.__table__))).one()
-    assert row.status == "pending" and (row.next_attempt_at - clock()).total_seconds() == 7
-    clock.advance(seconds=7)
-    await deliver(client)
-    assert len(fake.of("sendMessage")) == 2
-
-
-async def wait_for(check: Any, what: str) -> Any:
-    """Poll until `check()` returns something truthy (the polling loop runs in the background)."""
-    for _ in range(200):
-        result = check()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return result
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-async def test_polling_mode_runs_a_survey(tmp_path, fake: FakeTelegram, clock) -> None:
-    runtime = Runtime(parse_config(make_config(tmp_path, fake, mode="polling", secret_token=None), env={}), clock=clock)
-    await runtime.store.migrate()
-    customer = tg.user(8181, "Poll", "en")
-    close = tg.text_update(GROUP, AGENT, "/close", reply_to=tg.message(GROUP, customer, "hey"))
-    fake.updates.append(close)
-
-    async def first_survey() -> Any:
-        async with runtime.store.read() as conn:
-            return (await conn.execute(select(S))).first()
-
-    async def offset_past(update_id: int) -> bool:
-        return any(int(c.params.get("offset") or 0) > update_id for c in fake.of("getUpdates"))
-
-    await runtime.start()
-    try:
-        row = await wait_for(first_survey, "the polled /close")
-        await wait_for(lambda: offset_past(close["update_id"]), "getUpdates to confirm the update")
-        await runtime.worker.drain()
-        [question] = fake.of("sendMessage", GROUP)
-        tap = tg.callback_update(customer, GROUP, question.result["message_id"], Vote(s=row.id, n=10).pack())
-        fake.updates.append(tap)
-        await wait_for(lambda: fake.of("answerCallbackQuery"), "the tap to be answered")
-    finally:
-        await runtime.stop()
-    assert fake.calls[0].method == "deleteWebhook" and fake.of("setWebhook") == []
-    assert fake.of("getUpdates")[0].params["allowed_updates"] == [
-        "message",
-        "callback_query",
-        "my_chat_member",
-    ]
-    assert (row.user_id, row.state) == ("8181", "asked")
-    assert fake.of("answerCallbackQuery")[0].params["text"] == "You chose 10"
-    assert (await first_survey()).score == 10
-
-
-async def test_webhook_is_registered_when_public_url_is_set(tmp_path, fake: FakeTelegram, clock) -> None:
-    cfg = make_config(tmp_path, fake)
-    cfg["server"] = {"public_url": "https://nps.example.com/"}
-    runtime = Runtime(parse_config(cfg, env={}), clock=clock)
-    await runtime.start()
-    await runtime.stop()
-    [hook] = fake.of("setWebhook")
-    assert hook.token == TOKEN and hook.params["url"] == "https://nps.example.com/telegram/shop"
-    assert hook.params["secret_token"] == SECRET
-    assert hook.params["allowed_updates"] == ["message", "callback_query", "my_chat_member"]
-    assert fake.of("deleteWebhook") == [] and fake.of("getUpdates") == []
-
-
 async def test_operator_api_closes_on_telegram_in_the_profile_language(tmp_path, fake: FakeTelegram, clock) -> None:
     cfg = make_config(tmp_path, fake)
     cfg["admin_tokens"] = ["admin-token-telegram-1"]
@@ -492,39 +257,3 @@ async def test_operator_api_closes_on_telegram_in_the_profile_language(tmp_path,
         )
         await runtime.worker.drain()
         assert sent_texts(fake, 6161)[-1].startswith("Obrigado pelo 10!")
-
-
-@pytest.mark.parametrize(
-    ("status", "description", "extra", "verdict"),
-    [
-        (403, "Forbidden: bot was blocked by the user", {}, "unreachable"),
-        (403, "Forbidden: user is deactivated", {}, "unreachable"),
-        (400, "Bad Request: chat not found", {}, "unreachable"),
-        (400, "Bad Request: group chat was upgraded to a supergroup chat", {"migrate_to_chat_id": -1007}, "permanent"),
-        (429, "Too Many Requests: retry after 12", {"retry_after": 12}, "retry after 12"),
-        (500, "Internal Server Error", {}, "transient"),
-    ],
-)
-async def test_sender_classifies_bot_api_errors(
-    fake: FakeTelegram, status: int, description: str, extra: dict, verdict: str
-) -> None:
-    """What the worker is told for each Bot API failure: give up (and whether the contact is lost) or retry."""
-    bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.base)))
-    sender = TelegramSender(bot, 123456, Rate(1), Rate(25), Rate.per_minute(20))
-    target = {"conversation_id": "5151", "user_id": "5151"}
-    item = OutboxItem(1, "shop", "telegram", "say", 1, target, {"text": "hi"}, 0, datetime(2026, 3, 2, tzinfo=UTC))
-    fake.fail("sendMessage", status, description, **extra)
-    try:
-        with pytest.raises(Exception) as caught:
-            await sender.send(item)
-    finally:
-        await bot.session.close()
-    exc = caught.value
-    assert fake.of("sendMessage", 5151)  # the request really reached the fake
-    if verdict in ("unreachable", "permanent"):
-        assert isinstance(exc, PermanentFailure) and exc.unreachable is (verdict == "unreachable")
-        assert verdict == "unreachable" or "-1007" in str(exc)  # a moved group names its new id
-    elif verdict == "retry after 12":
-        assert isinstance(exc, RetryLater) and exc.retry_after == 12.0
-    else:  # 5xx: the worker retries with backoff
-        assert not isinstance(exc, PermanentFailure | RetryLater)

@@ -14,7 +14,7 @@ from adapters.webhook import signing
 from bots.app import create_app
 from bots.config import parse_config
 from bots.runtime import Runtime
-from tests.fakes.bridge import FakeBridge
+from bots.sandbox.bridge import FakeBridge
 from tests.webhook_signing import check, signed
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

@@ -221,6 +221,11 @@ async def test_metrics_endpoint_exposes_every_documented_metric(store: Store, cl
     assert status == {"pending": 5, "sent": 1, "dead": 1}
     assert m[("npsbot_queue_depth", frozenset())] == 5
     assert m[("npsbot_oldest_pending_seconds", frozenset())] == 42.0
+    journal = {
+        s: m[("npsbot_inbound_journal", frozenset({"channel": "slack", "status": s}.items()))]
+        for s in ("pending", "dead")
+    }
+    assert journal == {"pending": 0, "dead": 0}  # always present, so an alert on dead > 0 has a series to watch
 
 
 async def test_gone_subscription_stops_receiving_events(store: Store, clock) -> None:

@@ -1,5 +1,6 @@
 """One slack-bolt AsyncApp per profile, mounted at /slack/{profile}/events for events, interactivity, slash
-commands and shortcuts alike."""
+commands and shortcuts alike. Each request goes through bolt twice: first only to find its listener (and the
+answer), then, once journaled and answered, to run it."""
 
 from __future__ import annotations
 
@@ -9,30 +10,49 @@ import json
 import logging
 import urllib.parse
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.inbox import Inbox
 from adapters.slack.listeners import Context, register
 from adapters.slack.sender import SlackSender
 from core import jsonbody
 from core.profiles import ProfileSettings
 from core.ratelimit import Limit
-from core.service import SurveyService
+from core.service import SurveyService, utcnow
 from core.store.outbox import OutboxItem
 
 log = logging.getLogger(__name__)
 WARM_UP_SECONDS = 5.0
 SHAPE_ERRORS = (AttributeError, LookupError, TypeError)
 MISSHAPEN = "malformed Slack request: not the shape of a Slack payload"
+# What bolt reads from the headers (the body's format), plus what tells a retry and its signature apart later.
+KEPT_HEADERS = ("content-type", "x-slack-request-timestamp", "x-slack-signature", "x-slack-retry-num",
+                "x-slack-retry-reason")  # fmt: skip
+
+
+@dataclass
+class _Pass:
+    """One trip through bolt. A routing pass stops at the listener (acking for it); a replay runs it."""
+
+    routing: bool
+    reached: bool = False
+    error: Exception | None = None
+
+
+_PASS: ContextVar[_Pass | None] = ContextVar("slack_pass", default=None)
 
 
 def _check_json(raw: bytes, content_type: str) -> None:
@@ -51,7 +71,7 @@ def _error(status: int, message: str) -> web.Response:
 
 async def _on_error(error: Exception) -> BoltResponse | None:
     """Bolt answers 500 to anything that raises while it routes; a payload of the wrong shape is the sender's
-    fault (400). After the ack (listener errors) the answer is already sent, so this only logs."""
+    fault (400). In a replay Slack already has its answer: the status only tells the journal it failed."""
     log.warning("slack request failed: %r", error, exc_info=error)
     if isinstance(error, SHAPE_ERRORS):
         return BoltResponse(status=400, body=json.dumps({"error": MISSHAPEN}))
@@ -69,6 +89,7 @@ class SlackChannel:
         config: Any,
         *,
         clock: Callable[[], datetime] | None = None,
+        lease: timedelta = timedelta(seconds=60),
     ) -> None:
         self.profile = profile
         # slack_sdk joins base_url and the method name with urljoin, so the base must end with "/".
@@ -80,57 +101,72 @@ class SlackChannel:
         async def authorize() -> AuthorizeResult:  # bolt passes arguments by name; this one needs none
             return await self._authorize()
 
-        # Events are acknowledged before the listener runs (Slack retries after 3 s without an answer).
+        # Slack retries after 3 s without an answer, so the answer comes from a routing pass that runs no
+        # listener; the work is a replay of the journaled request (process_before_response: bolt returns once the
+        # listener is done). `handle` verifies the signature itself, so bolt's check is off (a replay is old).
         # `authorize` serves the bot identity fetched once (at start), so no request waits on auth.test; bolt
         # then gives each request a client carrying the token, so its own client holds only the base URL.
         self.app = AsyncApp(
             client=AsyncWebClient(**kwargs),
             signing_secret=config.signing_secret,
             authorize=authorize,
-            process_before_response=False,
+            process_before_response=True,
+            request_verification_enabled=False,
             raise_error_for_unhandled_request=False,
         )
         self.app.error(_on_error)
-        self._running: set[asyncio.Task[Any]] = set()
-        self._idle = asyncio.Event()
-        self._idle.set()
         ctx = Context(service, profile, settings, self.client, config.close_reaction, frozenset(config.agents), clock)
-        register(self.app, ctx, self._track)
+        register(self.app, ctx, self._wrap)
         self.sender = SlackSender(self.client, profile)
+        self.inbox = Inbox(service.store, profile, self._replay, clock or utcnow, lease)
 
-    def _track(self, listener: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    def _wrap(self, listener: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         @functools.wraps(listener)
         async def wrapped(*args: Any, **kwargs: Any) -> Any:
-            task = asyncio.current_task()
-            if task is not None:
-                self._running.add(task)
-            self._idle.clear()
+            current = _PASS.get()
+            if current is not None and current.routing:
+                current.reached = True
+                if "ack" in kwargs:  # events are acked by bolt itself
+                    await kwargs["ack"]()
+                return None
             try:
                 return await listener(*args, **kwargs)
-            finally:
-                if task is not None:
-                    self._running.discard(task)
-                if not self._running:
-                    self._idle.set()
+            except Exception as exc:
+                if current is not None:
+                    current.error = exc
+                raise
 
         return wrapped
 
+    async def _dispatch(self, body: str, headers: dict[str, str], routing: bool) -> tuple[BoltResponse, _Pass]:
+        current = _Pass(routing)
+        token = _PASS.set(current)
+        try:
+            return await self.app.async_dispatch(AsyncBoltRequest(body=body, headers=headers)), current
+        finally:
+            _PASS.reset(token)
+
+    async def _replay(self, body: str, headers: dict[str, str]) -> str | None:
+        """Run a journaled request's listener to the end; None when it succeeded, else why not."""
+        response, current = await self._dispatch(body, headers, routing=False)
+        if current.error is not None:
+            return repr(current.error)
+        if response.status >= 300:
+            return f"bolt answered {response.status} {response.body[:200]}"
+        return None
+
     async def idle(self) -> None:
-        """Wait until work started by acknowledged events has finished."""
-        await asyncio.sleep(0)
-        for _ in range(100):
-            await self._idle.wait()
-            await asyncio.sleep(0.01)
-            if self._idle.is_set():
-                return
+        """Wait until every acknowledged request has been processed."""
+        await self.inbox.idle()
 
     def mount(self, app: web.Application) -> None:
         app.router.add_post(f"/slack/{self.profile}/events", self.handle)
 
     async def handle(self, request: web.Request) -> web.Response:
-        """Bolt verifies the signature and the 5-minute window, answers url_verification, and acks before our
-        listeners run. Bolt parses the body when its request object is built, before that check, so the same
-        verifier runs first here: unsigned input is refused (401) unparsed, signed garbage gets 400, not 500."""
+        """The signature and the 5-minute window are checked before anything parses the body: unsigned input is
+        refused (401) unparsed, signed garbage gets 400, not 500. Bolt then routes the request without running
+        the listener; what reached one is journaled (committed) before the 200, and processed afterwards.
+        What bolt answers by itself (url_verification's challenge, ssl_check) is answered inline."""
         raw = await request.read()  # over client_max_size: 413
         try:
             valid = self.verifier.is_valid_request(raw, request.headers)
@@ -142,14 +178,17 @@ class SlackChannel:
             _check_json(raw, request.content_type)
         except jsonbody.BadJson as exc:
             return _error(400, f"{exc}")
+        body = raw.decode()  # a valid signature implies UTF-8
+        headers = {k.lower(): v for k, v in request.headers.items() if k.lower() in KEPT_HEADERS}
         try:
-            bolt_request = await to_bolt_request(request)
-            bolt_response = await self.app.async_dispatch(bolt_request)
+            bolt_response, routed = await self._dispatch(body, headers, routing=True)
         except ValueError as exc:  # JSON that does not parse
             return _error(400, f"malformed Slack request: {exc}")
         except SHAPE_ERRORS as exc:  # bolt's routing (or its error handler) tripped over the payload
             log.warning("slack %s: unreadable payload: %r", self.profile, exc)
             return _error(400, MISSHAPEN)
+        if routed.reached and bolt_response.status == 200:
+            await self.inbox.accept(body, headers)
         return await to_aiohttp_response(bolt_response)
 
     async def _authorize(self) -> AuthorizeResult:
@@ -165,14 +204,16 @@ class SlackChannel:
         return self._identity
 
     async def start(self) -> None:
-        """Learn the bot's identity before the first event; if Slack is slow now, the first request asks."""
+        """Learn the bot's identity before the first event (if Slack is slow now, the first request asks), then
+        replay what a crashed process journaled but never processed."""
         try:
             await asyncio.wait_for(self._authorize(), WARM_UP_SECONDS)
         except Exception as exc:  # startup must not depend on Slack being reachable
             log.warning("slack %s: auth.test at start failed (%s); retrying on the first request", self.profile, exc)
+        await self.inbox.start()
 
     async def stop(self) -> None:
-        await self.idle()
+        await self.inbox.stop(grace=WARM_UP_SECONDS)
         session = getattr(self.client, "session", None)
         if session is not None and not session.closed:
             await session.close()

@@ -1,4 +1,4 @@
-"""Slack events, actions, commands, shortcuts and views → core events. Bolt acks first; these run after."""
+"""Slack events, actions, commands, shortcuts and views → core events. These run after Slack has its answer."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ CHANNEL = "slack"
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 TOASTS = {"not_yours": "not_your_survey", "closed": "survey_closed", "no_survey": "survey_closed"}
 CUSTOMER_SUBTYPES = {None, "thread_broadcast", "file_share"}  # a person writing; edits, joins, bots are not
-LOCALE_CACHE = 10_000
+USER_CACHE = 10_000
 
 
 @dataclass
@@ -38,7 +38,7 @@ class Context:
     close_reaction: str
     agents: frozenset[str]
     clock: Callable[[], datetime] | None = None
-    locales: dict[str, str | None] = field(default_factory=dict)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def address(self, channel: str, user: str, thread: str | None) -> Address:
         return Address(CHANNEL, self.profile, channel, user, thread)
@@ -49,20 +49,30 @@ class Context:
     def may_close(self, agent: str, customer: str) -> bool:
         return agent in self.agents if self.agents else agent != customer
 
-    async def locale(self, user: str) -> str | None:
-        """The user's Slack locale (users.info include_locale); None sends the profile default. Only answers are
-        cached (bounded), so a failed lookup is tried again next time."""
-        if user in self.locales:
-            return self.locales[user]
+    async def user(self, user: str) -> dict[str, Any]:
+        """users.info (with the locale); {} when Slack can't say. Only answers are cached (bounded), so a failed
+        lookup is tried again next time."""
+        if user in self.users:
+            return self.users[user]
         try:
             info = await self.client.users_info(user=user, include_locale=True)
-        except Exception as exc:  # a locale is a nicety: fall back to the profile default
+        except Exception as exc:  # a locale or a name is a nicety: fall back to the default and the id
             log.info("slack users.info %s failed: %s", user, exc)
-            return None
-        if len(self.locales) >= LOCALE_CACHE:
-            self.locales.pop(next(iter(self.locales)))
-        self.locales[user] = info["user"].get("locale")
-        return self.locales[user]
+            return {}
+        if len(self.users) >= USER_CACHE:
+            self.users.pop(next(iter(self.users)))
+        self.users[user] = dict(info.get("user") or {})
+        return self.users[user]
+
+    async def locale(self, user: str) -> str | None:
+        """The user's Slack locale; None sends the profile default."""
+        return (await self.user(user)).get("locale")
+
+    @staticmethod
+    def name(info: dict[str, Any]) -> str | None:
+        """The person's full name, so reports and alerts read "Elena Ruiz", not "U0ELENA01"."""
+        profile = info.get("profile") or {}
+        return info.get("real_name") or profile.get("real_name") or profile.get("display_name") or None
 
     async def is_thread_parent(self, channel: str, ts: str) -> bool:
         """Reaction events don't say whether the message is a reply; the thread it sits in does."""
@@ -79,21 +89,23 @@ class Context:
             return await get_survey(conn, survey_id)
 
     async def close(self, channel: str, customer: str, thread: str | None, agent: str, case: str, key: str) -> None:
+        who, by = await self.user(customer), await self.user(agent)
         event = ConversationClosed(
             self.address(channel, customer, thread),
-            agent=agent,
-            locale=await self.locale(customer),
+            agent=self.name(by) or agent,
+            locale=who.get("locale"),
+            customer_name=self.name(who),
             case_id=case,
             metadata={"slack_channel": channel, "thread_ts": thread},
         )
         await self.service.handle(event, dedup_key=key)
 
 
-def register(app: AsyncApp, ctx: Context, track: Callable[[Any], Any]) -> None:
-    """`track` wraps each listener so tests (and shutdown) can wait for work that runs after the ack."""
+def register(app: AsyncApp, ctx: Context, wrap: Callable[[Any], Any]) -> None:
+    """`wrap` lets the channel route a request to its listener without running it (to answer before the work)."""
 
     @app.event("message")
-    @track
+    @wrap
     async def on_message(body: dict[str, Any], event: dict[str, Any]) -> None:
         if event.get("bot_id") or event.get("subtype") not in CUSTOMER_SUBTYPES or not event.get("user"):
             return
@@ -102,7 +114,7 @@ def register(app: AsyncApp, ctx: Context, track: Callable[[Any], Any]) -> None:
         await ctx.service.handle(TextReceived(address, event.get("text", "")), dedup_key=f"slack:{body['event_id']}")
 
     @app.event("reaction_added")
-    @track
+    @wrap
     async def on_reaction(body: dict[str, Any], event: dict[str, Any]) -> None:
         item = event.get("item", {})
         customer = event.get("item_user")
@@ -116,7 +128,7 @@ def register(app: AsyncApp, ctx: Context, track: Callable[[Any], Any]) -> None:
         await ctx.close(channel, customer, ts, event["user"], f"{channel}:{ts}", f"slack:{body['event_id']}")
 
     @app.command("/nps-close")
-    @track
+    @wrap
     async def on_command(ack: Any, command: dict[str, Any], respond: Any) -> None:
         await ack()
         found = MENTION.search(command.get("text", ""))
@@ -132,7 +144,7 @@ def register(app: AsyncApp, ctx: Context, track: Callable[[Any], Any]) -> None:
         await respond(f"Survey sent to <@{customer}>.")
 
     @app.shortcut("nps_close")
-    @track
+    @wrap
     async def on_shortcut(ack: Any, body: dict[str, Any], respond: Any) -> None:
         await ack()
         message, channel, agent = body.get("message", {}), body["channel"]["id"], body["user"]["id"]
@@ -148,7 +160,7 @@ def register(app: AsyncApp, ctx: Context, track: Callable[[Any], Any]) -> None:
         await ctx.close(channel, customer, thread, agent, f"{channel}:{thread}", key)
 
     @app.action(re.compile(r"^nps_score_\d+$"))
-    @track
+    @wrap
     async def on_score(ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         survey_id, score = (int(x) for x in action["value"].split(":"))
@@ -162,7 +174,7 @@ def register(app: AsyncApp, ctx: Context, track: Callable[[Any], Any]) -> None:
             await client.chat_postEphemeral(channel=channel, user=user, text=note, thread_ts=thread)
 
     @app.action(blocks.COMMENT_ACTION)
-    @track
+    @wrap
     async def on_comment_button(ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         user, channel = body["user"]["id"], body["channel"]["id"]
@@ -185,7 +197,7 @@ def register(app: AsyncApp, ctx: Context, track: Callable[[Any], Any]) -> None:
         await client.views_open(trigger_id=body["trigger_id"], view=view)
 
     @app.view(blocks.COMMENT_VIEW)
-    @track
+    @wrap
     async def on_comment(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         await ack()
         _, channel, thread = view["private_metadata"].split("|", 2)
@@ -194,7 +206,7 @@ def register(app: AsyncApp, ctx: Context, track: Callable[[Any], Any]) -> None:
         await ctx.service.handle(TextReceived(address, text), dedup_key=f"slack:view:{view['id']}:{view.get('hash')}")
 
     @app.action(re.compile(r"^nps_(claim|resolve)$"))
-    @track
+    @wrap
     async def on_follow_up(ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         who = body["user"].get("name") or body["user"]["id"]

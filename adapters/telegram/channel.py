@@ -13,6 +13,8 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.methods import TelegramMethod
+from aiogram.types import Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from pydantic import ValidationError
@@ -28,6 +30,7 @@ from core.store.outbox import OutboxItem
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+EMPTY_ANSWER = b"{}"  # what aiogram answers when a handler returns no Bot API method
 
 
 class TelegramChannel:
@@ -91,9 +94,15 @@ class TelegramChannel:
         if not isinstance(body, dict) or not isinstance(body.get("update_id"), int):
             return web.json_response({"error": "not a Telegram update (update_id missing)"}, status=400)
         try:
-            return await self._webhook.handle(request)
+            # Validated from the dict already parsed above: aiogram's own request handler would read and parse
+            # the body a second time.
+            update = Update.model_validate(body, context={"bot": self.bot})
+            result = await self.dispatcher.feed_webhook_update(self.bot, update)
         except ValidationError as exc:
             return web.json_response({"error": f"malformed update: {exc.error_count()} invalid fields"}, status=400)
+        if isinstance(result, TelegramMethod):  # a handler answering in the webhook response: aiogram encodes it
+            return web.Response(body=self._webhook._build_response_writer(bot=self.bot, result=result))
+        return web.Response(body=EMPTY_ANSWER, content_type="application/json")
 
     async def start(self) -> None:
         if self.config.mode == "polling":

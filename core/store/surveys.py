@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.store.tables import ContactRow, DeadEndpointRow, InboundKeyRow, SurveyRow
@@ -180,15 +180,55 @@ async def find_survey(
     to that thread (Slack).
     """
     q = _find(tuple(sorted(str(s) for s in states)), bool(address.user_id), address.thread is not None, lock)
-    params = {
+    row = (await conn.execute(q, _find_params(address))).first()
+    return None if row is None else to_survey(row)
+
+
+async def find_and_claim(
+    conn: AsyncConnection, address: Address, key: str, now: datetime, states: frozenset[State] = ANSWERABLE_STATES
+) -> tuple[Survey | None, bool]:
+    """The survey `find_survey` returns (row-locked), and whether `key` was claimed for it: True the first time,
+    False for a replay. With no survey nothing is claimed; the caller records the key itself.
+
+    PostgreSQL does both in one statement; elsewhere they are two, in the same transaction.
+    """
+    if conn.dialect.name != "postgresql":
+        survey = await find_survey(conn, address, states)
+        return survey, survey is not None and await claim_inbound(conn, key, now)
+    stmt = _find_claim(tuple(sorted(str(s) for s in states)), bool(address.user_id), address.thread is not None)
+    row = (await conn.execute(stmt, _find_params(address) | {"key": key[:255], "received_at": now})).first()
+    return (None, False) if row is None else (to_survey(row), row.claimed)
+
+
+@cache
+def _find_claim(states: tuple[str, ...], by_user: bool, by_thread: bool) -> Any:
+    """WITH found AS (SELECT … FOR UPDATE), claimed AS (INSERT the key for the found row ON CONFLICT DO NOTHING)
+    SELECT found.*, EXISTS (claimed): the row is locked before the key, as `find_survey` then `claim_inbound` do,
+    and the row comes from the locking query, so it is the latest committed version."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    found = _find(states, by_user, by_thread, True).cte("found")
+    values = select(
+        bindparam("key", type_=K.c.key.type), bindparam("received_at", type_=K.c.received_at.type)
+    ).select_from(found)
+    claimed = (
+        pg_insert(K)
+        .from_select(["key", "received_at"], values)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(K.c.key)
+        .cte("claimed")
+    )
+    return select(*found.c, exists(select(claimed.c.key)).label("claimed"))
+
+
+def _find_params(address: Address) -> dict[str, Any]:
+    return {
         "profile": address.profile,
         "channel": address.channel,
         "conversation_id": address.conversation_id,
         "user_id": address.user_id,
         "thread": address.thread,
     }
-    row = (await conn.execute(q, params)).first()
-    return None if row is None else to_survey(row)
 
 
 @cache
@@ -197,7 +237,8 @@ def _find(states: tuple[str, ...], by_user: bool, by_thread: bool, lock: bool) -
         S.c.profile == bindparam("profile"),
         S.c.channel == bindparam("channel"),
         S.c.conversation_id == bindparam("conversation_id"),
-        S.c.state.in_(states),
+        # One bound parameter per state, not an expanding list: the statement then needs no per-execution rewrite.
+        S.c.state.in_([bindparam(f"state_{i}", state, type_=S.c.state.type) for i, state in enumerate(states)]),
     ]
     if by_user:
         cond.append(S.c.user_id == bindparam("user_id"))

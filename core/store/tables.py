@@ -119,3 +119,24 @@ class DeadEndpointRow(SQLModel, table=True):
     url: str = Field(primary_key=True, max_length=1000)
     gone_at: datetime
     reason: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class InboundJournalRow(SQLModel, table=True):
+    """A verified request already answered 2xx but not yet processed: a platform does not redeliver what it got a
+    2xx for, so it waits here until processed (then deleted), or is left `dead` after too many failed attempts."""
+
+    __tablename__ = "inbound_journal"
+    __table_args__ = (Index("ix_journal_ready", "channel", "profile", "status", "lease_until"),)
+
+    id: int | None = Field(default=None, sa_column=_big_id())
+    channel: str = Field(max_length=32)
+    profile: str = Field(max_length=64)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    received_at: datetime
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    # Not claimable before this: the holder's lease while it processes the row, or the backoff after a failure.
+    lease_until: datetime | None = None
+    leased_by: str | None = Field(default=None, max_length=64)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))

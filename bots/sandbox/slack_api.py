@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.server import LocalServer
+from bots.sandbox.server import LocalServer
 
 
 @dataclass
@@ -18,12 +18,14 @@ class Call:
     method: str
     params: dict[str, Any]
     token: str
+    result: dict[str, Any] | None = None  # what the fake answered, when it answered ok
 
 
 @dataclass
 class FakeSlack(LocalServer):
     calls: list[Call] = field(default_factory=list)
     locales: dict[str, str] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)  # user id -> real name; none: an empty real_name
     rate_limited: dict[str, int] = field(default_factory=dict)  # method -> Retry-After seconds (once)
     errors: dict[str, str] = field(default_factory=dict)  # method -> Slack error code (once)
     statuses: dict[str, int] = field(default_factory=dict)  # method -> bare HTTP status, e.g. 503 (once)
@@ -58,7 +60,8 @@ class FakeSlack(LocalServer):
             for k, v in (await request.post()).items():
                 text = str(v)
                 params[k] = json.loads(text) if k in ("blocks", "view") else text
-        self.calls.append(Call(method, params, request.headers.get("Authorization", "")))
+        call = Call(method, params, request.headers.get("Authorization", ""))
+        self.calls.append(call)
         if method in self.held:
             await self.held[method].wait()
         if method in self.statuses:
@@ -70,7 +73,8 @@ class FakeSlack(LocalServer):
             )
         if method in self.errors:
             return web.json_response({"ok": False, "error": self.errors.pop(method)})
-        return web.json_response({"ok": True, **self._result(method, params)})
+        call.result = self._result(method, params)
+        return web.json_response({"ok": True, **call.result})
 
     def _result(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         if method in ("chat.postMessage", "chat.update"):
@@ -80,7 +84,10 @@ class FakeSlack(LocalServer):
             return {"message_ts": f"1700000001.{next(self._ts):06d}"}
         if method == "users.info":
             user = params["user"]
-            return {"user": {"id": user, "name": user.lower(), "locale": self.locales.get(user, "en-US")}}
+            name = self.names.get(user, "")
+            profile = {"real_name": name, "display_name": name.split(" ")[0]}
+            return {"user": {"id": user, "name": user.lower(), "real_name": name, "profile": profile,
+                             "locale": self.locales.get(user, "en-US")}}  # fmt: skip
         if method == "auth.test":
             return {"url": "https://example.slack.com/", "team": "Example", "user": "npsbot", "team_id": "T0001",
                     "user_id": "UBOTUSER", "bot_id": "B0BOT"}  # fmt: skip

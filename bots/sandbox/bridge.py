@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.server import LocalServer
+from bots.sandbox.server import LocalServer
 
 
 @dataclass

@@ -1,0 +1,145 @@
+"""Slack does not redeliver an event it got a 200 for, so the 200 waits until the request is in the journal; the
+work runs afterwards and, after a crash, again from the journal, until it succeeds or is given up."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from core.store import Store, journal
+from core.store.journal import Entry
+
+log = logging.getLogger(__name__)
+CHANNEL = "slack"
+MAX_ATTEMPTS = 5  # then the row is left `dead` and logged; it never blocks the rows behind it
+BATCH = 100  # rows claimed per sweep
+# Runs one journaled request to the end; returns None when it was processed, else why it was not.
+Replay = Callable[[str, dict[str, str]], Awaitable[str | None]]
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Inbox:
+    def __init__(
+        self, store: Store, profile: str, replay: Replay, clock: Callable[[], datetime], lease: timedelta
+    ) -> None:
+        self.store = store
+        self.profile = profile
+        self.replay = replay
+        self.clock = clock
+        self.lease = lease
+        self.owner = _owner()
+        # A replay that outlives half its lease is abandoned, so nobody else can claim it while it still runs.
+        self.timeout = lease.total_seconds() / 2
+        self.interval = min(max(lease.total_seconds() / 4, 0.2), 15.0)
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def accept(self, body: str, headers: dict[str, str]) -> None:
+        """Commit the request (one INSERT, group-committed on SQLite); the caller answers 200 after this returns."""
+        now = self.clock()
+        entry = await self.store.run_in_transaction(
+            lambda conn: journal.add(conn, CHANNEL, self.profile, body, headers, now, self.owner, self.lease)
+        )
+        self._start(entry)
+
+    async def start(self) -> None:
+        """Replay what a crashed process left behind, then keep sweeping for leases that run out later."""
+        try:
+            await self.recover()
+        except Exception:  # the sweeper tries again; start-up must not fail on it
+            log.exception("slack %s: recovering the inbound journal failed", self.profile)
+        self._sweeper = asyncio.create_task(self._sweep())
+
+    async def recover(self) -> int:
+        """Claim leftover rows (crashed holders, failures due for a retry) and start replaying them."""
+        now = self.clock()
+        async with self.store.transaction() as conn:
+            claimed = await journal.claim(conn, CHANNEL, self.profile, self.owner, now, self.lease, BATCH)
+            exhausted = [e for e in claimed if e.attempts > MAX_ATTEMPTS]
+            for entry in exhausted:  # every try so far died with its process (or timed out)
+                await journal.give_up(conn, entry.id, f"gave up after {MAX_ATTEMPTS} attempts without an answer")
+        for entry in exhausted:
+            log.error(
+                "slack %s: gave up on journaled request %s after %d attempts",
+                self.profile,
+                entry.id,
+                entry.attempts - 1,
+            )
+        for entry in claimed:
+            if entry.attempts <= MAX_ATTEMPTS and entry.id not in self._tasks:
+                self._start(entry)
+        return len(claimed)
+
+    async def idle(self) -> None:
+        """Wait until every request accepted or claimed so far has been processed (or given up)."""
+        await asyncio.sleep(0)
+        while self._tasks:
+            await asyncio.wait(list(self._tasks.values()))
+
+    async def stop(self, grace: float) -> None:
+        """Let running replays finish for `grace` seconds; hand the rest back so the next process takes them."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        running = dict(self._tasks)
+        if not running:
+            return
+        _, late = await asyncio.wait(running.values(), timeout=grace)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late)
+            left = [i for i, t in running.items() if t in late]
+            async with self.store.transaction() as conn:
+                await journal.release(conn, left, self.owner)
+
+    def _start(self, entry: Entry) -> None:
+        task = asyncio.create_task(self._process(entry))
+        self._tasks[entry.id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(entry.id, None))
+
+    async def _process(self, entry: Entry) -> None:
+        try:
+            error = await asyncio.wait_for(self.replay(entry.body, entry.headers), self.timeout)
+        except TimeoutError:
+            error = f"not processed within {self.timeout:g} s"
+        except Exception as exc:
+            error = repr(exc)
+        try:
+            await self._record(entry, error)
+        except Exception:  # the lease runs out and the row is claimed again: the dedup keys make that harmless
+            log.exception("slack %s: recording the outcome of journaled request %s failed", self.profile, entry.id)
+
+    async def _record(self, entry: Entry, error: str | None) -> None:
+        if error is None:
+            await self.store.run_in_transaction(lambda conn: journal.done(conn, entry.id))
+            return
+        if entry.attempts >= MAX_ATTEMPTS:
+            log.error(
+                "slack %s: gave up on journaled request %s after %d attempts: %s",
+                self.profile, entry.id, entry.attempts, error,
+            )  # fmt: skip
+            await self.store.run_in_transaction(lambda conn: journal.give_up(conn, entry.id, error))
+            return
+        backoff = min(self.lease, timedelta(seconds=2**entry.attempts))
+        log.warning(
+            "slack %s: journaled request %s failed (attempt %d): %s", self.profile, entry.id, entry.attempts, error
+        )
+        at = self.clock() + backoff
+        await self.store.run_in_transaction(lambda conn: journal.retry(conn, entry.id, self.owner, at, error))
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                while await self.recover() == BATCH:  # a backlog: take the next batch once this one is done
+                    await self.idle()
+            except Exception:
+                log.exception("slack %s: sweeping the inbound journal failed", self.profile)
