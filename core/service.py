@@ -70,7 +70,6 @@ class SurveyService:
     async def handle(self, event: InboundEvent, *, dedup_key: str | None = None) -> Outcome:
         """Apply one inbound event exactly once (per dedup key)."""
         event = without_nul(event)
-        dedup_key = dedup_key.replace("\x00", "") if dedup_key else dedup_key
         settings = self.profile(event.address.profile)
         for attempt in (1, 2):
             try:
@@ -86,7 +85,7 @@ class SurveyService:
         now = self.clock()
 
         async def work(conn: Any) -> Outcome:
-            if dedup_key is not None and isinstance(event, TextReceived):
+            if isinstance(event, TextReceived):
                 return await self._text(conn, event, settings, now, dedup_key)
             if dedup_key is not None and not await q.claim_inbound(conn, dedup_key, now):
                 return Outcome("duplicate")
@@ -105,13 +104,6 @@ class SurveyService:
             return await self._apply(conn, survey, event, settings, now)
         if isinstance(event, ScoreGiven):
             return await self._score(conn, event, settings, now)
-        if isinstance(event, TextReceived):
-            survey = await q.find_survey(conn, event.address)
-            if survey is None:
-                if event.locale:  # remember the customer's language for the survey that may follow
-                    await q.touch_contact(conn, event.address, locale=event.locale[:16])
-                return Outcome("no_survey")
-            return await self._apply(conn, survey, event, settings, now)
         if isinstance(event, ConversationReopened):
             survey = await q.find_survey(conn, replace(event.address, user_id=""), OPEN_STATES)
             if survey is None:
@@ -120,15 +112,18 @@ class SurveyService:
         raise TypeError(f"unsupported event {type(event).__name__}")
 
     async def _text(
-        self, conn: Any, event: TextReceived, settings: ProfileSettings, now: datetime, dedup_key: str
+        self, conn: Any, event: TextReceived, settings: ProfileSettings, now: datetime, dedup_key: str | None
     ) -> Outcome:
         """A chat message, the most frequent event: finding the survey and claiming the delivery key take one
         statement on PostgreSQL. Without a survey the key is still recorded, so a message redelivered after a
         survey has opened is known as the old message it is, not taken for a reply."""
-        survey, claimed = await q.find_and_claim(conn, event.address, dedup_key, now)
+        if dedup_key is None:
+            survey, claimed = await q.find_survey(conn, event.address), True
+        else:
+            survey, claimed = await q.find_and_claim(conn, event.address, dedup_key, now)
         if survey is not None:
             return await self._apply(conn, survey, event, settings, now) if claimed else Outcome("duplicate")
-        if not await q.claim_inbound(conn, dedup_key, now):
+        if dedup_key is not None and not await q.claim_inbound(conn, dedup_key, now):
             return Outcome("duplicate")
         if event.locale:  # remember the customer's language for the survey that may follow
             await q.touch_contact(conn, event.address, locale=event.locale[:16])

@@ -13,7 +13,6 @@ from pydantic import ValidationError
 from adapters.webhook import signing
 from adapters.webhook.http import HttpClient, post_signed
 from adapters.webhook.inbound import parser, to_core
-from adapters.webhook.keys import dedup_key
 from core import jsonbody
 from core.profiles import ProfileSettings
 from core.ratelimit import Limit, Rate
@@ -62,7 +61,7 @@ class WebhookChannel(HttpClient):
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
             return web.json_response({"error": f"invalid event: {problems}"}, status=400)
-        key = dedup_key(f"webhook:{self.profile}", msg_id)
+        key = f"webhook:{self.profile}:{msg_id}"
         out = await self.service.handle(to_core(self.profile, event), dedup_key=key)
         survey = out.survey
         return web.json_response(

@@ -13,7 +13,6 @@ from aiohttp import web
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from adapters.webhook.http import HttpClient
-from adapters.webhook.keys import dedup_key
 from core import jsonbody
 from core.delivery import DeliveryError, PermanentFailure, RetryLater
 from core.profiles import ProfileSettings
@@ -103,7 +102,7 @@ def parse(profile: str, payload: dict[str, Any]) -> tuple[InboundEvent, str] | N
 
 def _status(profile: str, p: StatusChanged) -> tuple[InboundEvent, str] | None:
     meta = p.meta or Meta()
-    key = dedup_key(f"{CHANNEL}:{profile}", f"{p.event}:{p.id}:{p.status}:{p.timestamp}")
+    key = f"{CHANNEL}:{profile}:{p.event}:{p.id}:{p.status}:{p.timestamp}"
     if p.event == "conversation_resolved" or p.status == "resolved":
         sender = meta.sender
         if sender is None or sender.id is None:
@@ -132,7 +131,7 @@ def _message(profile: str, p: MessageCreated) -> tuple[InboundEvent, str] | None
     if p.conversation is None or p.conversation.id is None or sender.id is None or p.id is None:
         return None
     address = Address(CHANNEL, profile, str(p.conversation.id), str(sender.id))
-    return TextReceived(address, p.content or ""), dedup_key(f"{CHANNEL}:{profile}", f"message:{p.id}")
+    return TextReceived(address, p.content or ""), f"{CHANNEL}:{profile}:message:{p.id}"
 
 
 class ChatwootChannel(HttpClient):

@@ -8,7 +8,6 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from adapters.webhook.keys import dedup_key
 from bots.api.models import MAX_ID, MAX_IDEMPOTENCY_KEY, CloseBody, FollowUpBody, ReopenBody, ResponseParams
 from bots.api.openapi import spec
 from bots.auth import Principal, authenticate, require_profile
@@ -108,7 +107,7 @@ def api_routes(runtime: Any) -> list[web.RouteDef]:
         key = request.headers.get("Idempotency-Key")
         if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
             raise _error(422, f"Idempotency-Key: at most {MAX_IDEMPOTENCY_KEY} characters")
-        dedup = dedup_key(f"api:{body.profile}", key) if key else None
+        dedup = f"api:{body.profile}:{key}" if key else None
         out = await runtime.service.handle(event, dedup_key=dedup)
         survey = survey_snapshot(out.survey) if out.survey else None
         return web.json_response({"status": out.status, "survey": survey})

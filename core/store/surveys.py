@@ -3,6 +3,8 @@ into one transaction."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -34,10 +36,22 @@ def _insert_ignore(dialect: str, table_name: str, columns: tuple[str, ...], inde
     return dialect_insert(table).values(values).on_conflict_do_nothing(index_elements=list(index))
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+KEY_WIDTH = 255  # inbound_keys.key
+
+
+def storable_key(key: str) -> str:
+    """A delivery key as stored: one that is too long for the column, or holds what a database cannot store (NUL,
+    undecodable header bytes), is hashed rather than cut, so two different keys never collapse into one."""
+    if len(key) <= KEY_WIDTH and not _UNSTORABLE.search(key):
+        return key
+    return f"sha256:{hashlib.sha256(key.encode('utf-8', 'surrogatepass')).hexdigest()}"
+
+
 async def claim_inbound(conn: AsyncConnection, key: str, now: datetime) -> bool:
     """True the first time a delivery key is seen; False for every replay."""
     stmt = _insert_ignore(conn.dialect.name, "inbound_keys", ("key", "received_at"), ("key",))
-    result = await conn.execute(stmt, {"key": key[:255], "received_at": now})
+    result = await conn.execute(stmt, {"key": storable_key(key), "received_at": now})
     return result.rowcount == 1
 
 
@@ -196,7 +210,7 @@ async def find_and_claim(
         survey = await find_survey(conn, address, states)
         return survey, survey is not None and await claim_inbound(conn, key, now)
     stmt = _find_claim(tuple(sorted(str(s) for s in states)), bool(address.user_id), address.thread is not None)
-    row = (await conn.execute(stmt, _find_params(address) | {"key": key[:255], "received_at": now})).first()
+    row = (await conn.execute(stmt, _find_params(address) | {"key": storable_key(key), "received_at": now})).first()
     return (None, False) if row is None else (to_survey(row), row.claimed)
 
 
