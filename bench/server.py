@@ -63,6 +63,8 @@ async def run_app(args: argparse.Namespace) -> web.AppRunner:
     runtime = Runtime(parse_config(bench_config(args.database, [args.channel]), env={}))
     await runtime.store.migrate()
     await seed(runtime, args.channel, args.seed)
+    async with runtime.store.transaction() as conn:  # table statistics, as autovacuum keeps them in production
+        await conn.exec_driver_sql("ANALYZE")
     app = create_app(runtime)
     app.router.add_get(CPU_PATH, cpu_seconds)
     runner = web.AppRunner(app, access_log=None)

@@ -12,6 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from core.store.sqlite_driver import OneTripDBAPI
 from core.store.tables import metadata
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -36,14 +37,19 @@ class Store:
         self.url = normalize_url(url)
         self.dialect = make_url(self.url).get_backend_name()
         if self.is_sqlite:
-            self.engine: AsyncEngine = create_async_engine(self.url, connect_args={"timeout": 30})
+            self.engine: AsyncEngine = create_async_engine(
+                self.url, module=OneTripDBAPI(), connect_args={"timeout": 30}
+            )
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         else:
             # A pool as large as the expected concurrency: overflow connections are opened and closed per use.
             self.engine = create_async_engine(self.url, pool_size=pool_size, max_overflow=5, pool_pre_ping=True)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._pending: list[tuple[Work, asyncio.Future[Any]]] = []
-        self._committer: asyncio.Task[None] | None = None
+        self._committers: set[asyncio.Task[None]] = set()
+        # SQLite has one writer. On PostgreSQL a few groups commit side by side, so a round trip to the server
+        # never leaves the others idle; more would only make the groups smaller.
+        self.max_committers = 1 if self.is_sqlite else 4
         self.max_group = 64
 
     @property
@@ -61,15 +67,14 @@ class Store:
             yield conn
 
     async def run_in_transaction(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        """Run `work` atomically. On SQLite, units that arrive while a commit is in progress are committed
-        together (group commit): one writer, one BEGIN/COMMIT for many events, so queueing stays short."""
-        if not self.is_sqlite:
-            async with self.transaction() as conn:
-                return await work(conn)
+        """Run `work` atomically. Units that arrive while earlier ones are committing are committed together
+        (group commit): one checkout, BEGIN and COMMIT for many events instead of one each, which is most of
+        what a short unit costs. A unit that arrives while a committer is free starts at once."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._pending.append((work, future))
-        if self._committer is None or self._committer.done():
-            self._committer = asyncio.create_task(self._commit_groups())
+        self._committers = {t for t in self._committers if not t.done()}
+        if len(self._committers) < self.max_committers:
+            self._committers.add(asyncio.create_task(self._commit_groups()))
         return await future
 
     async def _commit_groups(self) -> None:
@@ -79,18 +84,19 @@ class Store:
                 async with self.transaction() as conn:
                     results = [await work(conn) for work, _ in group]
             except Exception:
-                # One unit failed and took the group's transaction with it: rerun each alone so only it fails.
+                # One unit failed and took the group's transaction with it (on PostgreSQL also a deadlock
+                # between two groups): rerun each alone so only the failing one fails.
                 for work, future in group:
                     try:
                         async with self.transaction() as conn:
                             result = await work(conn)
                     except Exception as exc:
-                        future.set_exception(exc)
+                        _settle(future, exc)
                     else:
-                        future.set_result(result)
+                        _settle(future, result)
             else:
                 for (_, future), result in zip(group, results, strict=True):
-                    future.set_result(result)
+                    _settle(future, result)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -111,6 +117,17 @@ class Store:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _settle(future: asyncio.Future[Any], outcome: Any) -> None:
+    """Hand a unit its outcome, unless its caller has gone away (a cancelled request): the unit is committed
+    either way, and the group goes on."""
+    if future.done():
+        return
+    if isinstance(outcome, Exception):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
 
 
 def alembic_config(url: str):
