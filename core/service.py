@@ -175,7 +175,7 @@ class SurveyService:
         self, conn: Any, old: Survey, new: Survey, actions: list[Action], settings: ProfileSettings, now: datetime
     ) -> None:
         if new != old:
-            await q.update_survey(conn, new, settings.policy)
+            await q.update_survey(conn, old, new, settings.policy)
         if (new.state is State.OPTED_OUT and old.state is not State.OPTED_OUT) or opts_out(actions):
             await q.touch_contact(conn, new.address, opted_out_at=now)
         if new.state is State.ASKED and old.state is not State.ASKED:

@@ -360,3 +360,35 @@ async def test_sqlite_runs_in_wal_mode_with_one_writer(sqlite_store: Store) -> N
 
     await asyncio.gather(work("a"), work("b"))
     assert order in (["a+", "a-", "b+", "b-"], ["b+", "b-", "a+", "a-"])  # never interleaved
+
+
+async def test_the_stored_row_is_the_survey_after_every_step(store: Store, service: SurveyService, clock) -> None:
+    """An update writes only the columns that changed; after each step the row must still read back as the whole
+    survey the service returned, deadline included."""
+    from core.store import surveys as q
+
+    chat = MemoryChannel(service, "acme")
+    policy = service.profile("acme").policy
+
+    async def stored(survey_id: int):
+        async with store.read() as conn:
+            row = (await conn.execute(select(SUR).where(SUR.c.id == survey_id))).one()
+        return q.to_survey(row), row.next_check_at, row.case_key
+
+    steps = [(await chat.close("c1", "u1", agent="Ana", locale="es")).survey]
+    for text in ("no idea", "ocho", "the app is slow"):
+        row, deadline, case = await stored(steps[-1].id)
+        assert row == steps[-1] and deadline == steps[-1].next_deadline(policy) and case is not None
+        clock.advance(minutes=1)
+        steps.append((await chat.reply("c1", "u1", text)).survey)
+    assert [s.state for s in steps] == ["asked", "asked", "scored", "completed"]
+    assert steps[1].reasks == 1 and steps[1].unparsed == ("no idea",) and steps[3].comment == "the app is slow"
+    row, deadline, case = await stored(steps[-1].id)
+    assert row == steps[-1] and deadline is None and case is not None
+
+    withdrawn = (await chat.close("c2", "u2")).survey
+    clock.advance(minutes=1)
+    reopened = (await chat.reopen("c2")).survey
+    row, deadline, case = await stored(withdrawn.id)
+    assert row == reopened and reopened.skip_reason == "reopened"
+    assert deadline is None and case is None  # the case is free for the next close

@@ -69,7 +69,11 @@ class Store:
     async def run_in_transaction(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run `work` atomically. Units that arrive while earlier ones are committing are committed together
         (group commit): one checkout, BEGIN and COMMIT for many events instead of one each, which is most of
-        what a short unit costs. A unit that arrives while a committer is free starts at once."""
+        what a short unit costs. A unit that arrives while a committer is free starts at once.
+
+        A unit may run more than once (its group failed) and must not itself call `run_in_transaction` or
+        `transaction`: it would wait for the committer it is running on.
+        """
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._pending.append((work, future))
         self._committers = {t for t in self._committers if not t.done()}
@@ -81,22 +85,32 @@ class Store:
         while self._pending:
             group, self._pending = self._pending[: self.max_group], self._pending[self.max_group :]
             try:
-                async with self.transaction() as conn:
-                    results = [await work(conn) for work, _ in group]
-            except Exception:
-                # One unit failed and took the group's transaction with it (on PostgreSQL also a deadlock
-                # between two groups): rerun each alone so only the failing one fails.
-                for work, future in group:
-                    try:
-                        async with self.transaction() as conn:
-                            result = await work(conn)
-                    except Exception as exc:
-                        _settle(future, exc)
-                    else:
-                        _settle(future, result)
-            else:
-                for (_, future), result in zip(group, results, strict=True):
+                await self._commit(group)
+            except BaseException as exc:  # this committer was cancelled (shutting down): its callers learn so
+                for _, future in group:
+                    _settle(future, error=exc)
+                raise
+
+    async def _commit(self, group: list[tuple[Work, asyncio.Future[Any]]]) -> None:
+        try:
+            async with self.transaction() as conn:
+                results = [await work(conn) for work, _ in group]
+        except (Exception, asyncio.CancelledError) as exc:
+            _unless_committer_cancelled(exc)
+            # One unit failed and took the group's transaction with it (on PostgreSQL also a deadlock between
+            # two groups): rerun each alone so only the failing one fails.
+            for work, future in group:
+                try:
+                    async with self.transaction() as conn:
+                        result = await work(conn)
+                except (Exception, asyncio.CancelledError) as error:
+                    _unless_committer_cancelled(error)
+                    _settle(future, error=error)
+                else:
                     _settle(future, result)
+        else:
+            for (_, future), result in zip(group, results, strict=True):
+                _settle(future, result)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -119,15 +133,25 @@ class Store:
         await self.engine.dispose()
 
 
-def _settle(future: asyncio.Future[Any], outcome: Any) -> None:
+def _settle(future: asyncio.Future[Any], result: Any = None, *, error: BaseException | None = None) -> None:
     """Hand a unit its outcome, unless its caller has gone away (a cancelled request): the unit is committed
     either way, and the group goes on."""
     if future.done():
         return
-    if isinstance(outcome, Exception):
-        future.set_exception(outcome)
+    if isinstance(error, asyncio.CancelledError):
+        future.cancel()
+    elif error is not None:
+        future.set_exception(error)
     else:
-        future.set_result(outcome)
+        future.set_result(result)
+
+
+def _unless_committer_cancelled(error: BaseException) -> None:
+    """A unit that ends in CancelledError (it awaited something that was cancelled) fails like any other
+    unit; the committer being cancelled itself is passed on."""
+    task = asyncio.current_task()
+    if isinstance(error, asyncio.CancelledError) and task is not None and task.cancelling():
+        raise error
 
 
 def alembic_config(url: str):

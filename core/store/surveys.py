@@ -142,15 +142,20 @@ async def insert_survey(conn: AsyncConnection, survey: Survey, policy: Policy) -
     return int(result.scalar_one())
 
 
-async def update_survey(conn: AsyncConnection, survey: Survey, policy: Policy) -> None:
-    values = _row_values(survey, policy)
-    if survey.state is State.SKIPPED and survey.skip_reason is SkipReason.REOPENED:
+_FIXED = ("profile", "channel", "conversation_id", "user_id", "thread", "case_id", "case_key", "created_at")
+
+
+async def update_survey(conn: AsyncConnection, old: Survey, new: Survey, policy: Policy) -> None:
+    """Write what changed between `old` (as read) and `new`, plus the state and the next deadline: fewer values
+    to convert and send on the reply path than the whole row."""
+    before, after = _row_values(old, policy), _row_values(new, policy)
+    values = {c: v for c, v in after.items() if c not in _FIXED and v != before[c]}
+    values |= {"state": after["state"], "next_check_at": after["next_check_at"]}
+    if new.state is State.SKIPPED and new.skip_reason is SkipReason.REOPENED:
         values["case_key"] = None  # a withdrawn survey frees its case so the next close can survey it
-    else:
-        values.pop("case_key")
-    for fixed in ("profile", "channel", "conversation_id", "user_id", "thread", "case_id", "created_at"):
-        values.pop(fixed)
-    await conn.execute(_update(tuple(values)), values | {"_id": survey.id})
+    if new.metadata != old.metadata:
+        values["extra"] = new.metadata
+    await conn.execute(_update(tuple(sorted(values))), values | {"_id": new.id})
 
 
 def to_survey(row: Any) -> Survey:
