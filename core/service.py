@@ -15,6 +15,7 @@ from core.profiles import ProfileSettings
 from core.store import Store
 from core.store import outbox as ob
 from core.store import surveys as q
+from core.store.steps import save_step
 from core.survey import OPEN_STATES, State, Survey, opts_out, start, step
 from core.types import (
     Action,
@@ -174,13 +175,12 @@ class SurveyService:
     async def _save(
         self, conn: Any, old: Survey, new: Survey, actions: list[Action], settings: ProfileSettings, now: datetime
     ) -> None:
-        if new != old:
-            await q.update_survey(conn, old, new, settings.policy)
         if (new.state is State.OPTED_OUT and old.state is not State.OPTED_OUT) or opts_out(actions):
             await q.touch_contact(conn, new.address, opted_out_at=now)
         if new.state is State.ASKED and old.state is not State.ASKED:
             await q.touch_contact(conn, new.address, last_surveyed_at=now)
-        await ob.enqueue(conn, messages_for(new, actions, await self._live(conn, settings, actions)), now)
+        messages = messages_for(new, actions, await self._live(conn, settings, actions))
+        await save_step(conn, old, new, settings.policy, messages, now)
 
     async def _live(self, conn: Any, settings: ProfileSettings, actions: list[Action]) -> ProfileSettings:
         """Leave out subscriptions whose endpoint answered 410 Gone."""

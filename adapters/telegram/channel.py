@@ -19,7 +19,7 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from pydantic import ValidationError
 
-from adapters.telegram.handlers import Context, build_router
+from adapters.telegram.handlers import Context, register_handlers
 from adapters.telegram.sender import TelegramSender
 from core import jsonbody
 from core.profiles import ProfileSettings
@@ -63,7 +63,7 @@ class TelegramChannel:
             topic_customers=dict(config.topic_customers),
             clock=clock,
         )
-        self.dispatcher.include_router(build_router(ctx))
+        register_handlers(self.dispatcher, ctx)
         self.sender = TelegramSender(
             self.bot,
             self.bot_id,
@@ -95,9 +95,11 @@ class TelegramChannel:
             return web.json_response({"error": "not a Telegram update (update_id missing)"}, status=400)
         try:
             # Validated from the dict already parsed above: aiogram's own request handler would read and parse
-            # the body a second time.
+            # the body a second time. `feed_update`, not `feed_webhook_update`: the latter runs the update in a
+            # task of its own and answers early after 55 s while it goes on, which would acknowledge an update
+            # before it is stored; here the answer always waits for the commit.
             update = Update.model_validate(body, context={"bot": self.bot})
-            result = await self.dispatcher.feed_webhook_update(self.bot, update)
+            result = await self.dispatcher.feed_update(self.bot, update)
         except ValidationError as exc:
             return web.json_response({"error": f"malformed update: {exc.error_count()} invalid fields"}, status=400)
         if isinstance(result, TelegramMethod):  # a handler answering in the webhook response: aiogram encodes it

@@ -71,8 +71,9 @@ async def closes_topic(message: Message) -> bool:
 TOASTS = {"already_answered": "already_answered", "not_yours": "not_your_survey", "closed": "survey_closed"}
 
 
-def build_router(ctx: Context) -> Router:
-    router = Router(name=f"npsbot-{ctx.profile}")
+def register_handlers(router: Router, ctx: Context) -> None:
+    """Handlers go on the profile's Dispatcher itself (a Router too): each level of sub-routers costs every
+    update another pass of aiogram's propagation."""
 
     @router.callback_query(Vote.filter())
     async def on_vote(query: CallbackQuery, callback_data: Vote, event_update: Update) -> None:
@@ -158,8 +159,6 @@ def build_router(ctx: Context) -> Router:
             await ctx.service.handle(
                 OptOut(ctx.address(update.chat.id, update.from_user.id)), dedup_key=ctx.key(event_update)
             )
-
-    return router
 
 
 async def _answer(query: CallbackQuery, text: str | None) -> None:

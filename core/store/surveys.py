@@ -145,9 +145,9 @@ async def insert_survey(conn: AsyncConnection, survey: Survey, policy: Policy) -
 _FIXED = ("profile", "channel", "conversation_id", "user_id", "thread", "case_id", "case_key", "created_at")
 
 
-async def update_survey(conn: AsyncConnection, old: Survey, new: Survey, policy: Policy) -> None:
-    """Write what changed between `old` (as read) and `new`, plus the state and the next deadline: fewer values
-    to convert and send on the reply path than the whole row."""
+def changed_values(old: Survey, new: Survey, policy: Policy) -> dict[str, Any]:
+    """What changed between `old` (as read) and `new`, plus the state and the next deadline: fewer values to
+    convert and send on the reply path than the whole row."""
     before, after = _row_values(old, policy), _row_values(new, policy)
     values = {c: v for c, v in after.items() if c not in _FIXED and v != before[c]}
     values |= {"state": after["state"], "next_check_at": after["next_check_at"]}
@@ -155,6 +155,11 @@ async def update_survey(conn: AsyncConnection, old: Survey, new: Survey, policy:
         values["case_key"] = None  # a withdrawn survey frees its case so the next close can survey it
     if new.metadata != old.metadata:
         values["extra"] = new.metadata
+    return values
+
+
+async def update_survey(conn: AsyncConnection, old: Survey, new: Survey, policy: Policy) -> None:
+    values = changed_values(old, new, policy)
     await conn.execute(_update(tuple(sorted(values))), values | {"_id": new.id})
 
 
