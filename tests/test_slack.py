@@ -262,3 +262,31 @@ async def test_shortcut_needs_an_agent_and_a_customer_message(client: TestClient
         "Only support agents can close conversations.",
         "Use the shortcut on a message the customer wrote.",
     ]
+
+
+async def test_a_changed_locale_and_name_are_picked_up_within_a_day(client: TestClient, fake: FakeSlack, clock) -> None:
+    """users.info answers are remembered, not forever: a person who switches Slack to German is asked in German
+    once the day-old answer has expired."""
+
+    def close_thread(n: int) -> dict:
+        body = reaction(f"Ev0CLOSE{n}")
+        body["event"]["item"]["ts"] = f"17000000{n}0.000100"
+        return body
+
+    fake.locales[CUSTOMER], fake.names[CUSTOMER] = "es-ES", "Lucía Pérez"
+    await post_json(client, close_thread(1))
+    await deliver(client)
+    fake.locales[CUSTOMER], fake.names[CUSTOMER] = "de-DE", "Lucía Pérez Weber"
+    clock.advance(hours=23)
+    await post_json(client, close_thread(2))
+    await deliver(client)
+    clock.advance(hours=2)
+    await post_json(client, close_thread(3))
+    await deliver(client)
+    questions = [c.params["text"] for c in fake.of("chat.postMessage")]
+    assert [q.split(" ")[0] for q in questions] == ["¿Qué", "¿Qué", "Wie"]
+    looked_up = [c.params["user"] for c in fake.of("users.info") if c.params["user"] == CUSTOMER]
+    assert len(looked_up) == 2  # once, then again only after the day had passed
+    async with client.runtime.store.read() as conn:  # type: ignore[attr-defined]
+        names = (await conn.exec_driver_sql("SELECT customer_name FROM surveys ORDER BY id")).scalars().all()
+    assert names == ["Lucía Pérez", "Lucía Pérez", "Lucía Pérez Weber"]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from cachetools import TTLCache
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -26,7 +28,8 @@ CHANNEL = "slack"
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 TOASTS = {"not_yours": "not_your_survey", "closed": "survey_closed", "no_survey": "survey_closed"}
 CUSTOMER_SUBTYPES = {None, "thread_broadcast", "file_share"}  # a person writing; edits, joins, bots are not
-USER_CACHE = 10_000
+USER_CACHE = 10_000  # people remembered per profile
+USER_TTL = 24 * 3600  # seconds: a changed locale or name is picked up within a day
 
 
 @dataclass
@@ -38,7 +41,11 @@ class Context:
     close_reaction: str
     agents: frozenset[str]
     clock: Callable[[], datetime] | None = None
-    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    users: TTLCache[str, dict[str, Any]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        timer = time.monotonic if self.clock is None else (lambda: self.clock().timestamp())  # type: ignore[misc]
+        self.users = TTLCache(maxsize=USER_CACHE, ttl=USER_TTL, timer=timer)
 
     def address(self, channel: str, user: str, thread: str | None) -> Address:
         return Address(CHANNEL, self.profile, channel, user, thread)
@@ -50,19 +57,18 @@ class Context:
         return agent in self.agents if self.agents else agent != customer
 
     async def user(self, user: str) -> dict[str, Any]:
-        """users.info (with the locale); {} when Slack can't say. Only answers are cached (bounded), so a failed
-        lookup is tried again next time."""
-        if user in self.users:
-            return self.users[user]
+        """users.info (with the locale); {} when Slack can't say. Only answers are cached, for a day and for the
+        10,000 most recent people, so a failed lookup is tried again next time."""
+        known = self.users.get(user)
+        if known is not None:
+            return known
         try:
             info = await self.client.users_info(user=user, include_locale=True)
         except Exception as exc:  # a locale or a name is a nicety: fall back to the default and the id
             log.info("slack users.info %s failed: %s", user, exc)
             return {}
-        if len(self.users) >= USER_CACHE:
-            self.users.pop(next(iter(self.users)))
-        self.users[user] = dict(info.get("user") or {})
-        return self.users[user]
+        self.users[user] = answer = dict(info.get("user") or {})
+        return answer
 
     async def locale(self, user: str) -> str | None:
         """The user's Slack locale; None sends the profile default."""
