@@ -27,6 +27,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "resolve": "Resolved",
         "claimed_by": "Claimed by {user}",
         "resolved_by": "Resolved by {user}",
+        "close_hint": "Reply /close to the customer's message, or use it in a mapped support topic.",
     },
     "es": {
         "question": "¿Qué probabilidad hay de que recomiendes {brand} a un amigo o colega? "
@@ -54,6 +55,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "resolve": "Resuelto",
         "claimed_by": "Asignado a {user}",
         "resolved_by": "Resuelto por {user}",
+        "close_hint": "Responde /close al mensaje del cliente, o úsalo en un tema de soporte asignado.",
     },
     "ca": {
         "question": "Quina probabilitat hi ha que recomanis {brand} a un amic o company? "
@@ -81,6 +83,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "resolve": "Resolt",
         "claimed_by": "Assignat a {user}",
         "resolved_by": "Resolt per {user}",
+        "close_hint": "Respon /close al missatge del client, o fes-lo servir en un tema de suport assignat.",
     },
     "it": {
         "question": "Quanto è probabile che tu raccomandi {brand} a un amico o collega? "
@@ -108,6 +111,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "resolve": "Risolto",
         "claimed_by": "Preso in carico da {user}",
         "resolved_by": "Risolto da {user}",
+        "close_hint": "Rispondi /close al messaggio del cliente, oppure usalo in un argomento di supporto collegato.",
     },
     "pt": {
         "question": "Qual a probabilidade de você recomendar {brand} a um amigo ou colega? "
@@ -135,6 +139,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "resolve": "Resolvido",
         "claimed_by": "Assumido por {user}",
         "resolved_by": "Resolvido por {user}",
+        "close_hint": "Responda /close à mensagem do cliente, ou use-o num tópico de suporte associado.",
     },
     "fr": {
         "question": "Quelle est la probabilité que vous recommandiez {brand} à un ami ou un collègue ? "
@@ -162,6 +167,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "resolve": "Résolu",
         "claimed_by": "Pris en charge par {user}",
         "resolved_by": "Résolu par {user}",
+        "close_hint": "Répondez /close au message du client, ou utilisez-le dans un sujet d'assistance associé.",
     },
     "de": {
         "question": "Wie wahrscheinlich ist es, dass Sie {brand} einem Freund oder Kollegen empfehlen? "
@@ -190,5 +196,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "resolve": "Erledigt",
         "claimed_by": "Übernommen von {user}",
         "resolved_by": "Erledigt von {user}",
+        "close_hint": "Antworten Sie mit /close auf die Nachricht des Kunden "
+        "oder nutzen Sie es in einem zugeordneten Support-Thema.",
     },
 }

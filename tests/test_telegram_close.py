@@ -52,6 +52,10 @@ async def test_close_inside_a_mapped_topic_and_unmapped_topics(client: TestClien
 
     assert await post(client, in_topic(78)) == 200  # not mapped: the agent is told how to use it
     assert "Reply /close" in fake.of("sendMessage", SUPPORT)[-1].params["text"]
+    german_agent = AGENT | {"language_code": "de"}
+    german = tg.text_update(SUPPORT, german_agent, "/close", message_thread_id=78, is_topic_message=True)
+    assert await post(client, german) == 200  # the hint is in the agent's own language
+    assert fake.of("sendMessage", SUPPORT)[-1].params["text"].startswith("Antworten Sie mit /close")
     closed_elsewhere = tg.message(GROUP, AGENT, None, message_thread_id=77, forum_topic_closed={})
     assert await post(client, tg.update(message=closed_elsewhere)) == 200  # topic 77, but not the support group
     assert await survey_row(client) is None

@@ -129,7 +129,7 @@ def register_handlers(router: Router, ctx: Context) -> None:
             return
         target = _close_target(ctx, message)
         if target is None:
-            await message.reply("Reply /close to the customer's message, or use it in a mapped support topic.")
+            await message.reply(ctx.text("close_hint", message.from_user.language_code or ctx.settings.policy.locale))
             return
         chat_id, customer = target
         await _close(ctx, message, chat_id, customer, ctx.key(event_update))
