@@ -6,6 +6,7 @@ import asyncio
 import random
 from collections import Counter
 from datetime import timedelta
+from itertools import pairwise
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -377,3 +378,34 @@ async def test_two_workers_keep_each_conversation_in_order(pg_store: Store, cloc
         by_conv.setdefault(conv, []).append(item_id)
     customer = {k: v for k, v in by_conv.items() if k.startswith("c")}
     assert len(customer) == 40 and all(ids == sorted(ids) for ids in customer.values())
+
+
+async def test_sends_woken_late_leave_spaced_as_booked(store: Store, clock) -> None:
+    """A stalled event loop wakes every sleeping send at once; they must not leave in one burst."""
+    service = service_for(store, clock)
+    chat = MemoryChannel(service, "acme")
+    departures: list[float] = []
+
+    class Paced(Scripted):
+        def rate_limits(self, item: OutboxItem) -> list:
+            return [("bot", Rate(10.0))]
+
+        async def send(self, item: OutboxItem) -> str | None:
+            departures.append(clock().timestamp())
+            return await super().send(item)
+
+    stalled = [True]
+
+    async def sleep(seconds: float) -> None:
+        """The first wake-up comes 0.35 s late, as after a stall; later ones on time."""
+        clock.advance(seconds=seconds + (0.35 if stalled.pop() else 0.0))
+        stalled.append(False)
+        await asyncio.sleep(0)
+
+    worker = Worker(service, {("memory", "acme"): Paced()}, sleep=sleep)
+    for i in range(6):
+        await chat.close(f"c{i}", f"u{i}")
+    await worker.drain()
+    assert len(departures) == 6
+    gaps = [b - a for a, b in pairwise(departures)]
+    assert min(gaps) >= 0.1 - 1e-6  # 10 per second, as booked, even right after the late wake-up
