@@ -4,8 +4,10 @@ next to a bare aiohttp + one-INSERT baseline on the same backend in the same run
     python -m bench.load                      # SQLite and PostgreSQL, all channels
     python -m bench.load --backends sqlite --requests 2000 --concurrency 16
 
-The server runs in its own process (as in production); this process only drives it. A reply is answered after
-the follow-up question is committed to the outbox, so the request latency is the reply→follow-up-queued time.
+The server runs in its own process (as in production); this process only drives it. A Telegram or webhook reply
+is answered after the follow-up question is committed to the outbox, so the request latency is the
+reply→follow-up-queued time. Slack is answered once the request is journaled and the work runs after, so for Slack
+the server records when each reply's work has committed, and latency and rate are taken from those moments.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from bench.server import CPU_PATH, TELEGRAM_SECRET, WEBHOOK_SECRET
+from bench.server import CPU_PATH, DONE_PATH, SLACK_SIGNING_SECRET, TELEGRAM_SECRET, WEBHOOK_SECRET
 
 PG_ADMIN = os.environ.get("NPSBOT_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -81,11 +83,37 @@ def webhook_request(i: int) -> Request:
     return "/webhook/bench/events", body, headers
 
 
+def slack_request(i: int) -> Request:
+    """A customer's DM reply, signed as Slack signs (v0, HMAC-SHA256 over "v0:timestamp:body")."""
+    event = {"type": "message", "channel": f"D{i}", "user": str(100000 + i), "text": "9", "channel_type": "im",
+             "ts": f"1767225600.{i:06d}", "event_ts": f"1767225600.{i:06d}"}  # fmt: skip
+    body = json.dumps(
+        {
+            "token": "bench",
+            "team_id": "T0001",
+            "api_app_id": "A0001",
+            "event": event,
+            "type": "event_callback",
+            "event_id": slack_event_id(i),
+            "event_time": 1767225600,
+        }
+    ).encode()
+    ts = str(int(time.time()))
+    digest = hmac.new(SLACK_SIGNING_SECRET.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
+    headers = {"Content-Type": "application/json", "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
+    return "/slack/bench/events", body, headers
+
+
+def slack_event_id(i: int) -> str:
+    return f"Ev{i:010d}"
+
+
 SCENARIOS: dict[str, tuple[str, Callable[[int], Request]]] = {
     "baseline": ("baseline", baseline_request),
     "memory": ("app", memory_request),
     "telegram": ("app", telegram_request),
     "webhook": ("app", webhook_request),
+    "slack": ("app", slack_request),
 }
 
 
@@ -112,7 +140,14 @@ class Result:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-async def drive(port: int, build: Callable[[int], Request], n: int, concurrency: int, offset: int) -> Result:
+async def drive(
+    port: int,
+    build: Callable[[int], Request],
+    n: int,
+    concurrency: int,
+    offset: int,
+    sent: dict[int, float] | None = None,
+) -> Result:
     latencies: list[float] = []
     errors = 0
     queue = iter(range(offset, offset + n))
@@ -123,6 +158,8 @@ async def drive(port: int, build: Callable[[int], Request], n: int, concurrency:
             nonlocal errors
             for i in queue:
                 path, body, headers = build(i)
+                if sent is not None:
+                    sent[i] = time.time()
                 t0 = time.perf_counter()
                 async with session.post(f"http://127.0.0.1:{port}{path}", data=body, headers=headers) as resp:
                     await resp.read()
@@ -134,6 +171,21 @@ async def drive(port: int, build: Callable[[int], Request], n: int, concurrency:
         await asyncio.gather(*(one_worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - start
     return Result("", "", n, errors, elapsed, latencies)
+
+
+async def finished(port: int, n: int, sent: dict[int, float], started: float) -> tuple[list[float], float]:
+    """Slack's 200 comes once a reply is journaled; it is done when its replay has queued the follow-up. Waits
+    for all `n`, then returns each reply's latency (sent → follow-up queued) and the seconds the run took."""
+    index = {slack_event_id(i): i for i in sent}
+    async with aiohttp.ClientSession() as session:
+        while True:
+            async with session.get(f"http://127.0.0.1:{port}{DONE_PATH}") as resp:
+                done = [d for d in await resp.json() if d["event_id"] in index]
+            if len(done) >= n:
+                break
+            await asyncio.sleep(0.05)
+    latencies = [d["at"] - sent[index[d["event_id"]]] for d in done]
+    return latencies, max(d["at"] for d in done) - started
 
 
 async def server_cpu(port: int) -> float:
@@ -164,8 +216,14 @@ async def run_scenario(backend: str, url: str, scenario: str, n: int, concurrenc
         raise RuntimeError(f"{scenario} server did not start")
     try:
         await drive(port, build, warmup, concurrency, 0)
+        if scenario == "slack":
+            await finished(port, warmup, {i: 0.0 for i in range(warmup)}, 0.0)
         cpu_before = await server_cpu(port)
-        result = await drive(port, build, n, concurrency, warmup)
+        sent: dict[int, float] = {}
+        started = time.time()
+        result = await drive(port, build, n, concurrency, warmup, sent)
+        if scenario == "slack":  # the answers came before the work: time the work instead
+            result.latencies, result.seconds = await finished(port, n, sent, started)
         result.server_cpu = await server_cpu(port) - cpu_before
     finally:
         proc.stdin.close()
@@ -187,7 +245,7 @@ async def admin(sql: str) -> None:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"])
-    parser.add_argument("--scenarios", nargs="+", default=["telegram", "webhook"], choices=list(SCENARIOS)[1:])
+    parser.add_argument("--scenarios", nargs="+", default=["telegram", "webhook", "slack"], choices=list(SCENARIOS)[1:])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--warmup", type=int, default=200)

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import time
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 
+from adapters.slack.inbox import Inbox
 from bots.app import create_app
 from bots.config import parse_config
 from bots.runtime import Runtime
+from bots.sandbox.slack_api import FakeSlack
 from bots.serve import settle_heap
 from core.store import Store
 from core.types import Address, ConversationClosed
@@ -21,7 +25,9 @@ from core.types import Address, ConversationClosed
 TELEGRAM_TOKEN = "123456:bench-token-0000000000"
 TELEGRAM_SECRET = "bench-secret"
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+SLACK_SIGNING_SECRET = "bench-slack-signing-secret-0000"
 CPU_PATH = "/_bench/cpu"
+DONE_PATH = "/_bench/done"
 
 baseline_meta = MetaData()
 baseline_table = Table(
@@ -29,7 +35,7 @@ baseline_table = Table(
 )
 
 
-def bench_config(database_url: str, channels: list[str]) -> dict:
+def bench_config(database_url: str, channels: list[str], slack_api: str = "http://127.0.0.1:9/api/") -> dict:
     chans: dict = {}
     if "memory" in channels:
         chans["memory"] = {}
@@ -37,6 +43,8 @@ def bench_config(database_url: str, channels: list[str]) -> dict:
         chans["telegram"] = {"token": TELEGRAM_TOKEN, "secret_token": TELEGRAM_SECRET, "api_base": "http://127.0.0.1:9"}
     if "webhook" in channels:
         chans["webhook"] = {"secrets": [WEBHOOK_SECRET], "deliver_url": "http://127.0.0.1:9/deliver"}
+    if "slack" in channels:
+        chans["slack"] = {"bot_token": "xoxb-bench", "signing_secret": SLACK_SIGNING_SECRET, "api_base": slack_api}
     return {
         "database_url": database_url,
         "worker": {"role": "web"},
@@ -48,7 +56,7 @@ async def seed(runtime: Runtime, channel: str, count: int) -> None:
     """Open `count` surveys (asked state) so every bench request is a reply that queues a follow-up."""
     for i in range(count):
         user = str(100000 + i)
-        conv = user if channel == "telegram" else f"conv-{i}"
+        conv = {"telegram": user, "slack": f"D{i}"}.get(channel, f"conv-{i}")
         event = ConversationClosed(Address(channel, "bench", conv, user), agent=f"agent-{i % 7}")
         await runtime.service.handle(event)
 
@@ -60,16 +68,42 @@ async def cpu_seconds(_request: web.Request) -> web.Response:
 
 
 async def run_app(args: argparse.Namespace) -> web.AppRunner:
-    runtime = Runtime(parse_config(bench_config(args.database, [args.channel]), env={}))
+    slack_api = await FakeSlack().start() if args.channel == "slack" else None  # answers auth.test at start
+    base = slack_api.base if slack_api else "http://127.0.0.1:9/api/"
+    runtime = Runtime(parse_config(bench_config(args.database, [args.channel], base), env={}))
     await runtime.store.migrate()
     await seed(runtime, args.channel, args.seed)
     async with runtime.store.transaction() as conn:  # table statistics, as autovacuum keeps them in production
         await conn.exec_driver_sql("ANALYZE")
     app = create_app(runtime)
     app.router.add_get(CPU_PATH, cpu_seconds)
+    if args.channel == "slack":
+        channel = runtime.channel("slack", "bench")
+        await channel.start()
+        app.router.add_get(DONE_PATH, completions(channel.inbox))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     return runner
+
+
+def completions(inbox: Inbox) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """Slack is answered once a request is journaled and the work runs after, so the reply's follow-up is queued
+    when its replay returns: that moment is recorded here (a reference and a clock read per request), and the
+    driver reads the list once the run is over."""
+    done: list[tuple[float, str]] = []
+    replay = inbox.replay
+
+    async def timed(body: str, headers: dict[str, str]) -> str | None:
+        outcome = await replay(body, headers)
+        done.append((time.time(), body))
+        return outcome
+
+    inbox.replay = timed
+
+    async def report(_request: web.Request) -> web.Response:
+        return web.json_response([{"at": at, "event_id": json.loads(body)["event_id"]} for at, body in done])
+
+    return report
 
 
 async def run_baseline(args: argparse.Namespace) -> web.AppRunner:

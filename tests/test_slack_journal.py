@@ -21,7 +21,7 @@ import aiohttp
 import pytest
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from adapters.slack.inbox import MAX_ATTEMPTS
 from bots.app import RUNTIME, create_app
@@ -253,3 +253,31 @@ async def test_an_event_acknowledged_and_then_lost_to_sigkill_is_processed_by_th
     [created] = await all_surveys(store)
     assert (created.user_id, created.thread, created.state) == (CUSTOMER, ROOT_TS, "asked")
     assert await rows(store) == []
+
+
+async def test_replays_finishing_together_leave_the_journal_in_one_delete(store: Store, fake: FakeSlack, clock) -> None:
+    """Every processed request leaves the journal, but not one DELETE each: those done in the same turn go in
+    one statement."""
+    deletes: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("DELETE FROM INBOUND_JOURNAL"):
+            deletes.append(statement)
+
+    gate = asyncio.Event()
+    fake.held["conversations.replies"] = gate  # every close waits here, then all go on together
+    event.listen(store.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        async with serve(store, fake, clock) as client:
+            for n in range(8):
+                body = reaction(f"Ev0BATCH{n}")
+                body["event"]["item"]["ts"] = f"17000000{n}0.000100"
+                assert (await post(client, json.dumps(body), "application/json"))[0] == 200
+            assert len(await rows(store)) == 8
+            gate.set()
+            await channel(client).idle()
+            assert await rows(store) == []
+            assert len(await all_surveys(store)) == 8
+    finally:
+        event.remove(store.engine.sync_engine, "before_cursor_execute", count)
+    assert 1 <= len(deletes) < 8

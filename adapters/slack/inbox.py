@@ -41,6 +41,8 @@ class Inbox:
         self.interval = min(max(lease.total_seconds() / 4, 0.2), 15.0)
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self._finished: tuple[list[int], asyncio.Future[None]] | None = None  # the next DELETE's rows
+        self._deleter: asyncio.Task[None] | None = None
 
     async def accept(self, body: str, headers: dict[str, str]) -> None:
         """Commit the request (one INSERT, group-committed on SQLite); the caller answers 200 after this returns."""
@@ -119,7 +121,7 @@ class Inbox:
 
     async def _record(self, entry: Entry, error: str | None) -> None:
         if error is None:
-            await self.store.run_in_transaction(lambda conn: journal.done(conn, entry.id))
+            await self._finish(entry.id)
             return
         if entry.attempts >= MAX_ATTEMPTS:
             log.error(
@@ -134,6 +136,28 @@ class Inbox:
         )
         at = self.clock() + backoff
         await self.store.run_in_transaction(lambda conn: journal.retry(conn, entry.id, self.owner, at, error))
+
+    async def _finish(self, entry_id: int) -> None:
+        """Processed rows leave the journal in batches: one DELETE for every replay that finished in the same turn
+        of the event loop (typically one group commit's worth). A crash before it only means a replay, which the
+        request's dedup key turns into a no-op."""
+        if self._finished is None:
+            self._finished = ([], asyncio.get_running_loop().create_future())
+            self._deleter = asyncio.create_task(self._delete_finished())
+        ids, deleted = self._finished
+        ids.append(entry_id)
+        await asyncio.shield(deleted)
+
+    async def _delete_finished(self) -> None:
+        await asyncio.sleep(0)  # the replays finishing in this turn join the batch
+        assert self._finished is not None
+        (ids, deleted), self._finished = self._finished, None
+        try:
+            await self.store.run_in_transaction(lambda conn: journal.done(conn, ids))
+        except Exception as exc:
+            deleted.set_exception(exc)
+        else:
+            deleted.set_result(None)
 
     async def _sweep(self) -> None:
         while True:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.store.tables import InboundJournalRow
@@ -16,6 +16,14 @@ from core.store.tables import InboundJournalRow
 J = InboundJournalRow.__table__
 
 PENDING, DEAD = "pending", "dead"
+
+# Built once with bound parameters: every acknowledged Slack request runs both, and a statement built per call
+# costs SQLAlchemy a new cache key each time.
+_ADD_COLUMNS = (
+    "channel", "profile", "body", "headers", "received_at", "status", "attempts", "lease_until", "leased_by",
+)  # fmt: skip
+_ADD = insert(J).values({c: bindparam(c, type_=J.c[c].type) for c in _ADD_COLUMNS}).returning(J.c.id)
+_DONE = delete(J).where(J.c.id.in_(bindparam("entry_ids", expanding=True)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +63,7 @@ async def add(
         "lease_until": now + lease,
         "leased_by": owner,
     }
-    new_id = (await conn.execute(insert(J).values(values).returning(J.c.id))).scalar_one()
+    new_id = (await conn.execute(_ADD, values)).scalar_one()
     return Entry(int(new_id), body, headers, 1, now)
 
 
@@ -94,9 +102,9 @@ async def claim(
     return sorted((_entry(r) for r in (await conn.execute(stmt)).all()), key=lambda e: e.id)
 
 
-async def done(conn: AsyncConnection, entry_id: int) -> None:
-    """Processed: the effect is in the database under its own dedup key, so the raw request can go."""
-    await conn.execute(delete(J).where(J.c.id == entry_id))
+async def done(conn: AsyncConnection, entry_ids: list[int]) -> None:
+    """Processed: the effect is in the database under its own dedup key, so the raw requests can go."""
+    await conn.execute(_DONE, {"entry_ids": entry_ids})
 
 
 async def retry(conn: AsyncConnection, entry_id: int, owner: str, at: datetime, error: str) -> None:
