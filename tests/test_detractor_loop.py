@@ -39,11 +39,7 @@ async def stats(client: TestClient) -> dict[str, Any]:
     return await followup_stats(client.runtime.store, Filters())  # type: ignore[attr-defined]
 
 
-@pytest.fixture
-async def slack_fake():
-    f = await FakeSlack().start()
-    yield f
-    await f.close()
+slack_fake = pytest.fixture(sl.slack_fake)
 
 
 @pytest.fixture

@@ -30,17 +30,13 @@ from bots.runtime import Runtime
 from bots.sandbox.slack_api import FakeSlack
 from core.store import Store, journal
 from core.store.tables import SurveyRow
-from tests.slack_requests import CHAN, CUSTOMER, ROOT_TS, SIGNING, block_action, reaction, sign
+from tests.slack_requests import CHAN, CUSTOMER, ROOT_TS, SIGNING, block_action, reaction, sign, slack_fake
 
 ROOT = Path(__file__).resolve().parent.parent
 S = SurveyRow.__table__
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    f = await FakeSlack().start()
-    yield f
-    await f.close()
+fake = pytest.fixture(slack_fake)
 
 
 def config(url: str, fake: FakeSlack, **extra: Any) -> dict[str, Any]:
