@@ -6,14 +6,14 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.store import outbox as ob
 from core.store import surveys as q
 from core.survey import Policy, Survey
 
-S, OB = q.S, ob.OB
+OB = ob.OB
 
 
 async def save_step(
@@ -41,12 +41,7 @@ def _update_then_insert(columns: tuple[str, ...], outbox_columns: tuple[str, ...
     """Each message is a single-row INSERT that selects FROM the one before it: a multi-row VALUES list is a
     statement SQLAlchemy cannot cache, and sibling WITH statements run in no set order, while the worker sends a
     conversation's messages in id order. Reading the previous row forces its insert, and its id, to come first."""
-    changed = (
-        update(S)
-        .where(S.c.id == bindparam("s__id"))
-        .values({c: bindparam(f"s_{c}", type_=S.c[c].type) for c in columns})
-        .cte("changed")
-    )
+    changed = q.update_statement(columns, prefix="s_").cte("changed")
 
     def row(i: int) -> Any:
         return [bindparam(f"o{i}_{c}", type_=OB.c[c].type) for c in outbox_columns]

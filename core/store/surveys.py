@@ -133,8 +133,14 @@ _INSERT = insert(S).values({c: bindparam(c, type_=S.c[c].type) for c in (*_ROW_C
 
 
 @cache
-def _update(columns: tuple[str, ...]) -> Any:
-    return update(S).where(S.c.id == bindparam("_id")).values({c: bindparam(c, type_=S.c[c].type) for c in columns})
+def update_statement(columns: tuple[str, ...], prefix: str = "") -> Any:
+    """UPDATE of `columns` by id; `prefix` names the parameters (`{prefix}_id`, `{prefix}{column}`) so the
+    statement can sit beside others in one (see `steps`)."""
+    return (
+        update(S)
+        .where(S.c.id == bindparam(f"{prefix}_id"))
+        .values({c: bindparam(f"{prefix}{c}", type_=S.c[c].type) for c in columns})
+    )
 
 
 async def insert_survey(conn: AsyncConnection, survey: Survey, policy: Policy) -> int:
@@ -160,7 +166,7 @@ def changed_values(old: Survey, new: Survey, policy: Policy) -> dict[str, Any]:
 
 async def update_survey(conn: AsyncConnection, old: Survey, new: Survey, policy: Policy) -> None:
     values = changed_values(old, new, policy)
-    await conn.execute(_update(tuple(sorted(values))), values | {"_id": new.id})
+    await conn.execute(update_statement(tuple(sorted(values))), values | {"_id": new.id})
 
 
 def to_survey(row: Any) -> Survey:
