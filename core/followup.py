@@ -12,6 +12,7 @@ from core.store import Store
 from core.store.tables import SurveyRow
 
 S = SurveyRow.__table__
+MAX_SURVEY_ID = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,15 +37,18 @@ class NotADetractor(LookupError):
     """Only completed detractor surveys have a follow-up."""
 
 
-async def get(store: Store, survey_id: int) -> FollowUp:
+async def get(store: Store, survey_id: int, *, profile: str | None = None) -> FollowUp:
     async with store.read() as conn:
-        return await _get(conn, survey_id)
+        return await _get(conn, survey_id, profile=profile)
 
 
-async def claim(store: Store, survey_id: int, who: str, now: datetime) -> FollowUp:
-    """First claim wins; claiming again (or after resolution) returns the recorded state unchanged."""
+async def claim(store: Store, survey_id: int, who: str, now: datetime, *, profile: str | None = None) -> FollowUp:
+    """First claim wins; claiming again (or after resolution) returns the recorded state unchanged.
+
+    `profile` is the profile whose bot or token received the action: a survey of any other profile is refused as
+    if it did not exist (an id from button data is client input). None only for callers that checked scope."""
     async with store.transaction() as conn:
-        await _get(conn, survey_id, lock=True)
+        await _get(conn, survey_id, lock=True, profile=profile)
         await conn.execute(
             update(S)
             .where(S.c.id == survey_id, S.c.claimed_at.is_(None), S.c.resolved_at.is_(None))
@@ -53,10 +57,10 @@ async def claim(store: Store, survey_id: int, who: str, now: datetime) -> Follow
         return await _get(conn, survey_id)
 
 
-async def resolve(store: Store, survey_id: int, who: str, now: datetime) -> FollowUp:
+async def resolve(store: Store, survey_id: int, who: str, now: datetime, *, profile: str | None = None) -> FollowUp:
     """Resolving also claims an unclaimed follow-up, so the report always knows who handled it."""
     async with store.transaction() as conn:
-        await _get(conn, survey_id, lock=True)
+        await _get(conn, survey_id, lock=True, profile=profile)
         await conn.execute(
             update(S).where(S.c.id == survey_id, S.c.claimed_at.is_(None)).values(claimed_by=who[:191], claimed_at=now)
         )
@@ -68,10 +72,14 @@ async def resolve(store: Store, survey_id: int, who: str, now: datetime) -> Foll
         return await _get(conn, survey_id)
 
 
-async def _get(conn, survey_id: int, *, lock: bool = False) -> FollowUp:
+async def _get(conn, survey_id: int, *, lock: bool = False, profile: str | None = None) -> FollowUp:
+    if not 0 < survey_id <= MAX_SURVEY_ID:  # a 64-bit column: a larger id from client input names nothing
+        raise NotADetractor(survey_id)
     q = select(S.c.id, S.c.score, S.c.category, S.c.claimed_by, S.c.claimed_at, S.c.resolved_by, S.c.resolved_at).where(
         S.c.id == survey_id
     )
+    if profile is not None:
+        q = q.where(S.c.profile == profile)
     if lock:
         q = q.with_for_update()
     row = (await conn.execute(q)).first()

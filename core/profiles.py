@@ -32,3 +32,8 @@ class ProfileSettings:
     alert_targets: tuple[AlertTarget, ...] = ()
     subscriptions: tuple[Subscription, ...] = ()
     link_template: str | None = None  # e.g. https://desk.example/conversations/{conversation_id}
+
+    def alert_destinations(self, channel: str) -> frozenset[str]:
+        """Where this profile's detractor alerts go on one channel: the places whose members may claim and
+        resolve them (besides the channel's listed agents)."""
+        return frozenset(t.destination for t in self.alert_targets if t.channel == channel)
