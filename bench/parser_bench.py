@@ -22,6 +22,7 @@ LONG = {
     "keycap 10 repeated": "🔟",
     "'nine out of ' repeated": "nine out of ",
     "a plain comment": "Support took two days to answer and then closed my ticket. ",
+    "U+FDFA (×18 under NFKC)": "\ufdfa",
 }
 
 

@@ -2,7 +2,8 @@
 
 Accepted: digits with noise ("9/10", "10!!", "score: 8", "eight out of ten"), keycap emoji, full-width digits,
 number words in en/es/ca/it/pt/fr/de. Rejected: two different numbers, ranges, decimals and halves, negatives,
-numbers above 10, other scales ("4/5", "5 stars"), times, amounts and ordinals. Words that are numbers in one
+numbers above 10, other scales ("4/5", "5 stars"), times, amounts, ordinals, and counts of things ("3 questions",
+"dos semanas", "zwei Anrufe": a number followed by what it counts is not a rating). Words that are numbers in one
 language but ordinary words in another ("set", "dos", "nou", "sei", "null") count only in a short reply; repeating
 the same number ("9 9", "9/10, nine") still reads as that number.
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 MAX_LEN = 4000
+MAX_OPT_OUT = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,13 +73,46 @@ _REJECT = re.compile(
     rf"|(?:/|out\s+of|over|sur|su|von)\s*(?:{_NUMBER})(?!\w)"  # a scale other than 10 ("4/5", "five out of five")
     r"|\b(?:half|halb|halbe|einhalb|medio|media|mig|mitja|mezzo|meio|meia|demi|demie)\b"  # "nine and a half"
 )
+# Nouns a number counts in a sentence about something else ("I asked 3 questions", "tardaron dos semanas"),
+# singular and plural, accents stripped. Words that double as everyday words after a rating in another language
+# are left out on purpose: "mal" (es/pt/fr "bad"), "pas" (fr "not"), "ora" (it "now"), "any", "mes" (ca "more").
+_COUNTED = (
+    # en
+    "questions?|items?|things?|days?|hours?|minutes?|weeks?|months?|years?|times|people|persons?|agents?|calls?|e-?mails?|messages?|"
+    "tickets?|orders?|products?|attempts?|tries|steps?|issues?|problems?|replies|answers?|packages?|parcels?|"
+    "boxes|units?|pieces?|pages?|chats?|colleagues?|representatives?|reps|employees?|transfers?|seconds?|"
+    # es
+    "preguntas?|articulos?|cosas?|dias?|minutos?|semanas?|meses|anos?|veces|vez|personas?|gente|agentes|llamadas?|correos?|"
+    "mensajes?|pedidos?|productos?|intentos?|pasos|problemas?|respuestas?|paquetes?|cajas?|unidades|horas?|"
+    "segundos?|"
+    # ca
+    "preguntes|articles?|coses|dies|setmanes?|setmana|mesos|anys|vegades|vegada|persones|gent|trucades|trucada|"
+    "correus?|missatges?|comandes|comanda|productes?|intents?|passos|respostes|resposta|paquets?|hores|"
+    # it
+    "domande|domanda|articoli|articolo|cose|cosa|giorni|giorno|minuti|settimane|settimana|mesi|mese|anni|anno|volte|volta|persone|"
+    "agenti|chiamate|chiamata|telefonate|telefonata|messaggi|messaggio|ordini|ordine|prodotti|prodotto|"
+    "tentativi|tentativo|passi|problemi|risposte|pacchi|pacco|ore|secondi|"
+    # pt
+    "perguntas?|itens|artigos?|coisas?|vezes|pessoas?|atendentes?|ligacoes|ligacao|chamadas?|mensagens|"
+    "mensagem|tentativas?|caixas?|pacotes?|"
+    # fr
+    "choses?|jours?|semaines?|mois|annees?|fois|personnes|gens|conseillers?|appels?|courriels?|commandes?|produits?|"
+    "essais?|tentatives?|etapes?|problemes?|reponses?|colis|heures?|"
+    # de
+    "fragen?|sachen?|dinge|tage?|minuten|wochen?|monate?|jahre?|personen|leute|menschen|mitarbeiter(?:in|innen)?|anrufe?|"
+    "nachrichten?|bestellungen?|bestellung|produkte?|versuche?|schritte?|probleme?|antworten?|pakete?|stunden?|"
+    "sekunden?"
+)
+_COUNT = re.compile(rf"(?<![^\W_])(?:{_NUMBER})\s+(?:{_COUNTED})(?!\w)")
 _TOKEN = re.compile(r"\d+|[^\W\d_]+(?:'[^\W\d_]+)?")
 
 
 def _normalize(text: str) -> str:
+    """Cut before and after normalising: NFKC alone can make one character eighteen (U+FDFA), and every
+    pattern below runs over the result, so the work stays bounded by MAX_LEN whatever was sent."""
     text = text[:MAX_LEN].replace("\U0001f51f", " 10 ")
     text = _KEYCAP.sub(r"\1", text)
-    return _strip_accents(unicodedata.normalize("NFKC", text).casefold())
+    return _strip_accents(unicodedata.normalize("NFKC", text)[:MAX_LEN].casefold())[:MAX_LEN]
 
 
 def _strip_accents(text: str) -> str:
@@ -89,7 +124,7 @@ def parse_score(text: str) -> int | None:
     if not isinstance(text, str):
         return None
     norm = _DENOM.sub(r" \1 ", _normalize(text))
-    if _REJECT.search(norm):
+    if _REJECT.search(norm) or _COUNT.search(norm):
         return None
     tokens = _TOKEN.findall(norm)
     if not tokens:
@@ -154,9 +189,10 @@ _POLITE = (
 def is_opt_out(text: str) -> bool:
     """True only when the whole reply is an opt-out phrase (punctuation, emoji and courtesy aside), so a comment
     such as "please stop calling me at night" stays a comment."""
-    if not isinstance(text, str) or len(text) > 200:
+    if not isinstance(text, str) or len(text) > MAX_OPT_OUT:
         return False
-    phrase = " ".join(re.findall(r"[^\W\d_]+", _strip_accents(unicodedata.normalize("NFKC", text).casefold())))
+    norm = unicodedata.normalize("NFKC", text)[:MAX_OPT_OUT]  # a phrase, not a text: see _normalize
+    phrase = " ".join(re.findall(r"[^\W\d_]+", _strip_accents(norm.casefold())))
     while phrase and phrase not in _OPT_OUT:
         trimmed = phrase
         for polite in _POLITE:

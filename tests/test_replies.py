@@ -173,3 +173,43 @@ def test_the_parser_reads_a_bounded_prefix() -> None:
     """Every comment goes through the parser on the request path, so its work is capped by MAX_LEN characters."""
     assert parse_score("9 or 8") is None
     assert parse_score("9" + " " * MAX_LEN + "or 8") == 9
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I asked 3 questions and nobody answered", "Support took two days to answer", "I have one question",
+        "after 4 calls it worked", "2 people helped me", "5 items were missing", "I waited nine hours on hold",
+        "hice 3 preguntas", "tardaron dos semanas", "me llamaron 4 veces", "2 llamadas y nada",
+        "vaig fer 3 preguntes", "van trigar dues setmanes", "tres trucades", "ho vaig intentar 4 vegades",
+        "ho fatto 3 domande", "ci sono voluti due giorni", "ho chiamato 4 volte", "2 telefonate",
+        "fiz 3 perguntas", "demorou duas semanas", "liguei 4 vezes", "2 pessoas me ajudaram",
+        "j'ai posé 3 questions", "il a fallu deux jours", "j'ai appelé 4 fois", "deux appels",
+        "ich hatte 3 Fragen", "es hat zwei Wochen gedauert", "drei Anrufe", "2 Mitarbeiter haben geholfen",
+    ],
+)  # fmt: skip
+def test_a_count_of_things_is_not_a_rating(text: str) -> None:
+    """A reply that talks about a number of things (questions, days, people) is re-asked, in every language."""
+    assert parse_score(text) is None
+    assert interpret(text).kind == "unclear"
+
+
+@pytest.mark.parametrize(
+    ("text", "score"),
+    [
+        ("8/10 great service", 8), ("9 great", 9), ("8 points", 8), ("10 pas mal", 10), ("un 2, mal servicio", 2),
+        ("9, thanks for the quick answer", 9), ("un 9, muy amable", 9), ("10 mes que bé", 10), ("nove, grazie", 9),
+        ("nota 8", 8), ("dix, merci", 10), ("acht, danke", 8), ("9 great day", 9),
+    ],
+)  # fmt: skip
+def test_words_after_a_rating_that_are_not_counted_things(text: str, score: int) -> None:
+    assert parse_score(text) == score
+
+
+def test_normalisation_cannot_multiply_the_work() -> None:
+    """U+FDFA becomes 18 characters under NFKC: the text the patterns read stays within MAX_LEN."""
+    from core.replies import _normalize
+
+    assert len(_normalize("\ufdfa" * MAX_LEN)) <= MAX_LEN
+    assert parse_score("\ufdfa" * MAX_LEN) is None
+    assert is_opt_out("\ufdfa" * 200) is False
