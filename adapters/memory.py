@@ -3,15 +3,23 @@ drive the whole loop through it without a network."""
 
 from __future__ import annotations
 
+import hmac
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from core import jsonbody
 from core.service import Outcome, SurveyService
 from core.store.outbox import OutboxItem
 from core.types import Address, ConversationClosed, ConversationReopened, OptOut, ScoreGiven, TextReceived
 
 CHANNEL = "memory"
+MAX_SURVEY_ID = 2**63 - 1  # a signed 64-bit column on every backend
+Ident = Annotated[str, Field(min_length=1, max_length=191)]  # the width of surveys.conversation_id
+ContactId = Annotated[str, Field(min_length=1, max_length=128)]  # the width of contacts.user_id
 
 
 @dataclass
@@ -91,34 +99,109 @@ def _key(event_id: str | None) -> str | None:
     return None if event_id is None else f"{CHANNEL}:{event_id}"
 
 
-def http_routes(channels: dict[str, MemoryChannel]) -> list[Any]:
-    """`POST /memory/{profile}` for trials and tests: {"type": "close"|"message"|"tap"|"reopen", ...} as JSON."""
+class _TrialEvent(BaseModel):
+    """Fields are bounded to what the tables hold; strict, so an id is a string and a score is not a bool."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    conversation_id: Ident
+    id: str | None = Field(None, min_length=1, max_length=200)  # delivery key: a replay with the same id is ignored
+
+
+class TrialClose(_TrialEvent):
+    type: Literal["close"]
+    user_id: ContactId
+    agent: str | None = Field(None, max_length=191)
+    team: str | None = Field(None, max_length=191)
+    locale: str | None = Field(None, max_length=16)
+    name: str | None = Field(None, max_length=256)
+
+
+class TrialMessage(_TrialEvent):
+    type: Literal["message"]
+    user_id: ContactId
+    text: str = Field(max_length=10_000)
+
+
+class TrialTap(_TrialEvent):
+    type: Literal["tap"]
+    user_id: ContactId
+    score: int = Field(ge=0, le=10)
+    survey_id: int | None = Field(None, ge=1, le=MAX_SURVEY_ID)
+
+
+class TrialReopen(_TrialEvent):
+    type: Literal["reopen"]
+    user_id: str | None = Field(None, max_length=128)  # accepted and ignored: a reopen names no customer
+
+
+TRIAL_EVENTS: dict[str, type[_TrialEvent]] = {
+    "close": TrialClose,
+    "message": TrialMessage,
+    "tap": TrialTap,
+    "reopen": TrialReopen,
+}
+
+
+def parse_trial_event(body: bytes) -> _TrialEvent:
+    """400 (BadJson) for what is not a JSON object with a known `type`, 422 (ValidationError) for bad fields."""
+    data = jsonbody.parse(body)
+    kind = data.get("type") if isinstance(data, dict) else None
+    model = TRIAL_EVENTS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        raise jsonbody.BadJson(f"expected a JSON object whose type is one of {', '.join(TRIAL_EVENTS)}")
+    return model.model_validate(data)
+
+
+async def apply_trial_event(channel: MemoryChannel, event: _TrialEvent) -> Outcome:
+    if isinstance(event, TrialClose):
+        return await channel.close(
+            event.conversation_id,
+            event.user_id,
+            agent=event.agent,
+            team=event.team,
+            locale=event.locale,
+            name=event.name,
+            event_id=event.id,
+        )
+    if isinstance(event, TrialMessage):
+        return await channel.reply(event.conversation_id, event.user_id, event.text, event_id=event.id)
+    if isinstance(event, TrialTap):
+        return await channel.tap(
+            event.conversation_id, event.user_id, event.score, survey_id=event.survey_id, event_id=event.id
+        )
+    assert isinstance(event, TrialReopen)
+    return await channel.reopen(event.conversation_id, event_id=event.id)
+
+
+def bearer_matches(header: str, token: str) -> bool:
+    """`Authorization: Bearer <token>`, compared in constant time."""
+    given = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    return bool(given) and hmac.compare_digest(given.encode("utf-8", "surrogateescape"), token.encode())
+
+
+def http_routes(channels: Mapping[str, MemoryChannel], tokens: Mapping[str, str]) -> list[Any]:
+    """`POST /memory/{profile}` for trials: one event as JSON (see TRIAL_EVENTS), for the profiles in `tokens`
+    only (their memory channel has `http: true`), each behind its bearer token."""
     from aiohttp import web
 
+    def error(status: int, message: str, **headers: str) -> web.Response:
+        return web.json_response({"error": message}, status=status, headers=headers)
+
     async def handle(request: web.Request) -> web.Response:
-        channel = channels.get(request.match_info["profile"])
-        if channel is None:
-            return web.json_response({"error": "unknown profile"}, status=404)
+        profile = request.match_info["profile"]
+        channel, token = channels.get(profile), tokens.get(profile)
+        if channel is None or not token:
+            return error(404, "unknown profile")
+        if not bearer_matches(request.headers.get("Authorization", ""), token):
+            return error(401, "missing or invalid bearer token", **{"WWW-Authenticate": 'Bearer realm="npsbot"'})
         try:
-            body = await request.json()
-            kind, conv, user = body["type"], str(body["conversation_id"]), str(body["user_id"])
-        except (ValueError, KeyError, TypeError) as exc:
-            return web.json_response({"error": f"malformed body: {exc}"}, status=400)
-        event_id = body.get("id")
-        if kind == "close":
-            out = await channel.close(
-                conv, user, agent=body.get("agent"), team=body.get("team"), locale=body.get("locale"), event_id=event_id
-            )
-        elif kind == "message":
-            out = await channel.reply(conv, user, str(body.get("text", "")), event_id=event_id)
-        elif kind == "tap" and type(body.get("score")) is int and 0 <= body["score"] <= 10:  # not a bool
-            out = await channel.tap(conv, user, body["score"], survey_id=body.get("survey_id"), event_id=event_id)
-        elif kind == "reopen":
-            out = await channel.reopen(conv, event_id=event_id)
-        else:
-            return web.json_response(
-                {"error": "type must be close, message, reopen or tap (with score 0-10)"}, status=400
-            )
+            event = parse_trial_event(await request.read())
+        except jsonbody.BadJson as exc:
+            return error(400, str(exc))
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()[:8])
+            return error(422, problems)
+        out = await apply_trial_event(channel, event)
         return web.json_response(
             {
                 "status": out.status,

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from bench.server import CPU_PATH, DONE_PATH, SLACK_SIGNING_SECRET, TELEGRAM_SECRET, WEBHOOK_SECRET
+from bench.server import CPU_PATH, DONE_PATH, MEMORY_TOKEN, SLACK_SIGNING_SECRET, TELEGRAM_SECRET, WEBHOOK_SECRET
 
 PG_ADMIN = os.environ.get("NPSBOT_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -41,7 +41,8 @@ def baseline_request(i: int) -> Request:
 
 def memory_request(i: int) -> Request:
     body = {"type": "message", "conversation_id": f"conv-{i}", "user_id": str(100000 + i), "text": "9", "id": f"b{i}"}
-    return "/memory/bench", json.dumps(body).encode(), {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {MEMORY_TOKEN}"}
+    return "/memory/bench", json.dumps(body).encode(), headers
 
 
 def telegram_update(i: int) -> dict:

@@ -26,6 +26,7 @@ TELEGRAM_TOKEN = "123456:bench-token-0000000000"
 TELEGRAM_SECRET = "bench-secret"
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 SLACK_SIGNING_SECRET = "bench-slack-signing-secret-0000"
+MEMORY_TOKEN = "bench-memory-trial-token"
 CPU_PATH = "/_bench/cpu"
 DONE_PATH = "/_bench/done"
 
@@ -38,7 +39,7 @@ baseline_table = Table(
 def bench_config(database_url: str, channels: list[str], slack_api: str = "http://127.0.0.1:9/api/") -> dict:
     chans: dict = {}
     if "memory" in channels:
-        chans["memory"] = {}
+        chans["memory"] = {"http": True, "token": MEMORY_TOKEN}
     if "telegram" in channels:
         chans["telegram"] = {"token": TELEGRAM_TOKEN, "secret_token": TELEGRAM_SECRET, "api_base": "http://127.0.0.1:9"}
     if "webhook" in channels:

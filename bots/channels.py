@@ -11,6 +11,7 @@ from adapters.memory import MemoryChannel, http_routes
 from core.store.outbox import OutboxItem
 
 if TYPE_CHECKING:
+    from bots.config import MemoryConfig
     from bots.runtime import Runtime
 
 
@@ -30,21 +31,27 @@ class ChannelHandle(Protocol):
 
 
 class MemoryHandle:
-    """The in-process channel as a handle (no routes, nothing to start)."""
+    """The in-process channel as a handle (nothing to start). Its trial endpoint is mounted only for profiles whose
+    `memory` config says `http: true`, each behind its own token."""
 
     channel = "memory"
 
-    def __init__(self, runtime: Runtime, profile: str, _settings: Any) -> None:
+    def __init__(self, runtime: Runtime, profile: str, settings: MemoryConfig) -> None:
         self.profile = profile
         self.memory = MemoryChannel(runtime.service, profile)
+        self.token = settings.token if settings.http else None
         self._runtime = runtime
 
     def mount(self, app: web.Application) -> None:
-        """One route serves every memory profile; the first handle mounts it."""
+        """One route serves every memory profile that enables it; the first such handle mounts it."""
+        if self.token is None:
+            return
         if any(r.resource and r.resource.canonical == "/memory/{profile}" for r in app.router.routes()):
             return
-        memories = {c.profile: c.memory for c in self._runtime.channels if isinstance(c, MemoryHandle)}
-        app.router.add_routes(http_routes(memories))
+        handles = [c for c in self._runtime.channels if isinstance(c, MemoryHandle) and c.token]
+        app.router.add_routes(
+            http_routes({c.profile: c.memory for c in handles}, {c.profile: c.token for c in handles if c.token})
+        )
 
     async def start(self) -> None:
         return None

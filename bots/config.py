@@ -17,6 +17,7 @@ from core.messages import LOCALES, MessageCatalog, language, validate_overrides
 from core.profiles import EVENT_TYPES, AlertTarget, ProfileSettings, Subscription
 from core.survey import Policy
 
+MIN_TOKEN = 16  # a shorter bearer token could be guessed
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -113,7 +114,19 @@ class ChatwootConfig(Strict):
 
 
 class MemoryConfig(Strict):
-    """The in-process channel has no settings; `memory: {}` turns it on."""
+    """The in-process channel; `memory: {}` turns it on. Its trial endpoint `POST /memory/{profile}` opens anyone's
+    surveys, so it is off unless `http: true`, and then only answers requests bearing `token`."""
+
+    http: bool = False
+    token: str | None = Field(None, min_length=MIN_TOKEN, max_length=512)
+
+    @model_validator(mode="after")
+    def _endpoint_needs_token(self) -> MemoryConfig:
+        if self.http and not self.token:
+            raise _Nested(
+                [f"token: required with http: true (at least {MIN_TOKEN} characters, sent as a bearer token)"]
+            )
+        return self
 
 
 class ChannelsConfig(Strict):
@@ -130,7 +143,7 @@ class ChannelsConfig(Strict):
 
 class AlertConfig(Strict):
     channel: Literal["slack", "telegram", "webhook", "chatwoot", "memory"]
-    destination: str
+    destination: str = Field(min_length=1)
 
 
 class SubscriptionConfig(Strict):
@@ -168,12 +181,24 @@ class ProfileConfig(Strict):
         return v
 
     @model_validator(mode="after")
-    def _known_locale(self) -> ProfileConfig:
+    def _consistent(self) -> ProfileConfig:
+        """Keys that are each valid but do not fit together; all such problems are reported at once."""
+        problems: list[str] = []
         lang = language(self.locale)
         if lang not in LOCALES and lang not in {language(k) for k in self.messages}:
-            raise _Nested(
-                [f"locale: {self.locale!r} has no texts (built in: {' '.join(LOCALES)}; add messages.{lang} for more)"]
+            problems.append(
+                f"locale: {self.locale!r} has no texts (built in: {' '.join(LOCALES)}; add messages.{lang} for more)"
             )
+        # An alert goes out through the profile's own channel of that name; without one, every alert would end
+        # as a dead letter.
+        enabled = self.channels.enabled()
+        problems += [
+            f"alerts[{i}].channel: the profile has no {a.channel} channel configured"
+            for i, a in enumerate(self.alerts)
+            if a.channel not in enabled
+        ]
+        if problems:
+            raise _Nested(problems)
         self.locale = lang
         return self
 
@@ -204,6 +229,18 @@ class ServerConfig(Strict):
     port: int = Field(8080, ge=0, le=65535)
     public_url: str | None = None
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    # Slow clients: time to send a request's head, then its body; keep-alive idle time; connections at once.
+    header_timeout: Duration = timedelta(seconds=10)
+    body_timeout: Duration = timedelta(seconds=30)
+    idle_timeout: Duration = timedelta(seconds=75)  # longer than a proxy's upstream keep-alive (nginx, ALB: 60s)
+    max_connections: int = Field(1000, ge=1, le=1_000_000)
+
+    @field_validator("header_timeout", "body_timeout", "idle_timeout")
+    @classmethod
+    def _timeout_positive(cls, v: timedelta) -> timedelta:
+        if v <= timedelta(0):
+            raise ValueError("must be longer than 0s")
+        return v
 
 
 class WorkerConfig(Strict):

@@ -11,10 +11,11 @@ from bots.config import parse_config
 from bots.runtime import Runtime
 from core.store.tables import SurveyRow
 
+TRIAL = {"http": True, "token": "memory-trial-token-e2e"}  # the trial endpoint is off unless enabled
 CONFIG = {
     "profiles": {
-        "acme": {"brand": "Acme", "locale": "en", "channels": {"memory": {}}},
-        "tapas": {"brand": "Tapas", "locale": "es", "channels": {"memory": {}}},
+        "acme": {"brand": "Acme", "locale": "en", "channels": {"memory": TRIAL}},
+        "tapas": {"brand": "Tapas", "locale": "es", "channels": {"memory": TRIAL}},
     }
 }
 
@@ -25,7 +26,7 @@ async def client(store, clock):
     cfg = parse_config(CONFIG | {"database_url": store.url}, env={})
     runtime = Runtime(cfg, store=store, clock=clock)
     app = create_app(runtime)
-    async with TestClient(TestServer(app)) as c:
+    async with TestClient(TestServer(app), headers={"Authorization": f"Bearer {TRIAL['token']}"}) as c:
         c.runtime = runtime  # type: ignore[attr-defined]
         yield c
 
@@ -75,7 +76,7 @@ async def test_bad_requests_get_clear_errors(client: TestClient) -> None:
     resp = await client.post("/memory/acme", data=b"{not json", headers={"Content-Type": "application/json"})
     assert resp.status == 400 and "malformed" in (await resp.json())["error"]
     resp = await client.post("/memory/acme", json={"type": "tap", "conversation_id": "c", "user_id": "u", "score": 11})
-    assert resp.status == 400
+    assert resp.status == 422
     resp = await client.post("/memory/acme", data=b"x" * (1024 * 1024 + 10))
     assert resp.status == 413
     assert (await client.get("/healthz")).status == 200  # still serving
@@ -99,4 +100,4 @@ async def test_replayed_requests_and_reopen_over_http(client: TestClient) -> Non
         rows = (await conn.execute(select(SurveyRow.__table__))).all()
     assert [(r.id, r.state, r.skip_reason) for r in rows] == [(first["survey_id"], "skipped", "reopened")]
     bad = {"type": "tap", "conversation_id": "c9", "user_id": "u9", "score": True}
-    assert (await client.post("/memory/acme", json=bad)).status == 400
+    assert (await client.post("/memory/acme", json=bad)).status == 422

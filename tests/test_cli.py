@@ -185,7 +185,9 @@ def test_run_migrates_serves_healthz_and_stops_on_sigterm(tmp_path: Path) -> Non
         {
             "database_url": f"sqlite:///{db}",
             "server": {"host": "127.0.0.1", "port": port},
-            "profiles": {"acme": {"brand": "A", "channels": {"memory": {}}}},
+            "profiles": {
+                "acme": {"brand": "A", "channels": {"memory": {"http": True, "token": "cli-trial-token-123"}}}
+            },
         },
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -211,7 +213,7 @@ def test_run_migrates_serves_healthz_and_stops_on_sigterm(tmp_path: Path) -> Non
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/memory/acme",
             data=json.dumps({"type": "close", "conversation_id": "c1", "user_id": "u1"}).encode(),
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", "Authorization": "Bearer cli-trial-token-123"},
         )
         with urllib.request.urlopen(request, timeout=10) as resp:
             assert json.loads(resp.read())["state"] == "asked"

@@ -2,6 +2,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bots.config import ConfigError, load_config, parse_config
 from bots.durations import parse_duration
@@ -199,3 +200,66 @@ def test_database_url_must_be_sqlite_or_postgresql(url: str, ok: bool) -> None:
 def test_negative_durations_are_refused(bad: float) -> None:
     with pytest.raises(ValueError, match="zero or more"):
         parse_duration(bad)
+
+
+def _walkthrough_yaml() -> str:
+    """The first YAML block of the README's configuration walkthrough, as an operator would copy it."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Configuration walkthrough", 1)[1]
+    return section.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+
+def test_alert_target_without_its_channel_is_refused_with_the_key_path(tmp_path: Path, capsys) -> None:
+    from bots.cli import main
+
+    profile = {
+        "brand": "Acme",
+        "channels": {"memory": {}},
+        "alerts": [{"channel": "memory", "destination": "leads"}, {"channel": "slack", "destination": "C0123"}],
+    }
+    assert problems_of({"profiles": {"acme": profile}}) == [
+        "profiles.acme.alerts[1].channel: the profile has no slack channel configured"
+    ]
+    path = tmp_path / "npsbot.yaml"
+    path.write_text(yaml.safe_dump({"profiles": {"acme": profile}}), encoding="utf-8")
+    with pytest.raises(SystemExit) as exc:
+        main(["check-config", "-c", str(path)])
+    assert exc.value.code == 2
+    assert "profiles.acme.alerts[1].channel: the profile has no slack channel configured" in capsys.readouterr().err
+
+
+def test_every_inconsistency_of_a_profile_is_reported_at_once() -> None:
+    profile = {"brand": "A", "locale": "xx", "alerts": [{"channel": "telegram", "destination": "-100"}]}
+    assert problems_of({"profiles": {"acme": profile}}) == [
+        "profiles.acme.locale: 'xx' has no texts (built in: en es ca it pt fr de; add messages.xx for more)",
+        "profiles.acme.alerts[0].channel: the profile has no telegram channel configured",
+    ]
+
+
+def test_the_readme_walkthrough_passes_check_config() -> None:
+    data = yaml.safe_load(_walkthrough_yaml())
+    cfg = parse_config(data, env={"SLACK_BOT_TOKEN": "xoxb-walkthrough", "SLACK_SIGNING_SECRET": "signing-secret"})
+    for profile in cfg.profiles.values():
+        assert profile.alerts and all(a.channel in profile.channels.enabled() for a in profile.alerts)
+
+
+@pytest.mark.parametrize(
+    ("memory", "problem"),
+    [
+        ({"http": True}, "profiles.acme.channels.memory.token: required with http: true"),
+        ({"http": True, "token": None}, "profiles.acme.channels.memory.token: required with http: true"),
+        ({"http": True, "token": "short-token"}, "profiles.acme.channels.memory.token: String should have at least"),
+        ({"http": True, "token": "${UNSET_TOKEN}"}, "profiles.acme.channels.memory.token: environment variable"),
+        ({"http": True, "token": "t" * 513}, "profiles.acme.channels.memory.token: String should have at most"),
+        ({"http": "sometimes", "token": "t" * 16}, "profiles.acme.channels.memory.http:"),
+    ],
+)
+def test_the_memory_trial_endpoint_needs_a_token_of_sane_length(memory: dict, problem: str) -> None:
+    problems = problems_of({"profiles": {"acme": {"brand": "A", "channels": {"memory": memory}}}})
+    assert len(problems) == 1 and problems[0].startswith(problem), problems
+
+
+def test_the_memory_trial_endpoint_is_off_by_default() -> None:
+    assert parse_config(MINIMAL, env={}).profiles["acme"].channels.memory.http is False  # type: ignore[union-attr]
+    on = {"profiles": {"acme": {"brand": "A", "channels": {"memory": {"http": True, "token": "${T}"}}}}}
+    assert parse_config(on, env={"T": "t" * 16}).profiles["acme"].channels.memory.token == "t" * 16  # type: ignore[union-attr]

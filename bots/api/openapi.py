@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from adapters.memory import TRIAL_EVENTS
 from bots.api.models import (
     MAX_IDEMPOTENCY_KEY,
     CloseBody,
@@ -77,6 +78,48 @@ def _op(summary: str, ok: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {"summary": summary, "responses": {"200": ok, **ERRORS}, **extra}
 
 
+def _trial_schemas() -> dict[str, Any]:
+    """The memory channel's trial events, one schema each; OpenAPI 3.0 has no `const`, so a one-value enum."""
+
+    def named(kind: str, model: Any) -> tuple[str, Any]:
+        schema = _schema(model)
+        schema["properties"]["type"] = {"type": "string", "enum": [kind]}
+        return f"Memory{kind.title()}", schema
+
+    return dict(named(kind, model) for kind, model in TRIAL_EVENTS.items())
+
+
+def _trial_path() -> dict[str, Any]:
+    """`POST /memory/{profile}`: mounted only for profiles whose memory channel has `http: true`."""
+    result = {
+        "type": "object",
+        "properties": {
+            "status": {"type": "string"},
+            "survey_id": {"type": "integer", "nullable": True},
+            "state": {"type": "string", "nullable": True},
+        },
+    }
+    names = [f"Memory{kind.title()}" for kind in TRIAL_EVENTS]
+    event = {
+        "oneOf": [{"$ref": REF.format(model=n)} for n in names],
+        "discriminator": {
+            "propertyName": "type",
+            "mapping": {k: REF.format(model=n) for k, n in zip(TRIAL_EVENTS, names, strict=True)},
+        },
+    }
+    return {
+        "post": _op(
+            "Trial endpoint of the in-process memory channel: close a conversation, send a message, tap a score or "
+            "reopen, as a chat platform would. Off unless the profile's memory channel has `http: true`; the bearer "
+            "token is that channel's `token`. `id` makes a replay harmless (answered `duplicate`).",
+            {"description": "What happened", "content": _json(schema=result)},
+            security=[{"memoryBearer": []}],
+            parameters=[{"name": "profile", "in": "path", "required": True, "schema": {"type": "string"}}],
+            requestBody={"required": True, "content": _json(schema=event)},
+        )
+    }
+
+
 @cache
 def spec() -> dict[str, Any]:
     obj = {"type": "object"}
@@ -92,7 +135,10 @@ def spec() -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "memoryBearer": {"type": "http", "scheme": "bearer", "description": "channels.memory.token"},
+            },
             "schemas": {
                 "Error": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]},
                 "CloseBody": _schema(CloseBody),
@@ -101,6 +147,7 @@ def spec() -> dict[str, Any]:
                 "SurveyOut": _schema(SurveyOut),
                 "ResponseOut": _schema(ResponseOut),
                 "ResponseDetailOut": _schema(ResponseDetailOut),
+                **_trial_schemas(),
             },
         },
         "paths": {
@@ -196,5 +243,6 @@ def spec() -> dict[str, Any]:
                     requestBody={"required": True, "content": _json("FollowUpBody")},
                 )
             },
+            "/memory/{profile}": _trial_path(),
         },
     }
