@@ -71,9 +71,9 @@ async def telegram_client(tmp_path: Path, fake: FakeTelegram, clock: Any) -> Asy
         yield c
 
 
-async def post(client: TestClient, update: dict, secret: str | None = SECRET) -> int:
+async def post(client: TestClient, update: dict, secret: str | None = SECRET, profile: str = "shop") -> int:
     headers = {} if secret is None else {"X-Telegram-Bot-Api-Secret-Token": secret}
-    resp = await client.post("/telegram/shop", json=update, headers=headers)
+    resp = await client.post(f"/telegram/{profile}", json=update, headers=headers)
     await resp.read()
     return resp.status
 

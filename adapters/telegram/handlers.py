@@ -58,6 +58,14 @@ class Context:
             return False
         return member.status in ADMIN_STATUSES
 
+    def may_follow_up(self, query: CallbackQuery) -> bool:
+        """Claim and Resolve come from a chat this profile's alerts are posted in, or from a listed agent: the
+        survey id in the button data is client input, so the chat and the person are what is checked."""
+        if query.from_user.id in self.agents:
+            return True
+        chat = query.message.chat.id if query.message else None  # an inline message has no chat: agents only
+        return chat is not None and str(chat) in self.settings.alert_destinations(CHANNEL)
+
 
 async def has_text(message: Message) -> bool:
     """Filters are coroutines on purpose: aiogram runs a plain (or magic `F`) filter in a thread per update."""
@@ -94,15 +102,19 @@ def register_handlers(router: Router, ctx: Context) -> None:
 
     @router.callback_query(FollowUpAction.filter())
     async def on_follow_up(query: CallbackQuery, callback_data: FollowUpAction, bot: Bot) -> None:
+        """Only this profile's detractors, and only from its alert chats or its agents; a refusal changes nothing."""
+        loc = ctx.settings.policy.locale
+        if not ctx.may_follow_up(query):
+            await _answer(query, ctx.text("not_allowed", query.from_user.language_code or loc))
+            return
         who = query.from_user.full_name or str(query.from_user.id)
         now = ctx.clock() if ctx.clock else datetime.now().astimezone()
         act = followup.claim if callback_data.a == "c" else followup.resolve
         try:
-            state = await act(ctx.service.store, callback_data.s, who, now)
+            state = await act(ctx.service.store, callback_data.s, who, now, profile=ctx.profile)
         except followup.NotADetractor:
-            await _answer(query, ctx.text("survey_closed", ctx.settings.policy.locale))
+            await _answer(query, ctx.text("survey_closed", loc))
             return
-        loc = ctx.settings.policy.locale
         status = ctx.text("claimed_by", loc, user=state.claimed_by)
         if state.resolved_by:
             status = ctx.text("resolved_by", loc, user=state.resolved_by)

@@ -1,23 +1,33 @@
-"""Inline keyboards and their callback data; packed data stays well under Telegram's 64-byte limit."""
+"""Inline keyboards and their callback data; packed data stays well under Telegram's 64-byte limit.
+
+Callback data comes back from the client, so every field is bounded: data out of bounds fails aiogram's filter and
+the tap only gets a toast, before anything reaches the database."""
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from pydantic import Field
+
+from core.followup import MAX_SURVEY_ID
+
+SurveyId = Annotated[int, Field(ge=1, le=MAX_SURVEY_ID)]  # a signed 64-bit column
 
 
 class Vote(CallbackData, prefix="v"):
     """A score tap: survey id and score ("v:123456789:10")."""
 
-    s: int
-    n: int
+    s: SurveyId
+    n: Annotated[int, Field(ge=0, le=10)]
 
 
 class FollowUpAction(CallbackData, prefix="f"):
     """A support-team action on a detractor alert: c(laim) or r(esolve)."""
 
-    s: int
-    a: str
+    s: SurveyId
+    a: Literal["c", "r"]
 
 
 def score_keyboard(survey_id: int, low_label: str, high_label: str) -> InlineKeyboardMarkup:
