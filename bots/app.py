@@ -13,6 +13,9 @@ from bots.api import api_routes
 from bots.dashboard import dashboard_routes
 from bots.metrics import metrics_route
 from bots.runtime import Runtime
+from bots.security_headers import install as install_security_headers
+from bots.sessions import SESSIONS, WebSessions, session_middleware
+from bots.throttle import THROTTLE, FailureThrottle
 from core.service import UnknownProfile
 
 log = logging.getLogger(__name__)
@@ -55,8 +58,16 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def create_app(runtime: Runtime) -> web.Application:
-    app = web.Application(client_max_size=runtime.config.server.max_body_bytes, middlewares=[errors])
+    public_url = runtime.config.server.public_url
+    sessions = WebSessions(runtime.config, runtime.store, lambda: runtime.service.clock())
+    app = web.Application(
+        client_max_size=runtime.config.server.max_body_bytes,
+        middlewares=[errors, session_middleware(sessions, public_url)],
+    )
     app[RUNTIME] = runtime
+    app[SESSIONS] = sessions
+    app[THROTTLE] = FailureThrottle()
+    install_security_headers(app, public_url)
     app.router.add_get("/healthz", healthz)
     app.router.add_routes([metrics_route(runtime.metrics, runtime.store)])
     app.router.add_routes(api_routes(runtime))

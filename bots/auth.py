@@ -1,5 +1,5 @@
 """Bearer tokens for the operator API and the dashboard: admin tokens see every profile, a profile's own tokens
-see only that profile."""
+see only that profile. A browser signs in with a token once and then holds an opaque session (bots/sessions.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from bots.config import Config
+from bots.throttle import THROTTLE, client_address
 
 SESSION_COOKIE = "npsbot_session"
 
@@ -24,6 +25,9 @@ class Principal:
 
     def visible(self, all_profiles: list[str]) -> list[str]:
         return [p for p in all_profiles if self.can(p)]
+
+
+SESSION_PRINCIPAL = web.RequestKey("session_principal", Principal)
 
 
 def principal_for_token(config: Config, token: str) -> Principal | None:
@@ -45,16 +49,43 @@ def principal_for_token(config: Config, token: str) -> Principal | None:
     return Principal(frozenset(names)) if names else None
 
 
-def request_token(request: web.Request) -> str:
+def bearer_token(request: web.Request) -> str | None:
+    """The token of an `Authorization: Bearer` header, or None when the request has no such header."""
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer ":
         return header[7:].strip()
-    return request.cookies.get(SESSION_COOKIE, "")
+    return None
+
+
+def identify(request: web.Request, config: Config) -> Principal | None:
+    """Who the request speaks for: its bearer token when it has one (never the cookie then), else the session
+    the cookie names (looked up by the session middleware). A presented token that is wrong counts as a failed
+    sign-in for the client's address: the API's tokens are the dashboard's, so guessing them here must cost the
+    same; an address over the limit gets 429 before its token is even compared."""
+    token = bearer_token(request)
+    if token is None:
+        return request.get(SESSION_PRINCIPAL)
+    throttle = request.app.get(THROTTLE)
+    address = client_address(request)
+    if throttle is not None and (wait := throttle.retry_after(address)):
+        raise too_many_failures(wait)
+    principal = principal_for_token(config, token)
+    if principal is None and token and throttle is not None:
+        throttle.fail(address)
+    return principal
+
+
+def too_many_failures(wait: int) -> web.HTTPTooManyRequests:
+    return web.HTTPTooManyRequests(
+        text=web.json_response({"error": f"too many failed sign-ins from this address: retry in {wait} s"}).text,
+        content_type="application/json",
+        headers={"Retry-After": str(wait)},
+    )
 
 
 def authenticate(request: web.Request, config: Config) -> Principal:
-    """401 with a JSON body when the token is missing or unknown."""
-    principal = principal_for_token(config, request_token(request))
+    """401 with a JSON body when the token (or session) is missing or unknown."""
+    principal = identify(request, config)
     if principal is None:
         raise web.HTTPUnauthorized(
             text='{"error": "missing or invalid bearer token"}',

@@ -47,6 +47,14 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sessions(args: argparse.Namespace) -> int:
+    from bots.sessions import revoke_all
+
+    url = args.database or _config(args).database_url
+    print(f"{asyncio.run(revoke_all(url))} dashboard session(s) revoked")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from bots.demo import run_demo
 
@@ -141,6 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-responses", type=int, help="flag rows with fewer responses (default: report.min_responses, 30)"
     )
     p.set_defaults(func=cmd_report)
+
+    p = with_config(sub.add_parser("sessions", help="manage dashboard sign-ins"))
+    p.add_argument("action", choices=["revoke-all"], help="revoke-all: sign every browser out, in every process")
+    p.add_argument("--database", help="database URL (default: database_url from the config)")
+    p.set_defaults(func=cmd_sessions)
 
     p = sub.add_parser("demo", help="simulate a few dozen conversations end to end and print the report")
     p.add_argument("--conversations", type=int, default=42)

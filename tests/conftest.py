@@ -10,11 +10,25 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import text
 
 from core.store import Store
 
 PG_ADMIN = os.environ.get("NPSBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+# The inbound fuzz suite (tests/test_fuzz_*.py): a fixed, reproducible budget in CI; NPSBOT_FUZZ_EXAMPLES=2000 for a
+# deep local run with fresh random examples each time.
+FUZZ_EXAMPLES = int(os.environ.get("NPSBOT_FUZZ_EXAMPLES") or 0)
+settings.register_profile(
+    "npsbot-fuzz",
+    max_examples=FUZZ_EXAMPLES or 40,
+    deadline=None,
+    derandomize=not FUZZ_EXAMPLES,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+)
 
 
 class FakeClock:
@@ -75,7 +89,7 @@ async def _migrate(store: Store) -> None:
     await store.dispose()
 
 
-TABLES = ("outbox", "inbound_keys", "surveys", "contacts", "dead_endpoints", "inbound_journal")
+TABLES = ("outbox", "inbound_keys", "surveys", "contacts", "dead_endpoints", "inbound_journal", "web_sessions")
 
 
 async def make_store(kind: str, request: pytest.FixtureRequest, tmp_path) -> Store:

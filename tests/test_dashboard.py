@@ -117,7 +117,9 @@ async def test_login_and_token_scope(client: TestClient) -> None:
     js = await client.get("/report/static/dashboard.js")
     assert js.status == 200 and "drawDistribution" in await js.text()
     assert (await client.get("/report/static/../routes.py")).status == 404
-    await client.post("/report/logout", allow_redirects=False)
+    assert (await client.post("/report/logout", allow_redirects=False)).status == 403  # names no origin
+    own = {"Origin": str(client.make_url("/").origin())}
+    assert (await client.post("/report/logout", headers=own, allow_redirects=False)).status == 303
     assert (await client.get("/report/data.json")).status == 401
 
 
@@ -217,6 +219,7 @@ def test_dashboard_renders_charts_in_chromium(live: str, tmp_path) -> None:
         f"--user-data-dir={tempfile.mkdtemp(prefix='npsbot-chromium-')}",
     ):  # fmt: skip
         options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # to read Content-Security-Policy reports
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     loaded = ec.presence_of_element_located((By.CSS_SELECTOR, "body[data-loaded=true]"))
     try:
@@ -245,6 +248,13 @@ def test_dashboard_renders_charts_in_chromium(live: str, tmp_path) -> None:
         WebDriverWait(driver, 30).until(loaded)
         assert driver.find_element(By.ID, "responses").text == str(len(SCORES) // 2)
         assert "agent=ben" in driver.find_element(By.ID, "csv").get_attribute("href")
+        refused = [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
+        assert refused == [], refused  # the page runs under its policy without tripping it
+
+        driver.find_element(By.CSS_SELECTOR, "#signout button").click()  # a same-origin form post, as sent
+        WebDriverWait(driver, 30).until(ec.presence_of_element_located((By.NAME, "token")))
+        driver.get(live + "/report/data.json")
+        assert "missing or invalid" in driver.find_element(By.TAG_NAME, "body").text
     finally:
         driver.quit()
     pixels = _rgb_pixels(png)

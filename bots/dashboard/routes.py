@@ -1,4 +1,5 @@
-"""Dashboard routes. Auth is the API's bearer token, or a session cookie set by the login form."""
+"""Dashboard routes. Auth is the API's bearer token, or the session cookie the sign-in form sets
+(bots/sessions.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from typing import Any
 
 from aiohttp import web
 
-from bots.auth import SESSION_COOKIE, Principal, principal_for_token, request_token
+from bots.auth import SESSION_COOKIE, Principal, identify
+from bots.origin import forbidden, foreign_origin
+from bots.sessions import SESSIONS, clear_session_cookie, cookie_is_secure, set_session_cookie
+from bots.throttle import THROTTLE, client_address
 from core import followup
 from core.reports import DIMENSIONS, Filters, breakdown, summary
 from core.reports.analytics import BUCKETS, comments, compare, dimension_values, distribution, followup_stats, trend
@@ -19,11 +23,11 @@ STATIC = Path(__file__).resolve().parent / "static"
 ASSETS = {"dashboard.js": "application/javascript", "dashboard.css": "text/css"}
 
 
-def _page(name: str, status: int = 200, **values: str) -> web.Response:
+def _page(name: str, status: int = 200, headers: dict[str, str] | None = None, **values: str) -> web.Response:
     html = (STATIC / name).read_text(encoding="utf-8")
     for key, value in values.items():
         html = html.replace("{{" + key + "}}", value)
-    return web.Response(text=html, content_type="text/html", status=status)
+    return web.Response(text=html, content_type="text/html", status=status, headers=headers)
 
 
 def _day(text: str | None, *, end: bool = False) -> datetime | None:
@@ -42,8 +46,10 @@ def _day(text: str | None, *, end: bool = False) -> datetime | None:
 def dashboard_routes(runtime: Any) -> list[web.RouteDef]:
     config = runtime.config
 
+    public_url = config.server.public_url
+
     def principal(request: web.Request) -> Principal | None:
-        return principal_for_token(config, request_token(request))
+        return identify(request, config)
 
     def filters(request: web.Request, who: Principal) -> Filters:
         q = request.query
@@ -64,21 +70,42 @@ def dashboard_routes(runtime: Any) -> list[web.RouteDef]:
 
     async def page(request: web.Request) -> web.Response:
         if principal(request) is None:
-            return _page("login.html", 401, error="")
+            resp = _page("login.html", 401, error="")
+            if SESSION_COOKIE in request.cookies:  # expired or revoked: the browser may forget it
+                clear_session_cookie(resp, secure=cookie_is_secure(request, public_url))
+            return resp
         return _page("dashboard.html")
 
     async def login(request: web.Request) -> web.Response:
+        """A form another site submits is refused (its Origin is foreign); an address with too many failed
+        sign-ins waits, whatever token it now sends."""
+        if foreign_origin(request, public_url):
+            raise forbidden("cross-origin sign-in refused")
+        throttle, address = request.app[THROTTLE], client_address(request)
+        if wait := throttle.retry_after(address):
+            minutes = -(-wait // 60)
+            error = f"Too many failed sign-ins. Try again in {minutes} minute{'s' * (minutes != 1)}."
+            return _page("login.html", 429, {"Retry-After": str(wait)}, error=error)
         form = await request.post()
         token = str(form.get("token", ""))
-        if principal_for_token(config, token) is None:
+        sessions = request.app[SESSIONS]
+        session_id = await sessions.open(token)
+        if session_id is None:
+            if token:
+                throttle.fail(address)
             return _page("login.html", 401, error="That token is not valid.")
+        if old := request.cookies.get(SESSION_COOKIE):
+            await sessions.close(old)
         resp = web.HTTPSeeOther("/report")
-        resp.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict", path="/", max_age=8 * 3600)
+        set_session_cookie(resp, session_id, secure=cookie_is_secure(request, public_url), lifetime=sessions.lifetime)
         raise resp
 
-    async def logout(_request: web.Request) -> web.Response:
+    async def logout(request: web.Request) -> web.Response:
+        """Reached only from our own origin when a session is live (the session middleware checks)."""
+        if session_id := request.cookies.get(SESSION_COOKIE):
+            await request.app[SESSIONS].close(session_id)
         resp = web.HTTPSeeOther("/report")
-        resp.del_cookie(SESSION_COOKIE, path="/")
+        clear_session_cookie(resp, secure=cookie_is_secure(request, public_url))
         raise resp
 
     def required(request: web.Request) -> Principal:
@@ -143,7 +170,8 @@ def dashboard_routes(runtime: Any) -> list[web.RouteDef]:
         name = request.match_info["name"]
         if name not in ASSETS:
             raise web.HTTPNotFound()
-        return web.Response(body=(STATIC / name).read_bytes(), content_type=ASSETS[name])
+        body = (STATIC / name).read_bytes()
+        return web.Response(body=body, content_type=ASSETS[name], headers={"Cache-Control": "no-cache"})
 
     return [
         web.get("/report", page),

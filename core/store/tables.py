@@ -140,3 +140,18 @@ class InboundJournalRow(SQLModel, table=True):
     lease_until: datetime | None = None
     leased_by: str | None = Field(default=None, max_length=64)
     last_error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class WebSessionRow(SQLModel, table=True):
+    """A dashboard sign-in. Only hashes are kept: a copy of this table opens no session and names no token; the
+    token's hash lets a token removed from the configuration end the sessions it opened."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_session_expiry", "expires_at"),)
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    token_hash: str = Field(max_length=64)
+    scope: str = Field(sa_column=Column(Text, nullable=False))  # "*" for an admin, else its profile names
+    created_at: datetime
+    expires_at: datetime
+    last_seen_at: datetime
