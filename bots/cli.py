@@ -33,16 +33,25 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from bots.database_check import DatabaseUnusable, check_connection, migrating
     from core.store import Store
 
     url = args.database or _config(args).database_url
+    key = "--database" if args.database else "database_url"
 
     async def go() -> None:
         store = Store(url)
-        await store.migrate(args.revision)
-        await store.dispose()
+        try:
+            await check_connection(store, url, key)
+            await migrating(store.migrate(args.revision), url, key)
+        finally:
+            await store.dispose()
 
-    asyncio.run(go())
+    try:
+        asyncio.run(go())
+    except DatabaseUnusable as exc:
+        print(f"npsbot migrate: {exc}", file=sys.stderr)
+        return 1
     print(f"database at {args.revision}")
     return 0
 
@@ -97,6 +106,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from bots.database_check import DatabaseUnusable
     from bots.serve import serve
 
     cfg = _config(args)
@@ -109,7 +119,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         await serve(cfg, role=role, stop=stop, migrate=not args.no_migrate)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except DatabaseUnusable as exc:
+        print(f"npsbot run: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

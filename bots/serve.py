@@ -11,8 +11,10 @@ from sqlalchemy import text
 
 from bots.app import RUNTIME, create_app, healthz
 from bots.config import Config
+from bots.database_check import DatabaseUnusable, check_connection, migrating
 from bots.metrics import metrics_route
 from bots.runtime import Runtime
+from bots.server_limits import Limits, listen
 from core.store import Store
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,16 @@ async def migrate_once(store: Store) -> None:
             await lock.commit()
 
 
+def server_limits(config: Config) -> Limits:
+    s = config.server
+    return Limits(
+        header_timeout=s.header_timeout.total_seconds(),
+        body_timeout=s.body_timeout.total_seconds(),
+        idle_timeout=s.idle_timeout.total_seconds(),
+        max_connections=s.max_connections,
+    )
+
+
 def worker_app(runtime: Runtime) -> web.Application:
     """What a worker-only process serves: its own counters and a health check, no inbound routes."""
     app = web.Application()
@@ -54,20 +66,23 @@ async def serve(config: Config, *, role: str = "all", stop: asyncio.Event, migra
     """`web` takes requests (and starts the channels' inbound side: polling, setWebhook); `worker` only delivers,
     so several of them never poll Telegram at once; `all` does both."""
     runtime = Runtime(config)
-    if migrate:
-        await migrate_once(runtime.store)
+    try:
+        await check_connection(runtime.store, config.database_url)
+        if migrate:
+            await migrating(migrate_once(runtime.store), config.database_url)
+    except DatabaseUnusable:
+        await runtime.stop()  # closes the platform clients built with the runtime
+        raise
     if runtime.store.is_sqlite and role == "worker":
         log.warning("SQLite supports one worker: run a single 'all' or 'worker' process against this file")
-    if role == "worker":
-        runner = web.AppRunner(worker_app(runtime), access_log=None)
-        port = config.worker.metrics_port
-    else:
-        runner = web.AppRunner(create_app(runtime), access_log=None)  # its startup starts the channels
-        port = config.server.port
+    limits = server_limits(config)
+    app = worker_app(runtime) if role == "worker" else create_app(runtime)  # its startup starts the channels
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=limits.idle_timeout)
+    port = config.worker.metrics_port if role == "worker" else config.server.port
     await runner.setup()
+    listener = None
     if port is not None:
-        site = web.TCPSite(runner, config.server.host, port)
-        await site.start()
+        listener, _ = await listen(runner, config.server.host, port, limits)
         log.info("%s listening on http://%s:%s", role, config.server.host, port)
     settle_heap()
     worker_task = asyncio.create_task(runtime.worker.run()) if role in ("all", "worker") else None
@@ -76,6 +91,8 @@ async def serve(config: Config, *, role: str = "all", stop: asyncio.Event, migra
     runtime.worker.stop()
     if worker_task is not None:
         await worker_task
+    if listener is not None:
+        listener.close()  # no new connections; the runner's cleanup closes the open ones
     await runner.cleanup()  # the full app stops the runtime in its cleanup
     if role == "worker":
         await runtime.stop()
