@@ -135,11 +135,26 @@ class Worker:
             wait = self.limiter.reserve(limits, now)
         return True
 
+    async def _dead(
+        self, item: OutboxItem, error: str, reason: str, *, unreachable: bool = False, gone: bool = False
+    ) -> None:
+        """Give up on a message. The WARNING says where it was going and why in a few words; the platform's error
+        text, which may quote a response body, stays in the dead letter (read through /api/v1/dead-letters)."""
+        self._count("dead", item)
+        await self.dispatch.dead(item, self.worker_id, error, unreachable=unreachable, gone=gone)
+        log.warning(
+            "dead letter: outbox %s (profile %s, channel %s, kind %s): %s",
+            item.id,
+            item.profile,
+            item.channel,
+            item.kind,
+            reason,
+        )
+
     async def _deliver(self, item: OutboxItem, send_by: float) -> None:
         sender = self.sender_for(item)
         if sender is None:
-            await self.dispatch.dead(item, self.worker_id, f"no sender for channel {item.channel!r}")
-            self._count("dead", item)
+            await self._dead(item, f"no sender for channel {item.channel!r}", "no sender for this channel")
             return
         rate_limits = getattr(sender, "rate_limits", None)
         limits: list[Limit] = list(rate_limits(item)) if rate_limits is not None else []
@@ -162,19 +177,26 @@ class Worker:
             self.limiter.pause([key for key, _ in limits], self._now() + delay)
             await self.dispatch.retry(item, self.worker_id, delay, f"rate limited: {exc}")
         except PermanentFailure as exc:
-            log.warning("giving up on outbox %s: %s", item.id, exc)
             self._count("failed", item)
-            self._count("dead", item)
-            await self.dispatch.dead(item, self.worker_id, str(exc), unreachable=exc.unreachable, gone=exc.gone)
+            await self._dead(item, str(exc), _permanent_reason(exc), unreachable=exc.unreachable, gone=exc.gone)
         except Exception as exc:  # transient by default: 5xx, timeouts, resets
             self._count("failed", item)
             error = f"{type(exc).__name__}: {exc}"
             if item.attempts >= self.settings.max_attempts:
-                self._count("dead", item)
-                await self.dispatch.dead(item, self.worker_id, f"gave up after {item.attempts} attempts: {error}")
+                reason = f"gave up after {item.attempts} attempts ({type(exc).__name__})"
+                await self._dead(item, f"gave up after {item.attempts} attempts: {error}", reason)
             else:
                 self._count("retried", item)
                 await self.dispatch.retry(item, self.worker_id, backoff_delay(item.attempts), error)
         else:
             self._count("sent", item)
             await self.dispatch.sent(item, self.worker_id, ref)
+
+
+def _permanent_reason(exc: PermanentFailure) -> str:
+    """A few words naming the kind of refusal, never the platform's text."""
+    what = "recipient unreachable" if exc.unreachable else "refused by the platform"
+    if exc.gone:
+        what = "endpoint gone"
+    cause = exc.__cause__
+    return f"permanent failure, {what}" + (f" ({type(cause).__name__})" if cause is not None else "")

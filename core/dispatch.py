@@ -10,6 +10,8 @@ from core.store import Store
 from core.store import outbox as ob
 from core.store import surveys as q
 from core.store.outbox import OutboxItem
+from core.survey import SkipReason, State
+from core.transitions import Transition
 from core.types import Address
 
 
@@ -53,6 +55,7 @@ class Dispatch:
         """Give up on a message; a customer who blocked us, or a subscription URL that is gone, is marked so
         nothing more is queued for them."""
         now = self.clock()
+        skipped: Transition | None = None
         async with self.store.transaction() as conn:
             await ob.mark_dead(conn, item.id, worker, error)
             if gone and item.target.get("url"):
@@ -61,5 +64,10 @@ class Dispatch:
             if unreachable and user:
                 address = Address(item.channel, item.profile, item.target.get("conversation_id", ""), user)
                 await q.touch_contact(conn, address, unreachable_at=now)
-                if item.survey_id is not None:
+                survey = None if item.survey_id is None else await q.get_survey(conn, item.survey_id, lock=True)
+                if survey is not None and survey.is_open:
                     await q.skip_unreachable(conn, item.survey_id, now)
+                    ended = replace(survey, state=State.SKIPPED, skip_reason=SkipReason.UNREACHABLE)
+                    skipped = Transition.of(survey, ended)
+        if skipped is not None:
+            skipped.log()

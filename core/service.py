@@ -17,6 +17,7 @@ from core.store import outbox as ob
 from core.store import surveys as q
 from core.store.steps import save_step
 from core.survey import OPEN_STATES, State, Survey, opts_out, start, step
+from core.transitions import Transition
 from core.types import (
     Action,
     ConversationClosed,
@@ -52,6 +53,7 @@ class Outcome:
     status: str
     survey: Survey | None = None
     actions: tuple[Action, ...] = ()
+    transition: Transition | None = None  # the survey's change of state, logged once committed
 
 
 class SurveyService:
@@ -74,12 +76,16 @@ class SurveyService:
         settings = self.profile(event.address.profile)
         for attempt in (1, 2):
             try:
-                return await self._handle_once(event, settings, dedup_key)
+                outcome = await self._handle_once(event, settings, dedup_key)
             except IntegrityError:
                 # A concurrent close of the same case won the unique key; the retry sees it as a duplicate.
                 if attempt == 2:
                     raise
                 log.info("retrying %s after a concurrent write", type(event).__name__)
+            else:
+                if outcome.transition is not None:
+                    outcome.transition.log()
+                return outcome
         raise AssertionError("unreachable")
 
     async def _handle_once(self, event: InboundEvent, settings: ProfileSettings, dedup_key: str | None) -> Outcome:
@@ -119,9 +125,9 @@ class SurveyService:
         statement on PostgreSQL. Without a survey the key is still recorded, so a message redelivered after a
         survey has opened is known as the old message it is, not taken for a reply."""
         if dedup_key is None:
-            survey, claimed = await q.find_survey(conn, event.address), True
+            survey, claimed = await q.find_survey(conn, event.address, reply_to=event.reply_to), True
         else:
-            survey, claimed = await q.find_and_claim(conn, event.address, dedup_key, now)
+            survey, claimed = await q.find_and_claim(conn, event.address, dedup_key, now, reply_to=event.reply_to)
         if survey is not None:
             return await self._apply(conn, survey, event, settings, now) if claimed else Outcome("duplicate")
         if dedup_key is not None and not await q.claim_inbound(conn, dedup_key, now):
@@ -144,7 +150,7 @@ class SurveyService:
             last_surveyed_at=now if survey.state is State.ASKED else None,
         )
         await ob.enqueue(conn, messages_for(survey, actions, settings), now)
-        return Outcome("ok", survey, tuple(actions))
+        return Outcome("ok", survey, tuple(actions), Transition.of(None, survey))
 
     async def _score(self, conn: Any, event: ScoreGiven, settings: ProfileSettings, now: datetime) -> Outcome:
         if event.survey_id is None:
@@ -170,7 +176,7 @@ class SurveyService:
     ) -> Outcome:
         new, actions = step(survey, event, settings.policy, now)
         await self._save(conn, survey, new, actions, settings, now)
-        return Outcome("ok", new, tuple(actions))
+        return Outcome("ok", new, tuple(actions), Transition.of(survey, new))
 
     async def _save(
         self, conn: Any, old: Survey, new: Survey, actions: list[Action], settings: ProfileSettings, now: datetime
@@ -194,6 +200,7 @@ class SurveyService:
     async def tick(self, limit: int = 200) -> int:
         """Step every survey whose deadline passed (send delay, expiry, comment window); returns how many."""
         now = self.clock()
+        moved: list[Transition | None] = []
         async with self.store.transaction() as conn:
             due = await q.due_surveys(conn, now, limit, list(self.profiles))
             for survey in due:
@@ -202,4 +209,8 @@ class SurveyService:
                     continue
                 new, actions = step(survey, Tick(), settings.policy, now)
                 await self._save(conn, survey, new, actions, settings, now)
+                moved.append(Transition.of(survey, new))
+        for transition in moved:
+            if transition is not None:
+                transition.log()
         return len(due)
