@@ -72,7 +72,8 @@ async def test_referer_stands_in_for_a_missing_origin(client: TestClient) -> Non
     survey_id = await add_detractor(client, "r1")
     session = await sign_in(client, ADMIN)
     referer = {"Referer": str(client.make_url("/report?profile=acme"))}
-    resp = await client.post(f"/api/v1/detractors/{survey_id}/claim", headers={**cookie(session), **referer}, json={"by": "ana"})  # fmt: skip
+    url = f"/api/v1/detractors/{survey_id}/claim"
+    resp = await client.post(url, headers={**cookie(session), **referer}, json={"by": "ana"})
     assert resp.status == 200 and await followup_status(client, survey_id) == "claimed"
 
 

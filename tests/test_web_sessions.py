@@ -58,7 +58,9 @@ async def test_the_cookie_is_an_opaque_session_not_the_token(store: Store, clock
         assert await profiles_seen(client, session) == ["acme", "tapas"]
         [row] = await rows(store)
         assert row.last_seen_at == clock.now
-        out = await client.post("/report/logout", headers={**cookie(session), **own_origin(client)}, allow_redirects=False)
+        out = await client.post(
+            "/report/logout", headers={**cookie(session), **own_origin(client)}, allow_redirects=False
+        )
         assert out.status == 303 and await rows(store) == []
         assert await profiles_seen(client, session) == 401  # replaying the cookie after sign-out
 

@@ -32,7 +32,12 @@ def config(
         "admin_tokens": list(admin),
         "server": {"public_url": public_url},
         "profiles": {
-            "acme": {"brand": "Acme", "api_tokens": list(acme), "policy": {"throttle": "0s"}, "channels": {"memory": {}}},
+            "acme": {
+                "brand": "Acme",
+                "api_tokens": list(acme),
+                "policy": {"throttle": "0s"},
+                "channels": {"memory": {}},
+            },
             "tapas": {"brand": "Tapas", "api_tokens": [TAPAS], "channels": {"memory": {}}},
         },
     }
