@@ -14,6 +14,7 @@ from bots.config import Config
 from bots.database_check import DatabaseUnusable, check_connection, migrating
 from bots.metrics import metrics_route
 from bots.runtime import Runtime
+from bots.security_headers import install as install_security_headers
 from bots.server_limits import Limits, listen
 from core.store import Store
 
@@ -59,6 +60,7 @@ def worker_app(runtime: Runtime) -> web.Application:
     app[RUNTIME] = runtime
     app.router.add_get("/healthz", healthz)
     app.router.add_routes([metrics_route(runtime.metrics, runtime.store)])
+    install_security_headers(app, runtime.config.server.public_url)
     return app
 
 

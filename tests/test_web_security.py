@@ -7,9 +7,12 @@ import asyncio
 import re
 
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
+from bots.config import parse_config
 from bots.dashboard.routes import STATIC
+from bots.runtime import Runtime
+from bots.serve import worker_app
 from bots.throttle import FailureThrottle
 from core.store import Store
 from tests.conftest import FakeClock
@@ -18,6 +21,7 @@ from tests.web_apps import (
     ADMIN,
     add_detractor,
     bearer,
+    config,
     cookie,
     followup_status,
     own_origin,
@@ -233,6 +237,16 @@ async def test_every_answer_carries_the_security_headers(client: TestClient) -> 
     big = await client.post("/api/v1/conversations/close", headers=bearer(ADMIN), data=b"x" * (2 * 1024 * 1024))
     assert big.status == 413
     assert_secure_headers(big, "413")
+
+
+async def test_a_worker_process_answers_with_the_same_headers(store: Store, clock: FakeClock) -> None:
+    runtime = Runtime(parse_config(config(store.url), env={}), clock=clock)
+    try:
+        async with TestClient(TestServer(worker_app(runtime))) as client:
+            for path in ("/healthz", "/metrics", "/no/such/page"):
+                assert_secure_headers(await client.get(path), f"worker {path}")
+    finally:
+        await runtime.store.dispose()
 
 
 async def test_strict_transport_security_when_served_over_https(store: Store, clock: FakeClock) -> None:
