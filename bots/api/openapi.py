@@ -66,10 +66,17 @@ def _json(ref: str | None = None, schema: dict[str, Any] | None = None) -> dict[
 ERRORS = {
     "400": {"description": "Malformed JSON", "content": _json("Error")},
     "401": {"description": "Missing or invalid bearer token", "content": _json("Error")},
-    "403": {"description": "The token may not access that profile", "content": _json("Error")},
+    "403": {
+        "description": "The token may not access that profile, or a browser session's request named another origin",
+        "content": _json("Error"),
+    },
     "404": {"description": "Unknown profile or resource", "content": _json("Error")},
     "413": {"description": "Body over 1 MiB", "content": _json("Error")},
     "422": {"description": "Invalid fields", "content": _json("Error")},
+    "429": {
+        "description": "Too many failed sign-ins from this address; Retry-After says when to try again",
+        "content": _json("Error"),
+    },
 }
 FILTERS = ("profile", "channel", "agent", "team", "locale", "since", "until")
 
