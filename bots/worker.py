@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from adapters.http import failure_text
 from core.backoff import backoff_delay
 from core.delivery import PermanentFailure, RetryLater, Sender
 from core.dispatch import Dispatch
@@ -181,7 +182,7 @@ class Worker:
             await self._dead(item, str(exc), _permanent_reason(exc), unreachable=exc.unreachable, gone=exc.gone)
         except Exception as exc:  # transient by default: 5xx, timeouts, resets
             self._count("failed", item)
-            error = f"{type(exc).__name__}: {exc}"
+            error = failure_text(exc)  # an SDK's message may quote a response body or a token-bearing URL
             if item.attempts >= self.settings.max_attempts:
                 reason = f"gave up after {item.attempts} attempts ({type(exc).__name__})"
                 await self._dead(item, f"gave up after {item.attempts} attempts: {error}", reason)

@@ -4,6 +4,7 @@ support team's targets, events to each subscriber."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from core.profiles import ProfileSettings
 from core.store.outbox import NewMessage
@@ -11,6 +12,8 @@ from core.survey import Survey
 from core.types import Action, AlertDetractor, AskComment, AskScore, Emit, MarkAnswered, Say
 
 EVENTS_CHANNEL = "events"
+PLACEHOLDER = "{conversation_id}"
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def survey_snapshot(survey: Survey) -> dict[str, Any]:
@@ -96,11 +99,7 @@ def messages_for(survey: Survey, actions: list[Action], settings: ProfileSetting
 def _alerts(survey: Survey, action: AlertDetractor, settings: ProfileSettings) -> list[NewMessage]:
     a = survey.address
     customer = survey.customer_name or a.user_id
-    link = None
-    if settings.link_template:
-        link = settings.link_template.format_map(
-            {"conversation_id": a.conversation_id, "survey_id": survey.id, "profile": a.profile, "channel": a.channel}
-        )
+    link = _link(settings.link_template, survey) if settings.link_template else None
     m = settings.policy.messages
     text = m.text(
         "detractor_alert",
@@ -128,9 +127,71 @@ def _alerts(survey: Survey, action: AlertDetractor, settings: ProfileSettings) -
     }
     out = []
     for t in settings.alert_targets:
-        # "{conversation_id}" sends the alert into the customer's own conversation (e.g. a Chatwoot private note)
-        destination = t.destination.replace("{conversation_id}", a.conversation_id)
-        target = {"conversation_id": destination, "user_id": "", "thread": None, "locale": settings.policy.locale}
+        target: dict[str, Any] = {"user_id": "", "thread": None, "locale": settings.policy.locale}
+        try:
+            destination = alert_destination(t.destination, a.conversation_id)
+        except RefusedUrl as exc:  # queued all the same, so it shows as a dead letter; the survey goes on
+            destination = t.destination
+            target["refused"] = f"alert destination refused: {exc}"
+        target["conversation_id"] = destination
         key = f"{t.channel}:{a.profile}:alert:{destination}"
         out.append(NewMessage(a.profile, t.channel, "alert_detractor", key, target, payload, survey.id))
     return out
+
+
+class RefusedUrl(ValueError):
+    """A template filled with a customer-chosen id would leave the template's scheme, host and port."""
+
+
+def alert_destination(template: str, conversation_id: str) -> str:
+    """ "{conversation_id}" in a destination sends the alert into the customer's own conversation (a Chatwoot
+    private note) or to a per-conversation URL. The id comes from outside: in a URL template it is encoded as one
+    path segment and the result must keep the template's scheme, host and port; any other template must not turn
+    into a URL. The channel checks the id's own shape (Chatwoot: a positive integer)."""
+    if PLACEHOLDER not in template:
+        return template
+    if _origin(template.replace(PLACEHOLDER, "")) is None:
+        result = template.replace(PLACEHOLDER, conversation_id)
+        if "://" in result or result.startswith("//"):
+            raise RefusedUrl("a conversation id can't turn it into a URL")
+        return result
+    return _same_origin(template, template.replace(PLACEHOLDER, path_segment(conversation_id)))
+
+
+def _link(template: str, survey: Survey) -> str | None:
+    """The "open conversation" link: every value is one encoded path segment and the host stays the template's;
+    a template that can't be filled (an unknown placeholder) or would change host gives no link."""
+    a = survey.address
+    values = {"conversation_id": a.conversation_id, "survey_id": survey.id, "profile": a.profile, "channel": a.channel}
+    try:
+        return _same_origin(template, template.format_map({k: path_segment(v) for k, v in values.items()}))
+    except (RefusedUrl, KeyError, IndexError, ValueError, AttributeError):
+        return None
+
+
+def path_segment(value: object) -> str:
+    """A value as exactly one URL path segment: every reserved character percent-encoded, and never "." or ".."
+    (which URL parsers resolve away, climbing out of the template's path)."""
+    text = str(value)
+    if text in ("", ".", ".."):
+        raise RefusedUrl("the conversation id is not a path segment")
+    return quote(text, safe="")
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a port that is not a number
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    return scheme, parts.hostname, port or DEFAULT_PORTS[scheme]
+
+
+def _same_origin(template: str, result: str) -> str:
+    expected = _origin(template)
+    if expected is None or "{" in expected[1] or _origin(result) != expected:
+        raise RefusedUrl("its scheme, host or port would not be the template's")
+    return result

@@ -13,6 +13,7 @@ from bots.runtime import Runtime
 from bots.sandbox.bridge import FakeBridge
 
 TOKEN = "chatwoot-shared-token-123"
+ADMIN = "admin-token-for-chatwoot-tests"
 MESSAGES = "/api/v1/accounts/1/conversations/10/messages"
 
 
@@ -28,6 +29,7 @@ async def client(tmp_path, chatwoot: FakeBridge, clock):
     base = chatwoot.url("/").rstrip("/")
     cfg = {
         "database_url": f"sqlite:///{tmp_path / 'cw.db'}",
+        "admin_tokens": [ADMIN],
         "profiles": {
             "desk": {
                 "brand": "Acme",
@@ -182,3 +184,55 @@ async def test_long_names_are_cut_to_fit_and_the_survey_still_starts(client: Tes
 
         row = (await conn.execute(select(SurveyRow.__table__))).one()
     assert (row.agent, row.customer_name, row.locale) == ("A" * 191, "J" * 256, "en")
+
+
+async def surveys_and_keys(client: TestClient) -> tuple[int, int]:
+    from sqlalchemy import func, select
+
+    from core.store.tables import InboundKeyRow, SurveyRow
+
+    async with client.runtime.store.read() as conn:  # type: ignore[attr-defined]
+        surveys = (await conn.execute(select(func.count()).select_from(SurveyRow.__table__))).scalar_one()
+        keys = (await conn.execute(select(func.count()).select_from(InboundKeyRow.__table__))).scalar_one()
+    return surveys, keys
+
+
+TRAVERSAL = "7/../../../../2/conversations/99#"
+
+
+async def test_ids_that_are_not_positive_integers_are_refused_and_store_nothing(
+    client: TestClient, chatwoot: FakeBridge
+) -> None:
+    """A conversation id goes into Chatwoot's API URL, with the API token: only Chatwoot's own integer ids pass."""
+    good = status_changed("resolved")
+    for bad_id in (TRAVERSAL, "10", "10#", 0, -3, 1.5, None):
+        status, out = await hook(client, {**good, "id": bad_id})
+        assert status == 400 and out["error"].startswith("not a Chatwoot"), bad_id
+    sender = {**good["meta"]["sender"], "id": "12/../1"}
+    assert (await hook(client, {**good, "meta": {**good["meta"], "sender": sender}}))[0] == 400
+    reply = message_created(400, "9")
+    assert (await hook(client, {**reply, "conversation": {"id": TRAVERSAL}}))[0] == 400
+    assert (await hook(client, {**reply, "id": "400"}))[0] == 400
+    assert await surveys_and_keys(client) == (0, 0)
+    await client.runtime.worker.drain()  # type: ignore[attr-defined]
+    assert chatwoot.received == []
+
+
+@pytest.mark.parametrize("conversation", [TRAVERSAL, "0", "-1", "1e3", "10/../11", "", "99999999999999999999"])
+async def test_a_queued_id_that_is_not_a_positive_integer_is_a_dead_letter(
+    client: TestClient, chatwoot: FakeBridge, conversation: str
+) -> None:
+    """Defence in depth: a row queued before ids were checked on the way in makes no request either."""
+    from core.store import outbox
+    from core.store.outbox import NewMessage
+
+    runtime = client.runtime  # type: ignore[attr-defined]
+    target = {"conversation_id": conversation, "user_id": "12", "thread": None, "locale": "en"}
+    message = NewMessage("desk", "chatwoot", "say", f"chatwoot:desk:{conversation}", target, {"text": "hi"})
+    async with runtime.store.transaction() as conn:
+        await outbox.enqueue(conn, [message], runtime.service.clock())
+    await runtime.worker.drain()
+    resp = await client.get("/api/v1/dead-letters", headers={"Authorization": f"Bearer {ADMIN}"})
+    [dead] = (await resp.json())["items"]
+    assert dead["last_error"] == "Chatwoot conversation id is not a positive integer; nothing sent"
+    assert chatwoot.received == []

@@ -401,3 +401,32 @@ async def test_openapi_document_is_served_and_matches_the_validation_bounds(clie
     assert close["user_id"]["maxLength"] == ContactRow.__table__.c.user_id.type.length  # what the column holds
     assert close["conversation_id"]["maxLength"] == SurveyRow.__table__.c.conversation_id.type.length
     assert close["agent"]["nullable"] is True and "anyOf" not in close["agent"]  # OpenAPI 3.0 has no "null" type
+
+
+async def test_csv_export_defuses_formulas_and_keeps_numbers(client: TestClient) -> None:
+    """OWASP CSV injection: a cell a spreadsheet would run (= + - @ tab CR first) starts with a single quote;
+    numbers, and text that is only a number, are left as they are."""
+    starts = ["=", "+", "-", "@", "\t", "\r"]
+    for i, start in enumerate(starts):
+        name, text = f'{start}HYPERLINK("http://x.example/?{i}")', f"{start}cmd|' /C calc'!A{i}"
+        await send(client, closed(f"f{i}", f"f{i}", customer_name=name, agent=f"{start}agent", team=f"{start}team"))
+        await send(client, reply(f"f{i}", f"f{i}", option=i))
+        await send(client, reply(f"f{i}", f"f{i}", text=text))
+    await send(client, closed("n1", "n1", customer_name="-5"))
+    await send(client, reply("n1", "n1", option=10))
+    await send(client, reply("n1", "n1", text="+1"))
+    stored = {
+        r["conversation_id"]: r
+        for r in (await (await client.get("/api/v1/responses", headers=auth(ACME_TOKEN))).json())["items"]
+    }
+    resp = await client.get("/api/v1/responses.csv", headers=auth(ACME_TOKEN))
+    rows = {r["conversation_id"]: r for r in csv.DictReader(io.StringIO(await resp.text(), newline=""))}
+    for i, start in enumerate(starts):
+        row, raw = rows[f"f{i}"], stored[f"f{i}"]
+        assert raw["customer_name"].startswith(start) and row["customer_name"] == "'" + raw["customer_name"]
+        assert row["agent"] == f"'{start}agent" and row["team"] == f"'{start}team"
+        # the service trims a comment, so a leading tab or CR never reaches it; the others are defused
+        expected = "'" + raw["comment"] if raw["comment"].startswith(tuple(starts)) else raw["comment"]
+        assert row["comment"] == expected and (start in "\t\r" or expected.startswith("'" + start))
+        assert row["score"] == str(i)  # a number, unquoted
+    assert (rows["n1"]["customer_name"], rows["n1"]["comment"], rows["n1"]["score"]) == ("-5", "+1", "10")

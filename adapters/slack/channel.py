@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
@@ -25,6 +26,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.http import client_session
 from adapters.slack.inbox import Inbox
 from adapters.slack.listeners import Context, register
 from adapters.slack.sender import SlackSender
@@ -94,7 +96,10 @@ class SlackChannel:
         self.profile = profile
         # slack_sdk joins base_url and the method name with urljoin, so the base must end with "/".
         kwargs = {"base_url": config.api_base.rstrip("/") + "/"} if config.api_base else {}
-        self.client = AsyncWebClient(token=config.bot_token, **kwargs)
+        # One aiohttp session that refuses redirects (adapters.http), shared by this client, bolt's and the clients
+        # bolt derives per request; without it slack_sdk opens a session per call, and that one follows them.
+        session = client_session(timeout=aiohttp.ClientTimeout(total=30))  # slack_sdk's own default timeout
+        self.client = AsyncWebClient(token=config.bot_token, session=session, **kwargs)
         self.verifier = SignatureVerifier(config.signing_secret)
         self._identity: AuthorizeResult | None = None
 
@@ -107,7 +112,7 @@ class SlackChannel:
         # `authorize` serves the bot identity fetched once (at start), so no request waits on auth.test; bolt
         # then gives each request a client carrying the token, so its own client holds only the base URL.
         self.app = AsyncApp(
-            client=AsyncWebClient(**kwargs),
+            client=AsyncWebClient(session=session, **kwargs),
             signing_secret=config.signing_secret,
             authorize=authorize,
             process_before_response=True,

@@ -19,6 +19,7 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from pydantic import ValidationError
 
+from adapters.http import refuse_redirects
 from adapters.telegram.handlers import Context, register_handlers
 from adapters.telegram.sender import TelegramSender
 from core import jsonbody
@@ -31,6 +32,17 @@ log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 EMPTY_ANSWER = b"{}"  # what aiogram answers when a handler returns no Bot API method
+
+
+def _refusing_redirects(session: AiohttpSession) -> Any:
+    """A request middleware: aiogram builds its aiohttp session lazily (and again after a close), so each call
+    makes sure it carries the guard that refuses redirects; the token in the URL path goes nowhere else."""
+
+    async def middleware(make_request: Any, bot: Bot, method: TelegramMethod[Any]) -> Any:
+        refuse_redirects(await session.create_session())
+        return await make_request(bot, method)
+
+    return middleware
 
 
 class TelegramChannel:
@@ -50,7 +62,9 @@ class TelegramChannel:
         self.config = config
         self.public_url = public_url
         self.bot_id = int(config.token.split(":", 1)[0])
-        session = AiohttpSession(api=TelegramAPIServer.from_base(config.api_base)) if config.api_base else None
+        api = {"api": TelegramAPIServer.from_base(config.api_base)} if config.api_base else {}
+        session = AiohttpSession(**api)
+        session.middleware(_refusing_redirects(session))
         self.bot = Bot(config.token, session=session)
         self.dispatcher = Dispatcher(disable_fsm=True)  # no conversation state machine: core owns survey state
         ctx = Context(

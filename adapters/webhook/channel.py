@@ -10,10 +10,12 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from adapters.http import request_origin
 from adapters.webhook import signing
 from adapters.webhook.http import HttpClient, post_signed
 from adapters.webhook.inbound import parser, to_core
 from core import jsonbody
+from core.delivery import PermanentFailure
 from core.profiles import ProfileSettings
 from core.ratelimit import Limit, Rate
 from core.service import SurveyService
@@ -73,16 +75,28 @@ class WebhookChannel(HttpClient):
         )
 
     def rate_limits(self, item: OutboxItem) -> list[Limit]:
-        return [(f"webhook:{self._url(item)}", self.rate)]
+        """Keyed by target URL without checking it: a refused URL is reported by `send`, as a dead letter."""
+        url = item.target.get("conversation_id") if item.kind == "alert_detractor" else self.config.deliver_url
+        return [(f"webhook:{url}", self.rate)]
 
     def _url(self, item: OutboxItem) -> str:
         if item.kind == "alert_detractor":
-            return str(item.target["conversation_id"])
+            return self._alert_url(item)
         if not self.config.deliver_url:
-            from core.delivery import PermanentFailure
-
             raise PermanentFailure(f"profile {self.profile} has no webhook deliver_url")
         return self.config.deliver_url
+
+    def _alert_url(self, item: OutboxItem) -> str:
+        """The alert's URL, refused unless it is on the origin of one of the profile's webhook alert destinations:
+        core encodes a conversation id into its template and refuses a result on another host; this holds for rows
+        queued before that, too."""
+        if item.target.get("refused"):
+            raise PermanentFailure(str(item.target["refused"]))
+        url = str(item.target.get("conversation_id", ""))
+        allowed = {request_origin(t.destination) for t in self.settings.alert_targets if t.channel == self.channel}
+        if request_origin(url) is None or request_origin(url) not in allowed:
+            raise PermanentFailure("alert destination refused: not on the host of a configured alert destination")
+        return url
 
     async def send(self, item: OutboxItem) -> str | None:
         p, t = item.payload, item.target

@@ -10,9 +10,10 @@ import logging
 from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError
 
-from adapters.webhook.http import HttpClient
+from adapters.http import read_capped, status_text
+from adapters.webhook.http import HttpClient, retry_after
 from core import jsonbody
 from core.delivery import DeliveryError, PermanentFailure, RetryLater
 from core.profiles import ProfileSettings
@@ -24,8 +25,8 @@ from core.types import Address, ConversationClosed, ConversationReopened, Inboun
 log = logging.getLogger(__name__)
 CHANNEL = "chatwoot"
 MAX_INT = 2**63 - 1
-# Chatwoot's ids are integers; a string is taken too, no wider than the columns it lands in.
-ChatwootId = Annotated[StrictInt, Field(ge=0, le=MAX_INT)] | Annotated[StrictStr, Field(min_length=1, max_length=128)]
+# Chatwoot's ids are positive integers, and a conversation id ends up in an API URL: anything else is refused (400).
+ChatwootId = Annotated[StrictInt, Field(ge=1, le=MAX_INT)]
 
 
 def _label(limit: int) -> Any:
@@ -172,13 +173,18 @@ class ChatwootChannel(HttpClient):
         return [(f"chatwoot:{self.config.base_url}", Rate(self.config.rate_per_second, burst=5))]
 
     async def send(self, item: OutboxItem) -> str | None:
+        """Errors name the status only: what Chatwoot (or anything answering at base_url) says stays out of
+        last_error. A redirect is refused, so the api_access_token goes nowhere but base_url."""
         if item.kind == "mark_answered":
             return None  # the option list collapses by itself once the customer picks
+        if item.target.get("refused"):
+            raise PermanentFailure(str(item.target["refused"]))
+        conv = conversation_number(item.target.get("conversation_id"))
+        if conv is None:
+            raise PermanentFailure("Chatwoot conversation id is not a positive integer; nothing sent")
         session = await self.http()
-        conv = item.target.get("conversation_id")
-        url = (
-            f"{self.config.base_url.rstrip('/')}/api/v1/accounts/{self.config.account_id}/conversations/{conv}/messages"
-        )
+        account = int(self.config.account_id)
+        url = f"{self.config.base_url.rstrip('/')}/api/v1/accounts/{account}/conversations/{conv}/messages"
         body: dict[str, Any] = {"content": item.payload.get("text", ""), "message_type": "outgoing"}
         if item.kind == "alert_detractor":
             body["private"] = True  # a note for the team inside the conversation
@@ -188,18 +194,28 @@ class ChatwootChannel(HttpClient):
             body["content_type"] = "input_select"
             body["content_attributes"] = {"items": [{"title": t, "value": str(n)} for n, t in enumerate(titles)]}
         headers = {"api_access_token": self.config.api_token}
-        async with session.post(url, json=body, headers=headers) as resp:
-            text = (await resp.text())[:300]
+        async with session.post(url, json=body, headers=headers, allow_redirects=False) as resp:
             if resp.status == 429:
-                retry = resp.headers.get("Retry-After", "")
-                raise RetryLater("429 from Chatwoot", float(retry) if retry.isdigit() else None)
+                raise RetryLater(status_text(429), retry_after(resp))
             if resp.status == 404:
-                raise PermanentFailure(f"Chatwoot conversation {conv} not found", unreachable=True)
-            if resp.status in (401, 403, 422):
-                raise PermanentFailure(f"{resp.status} from Chatwoot: {text}")
-            if resp.status >= 300:
-                raise DeliveryError(f"{resp.status} from Chatwoot: {text}")
+                raise PermanentFailure(f"404 Chatwoot conversation {conv} not found", unreachable=True)
+            if 300 <= resp.status < 500 and resp.status != 408:
+                raise PermanentFailure(status_text(resp.status))
+            if resp.status >= 300 or resp.status < 200:
+                raise DeliveryError(status_text(resp.status))
             try:
-                return str(json.loads(text).get("id")) if text else None
-            except (ValueError, AttributeError):
+                created = json.loads(await read_capped(resp))
+            except ValueError:
                 return None
+            return str(created["id"]) if isinstance(created, dict) and created.get("id") is not None else None
+
+
+def conversation_number(value: Any) -> int | None:
+    """A conversation id as it may go into Chatwoot's URL: a positive integer (as stored, its decimal text), else
+    None. Checked again on the way out, so a row queued before ids were validated on the way in can't steer the
+    request elsewhere."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+        value = int(value)
+    return value if isinstance(value, int) and 1 <= value <= MAX_INT else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,8 @@ from core.store.surveys import to_survey
 from core.store.tables import SurveyRow
 
 S = SurveyRow.__table__
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 CSV_COLUMNS = (
     "id", "profile", "channel", "conversation_id", "user_id", "customer_name", "agent", "team", "locale", "state",
     "score", "category", "comment", "asked_at", "scored_at", "completed_at",
@@ -83,11 +86,24 @@ async def export_csv(store: Store, query: ResponseQuery, batch: int = 1000) -> s
         async with store.read() as conn:
             rows = (await conn.execute(stmt)).all()
         for r in rows:
-            writer.writerow(["" if v is None else (v.isoformat() if hasattr(v, "isoformat") else v) for v in r])
+            writer.writerow([csv_cell(v) for v in r])
         if len(rows) < batch:
             break
         cursor = rows[-1].id
     return out.getvalue()
+
+
+def csv_cell(value: Any) -> Any:
+    """A value as a spreadsheet may safely open it: text that a spreadsheet would run as a formula (starting with
+    = + - @, tab or CR) gets a leading single quote (OWASP's CSV injection advice); numbers stay numbers, and so
+    does text that is only a number ("-5", a Telegram group's "-100123")."""
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
 
 
 def _with(query: ResponseQuery, before_id: int | None) -> ResponseQuery:

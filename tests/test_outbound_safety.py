@@ -1,0 +1,260 @@
+"""What leaves the server: no outbound request follows a redirect (webhook deliveries, event subscriptions, alerts,
+Chatwoot, the Telegram Bot API through aiogram, the Slack Web API through slack_sdk); a customer-chosen id can't
+pick an alert's host; and what another host answered never lands in `last_error`. Fake servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+from aiohttp import web
+from sqlalchemy import select
+
+from bots.config import parse_config
+from bots.runtime import Runtime
+from bots.sandbox.server import LocalServer
+from core.store.tables import OutboxRow, SurveyRow
+from core.types import Address, ConversationClosed, ScoreGiven, TextReceived
+from tests.telegram_app import make_config as telegram_config
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+SUB_SECRET = "whsec_" + "U1VCU1VCU1VCU1VCU1VCU1VCU1VCU1VCU1VCU1VC"
+LEAK = "LEAKED-BODY-7f3a"  # what a hostile or broken endpoint says; must never reach last_error
+REDIRECTS = (301, 302, 303, 307, 308)
+
+
+@dataclass
+class Seen:
+    method: str
+    raw_path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Endpoint(LocalServer):
+    """Answers every request with `status` (a redirect to `redirect_to` + the same path when set) and a body
+    holding LEAK, and records what it received."""
+
+    status: int = 200
+    body: bytes = b'{"ok": true, "id": 1}'
+    redirect_to: str | None = None
+    received: list[Seen] = field(default_factory=list)
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+
+    @property
+    def base(self) -> str:
+        return self.url().rstrip("/")
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        self.received.append(Seen(request.method, request.raw_path, dict(request.headers), await request.read()))
+        headers = {"Location": self.redirect_to + request.raw_path} if self.redirect_to else {}
+        return web.Response(
+            status=self.status, body=self.body, headers=headers, content_type="application/json", reason=LEAK
+        )
+
+
+@pytest.fixture
+async def recorder() -> AsyncIterator[Endpoint]:
+    """Where redirects point: must receive nothing."""
+    e = await Endpoint().start()
+    yield e
+    await e.close()
+
+
+@pytest.fixture
+async def endpoint(recorder: Endpoint) -> AsyncIterator[Endpoint]:
+    """The configured endpoint; tests set its status (a 3xx redirects to `recorder`)."""
+    e = await Endpoint(redirect_to=recorder.base, body=f'{{"error": "{LEAK}"}}'.encode()).start()
+    yield e
+    await e.close()
+
+
+@asynccontextmanager
+async def running(tmp_path: Any, clock: Any, profiles: dict[str, Any]) -> AsyncIterator[Runtime]:
+    cfg = {"database_url": f"sqlite:///{tmp_path / 'out.db'}", "profiles": profiles}
+    runtime = Runtime(parse_config(cfg, env={}), clock=clock)
+    await runtime.store.migrate()
+    try:
+        yield runtime
+    finally:
+        await runtime.stop()
+
+
+async def outbox(runtime: Runtime) -> list[Any]:
+    async with runtime.store.read() as conn:
+        return list((await conn.execute(select(OutboxRow.__table__).order_by(OutboxRow.id))).all())
+
+
+async def survey(runtime: Runtime) -> Any:
+    async with runtime.store.read() as conn:
+        return (await conn.execute(select(SurveyRow.__table__))).one()
+
+
+async def detractor(runtime: Runtime, address: Address) -> None:
+    """Close, score 0, comment: a question, follow-ups, an alert and events all go out."""
+    await runtime.service.handle(ConversationClosed(address, agent="ana", customer_name="Jo"))
+    await runtime.service.handle(ScoreGiven(address, 0, actor_id=address.user_id))
+    await runtime.service.handle(TextReceived(address, "too slow"))
+    await runtime.worker.drain()
+
+
+def webhook_profile(endpoint: Endpoint, destination: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {
+        "brand": "Acme",
+        "policy": {"throttle": "0s"},
+        "channels": {"webhook": {"secrets": [SECRET], "deliver_url": endpoint.url("/deliver")}},
+        "alerts": [
+            {"channel": "webhook", "destination": destination or endpoint.url("/alerts/") + "{conversation_id}"}
+        ],
+        "subscriptions": [{"url": endpoint.url("/zap"), "secret": SUB_SECRET}],
+        **extra,
+    }
+
+
+@pytest.mark.parametrize("status", REDIRECTS)
+async def test_webhook_alert_and_event_deliveries_never_follow_a_redirect(
+    tmp_path, clock, endpoint: Endpoint, recorder: Endpoint, status: int
+) -> None:
+    endpoint.status = status
+    async with running(tmp_path, clock, {"acme": webhook_profile(endpoint)}) as runtime:
+        await detractor(runtime, Address("webhook", "acme", "c1", "u1"))
+        rows = await outbox(runtime)
+        assert (await survey(runtime)).state == "completed"
+    assert recorder.received == []  # the redirect target heard nothing: no signed body, no secret
+    assert {r.raw_path.split("/")[1] for r in endpoint.received} == {"deliver", "alerts", "zap"}
+    assert rows and all(r.status == "dead" and r.last_error == f"{status} redirect refused" for r in rows)
+
+
+@pytest.mark.parametrize("status", REDIRECTS)
+async def test_chatwoot_api_token_never_follows_a_redirect(
+    tmp_path, clock, endpoint: Endpoint, recorder: Endpoint, status: int
+) -> None:
+    endpoint.status = status
+    chatwoot = {"base_url": endpoint.base, "account_id": 1, "api_token": "cw-api-token", "webhook_token": "t" * 16}
+    profile = {"brand": "Acme", "policy": {"throttle": "0s"}, "channels": {"chatwoot": chatwoot}}
+    async with running(tmp_path, clock, {"desk": profile}) as runtime:
+        await runtime.service.handle(ConversationClosed(Address("chatwoot", "desk", "10", "12")))
+        await runtime.worker.drain()
+        [row] = await outbox(runtime)
+    [asked] = endpoint.received
+    assert asked.raw_path == "/api/v1/accounts/1/conversations/10/messages"
+    assert asked.headers["api_access_token"] == "cw-api-token"
+    assert recorder.received == []
+    assert (row.status, row.last_error) == ("dead", f"{status} redirect refused")
+
+
+async def test_telegram_bot_api_redirect_is_refused(tmp_path, clock, endpoint: Endpoint, recorder: Endpoint) -> None:
+    """aiogram's own session: the bot token is in the URL path, so a followed redirect would hand it over."""
+    endpoint.status = 307
+    cfg = telegram_config(tmp_path, endpoint)
+    async with running(tmp_path, clock, cfg["profiles"]) as runtime:
+        await runtime.service.handle(ConversationClosed(Address("telegram", "shop", "5151", "5151")))
+        await runtime.worker.drain()
+        [row] = await outbox(runtime)
+    [asked] = endpoint.received
+    assert asked.raw_path.endswith("/sendMessage")
+    assert recorder.received == []
+    assert "307 redirect refused" in row.last_error and LEAK not in row.last_error
+
+
+async def test_slack_web_api_redirect_is_refused(tmp_path, clock, endpoint: Endpoint, recorder: Endpoint) -> None:
+    """slack_sdk's client (and bolt's per-request clients, which share its session)."""
+    endpoint.status = 302
+    slack = {"bot_token": "xoxb-test-token", "signing_secret": "8f742231b10e8888abcd99yyyzzz85a5"}
+    profile = {
+        "brand": "Acme",
+        "policy": {"throttle": "0s"},
+        "channels": {"slack": slack | {"api_base": endpoint.base}},
+    }
+    async with running(tmp_path, clock, {"desk": profile}) as runtime:
+        await runtime.service.handle(ConversationClosed(Address("slack", "desk", "D0CUSTOMER", "U0CUSTOMER")))
+        await runtime.worker.drain()
+        [row] = await outbox(runtime)
+        bolt_client = runtime.channel("slack", "desk").app.client  # type: ignore[attr-defined]
+        with pytest.raises(Exception, match="302 redirect refused"):
+            await bolt_client.auth_test(token="xoxb-test-token")
+    assert [r.raw_path for r in endpoint.received] == ["/chat.postMessage", "/auth.test"]
+    assert recorder.received == []
+    assert (row.status, row.last_error) == ("dead", "302 redirect refused")
+
+
+@pytest.mark.parametrize("status", [400, 403, 422, 500, 503])
+async def test_webhook_and_subscriber_answers_stay_out_of_last_error(
+    tmp_path, clock, endpoint: Endpoint, status: int
+) -> None:
+    endpoint.status = status
+    async with running(tmp_path, clock, {"acme": webhook_profile(endpoint)}) as runtime:
+        await detractor(runtime, Address("webhook", "acme", "c1", "u1"))
+        rows = await outbox(runtime)
+    tried = [r for r in rows if r.attempts]  # a retried question holds back the rest of its conversation
+    assert {r.kind for r in tried} >= {"ask_score", "alert_detractor", "event"}
+    for r in tried:
+        assert LEAK not in r.last_error and "127.0.0.1" not in r.last_error and len(r.last_error) <= 200
+        assert str(status) in r.last_error
+
+
+@pytest.mark.parametrize("status", [401, 404, 422, 500])
+async def test_chatwoot_answers_stay_out_of_last_error(tmp_path, clock, endpoint: Endpoint, status: int) -> None:
+    endpoint.status = status
+    chatwoot = {"base_url": endpoint.base, "account_id": 1, "api_token": "cw-api-token", "webhook_token": "t" * 16}
+    profile = {"brand": "Acme", "policy": {"throttle": "0s"}, "channels": {"chatwoot": chatwoot}}
+    async with running(tmp_path, clock, {"desk": profile}) as runtime:
+        await runtime.service.handle(ConversationClosed(Address("chatwoot", "desk", "10", "12")))
+        await runtime.worker.drain()
+        [row] = await outbox(runtime)
+    assert row.last_error.startswith(str(status)) and LEAK not in row.last_error
+
+
+async def test_a_bot_api_answer_that_is_not_json_stays_out_of_last_error(tmp_path, clock, endpoint: Endpoint) -> None:
+    """aiogram quotes an undecodable body in its error; the worker keeps only the error's kind."""
+    endpoint.status, endpoint.body = 502, f"<html><body>{LEAK} bad gateway</body></html>".encode()
+    async with running(tmp_path, clock, telegram_config(tmp_path, endpoint)["profiles"]) as runtime:
+        await runtime.service.handle(ConversationClosed(Address("telegram", "shop", "5151", "5151")))
+        await runtime.worker.drain()
+        [row] = await outbox(runtime)
+    assert row.status == "pending" and row.last_error.startswith("ClientDecodeError") and LEAK not in row.last_error
+
+
+async def test_alert_path_placeholder_is_one_encoded_segment(tmp_path, clock, endpoint: Endpoint) -> None:
+    link = "https://desk.example.com/c/{conversation_id}"
+    async with running(tmp_path, clock, {"acme": webhook_profile(endpoint, link_template=link)}) as runtime:
+        await detractor(runtime, Address("webhook", "acme", "../../steal?x=1#", "u1"))
+        assert (await survey(runtime)).state == "completed"
+    [alert] = [r for r in endpoint.received if r.raw_path.startswith("/alerts/")]
+    _, alerts, segment = alert.raw_path.split("/")  # one segment, whatever it holds
+    assert alerts == "alerts" and unquote(segment) == "../../steal?x=1#"
+    assert json.loads(alert.body)["link"] == "https://desk.example.com/c/..%2F..%2Fsteal%3Fx%3D1%23"
+
+
+@pytest.mark.parametrize(
+    "destination,conversation",
+    [
+        ("http://{conversation_id}/alerts", "{recorder}"),  # the placeholder is the host
+        ("http://127.0.0.1:{conversation_id}/alerts", "{recorder_port}"),  # ... or the port
+        ("{conversation_id}", "http://{recorder}/alerts"),  # the whole URL
+        ("{endpoint}/alerts/{conversation_id}", ".."),  # a segment that would climb out of the path
+    ],
+)
+async def test_a_conversation_id_cannot_choose_the_alert_host(
+    tmp_path, clock, endpoint: Endpoint, recorder: Endpoint, destination: str, conversation: str
+) -> None:
+    host = recorder.base.removeprefix("http://")
+    fill = {"recorder": host, "recorder_port": host.rsplit(":", 1)[1], "endpoint": endpoint.base}
+    destination = destination.replace("{endpoint}", fill["endpoint"])
+    conversation = conversation.format(**fill)
+    async with running(tmp_path, clock, {"acme": webhook_profile(endpoint, destination)}) as runtime:
+        await detractor(runtime, Address("webhook", "acme", conversation, "u1"))
+        assert (await survey(runtime)).state == "completed"  # the refusal costs the alert, not the survey
+        [alert] = [r for r in await outbox(runtime) if r.kind == "alert_detractor"]
+    assert recorder.received == []
+    assert not [r for r in endpoint.received if json.loads(r.body)["type"] == "detractor_alert"]
+    assert alert.status == "dead" and alert.last_error.startswith("alert destination refused")
+    assert conversation not in alert.last_error
