@@ -125,9 +125,9 @@ class SurveyService:
         statement on PostgreSQL. Without a survey the key is still recorded, so a message redelivered after a
         survey has opened is known as the old message it is, not taken for a reply."""
         if dedup_key is None:
-            survey, claimed = await q.find_survey(conn, event.address), True
+            survey, claimed = await q.find_survey(conn, event.address, reply_to=event.reply_to), True
         else:
-            survey, claimed = await q.find_and_claim(conn, event.address, dedup_key, now)
+            survey, claimed = await q.find_and_claim(conn, event.address, dedup_key, now, reply_to=event.reply_to)
         if survey is not None:
             return await self._apply(conn, survey, event, settings, now) if claimed else Outcome("duplicate")
         if dedup_key is not None and not await q.claim_inbound(conn, dedup_key, now):

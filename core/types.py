@@ -57,6 +57,9 @@ class TextReceived:
     address: Address
     text: str
     locale: str | None = None
+    # The platform's id for our message this text replies to, as its sender returned it (Slack: `channel:ts` of
+    # the message a thread hangs under). A thread reply then also reaches a survey asked outside any thread.
+    reply_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,10 +9,10 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, insert, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.store.tables import ContactRow, DeadEndpointRow, InboundKeyRow, SurveyRow
+from core.store.tables import ContactRow, DeadEndpointRow, InboundKeyRow, OutboxRow, SurveyRow
 from core.survey import ANSWERABLE_STATES, OPEN_STATES, ContactStatus, Policy, SkipReason, State, Survey
 from core.types import Address
 
@@ -20,6 +20,7 @@ S = SurveyRow.__table__
 C = ContactRow.__table__
 K = InboundKeyRow.__table__
 D = DeadEndpointRow.__table__
+OB = OutboxRow.__table__
 
 
 # Statements on the hot path are built once with bound parameters, so SQLAlchemy compiles each only once.
@@ -202,20 +203,33 @@ async def get_survey(conn: AsyncConnection, survey_id: int, *, lock: bool = Fals
 
 
 async def find_survey(
-    conn: AsyncConnection, address: Address, states: frozenset[State] = ANSWERABLE_STATES, *, lock: bool = True
+    conn: AsyncConnection,
+    address: Address,
+    states: frozenset[State] = ANSWERABLE_STATES,
+    *,
+    lock: bool = True,
+    reply_to: str | None = None,
 ) -> Survey | None:
     """The newest survey in `states` for this customer in this conversation (row-locked for the update).
 
     An empty user id matches any customer (a reopen names the conversation only); a thread narrows the match
-    to that thread (Slack).
+    to that thread (Slack). `reply_to` (the ref of our message a thread reply hangs under) widens a thread match to
+    the survey that message was sent for, when that survey was asked outside any thread.
     """
-    q = _find(tuple(sorted(str(s) for s in states)), bool(address.user_id), address.thread is not None, lock)
-    row = (await conn.execute(q, _find_params(address))).first()
+    by_reply = address.thread is not None and reply_to is not None
+    q = _find(tuple(sorted(str(s) for s in states)), bool(address.user_id), address.thread is not None, lock, by_reply)
+    row = (await conn.execute(q, _find_params(address, reply_to))).first()
     return None if row is None else to_survey(row)
 
 
 async def find_and_claim(
-    conn: AsyncConnection, address: Address, key: str, now: datetime, states: frozenset[State] = ANSWERABLE_STATES
+    conn: AsyncConnection,
+    address: Address,
+    key: str,
+    now: datetime,
+    states: frozenset[State] = ANSWERABLE_STATES,
+    *,
+    reply_to: str | None = None,
 ) -> tuple[Survey | None, bool]:
     """The survey `find_survey` returns (row-locked), and whether `key` was claimed for it: True the first time,
     False for a replay. With no survey nothing is claimed; the caller records the key itself.
@@ -223,21 +237,25 @@ async def find_and_claim(
     PostgreSQL does both in one statement; elsewhere they are two, in the same transaction.
     """
     if conn.dialect.name != "postgresql":
-        survey = await find_survey(conn, address, states)
+        survey = await find_survey(conn, address, states, reply_to=reply_to)
         return survey, survey is not None and await claim_inbound(conn, key, now)
-    stmt = _find_claim(tuple(sorted(str(s) for s in states)), bool(address.user_id), address.thread is not None)
-    row = (await conn.execute(stmt, _find_params(address) | {"key": storable_key(key), "received_at": now})).first()
+    by_thread = address.thread is not None
+    stmt = _find_claim(
+        tuple(sorted(str(s) for s in states)), bool(address.user_id), by_thread, by_thread and reply_to is not None
+    )
+    params = _find_params(address, reply_to) | {"key": storable_key(key), "received_at": now}
+    row = (await conn.execute(stmt, params)).first()
     return (None, False) if row is None else (to_survey(row), row.claimed)
 
 
 @cache
-def _find_claim(states: tuple[str, ...], by_user: bool, by_thread: bool) -> Any:
+def _find_claim(states: tuple[str, ...], by_user: bool, by_thread: bool, by_reply: bool) -> Any:
     """WITH found AS (SELECT … FOR UPDATE), claimed AS (INSERT the key for the found row ON CONFLICT DO NOTHING)
     SELECT found.*, EXISTS (claimed): the row is locked before the key, as `find_survey` then `claim_inbound` do,
     and the row comes from the locking query, so it is the latest committed version."""
     from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-    found = _find(states, by_user, by_thread, True).cte("found")
+    found = _find(states, by_user, by_thread, True, by_reply).cte("found")
     values = select(
         bindparam("key", type_=K.c.key.type), bindparam("received_at", type_=K.c.received_at.type)
     ).select_from(found)
@@ -251,18 +269,25 @@ def _find_claim(states: tuple[str, ...], by_user: bool, by_thread: bool) -> Any:
     return select(*found.c, exists(select(claimed.c.key)).label("claimed"))
 
 
-def _find_params(address: Address) -> dict[str, Any]:
-    return {
+def _find_params(address: Address, reply_to: str | None = None) -> dict[str, Any]:
+    params = {
         "profile": address.profile,
         "channel": address.channel,
         "conversation_id": address.conversation_id,
         "user_id": address.user_id,
         "thread": address.thread,
     }
+    if reply_to is not None:
+        params["reply_to"] = reply_to
+    return params
+
+
+# What we send a customer for a survey: a reply hanging under one of these answers that survey.
+REPLIED_KINDS = ("ask_score", "ask_comment", "say")
 
 
 @cache
-def _find(states: tuple[str, ...], by_user: bool, by_thread: bool, lock: bool) -> Any:
+def _find(states: tuple[str, ...], by_user: bool, by_thread: bool, lock: bool, by_reply: bool = False) -> Any:
     cond = [
         S.c.profile == bindparam("profile"),
         S.c.channel == bindparam("channel"),
@@ -272,7 +297,13 @@ def _find(states: tuple[str, ...], by_user: bool, by_thread: bool, lock: bool) -
     ]
     if by_user:
         cond.append(S.c.user_id == bindparam("user_id"))
-    if by_thread:
+    if by_thread and by_reply:
+        # The thread itself, or none when the reply hangs under a message we sent for the survey (the outbox
+        # row holds its ref; found through the outbox's survey_id index).
+        kinds = [bindparam(f"kind_{i}", kind, type_=OB.c.kind.type) for i, kind in enumerate(REPLIED_KINDS)]
+        sent = exists().where(OB.c.survey_id == S.c.id, OB.c.ref == bindparam("reply_to"), OB.c.kind.in_(kinds))
+        cond.append(or_(S.c.thread == bindparam("thread"), and_(S.c.thread.is_(None), sent)))
+    elif by_thread:
         cond.append(S.c.thread == bindparam("thread"))
     q = select(S).where(and_(*cond)).order_by(S.c.id.desc()).limit(1)
     return q.with_for_update() if lock else q
