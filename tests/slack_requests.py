@@ -20,6 +20,7 @@ from bots.app import create_app
 from bots.config import parse_config
 from bots.runtime import Runtime
 from bots.sandbox.slack_api import FakeSlack
+from core.store import Store
 from core.store.tables import SurveyRow
 
 SIGNING = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -61,24 +62,40 @@ async def slack_fake() -> AsyncIterator[FakeSlack]:
     await f.close()
 
 
-@asynccontextmanager
-async def serve(tmp_path: Path, fake: FakeSlack, clock: Any, **profile: Any) -> AsyncIterator[TestClient]:
-    """The whole app (one `desk` profile with Slack) on a test server; `profile` overrides profile keys."""
+def _profile(fake: FakeSlack, overrides: dict[str, Any]) -> dict[str, Any]:
     slack = {"bot_token": "xoxb-test-token", "signing_secret": SIGNING, "api_base": fake.base}
-    desk = {
+    base = {
         "brand": "Acme",
         "policy": {"throttle": "0s"},
-        "channels": {"slack": slack | profile.pop("slack", {})},
+        "channels": {"slack": slack | overrides.pop("slack", {})},
         "alerts": [{"channel": "slack", "destination": "CLEADS"}],
     }
+    return base | overrides
+
+
+@asynccontextmanager
+async def serve(
+    tmp_path: Path,
+    fake: FakeSlack,
+    clock: Any,
+    *,
+    others: dict[str, dict[str, Any]] | None = None,
+    store: Store | None = None,
+    **profile: Any,
+) -> AsyncIterator[TestClient]:
+    """The whole app (one `desk` profile with Slack) on a test server; `profile` overrides profile keys, `others`
+    adds more Slack profiles (name → overrides of the same defaults), `store` (e.g. the conftest fixture, on
+    SQLite or PostgreSQL) replaces the default SQLite file."""
+    profiles = {"desk": _profile(fake, profile)} | {n: _profile(fake, dict(o)) for n, o in (others or {}).items()}
     cfg = {
-        "database_url": f"sqlite:///{tmp_path / 'slack.db'}",
+        "database_url": store.url if store else f"sqlite:///{tmp_path / 'slack.db'}",
         "admin_tokens": [ADMIN],
         "server": {"max_body_bytes": 4096},
-        "profiles": {"desk": desk | profile},
+        "profiles": profiles,
     }
-    runtime = Runtime(parse_config(cfg, env={}), clock=clock)
-    await runtime.store.migrate()
+    runtime = Runtime(parse_config(cfg, env={}), store=store, clock=clock)
+    if store is None:
+        await runtime.store.migrate()
     async with TestClient(TestServer(create_app(runtime))) as c:
         c.runtime = runtime  # type: ignore[attr-defined]
         yield c
@@ -90,25 +107,27 @@ async def slack_client(tmp_path: Path, fake: FakeSlack, clock: Any) -> AsyncIter
         yield c
 
 
-def channel(client: TestClient) -> Any:
-    return client.runtime.channel("slack", "desk")  # type: ignore[attr-defined]
+def channel(client: TestClient, profile: str = "desk") -> Any:
+    return client.runtime.channel("slack", profile)  # type: ignore[attr-defined]
 
 
-async def post_json(client: TestClient, payload: dict, headers: dict[str, str] | None = None, **sign_kw: Any) -> Any:
+async def post_json(
+    client: TestClient, payload: dict, headers: dict[str, str] | None = None, *, profile: str = "desk", **sign_kw: Any
+) -> Any:
     body = json.dumps(payload)
     h = {"Content-Type": "application/json", **sign(body, **sign_kw), **(headers or {})}
-    resp = await client.post("/slack/desk/events", data=body, headers=h)
+    resp = await client.post(f"/slack/{profile}/events", data=body, headers=h)
     text = await resp.text()
-    await channel(client).idle()
+    await channel(client, profile).idle()
     return resp.status, text
 
 
-async def post_form(client: TestClient, form: dict[str, str], **sign_kw: Any) -> Any:
+async def post_form(client: TestClient, form: dict[str, str], *, profile: str = "desk", **sign_kw: Any) -> Any:
     body = urllib.parse.urlencode(form)
     h = {"Content-Type": "application/x-www-form-urlencoded", **sign(body, **sign_kw)}
-    resp = await client.post("/slack/desk/events", data=body, headers=h)
+    resp = await client.post(f"/slack/{profile}/events", data=body, headers=h)
     text = await resp.text()
-    await channel(client).idle()
+    await channel(client, profile).idle()
     return resp.status, text
 
 

@@ -39,6 +39,13 @@ S = SurveyRow.__table__
 fake = pytest.fixture(slack_fake)
 
 
+class Always(dict[str, str]):
+    """FakeSlack.errors answers each error once; these stay."""
+
+    def pop(self, key: str, *default: Any) -> str:
+        return self[key]
+
+
 def config(url: str, fake: FakeSlack, **extra: Any) -> dict[str, Any]:
     slack = {"bot_token": "xoxb-test-token", "signing_secret": SIGNING, "api_base": fake.base}
     desk = {"brand": "Acme", "policy": {"throttle": "0s"}, "channels": {"slack": slack}}
@@ -155,7 +162,9 @@ async def test_a_poison_request_is_given_up_without_blocking_later_ones(
 ) -> None:
     caplog.set_level(logging.WARNING, logger="adapters.slack.inbox")
     msg = {"ts": "1700000000.000001", "thread_ts": ROOT_TS, "channel": CHAN}
-    poison = urllib.parse.urlencode(block_action(CUSTOMER, "not-a-survey", "nps_score_3", msg))
+    # A well-formed "Add a comment" for a survey that does not exist; the note saying so is refused every time.
+    poison = urllib.parse.urlencode(block_action(CUSTOMER, "424242", "nps_comment", msg))
+    fake.errors = Always({"chat.postEphemeral": "channel_not_found"})
     async with serve(store, fake, clock) as client:
         ch = channel(client)
         assert (await post(client, poison, "application/x-www-form-urlencoded"))[0] == 200
@@ -171,7 +180,7 @@ async def test_a_poison_request_is_given_up_without_blocking_later_ones(
         metrics = await (await client.get("/metrics")).text()
     assert 'npsbot_inbound_journal{channel="slack",status="dead"} 1.0' in metrics.splitlines()
     assert (row["status"], row["attempts"]) == ("dead", MAX_ATTEMPTS)
-    assert "ValueError" in row["last_error"]
+    assert "channel_not_found" in row["last_error"]
     gave_up = [r for r in caplog.records if r.levelno == logging.ERROR and "gave up" in r.getMessage()]
     assert len(gave_up) == 1 and f"after {MAX_ATTEMPTS} attempts" in gave_up[0].getMessage()
 

@@ -5,7 +5,6 @@ answer), then, once journaled and answered, to run it."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 import urllib.parse
@@ -28,7 +27,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.http import client_session
 from adapters.slack.inbox import Inbox
-from adapters.slack.listeners import Context, register
+from adapters.slack.listeners import Context, Listener, register
+from adapters.slack.payloads import ValidationError, problems
 from adapters.slack.sender import SlackSender
 from core import jsonbody
 from core.profiles import ProfileSettings
@@ -51,6 +51,8 @@ class _Pass:
 
     routing: bool
     reached: bool = False
+    ignored: bool = False  # the listener has nothing to do with it (another emoji, an edit, a bot): not journaled
+    invalid: str | None = None  # where the payload is not the shape its listener reads
     error: Exception | None = None
 
 
@@ -124,24 +126,39 @@ class SlackChannel:
         register(self.app, ctx, self._wrap)
         self.sender = SlackSender(self.client, profile)
         self.inbox = Inbox(service.store, profile, self._replay, clock or utcnow, lease)
+        self._inbox_started = False
 
-    def _wrap(self, listener: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        @functools.wraps(listener)
-        async def wrapped(*args: Any, **kwargs: Any) -> Any:
-            current = _PASS.get()
-            if current is not None and current.routing:
-                current.reached = True
-                if "ack" in kwargs:  # events are acked by bolt itself
-                    await kwargs["ack"]()
-                return None
-            try:
-                return await listener(*args, **kwargs)
-            except Exception as exc:
-                if current is not None:
-                    current.error = exc
-                raise
+    def _wrap(self, read: Callable[[dict[str, Any]], Any]) -> Callable[[Listener], Any]:
+        """Bolt calls the returned function (by argument name: body, ack, respond). In the routing pass it only
+        reads the payload with `read` (noting a payload of the wrong shape, or one with nothing to do) and acks;
+        in a replay it hands the listener what `read` returned."""
 
-        return wrapped
+        def decorate(listener: Listener) -> Callable[..., Awaitable[None]]:
+            async def run(body: dict[str, Any], ack: Any, respond: Any) -> None:
+                current = _PASS.get()
+                if current is not None and current.routing:
+                    current.reached = True
+                    try:
+                        current.ignored = read(body) is None
+                    except ValidationError as exc:
+                        current.invalid = problems(exc)
+                    await ack()
+                    return
+                await ack()
+                payload = read(body)
+                if payload is None:
+                    return
+                try:
+                    await listener(payload, respond)
+                except Exception as exc:
+                    if current is not None:
+                        current.error = exc
+                    raise
+
+            run.__name__ = run.__qualname__ = listener.__name__  # bolt names listeners in its logs
+            return run
+
+        return decorate
 
     async def _dispatch(self, body: str, headers: dict[str, str], routing: bool) -> tuple[BoltResponse, _Pass]:
         current = _Pass(routing)
@@ -170,7 +187,8 @@ class SlackChannel:
     async def handle(self, request: web.Request) -> web.Response:
         """The signature and the 5-minute window are checked before anything parses the body: unsigned input is
         refused (401) unparsed, signed garbage gets 400, not 500. Bolt then routes the request without running
-        the listener; what reached one is journaled (committed) before the 200, and processed afterwards.
+        the listener, which reads the payload: one it cannot read gets 400, one it has nothing to do with a bare
+        200; the rest is journaled (committed) before the 200, and processed afterwards.
         What bolt answers by itself (url_verification's challenge, ssl_check) is answered inline."""
         raw = await request.read()  # over client_max_size: 413
         try:
@@ -192,7 +210,10 @@ class SlackChannel:
         except SHAPE_ERRORS as exc:  # bolt's routing (or its error handler) tripped over the payload
             log.warning("slack %s: unreadable payload: %r", self.profile, exc)
             return _error(400, MISSHAPEN)
-        if routed.reached and bolt_response.status == 200:
+        if routed.invalid is not None:
+            log.warning("slack %s: refused a payload its listener cannot read (%s)", self.profile, routed.invalid)
+            return _error(400, f"{MISSHAPEN} ({routed.invalid})")
+        if routed.reached and not routed.ignored and bolt_response.status == 200:
             await self.inbox.accept(body, headers)
         return await to_aiohttp_response(bolt_response)
 
@@ -209,13 +230,22 @@ class SlackChannel:
         return self._identity
 
     async def start(self) -> None:
-        """Learn the bot's identity before the first event (if Slack is slow now, the first request asks), then
-        replay what a crashed process journaled but never processed."""
+        """Learn the bot's identity before the first event, then replay what a crashed process journaled but never
+        processed. When Slack can't tell the identity now, the journal is replayed all the same (each request asks
+        again) and ConnectionError reports the channel as not started, so start is called again later."""
+        failure: Exception | None = None
         try:
             await asyncio.wait_for(self._authorize(), WARM_UP_SECONDS)
-        except Exception as exc:  # startup must not depend on Slack being reachable
-            log.warning("slack %s: auth.test at start failed (%s); retrying on the first request", self.profile, exc)
-        await self.inbox.start()
+        except Exception as exc:  # the inbound side must not wait for Slack to be reachable
+            failure = exc
+        if not self._inbox_started:
+            await self.inbox.start()
+            self._inbox_started = True
+        if failure is not None:
+            why = str(failure).removeprefix("Slack auth.test failed: ") or type(failure).__name__
+            if isinstance(failure, TimeoutError):
+                why = f"no answer in {WARM_UP_SECONDS:g}s"
+            raise ConnectionError(f"auth.test failed: {why}") from failure
 
     async def stop(self) -> None:
         await self.inbox.stop(grace=WARM_UP_SECONDS)

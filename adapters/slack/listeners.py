@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -15,21 +16,23 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack import blocks
+from adapters.slack import blocks, payloads
 from core import followup
 from core.profiles import ProfileSettings
 from core.service import Outcome, SurveyService
 from core.store.surveys import get_survey
-from core.survey import Survey
+from core.survey import State, Survey
 from core.types import Address, ConversationClosed, ScoreGiven, TextReceived
 
 log = logging.getLogger(__name__)
 CHANNEL = "slack"
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 TOASTS = {"not_yours": "not_your_survey", "closed": "survey_closed", "no_survey": "survey_closed"}
-CUSTOMER_SUBTYPES = {None, "thread_broadcast", "file_share"}  # a person writing; edits, joins, bots are not
 USER_CACHE = 10_000  # people remembered per profile
 USER_TTL = 24 * 3600  # seconds: a changed locale or name is picked up within a day
+# A listener gets the payload as its `read` parsed it, and bolt's `respond` (None where there is no response_url).
+Listener = Callable[[Any, Any], Awaitable[None]]
+Wrap = Callable[[Callable[[dict[str, Any]], Any]], Callable[[Listener], Any]]
 
 
 @dataclass
@@ -65,7 +68,7 @@ class Context:
         try:
             info = await self.client.users_info(user=user, include_locale=True)
         except Exception as exc:  # a locale or a name is a nicety: fall back to the default and the id
-            log.info("slack users.info %s failed: %s", user, exc)
+            log.info("slack %s: users.info failed: %s", self.profile, exc)
             return {}
         self.users[user] = answer = dict(info.get("user") or {})
         return answer
@@ -91,8 +94,20 @@ class Context:
         return not messages or messages[0].get("ts") == ts
 
     async def survey(self, survey_id: int) -> Survey | None:
+        """The survey of this profile on Slack with that id; None for any other (an id from a button is client
+        input, and another profile's survey is not this app's to touch)."""
         async with self.service.store.read() as conn:
-            return await get_survey(conn, survey_id)
+            found = await get_survey(conn, survey_id)
+        if found is None or (found.address.profile, found.address.channel) != (self.profile, CHANNEL):
+            return None
+        return found
+
+    def now(self) -> datetime:
+        return self.clock() if self.clock else datetime.now(UTC)
+
+    async def note(self, channel: str, user: str, text: str, thread: str | None) -> None:
+        """An ephemeral message: only `user` sees it, where they acted."""
+        await self.client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread)
 
     async def close(self, channel: str, customer: str, thread: str | None, agent: str, case: str, key: str) -> None:
         who, by = await self.user(customer), await self.user(agent)
@@ -107,132 +122,124 @@ class Context:
         await self.service.handle(event, dedup_key=key)
 
 
-def register(app: AsyncApp, ctx: Context, wrap: Callable[[Any], Any]) -> None:
-    """`wrap` lets the channel route a request to its listener without running it (to answer before the work)."""
+def register(app: AsyncApp, ctx: Context, wrap: Wrap) -> None:
+    """`wrap(read)` hands each listener its payload as `read` parses it, and lets the channel route a request to its
+    listener without running it (to validate and answer before the work)."""
 
     @app.event("message")
-    @wrap
-    async def on_message(body: dict[str, Any], event: dict[str, Any]) -> None:
-        if event.get("bot_id") or event.get("subtype") not in CUSTOMER_SUBTYPES or not event.get("user"):
-            return
-        thread = event.get("thread_ts")
-        address = ctx.address(event["channel"], event["user"], thread)
-        await ctx.service.handle(TextReceived(address, event.get("text", "")), dedup_key=f"slack:{body['event_id']}")
+    @wrap(payloads.CustomerMessage.read)
+    async def on_message(msg: payloads.CustomerMessage, respond: Any) -> None:
+        # A reply in a thread may answer a survey asked outside any thread: the thread is then the one Slack opened
+        # under our question or comment question, and its ts is that message's (the ref the sender recorded).
+        thread = msg.thread_ts
+        event = TextReceived(
+            ctx.address(msg.channel, msg.user, thread), msg.text or "", reply_to=thread and f"{msg.channel}:{thread}"
+        )
+        await ctx.service.handle(event, dedup_key=f"slack:{msg.event_id}")
 
     @app.event("reaction_added")
-    @wrap
-    async def on_reaction(body: dict[str, Any], event: dict[str, Any]) -> None:
-        item = event.get("item", {})
-        customer = event.get("item_user")
-        if event.get("reaction") != ctx.close_reaction or item.get("type") != "message" or not customer:
+    @wrap(functools.partial(payloads.Reaction.read, close_reaction=ctx.close_reaction))
+    async def on_reaction(r: payloads.Reaction, respond: Any) -> None:
+        if not ctx.may_close(r.agent, r.customer) or not await ctx.is_thread_parent(r.channel, r.ts):
             return
-        if not ctx.may_close(event["user"], customer):
-            return
-        channel, ts = item["channel"], item["ts"]
-        if not await ctx.is_thread_parent(channel, ts):
-            return
-        await ctx.close(channel, customer, ts, event["user"], f"{channel}:{ts}", f"slack:{body['event_id']}")
+        await ctx.close(r.channel, r.customer, r.ts, r.agent, f"{r.channel}:{r.ts}", f"slack:{r.event_id}")
 
     @app.command("/nps-close")
-    @wrap
-    async def on_command(ack: Any, command: dict[str, Any], respond: Any) -> None:
-        await ack()
-        found = MENTION.search(command.get("text", ""))
+    @wrap(payloads.CloseCommand.read)
+    async def on_command(cmd: payloads.CloseCommand, respond: Any) -> None:
+        found = MENTION.search(cmd.text)
         if found is None:
             await respond("Usage: /nps-close @customer")
             return
-        customer, agent, channel = found.group(1), command["user_id"], command["channel_id"]
-        if not ctx.may_close(agent, customer):
+        customer = found.group(1)
+        if not ctx.may_close(cmd.agent, customer):
             await respond("Only support agents can close conversations.")
             return
-        trigger = command.get("trigger_id", "")
-        await ctx.close(channel, customer, None, agent, f"{channel}:cmd:{trigger}", f"slack:cmd:{trigger}")
+        trigger = cmd.trigger_id
+        await ctx.close(cmd.channel, customer, None, cmd.agent, f"{cmd.channel}:cmd:{trigger}", f"slack:cmd:{trigger}")
         await respond(f"Survey sent to <@{customer}>.")
 
     @app.shortcut("nps_close")
-    @wrap
-    async def on_shortcut(ack: Any, body: dict[str, Any], respond: Any) -> None:
-        await ack()
-        message, channel, agent = body.get("message", {}), body["channel"]["id"], body["user"]["id"]
-        customer = message.get("user")
-        if not customer or message.get("bot_id"):
+    @wrap(payloads.CloseShortcut.read)
+    async def on_shortcut(s: payloads.CloseShortcut, respond: Any) -> None:
+        if not s.customer or s.bot_id:
             await respond("Use the shortcut on a message the customer wrote.")
             return
-        if not ctx.may_close(agent, customer):
+        if not ctx.may_close(s.agent, s.customer):
             await respond("Only support agents can close conversations.")
             return
-        thread = message.get("thread_ts") or message["ts"]
-        key = f"slack:shortcut:{body.get('trigger_id', thread)}"
-        await ctx.close(channel, customer, thread, agent, f"{channel}:{thread}", key)
+        thread = s.thread_ts or s.ts
+        key = f"slack:shortcut:{s.trigger_id}"
+        await ctx.close(s.channel, s.customer, thread, s.agent, f"{s.channel}:{thread}", key)
 
     @app.action(re.compile(r"^nps_score_\d+$"))
-    @wrap
-    async def on_score(ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        survey_id, score = (int(x) for x in action["value"].split(":"))
-        user, channel = body["user"]["id"], body["channel"]["id"]
-        message = body.get("message", {})
-        thread = message.get("thread_ts")
-        event = ScoreGiven(ctx.address(channel, user, thread), score, survey_id=survey_id, actor_id=user)
-        out = await ctx.service.handle(event, dedup_key=f"slack:action:{action['action_ts']}:{user}")
-        note = _note(ctx, out, await ctx.locale(user))
+    @wrap(payloads.ScoreTap.read)
+    async def on_score(tap: payloads.ScoreTap, respond: Any) -> None:
+        # The service applies the score only to this profile's Slack survey, and only for its customer.
+        address = ctx.address(tap.channel, tap.user, tap.thread_ts)
+        event = ScoreGiven(address, tap.score, survey_id=tap.survey_id, actor_id=tap.user)
+        out = await ctx.service.handle(event, dedup_key=f"slack:action:{tap.action_ts}:{tap.user}")
+        note = _note(ctx, out, await ctx.locale(tap.user))
         if note:
-            await client.chat_postEphemeral(channel=channel, user=user, text=note, thread_ts=thread)
+            await ctx.note(tap.channel, tap.user, note, tap.thread_ts)
 
     @app.action(blocks.COMMENT_ACTION)
-    @wrap
-    async def on_comment_button(ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        user, channel = body["user"]["id"], body["channel"]["id"]
-        thread = body.get("message", {}).get("thread_ts") or ""
-        loc = await ctx.locale(user)
-        survey = await ctx.survey(int(action["value"]))
-        if survey is None or survey.address.user_id != user:
-            key = "survey_closed" if survey is None else "not_your_survey"
-            await client.chat_postEphemeral(
-                channel=channel, user=user, text=ctx.text(key, loc), thread_ts=thread or None
-            )
+    @wrap(payloads.CommentButton.read)
+    async def on_comment_button(tap: payloads.CommentButton, respond: Any) -> None:
+        loc = await ctx.locale(tap.user)
+        survey = await ctx.survey(tap.survey_id)
+        refusal = (
+            "survey_closed" if survey is None
+            else "not_your_survey" if survey.address.user_id != tap.user
+            else "survey_closed" if survey.state is not State.SCORED
+            else None
+        )  # fmt: skip
+        if refusal is not None:
+            await ctx.note(tap.channel, tap.user, ctx.text(refusal, loc), tap.thread_ts)
             return
-        view = blocks.comment_modal(
-            int(action["value"]),
-            f"{action['value']}|{channel}|{thread}",
-            ctx.text("comment_title", loc),
-            ctx.text("comment_label", loc),
-            ctx.text("submit", loc),
-        )
-        await client.views_open(trigger_id=body["trigger_id"], view=view)
+        texts = (ctx.text("comment_title", loc), ctx.text("comment_label", loc), ctx.text("submit", loc))
+        view = blocks.comment_modal(tap.survey_id, str(tap.survey_id), *texts)
+        await ctx.client.views_open(trigger_id=tap.trigger_id, view=view)
 
     @app.view(blocks.COMMENT_VIEW)
-    @wrap
-    async def on_comment(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
-        await ack()
-        _, channel, thread = view["private_metadata"].split("|", 2)
-        text = view["state"]["values"]["comment"]["text"]["value"] or ""
-        address = ctx.address(channel, body["user"]["id"], thread or None)
-        await ctx.service.handle(TextReceived(address, text), dedup_key=f"slack:view:{view['id']}:{view.get('hash')}")
+    @wrap(payloads.CommentSubmission.read)
+    async def on_comment(sub: payloads.CommentSubmission, respond: Any) -> None:
+        # The metadata names the survey; the comment goes to it only if it is this profile's, the submitter's and
+        # waiting for a comment, and is addressed as the survey itself is (never by what the payload says).
+        survey = await ctx.survey(sub.survey_id)
+        if survey is None or survey.address.user_id != sub.user or survey.state is not State.SCORED:
+            log.info(
+                "slack %s: a comment for survey %s, not open to its submitter, was dropped", ctx.profile, sub.survey_id
+            )
+            return
+        event = TextReceived(survey.address, sub.text or "")
+        await ctx.service.handle(event, dedup_key=f"slack:view:{sub.view_id}:{sub.view_hash}")
 
     @app.action(re.compile(r"^nps_(claim|resolve)$"))
-    @wrap
-    async def on_follow_up(ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        who = body["user"].get("name") or body["user"]["id"]
-        act = followup.claim if action["action_id"] == blocks.CLAIM_ACTION else followup.resolve
-        now = ctx.clock() if ctx.clock else datetime.now(UTC)
-        state = await act(ctx.service.store, int(action["value"]), who, now)
+    @wrap(payloads.FollowUpTap.read)
+    async def on_follow_up(tap: payloads.FollowUpTap, respond: Any) -> None:
+        # Only the team that got the alert (anyone in a channel the profile's alerts go to) or a listed agent, and
+        # only on a detractor of this profile: the button's value is client input.
+        if tap.channel not in ctx.settings.alert_destinations(CHANNEL) and tap.user not in ctx.agents:
+            await ctx.note(tap.channel, tap.user, ctx.text("not_allowed", await ctx.locale(tap.user)), tap.thread_ts)
+            return
+        act = followup.claim if tap.action_id == blocks.CLAIM_ACTION else followup.resolve
+        try:
+            state = await act(ctx.service.store, tap.survey_id, tap.name or tap.user, ctx.now(), profile=ctx.profile)
+        except followup.NotADetractor:
+            await ctx.note(tap.channel, tap.user, ctx.text("survey_closed", await ctx.locale(tap.user)), tap.thread_ts)
+            return
         loc = ctx.settings.policy.locale
         status = (
             ctx.text("resolved_by", loc, user=state.resolved_by)
             if state.resolved_by
             else ctx.text("claimed_by", loc, user=state.claimed_by)
         )
-        message = body.get("message", {})
-        kept = [
-            b for b in message.get("blocks", []) if b.get("type") != "actions" and b.get("block_id") != "nps_status"
-        ]
+        kept = [b for b in tap.blocks if b.get("type") != "actions" and b.get("block_id") != "nps_status"]
         kept.append({"type": "context", "block_id": "nps_status", "elements": [{"type": "mrkdwn", "text": status}]})
         if not state.resolved_by:
-            kept.extend(b for b in message.get("blocks", []) if b.get("type") == "actions")
-        await client.chat_update(channel=body["channel"]["id"], ts=message["ts"], text=status, blocks=kept)
+            kept.extend(b for b in tap.blocks if b.get("type") == "actions")
+        await ctx.client.chat_update(channel=tap.channel, ts=tap.message_ts, text=status, blocks=kept)
 
 
 def _note(ctx: Context, out: Outcome, locale: str | None) -> str | None:
