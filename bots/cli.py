@@ -95,6 +95,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                 bucket=args.bucket,
                 fmt=args.format,
                 minimum=minimum,
+                profiles=list(cfg.profiles) if cfg else None,
             )
         )
     except ReportError as exc:
@@ -154,8 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile")
     for dim in ("channel", "agent", "team", "locale"):
         p.add_argument(f"--{dim}", help=f"only this {dim}")
-    p.add_argument("--since", help="ISO date or time, inclusive")
-    p.add_argument("--until", help="ISO date or time, exclusive")
+    p.add_argument("--since", help="ISO date or time (UTC unless it has an offset), inclusive")
+    p.add_argument("--until", help="ISO time, exclusive; a bare date includes that whole day")
     p.add_argument("--by", default="agent,team,channel", help="comma-separated: profile,channel,agent,team,locale")
     p.add_argument("--bucket", choices=["day", "week", "month"], default="week")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")

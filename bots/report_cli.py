@@ -3,36 +3,45 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from collections.abc import Collection
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import select
 
 from core.reports import DIMENSIONS, Filters, breakdown, summary
-from core.reports.analytics import BUCKETS, followup_stats, trend
+from core.reports.analytics import BUCKETS, dimension_values, followup_stats, trend
+from core.reports.filters import FilterError, ReportFilters
 from core.reports.responses import ResponseQuery, export_csv
 from core.store import Store
+from core.store.tables import SurveyRow
+
+S = SurveyRow.__table__
 
 
 class ReportError(ValueError):
     """A bad option, reported as one line instead of a traceback."""
 
 
-def parse_day(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise ReportError(f"{text!r} is not an ISO date or time such as 2026-01-31") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _nps(row: dict[str, Any], minimum: int) -> str:
-    """NPS ± margin, with the flag for too few responses next to it."""
-    text = "n/a" if row["nps"] is None else f"{row['nps']:+.1f} ± {row['margin']:.1f}"
+    """NPS ± margin (n/a when undefined: one response, or all in one category), flagged when too few responses."""
+    if row["nps"] is None:
+        text = "n/a"
+    else:
+        text = f"{row['nps']:+.1f} ± {'n/a' if row['margin'] is None else format(row['margin'], '.1f')}"
     return text if row["significant"] else f"{text} (n<{minimum}, not significant)"
+
+
+async def _check_profile(store: Store, profile: str, configured: Collection[str] | None) -> None:
+    """A profile that is neither configured nor in the database is a typo, not an empty report."""
+    if configured is not None and profile in configured:
+        return
+    async with store.read() as conn:
+        found = (await conn.execute(select(S.c.profile).where(S.c.profile == profile).limit(1))).first()
+    if found is None:
+        known = sorted(configured) if configured is not None else await dimension_values(store, "profile")
+        raise ReportError(f"no profile {profile!r}; profiles: {', '.join(known) or 'none yet'}")
 
 
 async def build(store: Store, filters: Filters, by: list[str], bucket: str, minimum: int) -> dict[str, Any]:
@@ -71,19 +80,28 @@ async def run_report(
     team: str | None = None,
     locale: str | None = None,
     console: Console | None = None,
+    profiles: Collection[str] | None = None,
 ) -> str:
-    """The report as CSV (every matching response), JSON, or rich tables printed to `console` (returns "")."""
+    """The report as CSV (every matching response), JSON, or rich tables printed to `console` (returns "").
+
+    Options are read by the filter parser the API and the dashboard use (core.reports.filters), so a date
+    means the same everywhere. `profiles` are the configured ones: `profile` must be one of them or have
+    surveys in the database.
+    """
     unknown = [d for d in by if d not in DIMENSIONS]
     if unknown:
         raise ReportError(f"--by {','.join(unknown)}: choose from {','.join(DIMENSIONS)}")
     if bucket not in BUCKETS:
         raise ReportError(f"--bucket {bucket}: choose from {','.join(BUCKETS)}")
-    filters = Filters(
-        profile=profile, channel=channel, agent=agent, team=team, locale=locale, since=parse_day(since),
-        until=parse_day(until),
-    )  # fmt: skip
+    options = {"profile": profile, "channel": channel, "agent": agent, "team": team, "locale": locale}
+    try:
+        filters = ReportFilters.parse(options | {"since": since, "until": until}).filters()
+    except FilterError as exc:
+        raise ReportError(str(exc)) from None
     store = Store(database_url)
     try:
+        if filters.profile is not None:
+            await _check_profile(store, filters.profile, profiles)
         if fmt == "csv":
             return await export_csv(store, ResponseQuery(filters=filters))
         data = await build(store, filters, by, bucket, minimum)

@@ -7,11 +7,12 @@ import io
 import json
 from datetime import timedelta
 
+import pytest
 from rich.console import Console
 
 from adapters.memory import MemoryChannel
 from bots.cli import main
-from bots.report_cli import run_report
+from bots.report_cli import ReportError, run_report
 from core.profiles import ProfileSettings
 from core.service import SurveyService
 from core.store import Store
@@ -56,7 +57,8 @@ async def test_table(tmp_path, clock) -> None:
     out = console.export_text()
     assert "NPS +25.0 ± 81.3 (n<30, not significant)" in out and "by agent" in out and "by team" in out
     [ana] = [line.split("│")[1:-1] for line in out.splitlines() if line.startswith("│") and "ana" in line]
-    assert [c.strip() for c in ana] == ["ana", "2", "+100.0 ± 0.0 (n<30, not significant)", "2", "0", "0"]
+    # two promoters and nothing else: no spread to estimate a margin from, so none is claimed (not "± 0.0")
+    assert [c.strip() for c in ana] == ["ana", "2", "+100.0 ± n/a (n<30, not significant)", "2", "0", "0"]
     assert "1 open · 0 claimed · 0 resolved" in out
     console = Console(record=True, width=140)
     await run_report(
@@ -90,10 +92,13 @@ async def test_every_filter(tmp_path, clock) -> None:
     assert (await report(channel="slack"))["summary"]["responses"] == 0
     assert (await report(locale="en"))["summary"]["responses"] == 4
     assert (await report(locale="de"))["summary"]["responses"] == 0
-    assert (await report(profile="other"))["summary"]["responses"] == 0
+    with pytest.raises(ReportError, match="no profile 'other'"):
+        await report(profile="other")
     day = clock.now.date()
     assert (await report(since=day.isoformat()))["summary"]["responses"] == 4
-    assert (await report(until=day.isoformat()))["summary"]["responses"] == 0  # exclusive
+    assert (await report(until=day.isoformat()))["summary"]["responses"] == 4  # a bare date includes its day
+    assert (await report(until=(day - timedelta(days=1)).isoformat()))["summary"]["responses"] == 0
+    assert (await report(until=clock.now.isoformat()))["summary"]["responses"] == 0  # a time is exclusive
     filtered = await report(agent="ana", since=day.isoformat())
     assert filtered["filters"]["agent"] == "ana" and filtered["summary"]["nps"] == 100.0
     csv_ben = await run_report(

@@ -41,10 +41,23 @@ def test_nps_second_hand_case() -> None:
     assert nps(0, 1, 9).margin == pytest.approx(18.594, abs=1e-3) and nps(0, 1, 9).low == -100.0
 
 
-def test_nps_extremes_have_zero_margin() -> None:
-    assert nps(10, 0, 0).nps == 100.0 and nps(10, 0, 0).margin == 0.0
-    assert nps(0, 0, 4).nps == -100.0
-    assert nps(0, 5, 0).nps == 0.0 and nps(0, 5, 0).margin == 0.0
+def test_no_spread_means_no_margin_rather_than_zero() -> None:
+    """All answers in one category (every single answer too): the formula's ± 0 would claim certainty."""
+    for counts, nps_value, reason in [
+        ((10, 0, 0), 100.0, "all 10 responses are promoters"),
+        ((0, 0, 4), -100.0, "all 4 responses are detractors"),
+        ((0, 5, 0), 0.0, "all 5 responses are passives"),
+        ((1, 0, 0), 100.0, "one response"),
+        ((0, 0, 1), -100.0, "one response"),
+    ]:
+        r = nps(*counts)
+        assert (r.nps, r.margin, r.low, r.high) == (nps_value, None, None, None)
+        assert r.margin_reason is not None and r.margin_reason.startswith(reason)
+        assert r.format() == f"NPS {nps_value:+.1f} ± n/a (n={sum(counts)})"
+    # the smallest samples with any spread keep the formula's (wide) interval
+    assert nps(1, 0, 1).margin == pytest.approx(1.96 * 100 * math.sqrt(1 / 2)) and nps(1, 0, 1).margin_reason is None
+    assert nps(1, 1, 0).margin == pytest.approx(1.96 * 100 * math.sqrt(0.25 / 2))
+    assert nps(0, 0, 0).margin_reason == "no responses"
 
 
 def test_nps_without_responses() -> None:
@@ -62,6 +75,21 @@ def test_difference_significance() -> None:
     assert difference_significant(nps(0, 0, 0), nps(1, 0, 0)) is None
 
 
+def test_difference_uses_the_pooled_variance() -> None:
+    """Under "no difference" both samples share one variance: it stays defined when either shows no spread."""
+    # 1 promoter vs 1 detractor: pooled p = d = .5, var 1, SE = 100·sqrt(1·(1 + 1)) = 141; 200 < 1.96·141 = 277
+    assert difference_significant(nps(1, 0, 0), nps(0, 0, 1)) is False
+    # 40 vs 40 of them: SE = 100·sqrt(2/40) = 22.4; 200 > 43.8
+    assert difference_significant(nps(40, 0, 0), nps(0, 0, 40)) is True
+    # every answer a promoter in both: the same NPS, no spread at all
+    assert difference_significant(nps(3, 0, 0), nps(7, 0, 0)) is False
+    # 50/30/20 vs 35/30/35: pooled p .425, d .275, var .7 − .15² = .6775; SE = 100·sqrt(.6775·.02) = 11.64
+    assert 1.96 * 100 * math.sqrt(0.6775 * 0.02) < 30
+    assert difference_significant(nps(50, 30, 20), nps(35, 30, 35)) is True
+    # 50/30/20 vs 40/30/30: pooled var .66, SE 11.49; 20 < 22.5
+    assert difference_significant(nps(50, 30, 20), nps(40, 30, 30)) is False
+
+
 def test_nps_third_hand_case_with_few_passives() -> None:
     # 30 promoters, 15 passives, 5 detractors (n=50): p=.6, d=.1, NPS=50; var=.7-.25=.45
     # margin = 1.96*100*sqrt(.45/50) = 196*0.0948683 = 18.5942
@@ -77,6 +105,10 @@ def test_margin_equals_the_formula_for_every_small_sample() -> None:
         for promoters in range(n + 1):
             for detractors in range(n - promoters + 1):
                 p, d = promoters / n, detractors / n
-                expected = 1.96 * 100 * math.sqrt((p + d - (p - d) ** 2) / n)
                 r = nps(promoters, n - promoters - detractors, detractors)
-                assert r.margin == pytest.approx(expected, abs=1e-9) and r.nps == pytest.approx(100 * (p - d))
+                assert r.nps == pytest.approx(100 * (p - d))
+                if n in (promoters, detractors, n - promoters - detractors):
+                    assert r.margin is None  # no spread: undefined, see test_no_spread_means_no_margin_rather_than_zero
+                    continue
+                expected = 1.96 * 100 * math.sqrt((p + d - (p - d) ** 2) / n)
+                assert r.margin == pytest.approx(expected, abs=1e-9)

@@ -2,39 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from core.reports.analytics import Bucket
+from core.reports.filters import ReportFilters, blank_is_none, storable
+from core.reports.filters import Text as FilterText
 
 MAX_ID = 2**62  # fits a signed 64-bit column on every backend
 MAX_IDEMPOTENCY_KEY = 200
 
-
-def _no_nul(value: str | None) -> str | None:
-    """PostgreSQL text cannot hold NUL; refuse it here rather than fail in the driver."""
-    if value is not None and "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-def _as_utc(value: datetime | None) -> datetime | None:
-    """Naive means UTC; an aware time is converted. One that falls off the calendar once in UTC (an offset on
-    0001-01-01 or 9999-12-31) is pinned to the calendar's first or last instant, which filters the same way."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        return (datetime.min if value.year == 1 else datetime.max).replace(tzinfo=UTC)
-
-
-Text = Annotated[str | None, AfterValidator(_no_nul)]
-Name = Annotated[str, AfterValidator(_no_nul)]
+Text = Annotated[str | None, AfterValidator(storable)]
+Name = Annotated[str, AfterValidator(storable)]
 Ident = Field(min_length=1, max_length=191)
-Instant = Annotated[datetime | None, AfterValidator(_as_utc)]
+Category = Literal["promoter", "passive", "detractor"]
 
 
 class CloseBody(BaseModel):
@@ -81,7 +64,7 @@ class SurveyOut(BaseModel):
     state: Literal["pending", "asked", "scored", "completed", "expired", "skipped", "opted_out"]
     skip_reason: str | None
     score: int | None = Field(ge=0, le=10)
-    category: Literal["promoter", "passive", "detractor"] | None
+    category: Category | None
     comment: str | None
     created_at: datetime
     asked_at: datetime | None
@@ -100,19 +83,23 @@ class ResponseDetailOut(ResponseOut):
     resolved_at: datetime | None
 
 
-class ResponseParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    profile: Text = Field(None, max_length=64)
-    channel: Text = Field(None, max_length=32)
-    agent: Text = Field(None, max_length=191)
-    team: Text = Field(None, max_length=191)
-    locale: Text = Field(None, max_length=16)
+class ResponseParams(ReportFilters):
+    """The API's query: the shared report filters (core.reports.filters) plus paging and grouping."""
+
     state: Literal["pending", "asked", "scored", "completed", "expired", "skipped", "opted_out"] | None = None
-    category: Literal["promoter", "passive", "detractor"] | None = None
-    since: Instant = None
-    until: Instant = None
+    category: Category | None = None
     limit: int = Field(50, ge=1, le=500)
     cursor: int | None = Field(None, ge=1, le=MAX_ID)
     by: Literal["profile", "channel", "agent", "team", "locale"] | None = None
-    bucket: Literal["day", "week", "month"] | None = None
+    bucket: Bucket | None = None
     status: Literal["open", "claimed", "resolved"] | None = None
+
+
+class DashboardParams(ReportFilters):
+    """The dashboard's query: the shared report filters plus the trend bucket and the comment filters. The page
+    sends every form field, empty ones meaning "all"; parameters it does not know are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+    bucket: Annotated[Bucket | None, BeforeValidator(blank_is_none)] = None
+    category: Annotated[Category | None, BeforeValidator(blank_is_none)] = None
+    search: FilterText = Field(None, max_length=200)

@@ -16,6 +16,7 @@ from bots.api.models import (
     ResponseParams,
     SurveyOut,
 )
+from core.reports.filters import FIRST_YEAR, LAST_YEAR
 
 REF = "#/components/schemas/{model}"
 NO_NUL = "^[^\\u0000]*$"  # the models refuse NUL in every text field
@@ -44,6 +45,19 @@ def _schema(model: Any) -> dict[str, Any]:
     return _openapi30(schema)
 
 
+# The report filter parser's reading of dates (core/reports/filters.py), stated where clients look.
+DATE = {"type": "string", "format": "date-time", "pattern": "^(19[0-9]{2}|2[0-9]{3})-"}  # years 1900–2999
+_WRITTEN = (
+    f"ISO 8601; a time without an offset is UTC; the year as written must lie in {FIRST_YEAR}–{LAST_YEAR} "
+    "(400 otherwise, as for anything that is not a date)."
+)
+DATES = {
+    "since": "Asked at or after this instant; a bare date (2026-01-31) is that day's start in UTC. " + _WRITTEN,
+    "until": "Asked before this instant (exclusive); a bare date (2026-01-31) includes that whole day, i.e. ends "
+    "at the next day's start in UTC. " + _WRITTEN,
+}
+
+
 def _query(*names: str) -> list[dict[str, Any]]:
     props = ResponseParams.model_json_schema()["properties"]
     out = []
@@ -51,8 +65,9 @@ def _query(*names: str) -> list[dict[str, Any]]:
         p = dict(props[name])
         p.pop("title", None)
         if name in ("since", "until"):
-            p = {"type": "string", "format": "date-time"}
-        elif "anyOf" in p:
+            out.append({"name": name, "in": "query", "required": False, "description": DATES[name], "schema": DATE})
+            continue
+        if "anyOf" in p:
             non_null = [s for s in p["anyOf"] if s.get("type") != "null"]
             p = {**non_null[0], **{k: v for k, v in p.items() if k not in ("anyOf", "default")}}
         out.append({"name": name, "in": "query", "required": False, "schema": _openapi30(p)})
@@ -64,7 +79,10 @@ def _json(ref: str | None = None, schema: dict[str, Any] | None = None) -> dict[
 
 
 ERRORS = {
-    "400": {"description": "Malformed JSON", "content": _json("Error")},
+    "400": {
+        "description": "Malformed JSON, or a `since` / `until` that is not a date in the supported years",
+        "content": _json("Error"),
+    },
     "401": {"description": "Missing or invalid bearer token", "content": _json("Error")},
     "403": {
         "description": "The token may not access that profile, or a browser session's request named another origin",
@@ -167,6 +185,7 @@ def spec() -> dict[str, Any]:
                             "name": "Idempotency-Key",
                             "in": "header",
                             "required": False,
+                            "description": "A replay answers status `duplicate` with the survey the first call created",
                             "schema": {"type": "string", "maxLength": MAX_IDEMPOTENCY_KEY},
                         }
                     ],

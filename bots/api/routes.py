@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -15,6 +15,7 @@ from core import followup, jsonbody
 from core.outbound import survey_snapshot
 from core.reports import Filters, breakdown, summary
 from core.reports.analytics import distribution, trend
+from core.reports.filters import FilterError, ReportFilters
 from core.reports.responses import ResponseQuery, export_csv, get_response, list_responses
 from core.store import outbox as ob
 from core.types import Address, ConversationClosed, ConversationReopened
@@ -43,11 +44,20 @@ async def _body(request: web.Request, model: type[BaseModel]) -> Any:
         raise _validation(exc) from None
 
 
-def _params(request: web.Request) -> ResponseParams:
+P = TypeVar("P", bound=ReportFilters)
+
+
+def query_params(request: web.Request, model: type[P]) -> P:
+    """The query read by the report filter parser: 400 for a date that is not one (or off the supported
+    calendar), 422 for any other refused value."""
     try:
-        return ResponseParams.model_validate(dict(request.query))
-    except ValidationError as exc:
-        raise _validation(exc) from None
+        return model.parse(request.query)
+    except FilterError as exc:
+        raise _error(400 if exc.malformed else 422, str(exc)) from None
+
+
+def _params(request: web.Request) -> ResponseParams:
+    return query_params(request, ResponseParams)
 
 
 def _scope(principal: Principal, params: ResponseParams, runtime: Any) -> tuple[str, ...] | None:
@@ -58,15 +68,7 @@ def _scope(principal: Principal, params: ResponseParams, runtime: Any) -> tuple[
 
 
 def _filters(params: ResponseParams) -> Filters:
-    return Filters(
-        profile=params.profile,
-        channel=params.channel,
-        agent=params.agent,
-        team=params.team,
-        locale=params.locale,
-        since=params.since,
-        until=params.until,
-    )
+    return params.filters()
 
 
 def api_routes(runtime: Any) -> list[web.RouteDef]:
@@ -166,8 +168,8 @@ def api_routes(runtime: Any) -> list[web.RouteDef]:
         principal, params = auth(request), _params(request)
         scope = _scope(principal, params, runtime)
         async with runtime.store.read() as conn:
-            items = await ob.dead_letters(conn, limit=params.limit)
-        return web.json_response({"items": [i for i in items if scope is None or i["profile"] in scope]})
+            items = await ob.dead_letters(conn, profiles=scope, limit=params.limit)
+        return web.json_response({"items": items})
 
     async def detractors(request: web.Request) -> web.Response:
         principal, params = auth(request), _params(request)

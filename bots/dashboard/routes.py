@@ -4,19 +4,21 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from bots.auth import SESSION_COOKIE, Principal, identify
+from bots.api.models import DashboardParams
+from bots.api.routes import query_params
+from bots.auth import SESSION_COOKIE, Principal, identify, require_profile
 from bots.origin import forbidden, foreign_origin
 from bots.sessions import SESSIONS, clear_session_cookie, cookie_is_secure, set_session_cookie
 from bots.throttle import THROTTLE, client_address
 from core import followup
 from core.reports import DIMENSIONS, Filters, breakdown, summary
-from core.reports.analytics import BUCKETS, comments, compare, dimension_values, distribution, followup_stats, trend
+from core.reports.analytics import comments, compare, dimension_values, distribution, followup_stats, trend
 from core.reports.responses import ResponseQuery, export_csv
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -30,19 +32,6 @@ def _page(name: str, status: int = 200, headers: dict[str, str] | None = None, *
     return web.Response(text=html, content_type="text/html", status=status, headers=headers)
 
 
-def _day(text: str | None, *, end: bool = False) -> datetime | None:
-    """ISO date or time in UTC. A bare date as the end of a range includes that whole day (a date picker's "To")."""
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise web.HTTPBadRequest(text='{"error": "dates must be ISO 8601"}', content_type="application/json") from None
-    if end and len(text) == 10:
-        value += timedelta(days=1)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def dashboard_routes(runtime: Any) -> list[web.RouteDef]:
     config = runtime.config
 
@@ -51,22 +40,14 @@ def dashboard_routes(runtime: Any) -> list[web.RouteDef]:
     def principal(request: web.Request) -> Principal | None:
         return identify(request, config)
 
-    def filters(request: web.Request, who: Principal) -> Filters:
-        q = request.query
-        profile = q.get("profile") or None
-        if profile is not None and not who.can(profile):
-            raise web.HTTPForbidden(text='{"error": "not your profile"}', content_type="application/json")
+    def filters(request: web.Request, who: Principal) -> tuple[Filters, DashboardParams]:
+        """The query read by the report filter parser the API and `npsbot report` share; a profile that does not
+        exist is a 404, one the token may not see a 403."""
+        params = query_params(request, DashboardParams)
+        if params.profile is not None:
+            require_profile(who, params.profile, config)
         scope = None if who.profiles is None else tuple(sorted(who.profiles))
-        return Filters(
-            profile=profile,
-            channel=q.get("channel") or None,
-            agent=q.get("agent") or None,
-            team=q.get("team") or None,
-            locale=q.get("locale") or None,
-            since=_day(q.get("since")),
-            until=_day(q.get("until"), end=True),
-            profiles=scope,
-        )
+        return params.filters(profiles=scope), params
 
     async def page(request: web.Request) -> web.Response:
         if principal(request) is None:
@@ -116,11 +97,8 @@ def dashboard_routes(runtime: Any) -> list[web.RouteDef]:
 
     async def data(request: web.Request) -> web.Response:
         who = required(request)
-        f = filters(request, who)
-        q = request.query
-        bucket = q.get("bucket", "week")
-        if bucket not in BUCKETS:
-            bucket = "week"
+        f, params = filters(request, who)
+        bucket = params.bucket or "week"
         minimum = config.report.min_responses
         store = runtime.store
         total = await summary(store, f)
@@ -133,7 +111,7 @@ def dashboard_routes(runtime: Any) -> list[web.RouteDef]:
             "options": {dim: await dimension_values(store, dim, scope) for dim in DIMENSIONS if dim != "profile"},
             "summary": total.as_dict(minimum),
             "distribution": await distribution(store, f),
-            "trend": [{"period": p, **s.as_dict(minimum)} for p, s in await trend(store, f, bucket)],  # type: ignore[arg-type]
+            "trend": [{"period": p, **s.as_dict(minimum)} for p, s in await trend(store, f, bucket)],
             "breakdowns": {
                 dim: [{"key": k, **s.as_dict(minimum)} for k, s in await breakdown(store, dim, f)] for dim in DIMENSIONS
             },
@@ -145,9 +123,7 @@ def dashboard_routes(runtime: Any) -> list[web.RouteDef]:
                 "change": None if cmp.change is None else round(cmp.change, 2),
                 "significant": cmp.significant,
             },
-            "comments": await comments(
-                store, f, category=q.get("category") or None, search=q.get("search") or None, limit=50
-            ),
+            "comments": await comments(store, f, category=params.category, search=params.search, limit=50),
             "follow_up": await followup_stats(store, f)
             | {
                 "items": [
@@ -161,7 +137,7 @@ def dashboard_routes(runtime: Any) -> list[web.RouteDef]:
 
     async def csv_export(request: web.Request) -> web.Response:
         who = required(request)
-        text = await export_csv(runtime.store, ResponseQuery(filters=filters(request, who)))
+        text = await export_csv(runtime.store, ResponseQuery(filters=filters(request, who)[0]))
         return web.Response(
             text=text, content_type="text/csv", headers={"Content-Disposition": 'attachment; filename="responses.csv"'}
         )

@@ -68,6 +68,7 @@ class Summary:
         return {
             "nps": None if r.nps is None else round(r.nps, 2),
             "margin": None if r.margin is None else round(r.margin, 2),
+            "margin_reason": r.margin_reason,
             "low": None if r.low is None else round(r.low, 2),
             "high": None if r.high is None else round(r.high, 2),
             "promoters": r.promoters,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -154,10 +155,15 @@ async def stats(conn: AsyncConnection, now: datetime) -> dict[str, Any]:
     return {"by_status": by_status, "oldest_pending_age": age}
 
 
-async def dead_letters(conn: AsyncConnection, profile: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    q = select(OB).where(OB.c.status == DEAD).order_by(OB.c.id.desc()).limit(limit)
-    if profile is not None:
-        q = q.where(OB.c.profile == profile)
+async def dead_letters(
+    conn: AsyncConnection, profiles: Collection[str] | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Messages given up on, newest first; `profiles` (a token's view) narrows them in SQL, before the limit, so a
+    scoped caller gets a full page of its own."""
+    q = select(OB).where(OB.c.status == DEAD)
+    if profiles is not None:
+        q = q.where(OB.c.profile.in_(sorted(profiles)))
+    q = q.order_by(OB.c.id.desc()).limit(limit)
     return [
         {
             "id": r.id,

@@ -4,9 +4,11 @@ const SVG = "http://www.w3.org/2000/svg";
 const COLORS = { promoter: "#2e9e5b", passive: "#e2a72e", detractor: "#d64545" };
 const category = (n) => (n >= 9 ? "promoter" : n >= 7 ? "passive" : "detractor");
 const fmt = (v, digits = 1) => (v === null || v === undefined ? "n/a" : (v > 0 ? "+" : "") + v.toFixed(digits));
+// A margin is undefined for one response or when all fall in one category; the report says why instead of ± 0.
+const undefinedMargin = (r) => r.nps !== null && r.margin === null;
 
 function el(tag, attrs = {}, text) {
-  const node = tag in { svg: 1, rect: 1, path: 1, line: 1, text: 1, circle: 1, g: 1 }
+  const node = tag in { svg: 1, rect: 1, path: 1, line: 1, text: 1, circle: 1, g: 1, title: 1 }
     ? document.createElementNS(SVG, tag) : document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
   if (text !== undefined) node.textContent = text;
@@ -47,14 +49,22 @@ function drawTrend(points) {
   const step = shown.length > 1 ? (W - pad - 16) / (shown.length - 1) : 0;
   const x = (i) => pad + 8 + i * step;
   if (shown.length) {
-    const band = shown.map((p, i) => `${x(i)},${y(Math.min(100, p.nps + p.margin))}`)
-      .concat(shown.map((p, i) => `${x(i)},${y(Math.max(-100, p.nps - p.margin))}`).reverse());
-    svg.append(el("path", { d: "M" + band.join(" L") + " Z", fill: "rgba(46,158,91,0.15)", stroke: "none" }));
+    // the band runs only through points that have a margin: a gap where it is undefined, never a pinch to zero
+    const runs = [[]];
+    shown.forEach((p, i) => (undefinedMargin(p) ? runs.push([]) : runs[runs.length - 1].push([p, i])));
+    for (const run of runs.filter((r) => r.length)) {
+      const band = run.map(([p, i]) => `${x(i)},${y(Math.min(100, p.nps + p.margin))}`)
+        .concat(run.map(([p, i]) => `${x(i)},${y(Math.max(-100, p.nps - p.margin))}`).reverse());
+      svg.append(el("path", { d: "M" + band.join(" L") + " Z", fill: "rgba(46,158,91,0.15)",
+        stroke: run.length === 1 ? "rgba(46,158,91,0.5)" : "none" }));
+    }
     svg.append(el("path", { d: "M" + shown.map((p, i) => `${x(i)},${y(p.nps)}`).join(" L"), fill: "none",
       stroke: COLORS.promoter, "stroke-width": 3 }));
     shown.forEach((p, i) => {
-      svg.append(el("circle", { cx: x(i), cy: y(p.nps), r: 4, fill: p.significant ? COLORS.promoter : "#fff",
-        stroke: COLORS.promoter, "data-significant": p.significant }));
+      const dot = el("circle", { cx: x(i), cy: y(p.nps), r: 4, fill: p.significant ? COLORS.promoter : "#fff",
+        stroke: COLORS.promoter, "data-significant": p.significant, "data-margin": undefinedMargin(p) ? "undefined" : p.margin });
+      dot.append(el("title", {}, `${p.period}: NPS ${fmt(p.nps)} ± ${undefinedMargin(p) ? `n/a (${p.margin_reason})` : p.margin.toFixed(1)}`));
+      svg.append(dot);
       svg.append(el("text", { x: x(i), y: H - 6, "text-anchor": "middle", "font-size": 11, fill: "#6b7785" }, p.period));
     });
   }
@@ -74,7 +84,9 @@ function drawBreakdowns(breakdowns, minimum) {
       const tr = el("tr");
       const nps = el("td", {}, fmt(r.nps));
       if (!r.significant) nps.append(el("span", { class: "flag", title: `fewer than ${minimum} responses: not significant` }, ` (n<${minimum})`));
-      tr.append(el("td", {}, r.key ?? "—"), el("td", {}, r.responses), nps, el("td", {}, r.margin === null ? "" : r.margin.toFixed(1)),
+      const margin = undefinedMargin(r) ? el("td", { class: "undefined-margin", title: r.margin_reason }, "n/a")
+        : el("td", {}, r.margin === null ? "" : r.margin.toFixed(1));
+      tr.append(el("td", {}, r.key ?? "—"), el("td", {}, r.responses), nps, margin,
         el("td", {}, r.promoters), el("td", {}, r.passives), el("td", {}, r.detractors));
       table.append(tr);
     }
@@ -131,7 +143,8 @@ async function load() {
   if (select.options.length === 1) for (const p of data.profiles) select.append(el("option", { value: p }, p));
   for (const [dim, values] of Object.entries(data.options)) fillSelect(dim, values);
   document.getElementById("nps").textContent = fmt(s.nps);
-  document.getElementById("interval").textContent = s.nps === null ? "" : `95 % interval ${s.low.toFixed(1)} … ${s.high.toFixed(1)}` + (s.significant ? "" : " · not significant");
+  const interval = undefinedMargin(s) ? `margin of error undefined: ${s.margin_reason}` : `95 % interval ${s.low?.toFixed(1)} … ${s.high?.toFixed(1)}`;
+  document.getElementById("interval").textContent = s.nps === null ? "" : interval + (s.significant ? "" : " · not significant");
   document.getElementById("responses").textContent = s.responses;
   document.getElementById("rate").textContent = s.response_rate === null ? "" : `of ${s.asked} asked (${Math.round(s.response_rate * 100)} %)`;
   document.getElementById("mix").textContent = `${s.promoters} · ${s.passives} · ${s.detractors}`;
