@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks, payloads
+from adapters.slack.sender import message_ref
 from core import followup
 from core.profiles import ProfileSettings
 from core.service import Outcome, SurveyService
@@ -132,9 +133,8 @@ def register(app: AsyncApp, ctx: Context, wrap: Wrap) -> None:
         # A reply in a thread may answer a survey asked outside any thread: the thread is then the one Slack opened
         # under our question or comment question, and its ts is that message's (the ref the sender recorded).
         thread = msg.thread_ts
-        event = TextReceived(
-            ctx.address(msg.channel, msg.user, thread), msg.text or "", reply_to=thread and f"{msg.channel}:{thread}"
-        )
+        reply_to = message_ref(msg.channel, thread) if thread else None
+        event = TextReceived(ctx.address(msg.channel, msg.user, thread), msg.text or "", reply_to=reply_to)
         await ctx.service.handle(event, dedup_key=f"slack:{msg.event_id}")
 
     @app.event("reaction_added")

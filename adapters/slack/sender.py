@@ -18,6 +18,12 @@ UNREACHABLE = {
 TRANSIENT = {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "team_added_to_org"}
 
 
+def message_ref(channel: str, ts: str) -> str:
+    """How a sent message is recorded (the outbox's ref): edits find the question by it, and a thread reply names
+    the message it hangs under by it."""
+    return f"{channel}:{ts}"
+
+
 class SlackSender:
     def __init__(self, client: AsyncWebClient, profile: str) -> None:
         self.client = client
@@ -44,7 +50,7 @@ class SlackSender:
             assert item.survey_id is not None
             body = blocks.question(item.survey_id, p["text"], p["low_label"], p["high_label"])
             resp = await self.client.chat_postMessage(channel=channel, thread_ts=thread, text=p["text"], blocks=body)
-            return f"{resp['channel']}:{resp['ts']}"
+            return message_ref(resp["channel"], resp["ts"])
         if item.kind == "mark_answered":
             ref = p.get("question_ref")
             if not ref:
@@ -56,12 +62,12 @@ class SlackSender:
             assert item.survey_id is not None
             body = blocks.follow_up(item.survey_id, p["text"], p["add_comment_label"])
             resp = await self.client.chat_postMessage(channel=channel, thread_ts=thread, text=p["text"], blocks=body)
-            return f"{resp['channel']}:{resp['ts']}"
+            return message_ref(resp["channel"], resp["ts"])
         if item.kind == "alert_detractor":
             resp = await self.client.chat_postMessage(channel=channel, text=p["text"], blocks=blocks.alert(p))
-            return f"{resp['channel']}:{resp['ts']}"
+            return message_ref(resp["channel"], resp["ts"])
         resp = await self.client.chat_postMessage(channel=channel, thread_ts=thread, text=p["text"])
-        return f"{resp['channel']}:{resp['ts']}"
+        return message_ref(resp["channel"], resp["ts"])
 
 
 def classify(exc: SlackApiError) -> DeliveryError:
