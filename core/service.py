@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.outbound import messages_for
 from core.profiles import ProfileSettings
-from core.store import Store
+from core.store import Store, replays
 from core.store import outbox as ob
 from core.store import surveys as q
 from core.store.steps import save_step
@@ -96,9 +96,19 @@ class SurveyService:
                 return await self._text(conn, event, settings, now, dedup_key)
             if dedup_key is not None and not await q.claim_inbound(conn, dedup_key, now):
                 return Outcome("duplicate")
-            return await self._dispatch(conn, event, settings, now)
+            outcome = await self._dispatch(conn, event, settings, now)
+            if dedup_key is not None and isinstance(event, ConversationClosed) and outcome.survey is not None:
+                await replays.remember_survey(conn, dedup_key, outcome.survey.id)
+            return outcome
 
         return await self.store.run_in_transaction(work)
+
+    async def created_by(self, dedup_key: str) -> Survey | None:
+        """The survey the first delivery with this key created, for answering its replays (None for a key that
+        created none, or was recorded before keys remembered their survey)."""
+        async with self.store.read() as conn:
+            survey_id = await replays.survey_created_by(conn, dedup_key)
+            return None if survey_id is None else await q.get_survey(conn, survey_id)
 
     async def _dispatch(self, conn: Any, event: InboundEvent, settings: ProfileSettings, now: datetime) -> Outcome:
         if isinstance(event, ConversationClosed):

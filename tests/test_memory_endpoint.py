@@ -230,7 +230,7 @@ async def test_the_openapi_document_describes_the_endpoint_and_its_bounds(client
     assert all(schemas[name]["additionalProperties"] is False for name in names)
 
 
-def test_the_example_configuration_exposes_no_trial_endpoint() -> None:
+async def test_the_example_configuration_exposes_no_trial_endpoint() -> None:
     env = {
         "TELEGRAM_TOKEN": "123456:ABCDEF-token",
         "TELEGRAM_SECRET": "s3cret",
@@ -242,6 +242,10 @@ def test_the_example_configuration_exposes_no_trial_endpoint() -> None:
     }
     cfg = load_config(ROOT / "config.example.yaml", env=env)
     assert cfg.server.host == "0.0.0.0"  # exposed: so nothing in it may open surveys without a token
-    app = create_app(Runtime(cfg.model_copy(update={"database_url": "sqlite+aiosqlite:///:memory:"})))
-    assert not any(r.resource and r.resource.canonical.startswith("/memory") for r in app.router.routes())
+    runtime = Runtime(cfg.model_copy(update={"database_url": "sqlite+aiosqlite:///:memory:"}))
+    try:
+        app = create_app(runtime)
+        assert not any(r.resource and r.resource.canonical.startswith("/memory") for r in app.router.routes())
+    finally:
+        await runtime.stop()
     assert any(p.channels.memory is not None for p in cfg.profiles.values())  # the trial channel is still shown

@@ -4,6 +4,7 @@ letter, and never the customer's words, id or name at INFO or above."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -218,3 +219,65 @@ async def test_messages_left_for_a_removed_channel_are_a_warning(
         f"dead letter: outbox {row.id} (profile acme, channel webhook, kind ask_score): no sender for this channel"
     ]
     assert_nothing_personal(caplog)
+
+
+ADMIN = "operations-admin-token"
+
+
+@pytest.fixture
+async def api(store: Store, clock: Any) -> AsyncIterator[TestClient]:
+    """Two profiles on the in-process channel, closed through the operator API."""
+    profiles = {
+        name: {"brand": name, "policy": {"throttle": "0s"}, "channels": {"memory": {}}} for name in ("acme", "tapas")
+    }
+    cfg = {"database_url": store.url, "admin_tokens": [ADMIN], "profiles": profiles}
+    runtime = Runtime(parse_config(cfg, env={}), store=store, clock=clock)
+    client = TestClient(TestServer(create_app(runtime)), headers={"Authorization": f"Bearer {ADMIN}"})
+    await client.start_server()
+    client.runtime = runtime  # type: ignore[attr-defined]
+    yield client
+    await client.close()
+
+
+async def close_with_key(client: TestClient, key: str, conv: str = "c1", profile: str = "acme") -> tuple[int, dict]:
+    body = {"profile": profile, "channel": "memory", "conversation_id": conv, "user_id": "u1", "agent": "ana"}
+    resp = await client.post("/api/v1/conversations/close", json=body, headers={"Idempotency-Key": key})
+    return resp.status, await resp.json()
+
+
+async def test_a_replayed_idempotency_key_answers_with_the_survey_it_created(api: TestClient) -> None:
+    status, first = await close_with_key(api, "ticket-1")
+    assert status == 200 and first["status"] == "ok" and first["survey"]["state"] == "asked"
+    status, again = await close_with_key(api, "ticket-1")
+    assert status == 200 and again == {"status": "duplicate", "survey": first["survey"]}
+    memory = api.runtime.channel("memory", "acme").memory  # type: ignore[attr-defined]
+    await memory.tap("c1", "u1", 9)
+    _, later = await close_with_key(api, "ticket-1")
+    assert (later["status"], later["survey"]["id"], later["survey"]["state"], later["survey"]["score"]) == (
+        "duplicate", first["survey"]["id"], "scored", 9,
+    )  # fmt: skip
+    async with api.runtime.store.read() as conn:  # type: ignore[attr-defined]
+        assert (await conn.execute(select(S.c.id))).scalars().all() == [first["survey"]["id"]]  # nothing new
+
+
+async def test_the_replay_names_the_first_calls_survey_not_the_conversations_latest(api: TestClient) -> None:
+    _, first = await close_with_key(api, "k-first")
+    reopen = {"profile": "acme", "channel": "memory", "conversation_id": "c1"}
+    assert (await api.post("/api/v1/conversations/reopen", json=reopen)).status == 200
+    _, second = await close_with_key(api, "k-second")  # the reopened case is surveyed again: a new survey
+    assert second["status"] == "ok" and second["survey"]["id"] != first["survey"]["id"]
+    _, replay = await close_with_key(api, "k-first")
+    assert (replay["status"], replay["survey"]["id"], replay["survey"]["skip_reason"]) == (
+        "duplicate", first["survey"]["id"], "reopened",
+    )  # fmt: skip
+    _, elsewhere = await close_with_key(api, "k-first", conv="c-other")  # same key, other body: still the original
+    assert (elsewhere["status"], elsewhere["survey"]["id"]) == ("duplicate", first["survey"]["id"])
+    _, other_profile = await close_with_key(api, "k-first", profile="tapas")  # keys are per profile
+    assert other_profile["status"] == "ok" and other_profile["survey"]["profile"] == "tapas"
+
+
+async def test_concurrent_calls_with_one_key_create_one_survey_and_both_name_it(api: TestClient) -> None:
+    answers = await asyncio.gather(*(close_with_key(api, "race-1", conv="c-race") for _ in range(6)))
+    assert all(status == 200 for status, _ in answers)
+    assert sorted(body["status"] for _, body in answers) == ["duplicate"] * 5 + ["ok"]
+    assert len({body["survey"]["id"] for _, body in answers}) == 1

@@ -111,8 +111,10 @@ def api_routes(runtime: Any) -> list[web.RouteDef]:
             raise _error(422, f"Idempotency-Key: at most {MAX_IDEMPOTENCY_KEY} characters")
         dedup = f"api:{body.profile}:{key}" if key else None
         out = await runtime.service.handle(event, dedup_key=dedup)
-        survey = survey_snapshot(out.survey) if out.survey else None
-        return web.json_response({"status": out.status, "survey": survey})
+        created = out.survey
+        if out.status == "duplicate" and dedup is not None:  # a replay is answered with what the first call made
+            created = await runtime.service.created_by(dedup)
+        return web.json_response({"status": out.status, "survey": survey_snapshot(created) if created else None})
 
     async def reopen(request: web.Request) -> web.Response:
         principal = auth(request)

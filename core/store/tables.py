@@ -82,6 +82,8 @@ class InboundKeyRow(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=255)
     received_at: datetime
+    # The survey a conversation close with this key created: a replayed Idempotency-Key is answered with it.
+    survey_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
 class OutboxRow(SQLModel, table=True):
