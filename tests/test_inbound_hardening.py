@@ -114,17 +114,20 @@ async def test_chatwoot_odd_bodies(client: TestClient) -> None:
         assert resp.status == 400, raw[:60]
     payload = {
         "event": "conversation_status_changed",
-        "id": "x" * 128,
+        "id": 2**63 - 1,
         "status": "resolved",
         "timestamp": "y" * 500,
-        "meta": {"sender": {"id": "s" * 128, "name": "n" * 999}, "assignee": {"name": "a" * 999}},
+        "meta": {"sender": {"id": 2**63 - 1, "name": "n" * 999}, "assignee": {"name": "a" * 999}},
     }
     resp = await client.post(f"/chatwoot/acme?token={HOOK_TOKEN}", json=payload)
     assert resp.status == 200 and (await resp.json())["status"] == "ok"  # long values are cut to fit the columns
     message = {"event": "message_created", "id": 7, "content": "nine\x00", "message_type": "incoming"}
-    message |= {"sender": {"id": "s" * 128, "type": "contact"}, "conversation": {"id": "x" * 128}}
+    message |= {"sender": {"id": 2**63 - 1, "type": "contact"}, "conversation": {"id": 2**63 - 1}}
     resp = await client.post(f"/chatwoot/acme?token={HOOK_TOKEN}", json=message)
     assert resp.status == 200 and (await resp.json())["status"] == "ok"
+    for ids in ({"id": "x" * 128}, {"meta": {"sender": {"id": "s" * 128}}}):  # Chatwoot's ids are integers
+        resp = await client.post(f"/chatwoot/acme?token={HOOK_TOKEN}", json=payload | ids)
+        assert resp.status == 400
 
 
 async def test_telegram_odd_bodies(client: TestClient) -> None:
