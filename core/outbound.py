@@ -144,7 +144,7 @@ class RefusedUrl(ValueError):
 
 
 def alert_destination(template: str, conversation_id: str) -> str:
-    """ "{conversation_id}" in a destination sends the alert into the customer's own conversation (a Chatwoot
+    """A destination holding "{conversation_id}" sends the alert into the customer's own conversation (a Chatwoot
     private note) or to a per-conversation URL. The id comes from outside: in a URL template it is encoded as one
     path segment and the result must keep the template's scheme, host and port; any other template must not turn
     into a URL. The channel checks the id's own shape (Chatwoot: a positive integer)."""
