@@ -204,7 +204,7 @@ async def settle(runtime: Runtime, clock: Clock) -> None:
         clock.now = max(clock.now, due if due.tzinfo else due.replace(tzinfo=UTC))
 
 
-NOISY = ("alembic", "aiohttp.access", "aiogram", "slack_bolt", "slack_sdk")
+NOISY = ("alembic", "aiohttp.access", "aiogram", "slack_bolt", "slack_sdk", "core.transitions")
 
 
 @contextmanager
