@@ -1,5 +1,6 @@
-"""An in-process channel: what a platform would show the customer is appended to a list. Tests and the demo
-drive the whole loop through it without a network."""
+"""An in-process channel: what a platform would show the customer is appended to a list. Tests drive the whole
+loop through it without a network; its trial endpoint (`http_routes`, off unless a profile enables it with a
+token) lets an operator do the same over HTTP."""
 
 from __future__ import annotations
 
