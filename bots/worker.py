@@ -195,9 +195,7 @@ class Worker:
 
 
 def _permanent_reason(exc: PermanentFailure) -> str:
-    """A few words naming the kind of refusal, never the platform's text."""
-    what = "recipient unreachable" if exc.unreachable else "refused by the platform"
-    if exc.gone:
-        what = "endpoint gone"
+    """A few words naming the kind of failure, never the platform's text."""
+    what = ", endpoint gone" if exc.gone else ", recipient unreachable" if exc.unreachable else ""
     cause = exc.__cause__
-    return f"permanent failure, {what}" + (f" ({type(cause).__name__})" if cause is not None else "")
+    return f"permanent failure{what}" + (f" ({type(cause).__name__})" if cause is not None else "")
