@@ -72,7 +72,7 @@ def print_report(
         for key, s in rows:
             sr = s.result
             nps = "n/a" if sr.nps is None else f"{sr.nps:+.1f}"
-            margin = "" if sr.margin is None else f" ± {sr.margin:.1f}"
+            margin = "" if sr.nps is None else " ± n/a" if sr.margin is None else f" ± {sr.margin:.1f}"
             table.add_row(
                 str(key),
                 str(s.responses),

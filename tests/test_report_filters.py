@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from aiohttp import ClientResponse, ClientSession
 from aiohttp.test_utils import TestClient, TestServer
+from rich.console import Console
 from sqlalchemy import text, update
 from yarl import URL
 
@@ -22,9 +23,12 @@ from adapters.memory import MemoryChannel
 from bots.app import create_app
 from bots.cli import main
 from bots.config import parse_config
+from bots.demo_report import print_report
 from bots.report_cli import ReportError, run_report
 from bots.runtime import Runtime
+from core.reports import Summary
 from core.reports.filters import FilterError, ReportFilters
+from core.scoring import nps
 from core.store import outbox as ob
 from tests.conftest import TABLES, FakeClock
 from tests.live import live_app
@@ -388,3 +392,15 @@ async def test_the_dashboard_shows_an_undefined_margin_and_why(tmp_path) -> None
     [key, responses, _nps, margin, *_counts] = shown["cell"]
     assert (key[0], responses[0], margin[0]) == ("acme", "1", "n/a") and margin[1].startswith("one response")
     assert shown["dots"] == ["undefined"] and shown["band"] == 0  # no zero-width band drawn around the point
+
+
+async def test_the_terminal_reports_print_na_for_an_undefined_margin(app: Served) -> None:
+    console = Console(record=True, width=160)
+    await run_report(app.url, profile=None, since=None, until=None, by=["profile"], bucket="week", fmt="table",
+                     minimum=30, console=console)  # fmt: skip
+    rows = {line.split("│")[1].strip(): line for line in console.export_text().splitlines() if line.startswith("│")}
+    assert "+100.0 ± n/a" in rows["tapas"] and "± 0.0" not in console.export_text()
+    demo = Console(record=True, width=160)
+    print_report(demo, Summary(nps(1, 0, 1), 2), {"profile": [("tapas", Summary(nps(1, 0, 0), 1))]})
+    out = demo.export_text()
+    assert "NPS +0.0 ± 138.6 (n=2)" in out and "+100.0 ± n/a *" in out
