@@ -194,6 +194,9 @@ async def test_extreme_dates_are_a_400_everywhere(app: Served) -> None:
             assert error.startswith(("since: ", "until: ")) and ("1900" in error or "ISO 8601" in error), error
         widest = path + ("&" if "?" in path else "?") + "since=1900-01-01T00:00%2B05:00&until=2999-12-31"
         assert (await app.get(widest, headers=bearer(ADMIN))).status == 200, widest
+    # an offset's "+" sent unencoded arrives as a space: the error says so
+    resp = await app.get(URL("/api/v1/nps?until=2026-01-31T09:00+02:00", encoded=True), headers=bearer(ADMIN))
+    assert resp.status == 400 and "%2B" in (await resp.json())["error"]
 
 
 async def test_nul_in_any_filter_is_a_422_everywhere(app: Served) -> None:

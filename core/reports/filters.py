@@ -25,6 +25,7 @@ MAX_DATE_TEXT = 64
 DATE_ERRORS = frozenset({"date_malformed", "date_range"})
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # PostgreSQL text holds neither NUL nor a lone surrogate
 _EXAMPLE = "such as 2026-01-31 or 2026-01-31T09:00+02:00"
+_SPACED_OFFSET = re.compile(r"T[\d:.]+ \d{2}(:?\d{2})?$")  # 09:00+02:00 after a query string's + became a space
 
 
 class FilterError(ValueError):
@@ -64,8 +65,9 @@ def _parse(text: str) -> tuple[datetime, bool]:
     try:
         return datetime.fromisoformat(text), False
     except ValueError:
+        hint = " (a + in a URL query reads as a space: send it as %2B)" if _SPACED_OFFSET.search(text) else ""
         raise PydanticCustomError(
-            "date_malformed", "{text} is not an ISO 8601 date or time " + _EXAMPLE, {"text": repr(text)}
+            "date_malformed", "{text} is not an ISO 8601 date or time " + _EXAMPLE + hint, {"text": repr(text)}
         ) from None
 
 
