@@ -17,6 +17,7 @@ from tests.fuzz_values import (
     HEADER_TEXT,
     RARELY,
     either,
+    fresh,
     json_bytes,
     mutated,
     number,
@@ -87,7 +88,7 @@ def close_bodies(draw: st.DrawFn) -> dict[str, Any]:
         body["thread"] = thread
     if draw(st.booleans()):
         body |= {"agent": "Ana", "team": "billing", "locale": draw(st.sampled_from(["en", "es", "pt-BR"])),
-                 "customer_name": draw(odd_text()), "case_id": f"case-{draw(st.integers(1, 10**6))}",
+                 "customer_name": draw(odd_text()), "case_id": f"case-{fresh()}",
                  "metadata": {"ticket": draw(odd_ints()), "tags": [draw(odd_text())]}}  # fmt: skip
     return body
 
@@ -104,7 +105,7 @@ def test_close_and_reopen_bodies(app: FuzzApp) -> None:
             path, body = "/api/v1/conversations/reopen", {k: v for k, v in close.items() if k in kept}
         headers = {**app.auth(data.draw(st.integers(0, 2))), "Content-Type": "application/json"}
         if data.draw(st.booleans()):
-            key = data.draw(HEADER_TEXT) if data.draw(RARELY) else f"key-{data.draw(st.integers(1, 10**6))}"
+            key = data.draw(HEADER_TEXT) if data.draw(RARELY) else f"key-{fresh()}"
             headers["Idempotency-Key"] = key
         payload = data.draw(mutated(body))
         app.exchange("POST", path, body=data.draw(json_bytes(payload)), headers=headers, query="")

@@ -27,7 +27,7 @@ from tests.fuzz_server import (
     fuzz_settings,
     open_app,
 )
-from tests.fuzz_values import RARELY, form, json_bytes, mutated, odd_ints, odd_text, query_strings
+from tests.fuzz_values import RARELY, form, fresh, json_bytes, mutated, odd_ints, odd_text, query_strings
 from tests.slack_requests import MESSAGE_IM, block_action, event
 
 app = pytest.fixture(scope="module", params=BACKENDS)(open_app)
@@ -60,7 +60,7 @@ def sign(raw: bytes, stamp: str) -> dict[str, str]:
 def json_events(draw: st.DrawFn) -> dict[str, Any]:
     """A customer's reply in a survey thread, an agent's close reaction, url_verification, a DM."""
     kind = draw(st.sampled_from(["reply", "reaction", "verification", "im"]))
-    event_id = f"Ev{draw(st.integers(1, 10**12))}"
+    event_id = f"Ev{fresh()}"
     if kind == "verification":
         return _shared("slack_url_verification.json") or {"type": "url_verification", "challenge": "c"}
     if kind == "im":
@@ -86,7 +86,7 @@ def interactions(draw: st.DrawFn, survey_ids: list[int], response_url: str) -> d
     ref = draw(survey_refs(survey_ids))
     thread = draw(st.one_of(st.sampled_from(THREADS), odd_text()))
     message = {"ts": thread, "thread_ts": thread, "channel": SLACK_CHANNEL, "text": "How likely…", "blocks": []}
-    action_ts = f"1700000300.{draw(st.integers(0, 999999)):06d}"
+    action_ts = f"1700000300.{fresh():06d}"
     if kind == "score":
         n = draw(st.one_of(st.integers(0, 10), odd_ints()))
         return json.loads(block_action(user, f"{ref}:{n}", f"nps_score_{n}", message, action_ts)["payload"])
@@ -95,11 +95,11 @@ def interactions(draw: st.DrawFn, survey_ids: list[int], response_url: str) -> d
     if kind == "view":
         metadata = draw(st.one_of(st.just(ref), st.just(f"{ref}|{SLACK_CHANNEL}|{thread}")))
         comment = draw(st.one_of(st.sampled_from(WORDS), odd_text()))
-        view = {"id": f"V{draw(st.integers(1, 10**9))}", "type": "modal", "callback_id": "nps_comment_modal",
+        view = {"id": f"V{fresh()}", "type": "modal", "callback_id": "nps_comment_modal",
                 "private_metadata": metadata, "hash": "156663117.cd33ad1f",
                 "state": {"values": {"comment": {"text": {"type": "plain_text_input", "value": comment}}}}}  # fmt: skip
         return {"type": "view_submission", "team": {"id": "T1"}, "user": {"id": user, "name": "x"}, "view": view}
-    return {"type": "message_action", "callback_id": "nps_close", "trigger_id": f"t{draw(st.integers(1, 10**9))}",
+    return {"type": "message_action", "callback_id": "nps_close", "trigger_id": f"t{fresh()}",
             "user": {"id": user, "name": "agent"}, "channel": {"id": SLACK_CHANNEL, "name": "support"},
             "message": {"type": "message", "user": draw(users()), "ts": thread}, "response_url": response_url,
             "team": {"id": "T1"}}  # fmt: skip
@@ -110,7 +110,7 @@ def commands(draw: st.DrawFn, response_url: str) -> dict[str, Any]:
     mention = draw(st.one_of(users().map(lambda u: f"<@{u}>"), odd_text()))
     return {"token": "x", "team_id": "T1", "channel_id": SLACK_CHANNEL, "channel_name": "support",
             "user_id": draw(users()), "user_name": "agent", "command": "/nps-close", "text": mention,
-            "response_url": response_url, "trigger_id": f"{draw(st.integers(1, 10**12))}.1.x"}  # fmt: skip
+            "response_url": response_url, "trigger_id": f"{fresh()}.1.x"}  # fmt: skip
 
 
 def pin(value: Any, response_url: str) -> Any:
