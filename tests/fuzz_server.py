@@ -1,7 +1,7 @@
 """The app the inbound fuzz suite drives: every channel on one `acme` profile (plus `beta`, out of a profile token's
 reach), the fake Bot API and Slack Web API on 127.0.0.1 so no call leaves the machine, surveys seeded in every state,
 all served by the real aiohttp app (its middlewares included) on a loop of its own. Hypothesis drives examples from
-plain test functions; `exchange` sends one request and checks the two properties every route must keep."""
+plain test functions; `exchange` sends one request and checks what every route must keep to."""
 
 from __future__ import annotations
 
@@ -215,9 +215,6 @@ class FuzzApp:
         url = yarl.URL(str(self.server.make_url(path)) + (f"?{query}" if query else ""), encoded=True)
         async with self.session.request(method, url, data=body, headers=headers, allow_redirects=False) as resp:
             return Reply(resp.status, await resp.read(), dict(resp.headers))
-
-    def journal_size(self) -> int:
-        return self.portal.run(self._state())[1]["inbound_journal"]
 
     def exchange(
         self,
