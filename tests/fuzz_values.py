@@ -56,6 +56,11 @@ def odd_text() -> st.SearchStrategy[str]:
     return st.one_of(st.sampled_from(ODD_STRINGS), st.text(max_size=30), odd_ints().map(str))
 
 
+def mostly(valid: st.SearchStrategy[Any], odd: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """`valid` three times in four, else `odd` (one_of would take each about as often)."""
+    return st.integers(0, 3).flatmap(lambda n: odd if n == 3 else valid)
+
+
 def either(known: list[str]) -> st.SearchStrategy[str]:
     """One of the values the route knows, or odd text."""
     return st.one_of(st.sampled_from(known), odd_text())

@@ -1,7 +1,8 @@
 """Fuzz of the operator API under /api/v1, authenticated (admin token, a profile's token, or a dashboard session):
 every GET with arbitrary query strings over its own parameters, the POST bodies (close, reopen, claim, resolve)
-mutated from valid ones, odd ids in paths and odd Idempotency-Keys. Never a 5xx, and a refused request (4xx) changes
-no survey and stores nothing."""
+mutated from valid ones, odd ids in paths and odd Idempotency-Keys; and the unauthenticated service routes
+(/healthz, /metrics, the OpenAPI document). Never a 5xx, and a refused request (4xx) changes no survey and stores
+nothing."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tests.fuzz_values import (
     either,
     fresh,
     json_bytes,
+    mostly,
     mutated,
     number,
     odd_ints,
@@ -54,13 +56,13 @@ def test_reads_with_any_query(app: FuzzApp) -> None:
 
 def path_ids(survey_ids: list[int]) -> st.SearchStrategy[str]:
     """An id in a path: a real survey's, a 64-bit edge, or text that is no number at all."""
-    return st.one_of(st.sampled_from(survey_ids).map(str), odd_ints().map(str), odd_text()).map(
-        lambda s: urllib.parse.quote(s, safe="") or "0"
-    )
+    odd = st.one_of(odd_ints().map(str), odd_text())
+    return mostly(st.sampled_from(survey_ids).map(str), odd).map(lambda s: urllib.parse.quote(s, safe="") or "0")
 
 
 def test_one_response_and_follow_ups(app: FuzzApp) -> None:
-    survey_ids = [i for ids in app.seeded.values() for i in ids]
+    detractors = [i for ids in app.seeded.values() for i in ids[1:3]]  # SCORES: the 2nd and 3rd are detractors
+    survey_ids = detractors + [i for ids in app.seeded.values() for i in ids if i not in detractors]
 
     @fuzz_settings(app.backend)
     @given(st.data())
@@ -109,5 +111,17 @@ def test_close_and_reopen_bodies(app: FuzzApp) -> None:
             headers["Idempotency-Key"] = key
         payload = data.draw(mutated(body))
         app.exchange("POST", path, body=data.draw(json_bytes(payload)), headers=headers, query="")
+
+    check()
+
+
+def test_service_routes(app: FuzzApp) -> None:
+    """What load balancers, scrapers and API clients read without a token, with whatever query they add."""
+
+    @fuzz_settings(app.backend, share=0.25)
+    @given(query_strings({}))
+    def check(query: str) -> None:
+        for path in ("/healthz", "/metrics", "/api/v1/openapi.json"):
+            app.exchange("GET", path, query=query)
 
     check()
