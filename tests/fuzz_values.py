@@ -219,6 +219,10 @@ def query_strings(draw: st.DrawFn, known: dict[str, st.SearchStrategy[Any]]) -> 
     return text
 
 
+READ_HEADERS = ["Accept", "Accept-Encoding", "Accept-Language", "Range", "If-Modified-Since", "X-Forwarded-For",
+                "Cookie"]  # fmt: skip
+
+
 def extra_headers(names: list[str]) -> st.SearchStrategy[dict[str, str]]:
     """Headers a route reads or might trip over, with odd values."""
     values = st.one_of(

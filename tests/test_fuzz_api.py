@@ -17,7 +17,9 @@ from tests.fuzz_server import BACKENDS, CHANNELS, CUSTOMERS, REPORT_FILTERS, Fuz
 from tests.fuzz_values import (
     HEADER_TEXT,
     RARELY,
+    READ_HEADERS,
     either,
+    extra_headers,
     fresh,
     json_bytes,
     mostly,
@@ -48,8 +50,8 @@ def test_reads_with_any_query(app: FuzzApp) -> None:
     @given(st.data())
     def check(data: st.DataObject) -> None:
         path = data.draw(st.sampled_from(READS))
-        query = data.draw(query_strings(PARAMS))
-        app.exchange("GET", path, query=query, headers=app.auth(data.draw(st.integers(0, 2))))
+        query, headers = data.draw(query_strings(PARAMS)), data.draw(extra_headers(READ_HEADERS))
+        app.exchange("GET", path, query=query, headers=headers | app.auth(data.draw(st.integers(0, 2))))
 
     check()
 

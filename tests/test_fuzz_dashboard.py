@@ -11,7 +11,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.fuzz_server import ADMIN_TOKEN, BACKENDS, FORM, REPORT_FILTERS, FuzzApp, fuzz_settings, open_app
-from tests.fuzz_values import HEADER_TEXT, RARELY, either, form, mutated, odd_text, query_strings
+from tests.fuzz_values import (
+    HEADER_TEXT,
+    RARELY,
+    READ_HEADERS,
+    either,
+    extra_headers,
+    form,
+    mutated,
+    odd_text,
+    query_strings,
+)
 
 app = pytest.fixture(scope="module", params=BACKENDS)(open_app)
 PARAMS = REPORT_FILTERS | {
@@ -27,8 +37,8 @@ def test_reads_with_any_query(app: FuzzApp) -> None:
     @given(st.data())
     def check(data: st.DataObject) -> None:
         path = data.draw(st.sampled_from(READS))
-        query = data.draw(query_strings(PARAMS))
-        app.exchange("GET", path, query=query, headers=app.auth(data.draw(st.integers(0, 2))))
+        query, headers = data.draw(query_strings(PARAMS)), data.draw(extra_headers(READ_HEADERS))
+        app.exchange("GET", path, query=query, headers=headers | app.auth(data.draw(st.integers(0, 2))))
 
     check()
 
