@@ -48,13 +48,18 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """503 only when the database is unreachable. A channel that could not start yet (its platform refused or was
+    unreachable; it is retried in the background) makes the status "degraded" but keeps the 200, so a load balancer
+    keeps sending the other profiles' and channels' traffic to this instance."""
     runtime = request.app[RUNTIME]
+    degraded = {"channels": channels} if (channels := runtime.degraded()) else {}
     try:
         async with runtime.store.read() as conn:
             await conn.execute(text("SELECT 1"))
     except Exception as exc:  # report, don't raise: load balancers read the status code
-        return web.json_response({"status": "unavailable", "database": str(exc)[:200]}, status=503)
-    return web.json_response({"status": "ok", "database": runtime.store.dialect})
+        return web.json_response({"status": "unavailable", "database": str(exc)[:200], **degraded}, status=503)
+    status = "degraded" if degraded else "ok"
+    return web.json_response({"status": status, "database": runtime.store.dialect, **degraded})
 
 
 def create_app(runtime: Runtime) -> web.Application:

@@ -4,7 +4,9 @@ reason, instead of a driver traceback a hundred lines long."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable
+from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -35,8 +37,33 @@ def reason(exc: BaseException) -> str:
     return lines[0].strip() if lines and lines[0].strip() else type(cause).__name__
 
 
+def sqlite_file_problem(url: str) -> str | None:
+    """Why SQLite could not open or write the file (and the -wal file it keeps beside it), said in terms of the
+    path; SQLite itself only ever says "unable to open database file"."""
+    database = make_url(url).database
+    if make_url(url).get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):  # a URI filename: SQLite parses it
+        return None
+    path = Path(database).absolute()
+    folder = path.parent
+    if path.is_dir():
+        return f"{path} is a folder"
+    if not folder.exists():
+        return f"folder {folder} does not exist"
+    if not folder.is_dir():
+        return f"{folder} is not a folder"
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return f"no permission to read and write {path}"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"no permission to write in {folder} (SQLite keeps its -wal file beside the database)"
+    return None
+
+
 async def check_connection(store: Store, url: str, key: str = "database_url") -> None:
     """Raises DatabaseUnusable unless a connection opens and answers; `url` is what the operator wrote."""
+    if problem := sqlite_file_problem(url):
+        raise DatabaseUnusable(f"{key}: cannot open {masked(url)}: {problem}")
     try:
         async with asyncio.timeout(CONNECT_SECONDS), store.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))

@@ -9,6 +9,7 @@ from adapters.webhook.events import EventSender
 from bots.channels import ChannelHandle, build_channels, event_secrets
 from bots.config import Config
 from bots.metrics import Metrics
+from bots.startup import ChannelStarts, RetryPolicy
 from bots.worker import Worker, WorkerSettings
 from core.delivery import Sender
 from core.service import SurveyService, utcnow
@@ -16,13 +17,21 @@ from core.store import Store
 
 
 class Runtime:
-    def __init__(self, config: Config, *, store: Store | None = None, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        store: Store | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        start_retry: RetryPolicy | None = None,
+    ) -> None:
         self.config = config
         self.store = store or Store(config.database_url)
         self.profiles = config.profile_settings()
         self.service = SurveyService(self.store, self.profiles, clock)
         self.channels: list[ChannelHandle] = build_channels(self)
         self.senders: dict[tuple[str, str], Sender] = {(c.channel, c.profile): c for c in self.channels}
+        self.starts = ChannelStarts(self.channels, start_retry)
         self.events = EventSender(event_secrets(self))
         self.senders[("events", "*")] = self.events
         self.metrics = Metrics(clock)
@@ -48,11 +57,16 @@ class Runtime:
         raise LookupError(f"{profile} has no {channel} channel")
 
     async def start(self) -> None:
-        for c in self.channels:
-            await c.start()
+        """Never raises for a channel: one that cannot reach its platform is retried in the background."""
+        await self.starts.start()
+
+    def degraded(self) -> dict[str, str]:
+        """Channels not started yet ("telegram:shop") and why, for /healthz."""
+        return dict(self.starts.failures)
 
     async def stop(self) -> None:
         self.worker.stop()
+        await self.starts.stop()
         for c in self.channels:
             await c.stop()
         await self.events.stop()

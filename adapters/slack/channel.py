@@ -126,6 +126,7 @@ class SlackChannel:
         register(self.app, ctx, self._wrap)
         self.sender = SlackSender(self.client, profile)
         self.inbox = Inbox(service.store, profile, self._replay, clock or utcnow, lease)
+        self._inbox_started = False
 
     def _wrap(self, read: Callable[[dict[str, Any]], Any]) -> Callable[[Listener], Any]:
         """Bolt calls the returned function (by argument name: body, ack, respond). In the routing pass it only
@@ -229,13 +230,22 @@ class SlackChannel:
         return self._identity
 
     async def start(self) -> None:
-        """Learn the bot's identity before the first event (if Slack is slow now, the first request asks), then
-        replay what a crashed process journaled but never processed."""
+        """Learn the bot's identity before the first event, then replay what a crashed process journaled but never
+        processed. When Slack can't tell the identity now, the journal is replayed all the same (each request asks
+        again) and ConnectionError reports the channel as not started, so start is called again later."""
+        failure: Exception | None = None
         try:
             await asyncio.wait_for(self._authorize(), WARM_UP_SECONDS)
-        except Exception as exc:  # startup must not depend on Slack being reachable
-            log.warning("slack %s: auth.test at start failed (%s); retrying on the first request", self.profile, exc)
-        await self.inbox.start()
+        except Exception as exc:  # the inbound side must not wait for Slack to be reachable
+            failure = exc
+        if not self._inbox_started:
+            await self.inbox.start()
+            self._inbox_started = True
+        if failure is not None:
+            why = str(failure).removeprefix("Slack auth.test failed: ") or type(failure).__name__
+            if isinstance(failure, TimeoutError):
+                why = f"no answer in {WARM_UP_SECONDS:g}s"
+            raise ConnectionError(f"auth.test failed: {why}") from failure
 
     async def stop(self) -> None:
         await self.inbox.stop(grace=WARM_UP_SECONDS)

@@ -13,6 +13,7 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramAPIError
 from aiogram.methods import TelegramMethod
 from aiogram.types import Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
@@ -121,19 +122,24 @@ class TelegramChannel:
         return web.Response(body=EMPTY_ANSWER, content_type="application/json")
 
     async def start(self) -> None:
-        if self.config.mode == "polling":
-            await self.bot.delete_webhook(drop_pending_updates=False)
-            self._polling = asyncio.create_task(
-                self.dispatcher.start_polling(
-                    self.bot, handle_signals=False, close_bot_session=False, allowed_updates=ALLOWED_UPDATES
+        """Registers the webhook, or clears it and starts polling. A refused or unreachable Bot API raises
+        ConnectionError naming the call, and calling start again later tries again."""
+        try:
+            if self.config.mode == "polling" and self._polling is None:
+                await self.bot.delete_webhook(drop_pending_updates=False)
+                self._polling = asyncio.create_task(
+                    self.dispatcher.start_polling(
+                        self.bot, handle_signals=False, close_bot_session=False, allowed_updates=ALLOWED_UPDATES
+                    )
                 )
-            )
-        elif self.public_url:
-            await self.bot.set_webhook(
-                self.public_url.rstrip("/") + self.path,
-                secret_token=self.config.secret_token,
-                allowed_updates=ALLOWED_UPDATES,
-            )
+            elif self.config.mode == "webhook" and self.public_url:
+                await self.bot.set_webhook(
+                    self.public_url.rstrip("/") + self.path,
+                    secret_token=self.config.secret_token,
+                    allowed_updates=ALLOWED_UPDATES,
+                )
+        except TelegramAPIError as exc:
+            raise ConnectionError(f"{exc.method.__api_method__} failed: {exc.message}") from exc
 
     async def stop(self) -> None:
         if self._polling is not None:
