@@ -105,3 +105,29 @@ def failure_text(exc: BaseException) -> str:
         parts.append(f"{name} ({reason})" if reason else name)
         current = current.__cause__
     return ": ".join(parts)[:ERROR_TEXT_LIMIT]
+
+
+class HttpClient:
+    """One aiohttp session per channel, opened on start (or first use) and closed on stop; it never follows a
+    redirect (adapters.http)."""
+
+    session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        if self.session is None:
+            self.session = client_session(timeout=aiohttp.ClientTimeout(total=20))
+
+    async def stop(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
+
+    async def http(self) -> aiohttp.ClientSession:
+        await self.start()
+        assert self.session is not None
+        return self.session
+
+
+def retry_after(resp: aiohttp.ClientResponse) -> float | None:
+    value = resp.headers.get("Retry-After", "")
+    return float(value) if value.isascii() and value.isdigit() else None

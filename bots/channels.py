@@ -86,7 +86,7 @@ def webhook_handle(runtime: Runtime, profile: str, config: Any) -> ChannelHandle
 
 
 def chatwoot_handle(runtime: Runtime, profile: str, config: Any) -> ChannelHandle:
-    from adapters.webhook.chatwoot import ChatwootChannel
+    from adapters.chatwoot import ChatwootChannel
 
     return ChatwootChannel(runtime.service, profile, runtime.profiles[profile], config)
 

@@ -1,1 +1,1 @@
-"""Generic signed-webhook channel (Standard Webhooks), outbound event subscriptions and Chatwoot's webhooks."""
+"""Generic signed-webhook channel (Standard Webhooks) and outbound event subscriptions."""

@@ -10,9 +10,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from adapters.http import request_origin
+from adapters.http import HttpClient, request_origin
 from adapters.webhook import signing
-from adapters.webhook.http import HttpClient, post_signed
+from adapters.webhook.http import post_signed
 from adapters.webhook.inbound import parser, to_core
 from core import jsonbody
 from core.delivery import PermanentFailure

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from adapters.webhook.http import HttpClient, post_signed
+from adapters.http import HttpClient
+from adapters.webhook.http import post_signed
 from core.delivery import PermanentFailure
 from core.ratelimit import Limit, Rate
 from core.store.outbox import OutboxItem

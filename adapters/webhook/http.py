@@ -4,35 +4,9 @@ from __future__ import annotations
 
 import aiohttp
 
-from adapters.http import client_session, status_text
+from adapters.http import retry_after, status_text
 from adapters.webhook import signing
 from core.delivery import DeliveryError, PermanentFailure, RetryLater
-
-
-class HttpClient:
-    """One aiohttp session per channel, opened on start (or first use) and closed on stop; it never follows a
-    redirect (adapters.http)."""
-
-    session: aiohttp.ClientSession | None = None
-
-    async def start(self) -> None:
-        if self.session is None:
-            self.session = client_session(timeout=aiohttp.ClientTimeout(total=20))
-
-    async def stop(self) -> None:
-        if self.session is not None:
-            await self.session.close()
-            self.session = None
-
-    async def http(self) -> aiohttp.ClientSession:
-        await self.start()
-        assert self.session is not None
-        return self.session
-
-
-def retry_after(resp: aiohttp.ClientResponse) -> float | None:
-    value = resp.headers.get("Retry-After", "")
-    return float(value) if value.isascii() and value.isdigit() else None
 
 
 async def post_signed(session: aiohttp.ClientSession, url: str, body: bytes, secret: str, msg_id: str) -> None:

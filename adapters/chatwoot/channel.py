@@ -12,8 +12,7 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError
 
-from adapters.http import read_capped, status_text
-from adapters.webhook.http import HttpClient, retry_after
+from adapters.http import HttpClient, read_capped, retry_after, status_text
 from core import jsonbody
 from core.delivery import DeliveryError, PermanentFailure, RetryLater
 from core.profiles import ProfileSettings
