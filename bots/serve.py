@@ -84,7 +84,7 @@ async def serve(config: Config, *, role: str = "all", stop: asyncio.Event, migra
     await runner.setup()
     listener = None
     if port is not None:
-        listener, _ = await listen(runner, config.server.host, port, limits)
+        listener = await listen(runner, config.server.host, port, limits)
         log.info("%s listening on http://%s:%s", role, config.server.host, port)
     settle_heap()
     worker_task = asyncio.create_task(runtime.worker.run()) if role in ("all", "worker") else None

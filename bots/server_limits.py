@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
+log = logging.getLogger(__name__)
 LINGER_SECONDS = 1.0  # after a refusal, how long the client's unread bytes are drained so it sees the answer
+REFUSALS_LOGGED_EVERY = 60.0  # seconds: a flood of refusals is one WARNING a minute, with its count
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,8 @@ class Guard:
         self.server = server
         self.limits = limits
         self.open: dict[RequestHandler, GuardedConnection] = {}
-        self.refused = 0
+        self.refused = 0  # since the last WARNING about it
+        self._refusal_logged = -REFUSALS_LOGGED_EVERY
         self._handler: Handler = server.request_handler
         # aiohttp's protocol calls `request_handler` once a request's head is parsed: the moment the head timer
         # stops and the body timer starts. Set before any connection is made (each protocol copies it).
@@ -67,6 +72,17 @@ class Guard:
     def connection(self) -> GuardedConnection:
         """The protocol factory given to loop.create_server."""
         return GuardedConnection(self)
+
+    def refusing(self) -> None:
+        self.refused += 1
+        now = time.monotonic()
+        if now - self._refusal_logged >= REFUSALS_LOGGED_EVERY:
+            log.warning(
+                "%d connections open, server.max_connections reached: %d refused with 503",
+                len(self.open),
+                self.refused,
+            )
+            self._refusal_logged, self.refused = now, 0
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         conn = self.open.get(request.protocol)
@@ -103,7 +119,7 @@ class GuardedConnection(asyncio.Protocol):
         self.transport = transport
         limits = self.guard.limits
         if len(self.guard.open) >= limits.max_connections:
-            self.guard.refused += 1
+            self.guard.refusing()
             self._answer_and_close(TOO_MANY)
             return
         self.inner = self.guard.server()
@@ -186,10 +202,9 @@ class GuardedConnection(asyncio.Protocol):
             self._timer = None
 
 
-async def listen(runner: web.AppRunner, host: str, port: int, limits: Limits) -> tuple[asyncio.Server, Guard]:
+async def listen(runner: web.AppRunner, host: str, port: int, limits: Limits) -> asyncio.Server:
     """Serve `runner`'s application on host:port with `limits`; the caller closes the returned server before
     `runner.cleanup()`."""
     assert runner.server is not None, "runner.setup() first"
     guard = Guard(runner.server, limits)
-    server = await asyncio.get_running_loop().create_server(guard.connection, host, port, reuse_address=True)
-    return server, guard
+    return await asyncio.get_running_loop().create_server(guard.connection, host, port, reuse_address=True)

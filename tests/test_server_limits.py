@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,17 +17,12 @@ from sqlalchemy import func, select
 from bots.config import ConfigError, parse_config
 from bots.serve import serve
 from core.store.tables import InboundKeyRow, SurveyRow
+from tests.test_cli import free_port
 from tests.webhook_signing import signed
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 EVENTS = "/webhook/acme/events"
 GIVE_UP = 30  # seconds before a test stops waiting for a client that is never cut (the failure it checks for)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -176,7 +170,7 @@ async def test_a_body_sent_slowly_gets_408_and_nothing_is_stored(tmp_path, monke
         assert await srv.rows(SurveyRow.__table__) == 1
 
 
-async def test_connections_past_the_cap_get_503_until_one_closes(tmp_path, monkeypatch) -> None:
+async def test_connections_past_the_cap_get_503_until_one_closes(tmp_path, monkeypatch, caplog) -> None:
     async with serving(tmp_path, monkeypatch, max_connections=3) as srv:
         held = [await kept_alive(srv.port) for _ in range(2)]
         assert (await srv.get())[0] == 200  # two open connections and this one: within the cap
@@ -184,6 +178,7 @@ async def test_connections_past_the_cap_get_503_until_one_closes(tmp_path, monke
         async with aiohttp.ClientSession() as http, http.get(srv.url + "/healthz") as resp:
             assert resp.status == 503 and resp.headers["Retry-After"] == "1"
             assert await resp.json() == {"error": "too many connections"}
+        assert "3 connections open, server.max_connections reached: 1 refused with 503" in caplog.text
         _, writer = held.pop()
         writer.close()
         await writer.wait_closed()
