@@ -23,7 +23,7 @@ class RetryPolicy:
 
     first: float = 5.0
     longest: float = 300.0
-    timeout: float = 30.0
+    timeout: float = 10.0
 
 
 def describe(exc: BaseException) -> str:

@@ -94,6 +94,16 @@ async def test_set_webhook_refused_leaves_the_rest_serving_and_is_retried(tmp_pa
     assert "telegram:shop started after" in caplog.text
 
 
+async def test_a_bot_api_that_never_answers_is_a_failed_start_too(tmp_path, fake, clock) -> None:
+    fake.fail("setWebhook", 200, "", delay=3600, times=ALWAYS)  # accepts the connection, never answers
+    config = parse_config(two_profiles(tmp_path, fake), env={})
+    runtime = Runtime(config, clock=clock, start_retry=RetryPolicy(first=3600, timeout=0.2))
+    await runtime.store.migrate()
+    async with TestClient(TestServer(create_app(runtime))) as client:  # started all the same
+        assert (await health(client))[1]["channels"] == {"telegram:shop": "start timed out after 0.2s"}
+        assert await webhook_event(client, "desk", "c1") == 200
+
+
 async def test_polling_waits_for_delete_webhook_then_starts(tmp_path, fake, clock) -> None:
     fake.fail("deleteWebhook", 401, "Unauthorized", times=ALWAYS)
     async with app_with(two_profiles(tmp_path, fake, mode="polling"), clock) as client:
