@@ -129,7 +129,40 @@ class Emit:
     event_type: str
 
 
-Action = AskScore | MarkAnswered | AskComment | Say | AlertDetractor | Emit
+Action = AskScore | MarkAnswered | AskComment | Say | AlertDetractor | Emit  # what a survey step returns
+
+
+@dataclass(frozen=True, slots=True)
+class DetractorAlert:
+    """One support-team target's alert, rendered by core.outbound from the survey's `AlertDetractor`: everything
+    a channel shows (and its Claim / Resolve buttons act on) travels with it."""
+
+    survey_id: int | None
+    score: int
+    comment: str | None
+    customer: str
+    agent: str | None
+    team: str | None
+    profile: str
+    channel: str  # the customer's channel, shown in the alert (the alert itself goes out on the target's)
+    conversation_id: str
+    link: str | None
+    text: str
+    claim_label: str
+    resolve_label: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventNotice:
+    """One subscriber's copy of an `Emit`: the event type, when it happened (ISO 8601) and the survey's public
+    snapshot; the subscriber's URL is the delivery's conversation id."""
+
+    type: str
+    data: dict[str, Any]
+    timestamp: str
+
+
+OutboundAction = AskScore | MarkAnswered | AskComment | Say | DetractorAlert | EventNotice  # what a channel is sent
 
 
 # ---- hygiene --------------------------------------------------------------------------------------------------
