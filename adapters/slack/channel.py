@@ -61,10 +61,12 @@ _PASS: ContextVar[_Pass | None] = ContextVar("slack_pass", default=None)
 
 def _check_json(raw: bytes, content_type: str) -> None:
     """The JSON bolt is about to parse (the body, or a form's `payload`), read strictly first: nesting deep enough
-    to exhaust the stack would otherwise surface as a 500 from inside bolt."""
-    if content_type == "application/json":
+    to exhaust the stack would otherwise surface as a 500 from inside bolt. Bolt decides what is JSON by looking
+    (slack_bolt's parse_body: a body starting with "{" is JSON, one holding "payload" a form), whatever the
+    Content-Type says, so this decides the same way."""
+    if content_type == "application/json" or raw.startswith(b"{"):
         jsonbody.parse(raw)
-    elif content_type == "application/x-www-form-urlencoded":
+    elif b"payload" in raw:
         for payload in urllib.parse.parse_qs(raw.decode("utf-8", "replace")).get("payload", []):
             jsonbody.parse(payload.encode())
 
