@@ -22,7 +22,7 @@ PG_ADMIN = os.environ.get("NPSBOT_TEST_PG", "postgresql://postgres@127.0.0.1:543
 FUZZ_EXAMPLES = int(os.environ.get("NPSBOT_FUZZ_EXAMPLES") or 0)
 settings.register_profile(
     "npsbot-fuzz",
-    max_examples=FUZZ_EXAMPLES or 120,
+    max_examples=FUZZ_EXAMPLES or 100,
     deadline=None,
     derandomize=not FUZZ_EXAMPLES,
     database=None,

@@ -89,12 +89,12 @@ def scalars() -> st.SearchStrategy[Any]:
     )
 
 
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, max_size=3) | st.dictionaries(odd_text(), inner, max_size=3)
+
+
 def any_json() -> st.SearchStrategy[Any]:
-    return st.recursive(
-        scalars(),
-        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(odd_text(), inner, max_size=3),
-        max_leaves=8,
-    )
+    return st.recursive(scalars(), _containers, max_leaves=8)
 
 
 def nested(value: Any, depth: int, as_dict: bool = False) -> Any:
