@@ -13,12 +13,12 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 
-from adapters.slack.inbox import Inbox
 from bots.app import create_app
 from bots.config import parse_config
 from bots.runtime import Runtime
 from bots.sandbox.slack_api import FakeSlack
 from bots.serve import settle_heap
+from core.inbound_journal import InboundJournal
 from core.store import Store
 from core.types import Address, ConversationClosed
 
@@ -81,25 +81,25 @@ async def run_app(args: argparse.Namespace) -> web.AppRunner:
     if args.channel == "slack":
         channel = runtime.channel("slack", "bench")
         await channel.start()
-        app.router.add_get(DONE_PATH, completions(channel.inbox))
+        app.router.add_get(DONE_PATH, completions(channel.journal))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     return runner
 
 
-def completions(inbox: Inbox) -> Callable[[web.Request], Awaitable[web.Response]]:
+def completions(journal: InboundJournal) -> Callable[[web.Request], Awaitable[web.Response]]:
     """Slack is answered once a request is journaled and the work runs after, so the reply's follow-up is queued
     when its replay returns: that moment is recorded here (a reference and a clock read per request), and the
     driver reads the list once the run is over."""
     done: list[tuple[float, str]] = []
-    replay = inbox.replay
+    replay = journal.replay
 
     async def timed(body: str, headers: dict[str, str]) -> str | None:
         outcome = await replay(body, headers)
         done.append((time.time(), body))
         return outcome
 
-    inbox.replay = timed
+    journal.replay = timed
 
     async def report(_request: web.Request) -> web.Response:
         return web.json_response([{"at": at, "event_id": json.loads(body)["event_id"]} for at, body in done])

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 
+from core.inbound_journal import InboundJournal
 from core.service import utcnow
 from core.store import journal as jr
 from core.store import outbox as ob
@@ -23,8 +24,9 @@ class Metrics:
     """Counters live in each process (a worker-only process serves its own on `worker.metrics_port`); the gauges
     are read from the database, so every process reports the same queue."""
 
-    def __init__(self, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, clock: Callable[[], datetime] = utcnow, journaled: Iterable[str] = ()) -> None:
         self.clock = clock
+        self.journaled = frozenset(journaled)  # channels whose journal series exist even while they are empty
         self.registry = CollectorRegistry()
         labels = ["channel", "kind"]
         self.sent = Counter("npsbot_messages_sent", "Messages delivered", labels, registry=self.registry)
@@ -62,11 +64,17 @@ class Metrics:
             self.outbox.labels(status).set(stats["by_status"].get(status, 0))
         self.queue_depth.set(stats["by_status"].get(ob.PENDING, 0) + stats["by_status"].get(ob.SENDING, 0))
         self.oldest.set(stats["oldest_pending_age"])
-        for channel, status in {*journal, ("slack", jr.PENDING), ("slack", jr.DEAD)}:
+        always = {(channel, status) for channel in self.journaled for status in (jr.PENDING, jr.DEAD)}
+        for channel, status in {*journal, *always}:
             self.journal.labels(channel, status).set(journal.get((channel, status), 0))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def journaled_channels(channels: Iterable[object]) -> set[str]:
+    """The channels that opted into the inbound journal: each holds its `InboundJournal` as `journal`."""
+    return {j.channel for c in channels if isinstance(j := getattr(c, "journal", None), InboundJournal)}
 
 
 def metrics_route(metrics: Metrics, store: Store) -> web.RouteDef:

@@ -8,7 +8,7 @@ from datetime import datetime
 from adapters.webhook.events import EventSender
 from bots.channels import ChannelHandle, build_channels, event_secrets
 from bots.config import Config
-from bots.metrics import Metrics
+from bots.metrics import Metrics, journaled_channels
 from bots.startup import ChannelStarts, RetryPolicy
 from bots.worker import Worker, WorkerSettings
 from core.delivery import Sender
@@ -34,7 +34,7 @@ class Runtime:
         self.starts = ChannelStarts(self.channels, start_retry)
         self.events = EventSender(event_secrets(self))
         self.senders[("events", "*")] = self.events
-        self.metrics = Metrics(clock)
+        self.metrics = Metrics(clock, journaled_channels(self.channels))
         w = config.worker
         self.worker = Worker(
             self.service,

@@ -23,11 +23,11 @@ import yaml
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import event, select
 
-from adapters.slack.inbox import MAX_ATTEMPTS
 from bots.app import RUNTIME, create_app
 from bots.config import parse_config
 from bots.runtime import Runtime
 from bots.sandbox.slack_api import FakeSlack
+from core.inbound_journal import MAX_ATTEMPTS
 from core.store import Store, journal
 from core.store.tables import SurveyRow
 from tests.slack_requests import CHAN, CUSTOMER, ROOT_TS, SIGNING, block_action, reaction, sign, slack_fake
@@ -105,6 +105,10 @@ async def test_the_answer_waits_for_the_journal_and_the_row_goes_once_processed(
         await channel(client).idle()
         assert await rows(store) == []
         assert [s.user_id for s in await all_surveys(store)] == [CUSTOMER]
+        # The channel journals, so its series are there even while empty: an alert on dead > 0 has one to watch.
+        metrics = (await (await client.get("/metrics")).text()).splitlines()
+        assert {'npsbot_inbound_journal{channel="slack",status="pending"} 0.0',
+                'npsbot_inbound_journal{channel="slack",status="dead"} 0.0'} <= set(metrics)  # fmt: skip
         # What bolt answers by itself is answered inline and leaves nothing behind.
         challenge = json.dumps({"token": "t", "challenge": "c-123", "type": "url_verification"})
         status, text = await post(client, challenge, "application/json")
@@ -117,7 +121,7 @@ async def test_a_shutdown_hands_unfinished_requests_to_the_next_start(store: Sto
     fake.held["conversations.replies"] = gate
     async with serve(store, fake, clock) as client:
         assert (await post(client, json.dumps(reaction()), "application/json"))[0] == 200
-        await channel(client).inbox.stop(grace=0)
+        await channel(client).journal.stop(grace=0)
         [row] = await rows(store)
         assert (row["leased_by"], row["lease_until"], row["attempts"]) == (None, None, 0)
     gate.set()
@@ -160,7 +164,7 @@ async def test_leftovers_are_replayed_once_by_two_channels_starting_together(
 async def test_a_poison_request_is_given_up_without_blocking_later_ones(
     store: Store, fake: FakeSlack, clock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="adapters.slack.inbox")
+    caplog.set_level(logging.WARNING, logger="core.inbound_journal")
     msg = {"ts": "1700000000.000001", "thread_ts": ROOT_TS, "channel": CHAN}
     # A well-formed "Add a comment" for a survey that does not exist; the note saying so is refused every time.
     poison = urllib.parse.urlencode(block_action(CUSTOMER, "424242", "nps_comment", msg))
@@ -174,7 +178,7 @@ async def test_a_poison_request_is_given_up_without_blocking_later_ones(
         assert [s.user_id for s in await all_surveys(store)] == [CUSTOMER]  # not held up by the failing one
         for _ in range(MAX_ATTEMPTS + 3):  # more sweeps than attempts: a dead row is never taken again
             clock.advance(minutes=5)
-            await ch.inbox.recover()
+            await ch.journal.recover()
             await ch.idle()
         [row] = await rows(store)
         metrics = await (await client.get("/metrics")).text()

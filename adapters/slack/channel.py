@@ -26,11 +26,11 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.http import client_session
-from adapters.slack.inbox import Inbox
 from adapters.slack.listeners import Context, Listener, register
 from adapters.slack.payloads import ValidationError, problems
 from adapters.slack.sender import SlackSender
 from core import jsonbody
+from core.inbound_journal import InboundJournal
 from core.profiles import ProfileSettings
 from core.ratelimit import Limit
 from core.service import SurveyService, utcnow
@@ -127,8 +127,8 @@ class SlackChannel:
         ctx = Context(service, profile, settings, self.client, config.close_reaction, frozenset(config.agents), clock)
         register(self.app, ctx, self._wrap)
         self.sender = SlackSender(self.client, profile)
-        self.inbox = Inbox(service.store, profile, self._replay, clock or utcnow, lease)
-        self._inbox_started = False
+        self.journal = InboundJournal(service.store, self.channel, profile, self._replay, clock or utcnow, lease)
+        self._journal_started = False
 
     def _wrap(self, read: Callable[[dict[str, Any]], Any]) -> Callable[[Listener], Any]:
         """Bolt calls the returned function (by argument name: body, ack, respond). In the routing pass it only
@@ -181,7 +181,7 @@ class SlackChannel:
 
     async def idle(self) -> None:
         """Wait until every acknowledged request has been processed."""
-        await self.inbox.idle()
+        await self.journal.idle()
 
     def mount(self, app: web.Application) -> None:
         app.router.add_post(f"/slack/{self.profile}/events", self.handle)
@@ -216,7 +216,7 @@ class SlackChannel:
             log.warning("slack %s: refused a payload its listener cannot read (%s)", self.profile, routed.invalid)
             return _error(400, f"{MISSHAPEN} ({routed.invalid})")
         if routed.reached and not routed.ignored and bolt_response.status == 200:
-            await self.inbox.accept(body, headers)
+            await self.journal.accept(body, headers)
         return await to_aiohttp_response(bolt_response)
 
     async def _authorize(self) -> AuthorizeResult:
@@ -240,9 +240,9 @@ class SlackChannel:
             await asyncio.wait_for(self._authorize(), WARM_UP_SECONDS)
         except Exception as exc:  # the inbound side must not wait for Slack to be reachable
             failure = exc
-        if not self._inbox_started:
-            await self.inbox.start()
-            self._inbox_started = True
+        if not self._journal_started:
+            await self.journal.start()
+            self._journal_started = True
         if failure is not None:
             why = str(failure).removeprefix("Slack auth.test failed: ") or type(failure).__name__
             if isinstance(failure, TimeoutError):
@@ -250,7 +250,7 @@ class SlackChannel:
             raise ConnectionError(f"auth.test failed: {why}") from failure
 
     async def stop(self) -> None:
-        await self.inbox.stop(grace=WARM_UP_SECONDS)
+        await self.journal.stop(grace=WARM_UP_SECONDS)
         session = getattr(self.client, "session", None)
         if session is not None and not session.closed:
             await session.close()

@@ -1,5 +1,7 @@
-"""Slack does not redeliver an event it got a 200 for, so the 200 waits until the request is in the journal; the
-work runs afterwards and, after a crash, again from the journal, until it succeeds or is given up."""
+"""Answer first, work later, for any channel that opts in. A platform that does not redeliver a request it got a 2xx
+for (Slack) loses the request when the process dies between the answer and the work, so the answer waits until the
+raw request is committed here; the work runs afterwards and, after a crash, again from the journal under a lease,
+until it succeeds or is given up. The channel brings its name and a replay: what it does with one raw request."""
 
 from __future__ import annotations
 
@@ -10,15 +12,18 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from core.store import Store, journal
 from core.store.journal import Entry
 
 log = logging.getLogger(__name__)
-CHANNEL = "slack"
 MAX_ATTEMPTS = 5  # then the row is left `dead` and logged; it never blocks the rows behind it
 BATCH = 100  # rows claimed per sweep
-# Runs one journaled request to the end; returns None when it was processed, else why it was not.
+MAX_CHANNEL = 32  # the width of inbound_journal.channel
+# Runs one journaled request to the end; returns None when it was processed, else why it was not. It may run again
+# for the same request (a crash after the work, before the row left), so the work must be idempotent: the request's
+# own dedup key (an event id, a delivery id) turns a second run into a no-op.
 Replay = Callable[[str, dict[str, str]], Awaitable[str | None]]
 
 
@@ -26,15 +31,31 @@ def _owner() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-class Inbox:
+class InboundJournal:
+    """One channel's journal for one profile; rows of other channels and profiles are never claimed."""
+
     def __init__(
-        self, store: Store, profile: str, replay: Replay, clock: Callable[[], datetime], lease: timedelta
+        self,
+        store: Store,
+        channel: str,
+        profile: str,
+        replay: Replay,
+        clock: Callable[[], datetime],
+        lease: timedelta,
+        *,
+        max_attempts: int = MAX_ATTEMPTS,
     ) -> None:
+        if not 0 < len(channel) <= MAX_CHANNEL:
+            raise ValueError(f"a journaled channel's name has 1 to {MAX_CHANNEL} characters, not {len(channel)}")
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
         self.store = store
+        self.channel = channel
         self.profile = profile
         self.replay = replay
         self.clock = clock
         self.lease = lease
+        self.max_attempts = max_attempts
         self.owner = _owner()
         # A replay that outlives half its lease is abandoned, so nobody else can claim it while it still runs.
         self.timeout = lease.total_seconds() / 2
@@ -44,11 +65,15 @@ class Inbox:
         self._finished: tuple[list[int], asyncio.Future[None]] | None = None  # the next DELETE's rows
         self._deleter: asyncio.Task[None] | None = None
 
+    @property
+    def _name(self) -> str:
+        return f"{self.channel} {self.profile}"
+
     async def accept(self, body: str, headers: dict[str, str]) -> None:
-        """Commit the request (one INSERT, group-committed on SQLite); the caller answers 200 after this returns."""
+        """Commit the request (one INSERT, group-committed on SQLite); the caller answers 2xx after this returns."""
         now = self.clock()
         entry = await self.store.run_in_transaction(
-            lambda conn: journal.add(conn, CHANNEL, self.profile, body, headers, now, self.owner, self.lease)
+            lambda conn: journal.add(conn, self.channel, self.profile, body, headers, now, self.owner, self.lease)
         )
         self._start(entry)
 
@@ -57,26 +82,23 @@ class Inbox:
         try:
             await self.recover()
         except Exception:  # the sweeper tries again; start-up must not fail on it
-            log.exception("slack %s: recovering the inbound journal failed", self.profile)
-        self._sweeper = asyncio.create_task(self._sweep())
+            log.exception("%s: recovering the inbound journal failed", self._name)
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.create_task(self._sweep())
 
     async def recover(self) -> int:
         """Claim leftover rows (crashed holders, failures due for a retry) and start replaying them."""
         now = self.clock()
         async with self.store.transaction() as conn:
-            claimed = await journal.claim(conn, CHANNEL, self.profile, self.owner, now, self.lease, BATCH)
-            exhausted = [e for e in claimed if e.attempts > MAX_ATTEMPTS]
+            claimed = await journal.claim(conn, self.channel, self.profile, self.owner, now, self.lease, BATCH)
+            exhausted = [e for e in claimed if e.attempts > self.max_attempts]
             for entry in exhausted:  # every try so far died with its process (or timed out)
-                await journal.give_up(conn, entry.id, f"gave up after {MAX_ATTEMPTS} attempts without an answer")
+                why = f"gave up after {self.max_attempts} attempts without an answer"
+                await journal.give_up(conn, entry.id, why)
         for entry in exhausted:
-            log.error(
-                "slack %s: gave up on journaled request %s after %d attempts",
-                self.profile,
-                entry.id,
-                entry.attempts - 1,
-            )
+            log.error("%s: gave up on journaled request %s after %d attempts", self._name, entry.id, entry.attempts - 1)
         for entry in claimed:
-            if entry.attempts <= MAX_ATTEMPTS and entry.id not in self._tasks:
+            if entry.attempts <= self.max_attempts and entry.id not in self._tasks:
                 self._start(entry)
         return len(claimed)
 
@@ -102,6 +124,11 @@ class Inbox:
             async with self.store.transaction() as conn:
                 await journal.release(conn, left, self.owner)
 
+    async def entries(self) -> list[dict[str, Any]]:
+        """This journal's rows still stored (pending, or dead for an operator to look at)."""
+        async with self.store.read() as conn:
+            return await journal.entries(conn, self.channel, self.profile)
+
     def _start(self, entry: Entry) -> None:
         task = asyncio.create_task(self._process(entry))
         self._tasks[entry.id] = task
@@ -117,23 +144,21 @@ class Inbox:
         try:
             await self._record(entry, error)
         except Exception:  # the lease runs out and the row is claimed again: the dedup keys make that harmless
-            log.exception("slack %s: recording the outcome of journaled request %s failed", self.profile, entry.id)
+            log.exception("%s: recording the outcome of journaled request %s failed", self._name, entry.id)
 
     async def _record(self, entry: Entry, error: str | None) -> None:
         if error is None:
             await self._finish(entry.id)
             return
-        if entry.attempts >= MAX_ATTEMPTS:
+        if entry.attempts >= self.max_attempts:
             log.error(
-                "slack %s: gave up on journaled request %s after %d attempts: %s",
-                self.profile, entry.id, entry.attempts, error,
+                "%s: gave up on journaled request %s after %d attempts: %s",
+                self._name, entry.id, entry.attempts, error,
             )  # fmt: skip
             await self.store.run_in_transaction(lambda conn: journal.give_up(conn, entry.id, error))
             return
         backoff = min(self.lease, timedelta(seconds=2**entry.attempts))
-        log.warning(
-            "slack %s: journaled request %s failed (attempt %d): %s", self.profile, entry.id, entry.attempts, error
-        )
+        log.warning("%s: journaled request %s failed (attempt %d): %s", self._name, entry.id, entry.attempts, error)
         at = self.clock() + backoff
         await self.store.run_in_transaction(lambda conn: journal.retry(conn, entry.id, self.owner, at, error))
 
@@ -166,4 +191,4 @@ class Inbox:
                 while await self.recover() == BATCH:  # a backlog: take the next batch once this one is done
                     await self.idle()
             except Exception:
-                log.exception("slack %s: sweeping the inbound journal failed", self.profile)
+                log.exception("%s: sweeping the inbound journal failed", self._name)
