@@ -10,18 +10,24 @@ import sys
 from pathlib import Path
 
 from bots.config import ConfigError, load_config
+from core.messages import deprecated_keys
 
 DEFAULT_CONFIG = "config.yaml"
 
 
 def _config(args: argparse.Namespace):
     try:
-        return load_config(args.config)
+        cfg = load_config(args.config)
     except ConfigError as exc:
         print(f"configuration problems in {args.config}:", file=sys.stderr)
         for line in exc.problems:
             print(f"  - {line}", file=sys.stderr)
         raise SystemExit(2) from None
+    # Still accepted, so not problems; named on every command so the operator renames them before they go.
+    for name, profile in cfg.profiles.items():
+        for hint in deprecated_keys(profile.messages):
+            print(f"warning: {args.config}: profiles.{name}.{hint}", file=sys.stderr)
+    return cfg
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:

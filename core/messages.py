@@ -17,6 +17,32 @@ def placeholders(text: str) -> set[str]:
 
 PLACEHOLDERS: dict[str, frozenset[str]] = {key: frozenset(placeholders(TEXTS["en"][key])) for key in KEYS}
 
+# Keys renamed after 0.1.0 so that "follow-up" means only the detractor claim / resolve loop: the question after
+# the score is the comment question. Overrides under an old name are still read for one release, and check-config
+# and start-up name each one with its new name.
+RENAMED_KEYS: dict[str, str] = {
+    "followup_promoter": "comment_question_promoter",
+    "followup_passive": "comment_question_passive",
+    "followup_detractor": "comment_question_detractor",
+}
+
+
+def current_key(key: str) -> str:
+    """The key an override key stands for, old names included."""
+    return RENAMED_KEYS.get(key, key)
+
+
+def deprecated_keys(overrides: Mapping[str, Mapping[str, str]] | None) -> list[str]:
+    """One hint per override key still under an old name, naming the new one."""
+    hints = []
+    for locale, texts in (overrides or {}).items():
+        for key in texts if isinstance(texts, Mapping) else ():
+            if key in RENAMED_KEYS:
+                new = RENAMED_KEYS[key]
+                unused = f"; unused, as {new} is set too" if new in texts else ""
+                hints.append(f"messages.{locale}.{key}: deprecated key, rename it {new}{unused}")
+    return hints
+
 
 def normalize_locale(code: str | None, supported: Iterable[str] = LOCALES, default: str = "en") -> str:
     """'pt-BR' → 'pt', 'es_419' → 'es'; unknown or empty → default."""
@@ -47,11 +73,11 @@ def validate_overrides(overrides: Mapping[str, Mapping[str, str]] | None) -> lis
             continue
         for key, text in texts.items():
             where = f"messages.{locale}.{key}"
-            if key not in PLACEHOLDERS:
+            if current_key(key) not in PLACEHOLDERS:
                 problems.append(f"{where}: unknown message key (known: {', '.join(KEYS)})")
                 continue
             try:
-                unknown = placeholders(str(text)) - PLACEHOLDERS[key]
+                unknown = placeholders(str(text)) - PLACEHOLDERS[current_key(key)]
             except ValueError as exc:
                 problems.append(f"{where}: {exc}")
                 continue
@@ -64,11 +90,13 @@ class MessageCatalog:
     def __init__(self, overrides: Mapping[str, Mapping[str, str]] | None = None, default_locale: str = "en") -> None:
         for locale, texts in (overrides or {}).items():
             for key in texts:
-                if key not in PLACEHOLDERS:
+                if current_key(key) not in PLACEHOLDERS:
                     raise ValueError(f"unknown message key {key!r} in overrides for locale {locale!r}")
         self._overrides: dict[str, dict[str, str]] = {}
         for loc, texts in (overrides or {}).items():  # 'pt-BR' overrides count for every Portuguese speaker
-            self._overrides.setdefault(language(loc), {}).update(texts)
+            mine = self._overrides.setdefault(language(loc), {})
+            old = {RENAMED_KEYS[k]: v for k, v in texts.items() if k in RENAMED_KEYS}
+            mine.update(old | {k: v for k, v in texts.items() if k not in RENAMED_KEYS})  # the new name wins
         self.default_locale = language(default_locale) or "en"
 
     def locales(self) -> tuple[str, ...]:

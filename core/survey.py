@@ -217,7 +217,7 @@ def _scored(survey: Survey, score: int, policy: Policy, now: datetime) -> Transi
     actions: list[Action] = [
         MarkAnswered(score=score, text=m.text("your_score", loc, score=score)),
         AskComment(
-            text=m.text(f"followup_{category}", loc, score=score),
+            text=m.text(f"comment_question_{category}", loc, score=score),
             category=category,
             add_comment_label=m.text("add_comment", loc),
         ),

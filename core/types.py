@@ -99,7 +99,7 @@ class MarkAnswered:
 
 @dataclass(frozen=True, slots=True)
 class AskComment:
-    """The follow-up question, worded per NPS category."""
+    """The comment question after the score, worded per NPS category."""
 
     text: str
     category: str

@@ -62,7 +62,8 @@ def test_regional_override_keys_count_for_their_language() -> None:
 @pytest.mark.parametrize("locale", LOCALES)
 def test_every_text_the_survey_sends_is_in_every_language(locale: str) -> None:
     catalog = MessageCatalog()
-    for key in ("question", "followup_promoter", "followup_passive", "followup_detractor", "reask", "thanks"):
+    asked = ("comment_question_promoter", "comment_question_passive", "comment_question_detractor")
+    for key in ("question", *asked, "reask", "thanks"):
         text = catalog.text(key, locale, brand="Acme", score=9)
         assert "{" not in text and text == TEXTS[locale][key].format(brand="Acme", score=9)
     assert "Acme" in catalog.text("optout_confirm", locale, brand="Acme")

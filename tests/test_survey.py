@@ -294,9 +294,13 @@ def test_operator_override_applies_to_its_locale_only() -> None:
 
 @pytest.mark.parametrize(
     ("score", "category", "key"),
-    [(0, "detractor", "followup_detractor"), (7, "passive", "followup_passive"), (10, "promoter", "followup_promoter")],
+    [
+        (0, "detractor", "comment_question_detractor"),
+        (7, "passive", "comment_question_passive"),
+        (10, "promoter", "comment_question_promoter"),
+    ],
 )
-def test_follow_up_is_worded_per_category_in_the_customer_language(score: int, category: str, key: str) -> None:
+def test_comment_question_is_worded_per_category_in_the_customer_language(score: int, category: str, key: str) -> None:
     survey, _ = asked(locale="it")
     _, actions = step(survey, ScoreGiven(ADDR, score), POLICY, T0)
     ask = next(a for a in actions if isinstance(a, AskComment))
