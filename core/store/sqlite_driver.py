@@ -22,10 +22,11 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
-Outcome = tuple[Any, int, int | None, list[Any] | None]
+# What one statement left on its cursor: description, rowcount, lastrowid and every row.
+StatementResult = tuple[Any, int, int | None, list[Any] | None]
 
 
-def _run(connection: aiosqlite.Connection, operation: str, parameters: Any, many: bool) -> Outcome:
+def _run(connection: aiosqlite.Connection, operation: str, parameters: Any, many: bool) -> StatementResult:
     """In aiosqlite's thread: the whole life of one cursor."""
     cursor = connection._conn.cursor()
     try:
@@ -95,8 +96,8 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     async def _one_trip(self, operation: str, parameters: Any, many: bool) -> None:
         connection = self._connection
         async with self._adapt_connection._execute_mutex:
-            outcome: Outcome = await connection._execute(_run, connection, operation, parameters, many)
-        self._description, self._rowcount, self._lastrowid, rows = outcome
+            result: StatementResult = await connection._execute(_run, connection, operation, parameters, many)
+        self._description, self._rowcount, self._lastrowid, rows = result
         self._rows = collections.deque(rows or ())
 
 
