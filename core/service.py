@@ -96,7 +96,7 @@ class SurveyService:
                 return await self._text(conn, event, settings, now, dedup_key)
             if dedup_key is not None and not await q.claim_inbound(conn, dedup_key, now):
                 return Outcome("duplicate")
-            outcome = await self._dispatch(conn, event, settings, now)
+            outcome = await self._route(conn, event, settings, now)
             if dedup_key is not None and isinstance(event, ConversationClosed) and outcome.survey is not None:
                 await replays.remember_survey(conn, dedup_key, outcome.survey.id)
             return outcome
@@ -110,7 +110,8 @@ class SurveyService:
             survey_id = await replays.survey_created_by(conn, dedup_key)
             return None if survey_id is None else await q.get_survey(conn, survey_id)
 
-    async def _dispatch(self, conn: Any, event: InboundEvent, settings: ProfileSettings, now: datetime) -> Outcome:
+    async def _route(self, conn: Any, event: InboundEvent, settings: ProfileSettings, now: datetime) -> Outcome:
+        """Hands each kind of event to the step that handles it."""
         if isinstance(event, ConversationClosed):
             return await self._closed(conn, event, settings, now)
         if isinstance(event, OptOut):
