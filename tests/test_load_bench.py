@@ -1,5 +1,5 @@
 """The load bench runs end to end on every scenario (its timings are read by people, never asserted): each reply
-is accepted, and each one's follow-up is really queued."""
+is accepted, and each one's comment question is really queued."""
 
 from __future__ import annotations
 
@@ -28,4 +28,4 @@ async def test_every_scenario_runs_and_each_reply_is_processed(tmp_path, scenari
             asked = (await conn.execute(select(func.count()).where(OUT.c.kind == "ask_comment"))).scalar_one()
     finally:
         await store.dispose()
-    assert scored == asked == 50  # the warm-up and the measured replies, every one a 9 with its follow-up
+    assert scored == asked == 50  # the warm-up and the measured replies, every one a 9 with its comment question

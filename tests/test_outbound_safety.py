@@ -99,7 +99,7 @@ async def survey(runtime: Runtime) -> Any:
 
 
 async def detractor(runtime: Runtime, address: Address) -> None:
-    """Close, score 0, comment: a question, follow-ups, an alert and events all go out."""
+    """Close, score 0, comment: a question, the comment question, thanks, an alert and events all go out."""
     await runtime.service.handle(ConversationClosed(address, agent="ana", customer_name="Jo"))
     await runtime.service.handle(ScoreGiven(address, 0, actor_id=address.user_id))
     await runtime.service.handle(TextReceived(address, "too slow"))

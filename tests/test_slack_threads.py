@@ -80,9 +80,9 @@ async def test_score_and_comment_typed_in_the_threads_under_the_bots_messages(cl
     await deliver(client)
     row = await survey(client)
     assert (row.state, row.score, row.thread) == ("scored", 8, None)
-    follow_up = posted(fake)[-1]
-    assert follow_up["text"].startswith("Thanks for the 8.") and follow_up["thread_ts"] is None
-    await post_json(client, message("The wait was long", "Ev0TH000002", follow_up["ts"]))
+    comment_question = posted(fake)[-1]
+    assert comment_question["text"].startswith("Thanks for the 8.") and comment_question["thread_ts"] is None
+    await post_json(client, message("The wait was long", "Ev0TH000002", comment_question["ts"]))
     await deliver(client)
     row = await survey(client)
     assert (row.state, row.score, row.comment) == ("completed", 8, "The wait was long")

@@ -204,7 +204,7 @@ class ScoreTap(_Tap):
 
 
 class CommentButton(_Tap):
-    """ "Add a comment" under the follow-up: opens the modal with the trigger."""
+    """ "Add a comment" under the comment question: opens the modal with the trigger."""
 
     survey_id: SurveyId = at("actions", 0, "value")
     trigger_id: Key = at("trigger_id")
