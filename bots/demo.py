@@ -13,7 +13,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import AsyncExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,9 +24,10 @@ from sqlalchemy import func, select
 from bots.app import create_app
 from bots.config import parse_config
 from bots.demo_report import print_alerts, print_report, print_transcript
+from bots.demo_story import AGENTS, OPENINGS, Plan, make_plans, shown
 from bots.runtime import Runtime
 from bots.sandbox.bridge import FakeBridge
-from bots.sandbox.customers import BridgeCustomers, Driver, Person, SlackCustomers, TelegramCustomers
+from bots.sandbox.customers import BridgeCustomers, Driver, SlackCustomers, TelegramCustomers
 from bots.sandbox.slack_api import FakeSlack
 from bots.sandbox.telegram_api import FakeTelegram
 from core.reports import breakdown, summary
@@ -41,61 +42,6 @@ BRIDGE_SECRET = "whsec_ZGVtby1icmlkZ2Utc2VjcmV0LTAxMjM0NTY3ODk="
 LEADS = "C0SUPPORTLEADS"  # the support team's Slack channel, where detractor alerts go
 DELIVER = "/deliver"
 
-LOCALES = ["en", "es", "ca", "it", "pt", "fr", "de"]
-SLACK_LOCALES = dict(en="en-US", es="es-ES", ca="ca-ES", it="it-IT", pt="pt-BR", fr="fr-FR", de="de-DE")
-CUSTOMERS = {
-    "en": ["Olivia", "Harry", "Amelia"], "es": ["Lucía", "Mateo", "Sofía"], "ca": ["Jordi", "Laia", "Pau"],
-    "it": ["Giulia", "Marco", "Chiara"], "pt": ["João", "Beatriz", "Tiago"], "fr": ["Camille", "Louis", "Inès"],
-    "de": ["Lukas", "Mia", "Jonas"],
-}  # fmt: skip
-OPENINGS = {
-    "en": "My invoice shows the wrong plan", "es": "Mi factura muestra el plan equivocado",
-    "ca": "La factura no quadra amb el meu pla", "it": "La fattura riporta il piano sbagliato",
-    "pt": "Minha fatura mostra o plano errado", "fr": "Ma facture indique la mauvaise offre",
-    "de": "Meine Rechnung zeigt den falschen Tarif",
-}  # fmt: skip
-WORDS = {
-    "en": ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"],
-    "es": ["cero", "uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve", "diez"],
-    "ca": ["zero", "u", "dos", "tres", "quatre", "cinc", "sis", "set", "vuit", "nou", "deu"],
-    "it": ["zero", "uno", "due", "tre", "quattro", "cinque", "sei", "sette", "otto", "nove", "dieci"],
-    "pt": ["zero", "um", "dois", "três", "quatro", "cinco", "seis", "sete", "oito", "nove", "dez"],
-    "fr": ["zéro", "un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix"],
-    "de": ["null", "eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun", "zehn"],
-}
-# What customers write after the score: a detractor's, a passive's and a promoter's comment in each language.
-COMMENTS = {
-    "en": ("Three days to fix one invoice", "Fine, but slow to answer", "Quick and friendly help"),
-    "es": ("Tardaron tres días en arreglarlo", "Bien, pero lento", "Me resolvieron el problema rápido"),
-    "ca": ("Tres dies per arreglar una factura", "Bé, però lent", "Molt amables, gràcies"),
-    "it": ("Tre giorni per una fattura", "Risposta lenta ma corretta", "Gentilissimi, grazie"),
-    "pt": ("Demoraram três dias", "Bom, mas demorado", "Atendimento excelente"),
-    "fr": ("Le délai était trop long", "Correct, mais lent", "Rapide et aimable"),
-    "de": ("Drei Tage für eine Rechnung", "Gut, aber langsam", "Sehr hilfreich, danke"),
-}
-JUNK = ["hmm", "7 or 8", "what?", "78", "not sure", "🤷"]
-OPT_OUTS = {"en": "STOP", "es": "Baja", "ca": "prou", "it": "basta", "pt": "pare", "fr": "stop", "de": "Stopp"}
-# Length 10, prime to the 3 channels and the 7 languages, so every channel sees every behaviour.
-BEHAVIOURS = ["button", "words", "digits", "junk_then_score", "button", "keycap", "junk_twice", "fullwidth", "silent",
-              "opt_out"]  # fmt: skip
-CHANNELS = ["telegram", "slack", "webhook"]
-# Who closes conversations on each channel; every channel records the agent by name (Slack's from users.info).
-AGENTS = {
-    "telegram": [Person(101, "Ana", team="billing"), Person(102, "Ben", team="billing")],
-    "slack": [Person("U0ELENA01", "Elena", team="accounts"), Person("U0FARID01", "Farid", team="accounts")],
-    "webhook": [Person("carla", "Carla", team="tech"), Person("dmitri", "Dmitri", team="tech"),
-                Person("ana", "Ana", team="billing")],
-}  # fmt: skip
-# How each agent's customers score 0..10 in this story: Carla delights, Dmitri struggles, so the breakdown differs.
-SCORE_WEIGHTS = {
-    "Ana": [1, 1, 1, 1, 1, 2, 3, 4, 5, 4, 3],
-    "Ben": [1, 1, 1, 1, 1, 2, 2, 3, 4, 5, 5],
-    "Carla": [0, 0, 0, 0, 1, 1, 1, 2, 4, 8, 9],
-    "Dmitri": [3, 2, 3, 3, 3, 3, 3, 3, 2, 1, 1],
-    "Elena": [0, 0, 0, 1, 1, 1, 2, 3, 5, 6, 5],
-    "Farid": [1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 2],
-}
-
 
 @dataclass
 class Clock:
@@ -108,68 +54,6 @@ class Clock:
 
     async def sleep(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
-
-
-@dataclass
-class Plan:
-    """One simulated conversation and what its customer will do: a step is a button tap (int) or text (str)."""
-
-    conversation: str
-    channel: str
-    locale: str
-    customer: Person
-    agent: Person
-    behaviour: str  # button | words | digits | keycap | fullwidth | junk_then_score | junk_twice | silent | opt_out
-    score: int | None
-    steps: list[int | str] = field(default_factory=list)
-
-    @property
-    def agent_key(self) -> str:
-        """The agent as the report groups it."""
-        return self.agent.name
-
-
-def _typed(score: int, behaviour: str, locale: str, rng: random.Random) -> int | str:
-    if behaviour == "button":
-        return score
-    if behaviour == "words":
-        return WORDS[locale][score].capitalize() + "!"
-    if behaviour == "keycap":
-        return "🔟" if score == 10 else f"{score}\ufe0f\u20e3"
-    if behaviour == "fullwidth":
-        return "".join(chr(0xFF10 + int(d)) for d in str(score))
-    return rng.choice([f"{score}", f"{score}/10", f"I'd say {score}", f"{score}!!", f"nota: {score}"])
-
-
-def make_plans(n: int, rng: random.Random) -> list[Plan]:
-    plans = []
-    for i in range(n):
-        locale, channel, behaviour = LOCALES[i % 7], CHANNELS[i % 3], BEHAVIOURS[i % 10]
-        agent = rng.choice(AGENTS[channel])
-        score = rng.choices(range(11), weights=SCORE_WEIGHTS[agent.name])[0]
-        comments = rng.random() < 0.75
-        name = CUSTOMERS[locale][i // 7 % 3]
-        if channel == "telegram":
-            conversation, customer = str(-(1001700000000 + i)), Person(7000000 + i, name, locale)
-        elif channel == "slack":
-            conversation, customer = f"C0SHARED{i:03d}", Person(f"U0CUST{i:03d}", name, SLACK_LOCALES[locale])
-        else:
-            conversation, customer = f"wa-{i:03d}", Person(f"wa:+3460000{i:04d}", name, locale)
-        steps: list[int | str]
-        if behaviour == "junk_twice":
-            steps, score = ["7 or 8", "depends on the day"], None
-        elif behaviour == "opt_out":
-            steps, score = [OPT_OUTS[locale]], None
-        elif behaviour == "silent":
-            steps, score = [], None
-        elif behaviour == "junk_then_score":
-            steps = [rng.choice(JUNK), _typed(score, "digits", locale, rng)]
-        else:
-            steps = [_typed(score, behaviour, locale, rng)]
-        if score is not None and comments:
-            steps.append(COMMENTS[locale][0 if score <= 6 else 1 if score <= 8 else 2])
-        plans.append(Plan(conversation, channel, locale, customer, agent, behaviour, score, steps))
-    return plans
 
 
 def demo_config(database_url: str, telegram: FakeTelegram, slack: FakeSlack, bridge: FakeBridge) -> dict[str, Any]:
@@ -265,7 +149,7 @@ async def run_demo(conversations: int = 42, seed: int = 7, database_url: str | N
             total = await summary(runtime.store)
             by_agent = await breakdown(runtime.store, "agent")
             by_channel = await breakdown(runtime.store, "channel")
-            transcripts = {p.conversation: drivers[p.channel].transcript(p.conversation) for p in _shown(plans)}
+            transcripts = {p.conversation: drivers[p.channel].transcript(p.conversation) for p in shown(plans)}
             alerts = [c for c in slack.of("chat.postMessage") if c.params.get("channel") == LEADS]
             ports = [runner.addresses[0][1]] + [fake.server.port for fake in (telegram, slack, bridge) if fake.server]
             calls = {
@@ -274,7 +158,7 @@ async def run_demo(conversations: int = 42, seed: int = 7, database_url: str | N
                 "bridge": Counter(r.json.get("type") for r in bridge.at(DELIVER)),
             }
 
-    for plan in _shown(plans):
+    for plan in shown(plans):
         print_transcript(console, plan, transcripts[plan.conversation])
     answered = [p for p in plans if p.score is not None]
     expected_alerts = sum(1 for p in answered if (p.score or 0) <= 6)
@@ -336,15 +220,3 @@ async def _play(plans: list[Plan], drivers: dict[str, Driver], runtime: Runtime,
         await settle(runtime, clock)
     clock.now += timedelta(days=2)
     await settle(runtime, clock)
-
-
-def _shown(plans: list[Plan]) -> list[Plan]:
-    """One transcript per channel: a tap on Telegram, junk then a score on Slack, a keycap through the bridge."""
-    wanted = [("telegram", "button"), ("slack", "junk_then_score"), ("webhook", "keycap")]
-    shown = []
-    for channel, behaviour in wanted:
-        mine = [p for p in plans if p.channel == channel]
-        best = [p for p in mine if p.behaviour == behaviour and p.locale != "en"] or mine
-        if best:
-            shown.append(best[0])
-    return shown

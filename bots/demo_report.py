@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from bots.demo_story import Plan
 from bots.sandbox.customers import clip
 from core.reports import Summary
 from core.reports.summary import MIN_RESPONSES
-
-if TYPE_CHECKING:
-    from bots.demo import Plan
 
 TITLES = {"telegram": "Telegram", "slack": "Slack", "webhook": "Webhook bridge"}
 
