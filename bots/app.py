@@ -7,7 +7,6 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from sqlalchemy import text
 
 from bots.api import api_routes
 from bots.dashboard import dashboard_routes
@@ -54,8 +53,7 @@ async def healthz(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     degraded = {"channels": channels} if (channels := runtime.degraded()) else {}
     try:
-        async with runtime.store.read() as conn:
-            await conn.execute(text("SELECT 1"))
+        await runtime.store.ping()
     except Exception as exc:  # report, don't raise: load balancers read the status code
         return web.json_response({"status": "unavailable", "database": str(exc)[:200], **degraded}, status=503)
     status = "degraded" if degraded else "ok"

@@ -8,7 +8,6 @@ import os
 from collections.abc import Awaitable
 from pathlib import Path
 
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -65,8 +64,8 @@ async def check_connection(store: Store, url: str, key: str = "database_url") ->
     if problem := sqlite_file_problem(url):
         raise DatabaseUnusable(f"{key}: cannot open {masked(url)}: {problem}")
     try:
-        async with asyncio.timeout(CONNECT_SECONDS), store.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        async with asyncio.timeout(CONNECT_SECONDS):
+            await store.ping()
     except Exception as exc:
         raise DatabaseUnusable(f"{key}: cannot connect to {masked(url)}: {reason(exc)}") from exc
 

@@ -14,12 +14,11 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import ClientSession, web
 from rich.console import Console
-from sqlalchemy import func, select
 
 from bots.app import create_app
 from bots.config import parse_config
@@ -33,7 +32,7 @@ from bots.sandbox.telegram_api import FakeTelegram
 from core.reports import breakdown, summary
 from core.scoring import nps_from_scores
 from core.service import utcnow
-from core.store.tables import OutboxRow
+from core.store import outbox
 
 PROFILE = "acme"
 TELEGRAM_TOKEN, TELEGRAM_SECRET = "7000001:DEMO-sandbox_token", "demo-secret-token"
@@ -77,15 +76,13 @@ def demo_config(database_url: str, telegram: FakeTelegram, slack: FakeSlack, bri
 
 async def settle(runtime: Runtime, clock: Clock) -> None:
     """Deliver everything due. A message a rate limit put off goes out when the simulated clock reaches it."""
-    table = OutboxRow.__table__
     for _ in range(200):
         await runtime.worker.drain()
         async with runtime.store.read() as conn:
-            query = select(func.min(table.c.next_attempt_at)).where(table.c.status == "pending")
-            due = (await conn.execute(query)).scalar()
+            due = await outbox.next_due(conn)
         if due is None:
             return
-        clock.now = max(clock.now, due if due.tzinfo else due.replace(tzinfo=UTC))
+        clock.now = max(clock.now, due)
 
 
 NOISY = ("alembic", "aiohttp.access", "aiogram", "slack_bolt", "slack_sdk", "core.transitions")

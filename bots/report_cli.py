@@ -8,16 +8,12 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
 
 from core.reports import DIMENSIONS, Filters, breakdown, summary
 from core.reports.analytics import BUCKETS, dimension_values, followup_stats, trend
 from core.reports.filters import FilterError, ReportFilters
 from core.reports.responses import ResponseQuery, export_csv
 from core.store import Store
-from core.store.tables import SurveyRow
-
-S = SurveyRow.__table__
 
 
 class ReportError(ValueError):
@@ -37,9 +33,7 @@ async def _check_profile(store: Store, profile: str, configured: Collection[str]
     """A profile that is neither configured nor in the database is a typo, not an empty report."""
     if configured is not None and profile in configured:
         return
-    async with store.read() as conn:
-        found = (await conn.execute(select(S.c.profile).where(S.c.profile == profile).limit(1))).first()
-    if found is None:
+    if not await dimension_values(store, "profile", Filters(profile=profile), limit=1):
         known = sorted(configured) if configured is not None else await dimension_values(store, "profile")
         raise ReportError(f"no profile {profile!r}; profiles: {', '.join(known) or 'none yet'}")
 

@@ -1,18 +1,25 @@
-"""Closing the loop on detractors: who claimed the follow-up, who resolved it, and when."""
+"""Closing the loop on detractors: who claimed the follow-up, who resolved it, and when. The rules live here (only a
+completed detractor has a follow-up, the first claim wins, resolving also claims); the SQL is core.store.followups'."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
-
 from core.reports.summary import Filters
 from core.store import Store
-from core.store.tables import SurveyRow
+from core.store import followups as q
 
-S = SurveyRow.__table__
 MAX_SURVEY_ID = 2**63 - 1
+STATUSES = q.STATUSES  # open → claimed → resolved
+
+
+def status_of(claimed_at: datetime | None, resolved_at: datetime | None) -> str:
+    if resolved_at is not None:
+        return "resolved"
+    if claimed_at is not None:
+        return "claimed"
+    return "open"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,11 +33,7 @@ class FollowUp:
 
     @property
     def status(self) -> str:
-        if self.resolved_at is not None:
-            return "resolved"
-        if self.claimed_at is not None:
-            return "claimed"
-        return "open"
+        return status_of(self.claimed_at, self.resolved_at)
 
 
 class NotADetractor(LookupError):
@@ -49,11 +52,7 @@ async def claim(store: Store, survey_id: int, who: str, now: datetime, *, profil
     if it did not exist (an id from button data is client input). None only for callers that checked scope."""
     async with store.transaction() as conn:
         await _get(conn, survey_id, lock=True, profile=profile)
-        await conn.execute(
-            update(S)
-            .where(S.c.id == survey_id, S.c.claimed_at.is_(None), S.c.resolved_at.is_(None))
-            .values(claimed_by=who[:191], claimed_at=now)
-        )
+        await q.claim_if_open(conn, survey_id, who, now)
         return await _get(conn, survey_id)
 
 
@@ -61,31 +60,18 @@ async def resolve(store: Store, survey_id: int, who: str, now: datetime, *, prof
     """Resolving also claims an unclaimed follow-up, so the report always knows who handled it."""
     async with store.transaction() as conn:
         await _get(conn, survey_id, lock=True, profile=profile)
-        await conn.execute(
-            update(S).where(S.c.id == survey_id, S.c.claimed_at.is_(None)).values(claimed_by=who[:191], claimed_at=now)
-        )
-        await conn.execute(
-            update(S)
-            .where(S.c.id == survey_id, S.c.resolved_at.is_(None))
-            .values(resolved_by=who[:191], resolved_at=now)
-        )
+        await q.claim_if_unclaimed(conn, survey_id, who, now)
+        await q.resolve_if_unresolved(conn, survey_id, who, now)
         return await _get(conn, survey_id)
 
 
 async def _get(conn, survey_id: int, *, lock: bool = False, profile: str | None = None) -> FollowUp:
     if not 0 < survey_id <= MAX_SURVEY_ID:  # a 64-bit column: a larger id from client input names nothing
         raise NotADetractor(survey_id)
-    q = select(S.c.id, S.c.score, S.c.category, S.c.claimed_by, S.c.claimed_at, S.c.resolved_by, S.c.resolved_at).where(
-        S.c.id == survey_id
-    )
-    if profile is not None:
-        q = q.where(S.c.profile == profile)
-    if lock:
-        q = q.with_for_update()
-    row = (await conn.execute(q)).first()
+    row = await q.state(conn, survey_id, profile=profile, lock=lock)
     if row is None or row.category != "detractor":
         raise NotADetractor(survey_id)
-    return FollowUp(row.id, row.score, row.claimed_by, row.claimed_at, row.resolved_by, row.resolved_at)
+    return FollowUp(row.survey_id, row.score, row.claimed_by, row.claimed_at, row.resolved_by, row.resolved_at)
 
 
 async def list_followups(
@@ -96,24 +82,12 @@ async def list_followups(
     filters: Filters | None = None,
 ) -> list[dict[str, object]]:
     """Completed detractor surveys with their follow-up state, newest first; `filters` as in the report."""
-    q = select(
-        S.c.id, S.c.profile, S.c.channel, S.c.score, S.c.comment, S.c.agent, S.c.team, S.c.customer_name, S.c.user_id,
-        S.c.completed_at, S.c.claimed_by, S.c.claimed_at, S.c.resolved_by, S.c.resolved_at,
-    ).where(S.c.category == "detractor", S.c.state == "completed")  # fmt: skip
-    if profiles is not None:
-        q = q.where(S.c.profile.in_(profiles))
-    if filters is not None:
-        q = q.where(*filters.where())
-    if status == "open":
-        q = q.where(S.c.claimed_at.is_(None), S.c.resolved_at.is_(None))
-    elif status == "claimed":
-        q = q.where(S.c.claimed_at.is_not(None), S.c.resolved_at.is_(None))
-    elif status == "resolved":
-        q = q.where(S.c.resolved_at.is_not(None))
+    if status is not None and status not in STATUSES:
+        raise ValueError(f"status {status!r}: choose from {', '.join(STATUSES)}")
     async with store.read() as conn:
-        rows = (await conn.execute(q.order_by(S.c.id.desc()).limit(limit))).all()
+        rows = await q.completed_detractors(conn, profiles, status, limit, filters)
     return [
-        {key: (value.isoformat() if hasattr(value, "isoformat") else value) for key, value in row._mapping.items()}
-        | {"status": "resolved" if row.resolved_at else "claimed" if row.claimed_at else "open"}
+        {key: (value.isoformat() if hasattr(value, "isoformat") else value) for key, value in row.items()}
+        | {"status": status_of(row["claimed_at"], row["resolved_at"])}
         for row in rows
     ]

@@ -103,6 +103,15 @@ class SurveyService:
 
         return await self.store.run_in_transaction(work)
 
+    async def survey(self, survey_id: int, profile: str, channel: str) -> Survey | None:
+        """The survey with that id if it is this profile's on this channel, else None: an id from a button is
+        client input, and another profile's (or channel's) survey is not the caller's to touch."""
+        async with self.store.read() as conn:
+            found = await q.get_survey(conn, survey_id)
+        if found is None or (found.address.profile, found.address.channel) != (profile, channel):
+            return None
+        return found
+
     async def created_by(self, dedup_key: str) -> Survey | None:
         """The survey the first delivery with this key created, for answering its replays (None for a key that
         created none, or was recorded before keys remembered their survey)."""

@@ -21,7 +21,6 @@ from adapters.slack.sender import message_ref
 from core import followup
 from core.profiles import ProfileSettings
 from core.service import Outcome, SurveyService
-from core.store.surveys import get_survey
 from core.survey import State, Survey
 from core.types import Address, ConversationClosed, ScoreGiven, TextReceived
 
@@ -97,11 +96,7 @@ class Context:
     async def survey(self, survey_id: int) -> Survey | None:
         """The survey of this profile on Slack with that id; None for any other (an id from a button is client
         input, and another profile's survey is not this app's to touch)."""
-        async with self.service.store.read() as conn:
-            found = await get_survey(conn, survey_id)
-        if found is None or (found.address.profile, found.address.channel) != (self.profile, CHANNEL):
-            return None
-        return found
+        return await self.service.survey(survey_id, self.profile, CHANNEL)
 
     def now(self) -> datetime:
         return self.clock() if self.clock else datetime.now(UTC)

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -16,6 +16,7 @@ from core.store.sqlite_driver import OneTripDBAPI
 from core.store.tables import metadata
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATION_LOCK = 0x6E7073626F74  # "npsbot": one advisory lock id shared by every process of a deployment
 T = TypeVar("T")
 Work = Callable[[AsyncConnection], Awaitable[Any]]
 
@@ -124,6 +125,25 @@ class Store:
         cfg = alembic_config(self.url)
         async with self.engine.begin() as conn:
             await conn.run_sync(_run_upgrade, cfg, revision, command)
+
+    async def migrate_once(self, revision: str = "head") -> None:
+        """Processes started together against one PostgreSQL take turns (an advisory lock), so only the first one
+        creates the schema; SQLite's single writer already serialises them."""
+        if self.is_sqlite:
+            await self.migrate(revision)
+            return
+        async with self.engine.connect() as lock:
+            await lock.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK})
+            try:
+                await self.migrate(revision)
+            finally:
+                await lock.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK})
+                await lock.commit()
+
+    async def ping(self) -> None:
+        """One round trip on a fresh checkout; raises unless the database answers."""
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
 
     async def create_all(self) -> None:
         async with self.engine.begin() as conn:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, func, insert, or_, select, update
@@ -153,6 +153,12 @@ async def stats(conn: AsyncConnection, now: datetime) -> dict[str, Any]:
     ).scalar_one_or_none()
     age = 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())
     return {"by_status": by_status, "oldest_pending_age": age}
+
+
+async def next_due(conn: AsyncConnection) -> datetime | None:
+    """When the earliest waiting message may be sent (None: nothing waits); the demo moves its clock there."""
+    due = (await conn.execute(select(func.min(OB.c.next_attempt_at)).where(OB.c.status == PENDING))).scalar()
+    return None if due is None else due if due.tzinfo else due.replace(tzinfo=UTC)
 
 
 async def dead_letters(
