@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bots.config import ConfigError, load_config
 from core.messages import deprecated_keys
+from core.reports.summary import MIN_RESPONSES
 
 DEFAULT_CONFIG = "config.yaml"
 
@@ -84,7 +85,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     cfg = _config(args) if args.database is None or args.config.exists() else None
     url = args.database or cfg.database_url
-    minimum = args.min_responses or (cfg.report.min_responses if cfg else 30)
+    minimum = args.min_responses or (cfg.report.min_responses if cfg else MIN_RESPONSES)
     by = [d.strip() for d in args.by.split(",") if d.strip()]
     try:
         text = asyncio.run(
@@ -167,7 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bucket", choices=["day", "week", "month"], default="week")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument(
-        "--min-responses", type=int, help="flag rows with fewer responses (default: report.min_responses, 30)"
+        "--min-responses",
+        type=int,
+        help=f"flag rows with fewer responses (default: report.min_responses, {MIN_RESPONSES})",
     )
     p.set_defaults(func=cmd_report)
 

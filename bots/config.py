@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -13,8 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy.engine import make_url
 
 from bots.durations import Duration
+from bots.worker import WorkerSettings
 from core.messages import LOCALES, MessageCatalog, language, validate_overrides
 from core.profiles import EVENT_TYPES, AlertTarget, ProfileSettings, Subscription
+from core.reports.summary import MIN_RESPONSES
 from core.survey import Policy
 
 MIN_TOKEN = 16  # a shorter bearer token could be guessed
@@ -41,12 +44,19 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# Defaults are written once, where they take effect; the file's keys default to them.
+_POLICY = Policy()
+_WORKER = WorkerSettings()
+
+
 class PolicyConfig(Strict):
-    send_delay: Duration = timedelta(0)
-    expiry: Duration = timedelta(hours=24)
-    comment_window: Duration = timedelta(hours=1)
-    throttle: Duration = timedelta(days=30)
-    reask_limit: int = Field(1, ge=0, le=5)
+    """A profile's survey rules; what it leaves out is core.survey.Policy's default."""
+
+    send_delay: Duration = _POLICY.send_delay
+    expiry: Duration = _POLICY.expiry
+    comment_window: Duration = _POLICY.comment_window
+    throttle: Duration = _POLICY.throttle
+    reask_limit: int = Field(_POLICY.reask_limit, ge=0, le=5)
 
     @field_validator("expiry")
     @classmethod
@@ -245,12 +255,14 @@ class ServerConfig(Strict):
 
 class WorkerConfig(Strict):
     role: Literal["all", "web", "worker"] = "all"
-    lease: Duration = timedelta(seconds=60)
-    batch: int = Field(50, ge=1, le=1000)
-    poll_interval: Duration = timedelta(milliseconds=200)
-    max_attempts: int = Field(8, ge=1, le=50)
-    send_timeout: Duration = timedelta(seconds=30)
-    concurrency: int = Field(8, ge=1, le=256)
+    """What the file leaves out is bots.worker.WorkerSettings' default."""
+
+    lease: Duration = _WORKER.lease
+    batch: int = Field(_WORKER.batch, ge=1, le=1000)
+    poll_interval: Duration = timedelta(seconds=_WORKER.poll_interval)
+    max_attempts: int = Field(_WORKER.max_attempts, ge=1, le=50)
+    send_timeout: Duration = timedelta(seconds=_WORKER.send_timeout)
+    concurrency: int = Field(_WORKER.concurrency, ge=1, le=256)
     metrics_port: int | None = Field(None, ge=0, le=65535)  # role worker: serve /metrics and /healthz here
 
     @model_validator(mode="after")
@@ -259,9 +271,21 @@ class WorkerConfig(Strict):
             raise ValueError("lease must be at least twice send_timeout, or a slow send could be claimed twice")
         return self
 
+    def settings(self) -> WorkerSettings:
+        """The worker's settings: these keys, and WorkerSettings' own defaults for what the file has no key for."""
+        return replace(
+            _WORKER,
+            lease=self.lease,
+            batch=self.batch,
+            poll_interval=self.poll_interval.total_seconds(),
+            max_attempts=self.max_attempts,
+            send_timeout=self.send_timeout.total_seconds(),
+            concurrency=self.concurrency,
+        )
+
 
 class ReportConfig(Strict):
-    min_responses: int = Field(30, ge=1, le=100000)  # fewer: the NPS is shown but flagged not significant
+    min_responses: int = Field(MIN_RESPONSES, ge=1, le=100000)  # fewer: the NPS is shown but flagged not significant
 
 
 class Config(Strict):

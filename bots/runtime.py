@@ -10,7 +10,7 @@ from bots.channels import ChannelHandle, build_channels, event_secrets
 from bots.config import Config
 from bots.metrics import Metrics, journaled_channels
 from bots.startup import ChannelStarts, RetryPolicy
-from bots.worker import Worker, WorkerSettings
+from bots.worker import Worker
 from core.delivery import Sender
 from core.service import SurveyService, utcnow
 from core.store import Store
@@ -35,18 +35,10 @@ class Runtime:
         self.events = EventSender(event_secrets(self))
         self.senders[("events", "*")] = self.events
         self.metrics = Metrics(clock, journaled_channels(self.channels))
-        w = config.worker
         self.worker = Worker(
             self.service,
             self.senders,
-            WorkerSettings(
-                lease=w.lease,
-                batch=w.batch,
-                poll_interval=w.poll_interval.total_seconds(),
-                max_attempts=w.max_attempts,
-                send_timeout=w.send_timeout.total_seconds(),
-                concurrency=w.concurrency,
-            ),
+            config.worker.settings(),
             metrics=self.metrics,
         )
 

@@ -30,6 +30,8 @@ LATE_DEPARTURE = 0.05
 
 @dataclass(frozen=True)
 class WorkerSettings:
+    """The worker's defaults, written here only: the config file's `worker` keys default to these."""
+
     lease: timedelta = timedelta(seconds=60)
     batch: int = 50
     poll_interval: float = 0.2

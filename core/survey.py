@@ -56,7 +56,8 @@ class SkipReason(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """Per-profile survey rules; the catalogue travels with it so texts follow the profile's overrides."""
+    """Per-profile survey rules; the catalogue travels with it so texts follow the profile's overrides. The defaults
+    are written here only: a profile's `policy` keys in the config file default to these."""
 
     brand: str = "us"
     locale: str = "en"
