@@ -1,80 +1,63 @@
 """What leaves the server: no outbound request follows a redirect (webhook deliveries, event subscriptions, alerts,
 Chatwoot, the Telegram Bot API through aiogram, the Slack Web API through slack_sdk); a customer-chosen id can't
-pick an alert's host; and what another host answered never lands in `last_error`. Fake servers on 127.0.0.1."""
+pick an alert's host; and what another host answered never lands in `last_error`. The sandbox's fake Bot API,
+Web API and bridge (which also stands in for Chatwoot's API) on 127.0.0.1, told to misbehave."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
 import pytest
-from aiohttp import web
 from sqlalchemy import select
 
 from bots.config import parse_config
 from bots.runtime import Runtime
-from bots.sandbox.server import LocalServer
+from bots.sandbox.bridge import FakeBridge
+from bots.sandbox.slack_api import FakeSlack
+from bots.sandbox.telegram_api import FakeTelegram
 from core.store.tables import OutboxRow, SurveyRow
 from core.types import Address, ConversationClosed, ScoreGiven, TextReceived
 from tests.telegram_app import make_config as telegram_config
+from tests.telegram_app import telegram_fake
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 SUB_SECRET = "whsec_" + "U1VCU1VCU1VCU1VCU1VCU1VCU1VCU1VCU1VCU1VC"
 LEAK = "LEAKED-BODY-7f3a"  # what a hostile or broken endpoint says; must never reach last_error
 REDIRECTS = (301, 302, 303, 307, 308)
 
-
-@dataclass
-class Seen:
-    method: str
-    raw_path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class Endpoint(LocalServer):
-    """Answers every request with `status` (a redirect to `redirect_to` + the same path when set) and a body
-    holding LEAK, and records what it received."""
-
-    status: int = 200
-    body: bytes = b'{"ok": true, "id": 1}'
-    redirect_to: str | None = None
-    received: list[Seen] = field(default_factory=list)
-
-    def routes(self, app: web.Application) -> None:
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-
-    @property
-    def base(self) -> str:
-        return self.url().rstrip("/")
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        self.received.append(Seen(request.method, request.raw_path, dict(request.headers), await request.read()))
-        headers = {"Location": self.redirect_to + request.raw_path} if self.redirect_to else {}
-        return web.Response(
-            status=self.status, body=self.body, headers=headers, content_type="application/json", reason=LEAK
-        )
+telegram = pytest.fixture(telegram_fake)
 
 
 @pytest.fixture
-async def recorder() -> AsyncIterator[Endpoint]:
-    """Where redirects point: must receive nothing."""
-    e = await Endpoint().start()
-    yield e
-    await e.close()
+async def recorder() -> AsyncIterator[FakeBridge]:
+    """Where redirects point: must hear nothing, whatever the method."""
+    r = await FakeBridge().start()
+    yield r
+    await r.close()
 
 
 @pytest.fixture
-async def endpoint(recorder: Endpoint) -> AsyncIterator[Endpoint]:
-    """The configured endpoint; tests set its status (a 3xx redirects to `recorder`)."""
-    e = await Endpoint(redirect_to=recorder.base, body=f'{{"error": "{LEAK}"}}'.encode()).start()
-    yield e
-    await e.close()
+async def bridge() -> AsyncIterator[FakeBridge]:
+    """The bridge (or Chatwoot) the profile is configured with; tests make it misbehave."""
+    b = await FakeBridge().start()
+    yield b
+    await b.close()
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    s = await FakeSlack().start()
+    yield s
+    await s.close()
+
+
+def misbehave(fake: Any, status: int, recorder: FakeBridge | None = None, body: bytes | None = None) -> None:
+    """Every answer `status` with a body (and a reason phrase) holding LEAK; a 3xx points at `recorder`."""
+    body = f'{{"error": "{LEAK}"}}'.encode() if body is None else body
+    fake.misbehave(status, body, redirect_to=recorder.base if recorder else None, reason=LEAK)
 
 
 @asynccontextmanager
@@ -106,73 +89,79 @@ async def detractor(runtime: Runtime, address: Address) -> None:
     await runtime.worker.drain()
 
 
-def webhook_profile(endpoint: Endpoint, destination: str | None = None, **extra: Any) -> dict[str, Any]:
+def webhook_profile(bridge: FakeBridge, destination: str | None = None, **extra: Any) -> dict[str, Any]:
     return {
         "brand": "Acme",
         "policy": {"throttle": "0s"},
-        "channels": {"webhook": {"secrets": [SECRET], "deliver_url": endpoint.url("/deliver")}},
-        "alerts": [
-            {"channel": "webhook", "destination": destination or endpoint.url("/alerts/") + "{conversation_id}"}
-        ],
-        "subscriptions": [{"url": endpoint.url("/zap"), "secret": SUB_SECRET}],
+        "channels": {"webhook": {"secrets": [SECRET], "deliver_url": bridge.url("/deliver")}},
+        "alerts": [{"channel": "webhook", "destination": destination or bridge.url("/alerts/") + "{conversation_id}"}],
+        "subscriptions": [{"url": bridge.url("/zap"), "secret": SUB_SECRET}],
         **extra,
     }
 
 
+def chatwoot_profile(chatwoot: FakeBridge) -> dict[str, Any]:
+    chatwoot_config = {
+        "base_url": chatwoot.base,
+        "account_id": 1,
+        "api_token": "cw-api-token",
+        "webhook_token": "t" * 16,
+    }
+    return {"brand": "Acme", "policy": {"throttle": "0s"}, "channels": {"chatwoot": chatwoot_config}}
+
+
 @pytest.mark.parametrize("status", REDIRECTS)
 async def test_webhook_alert_and_event_deliveries_never_follow_a_redirect(
-    tmp_path, clock, endpoint: Endpoint, recorder: Endpoint, status: int
+    tmp_path, clock, bridge: FakeBridge, recorder: FakeBridge, status: int
 ) -> None:
-    endpoint.status = status
-    async with running(tmp_path, clock, {"acme": webhook_profile(endpoint)}) as runtime:
+    misbehave(bridge, status, recorder)
+    async with running(tmp_path, clock, {"acme": webhook_profile(bridge)}) as runtime:
         await detractor(runtime, Address("webhook", "acme", "c1", "u1"))
         rows = await outbox(runtime)
         assert (await survey(runtime)).state == "completed"
-    assert recorder.received == []  # the redirect target heard nothing: no signed body, no secret
-    assert {r.raw_path.split("/")[1] for r in endpoint.received} == {"deliver", "alerts", "zap"}
+    assert recorder.heard == []  # the redirect target heard nothing: no signed body, no secret
+    assert {r.raw_path.split("/")[1] for r in bridge.heard} == {"deliver", "alerts", "zap"}
     assert rows and all(r.status == "dead" and r.last_error == f"{status} redirect refused" for r in rows)
 
 
 @pytest.mark.parametrize("status", REDIRECTS)
 async def test_chatwoot_api_token_never_follows_a_redirect(
-    tmp_path, clock, endpoint: Endpoint, recorder: Endpoint, status: int
+    tmp_path, clock, bridge: FakeBridge, recorder: FakeBridge, status: int
 ) -> None:
-    endpoint.status = status
-    chatwoot = {"base_url": endpoint.base, "account_id": 1, "api_token": "cw-api-token", "webhook_token": "t" * 16}
-    profile = {"brand": "Acme", "policy": {"throttle": "0s"}, "channels": {"chatwoot": chatwoot}}
-    async with running(tmp_path, clock, {"desk": profile}) as runtime:
+    misbehave(bridge, status, recorder)
+    async with running(tmp_path, clock, {"desk": chatwoot_profile(bridge)}) as runtime:
         await runtime.service.handle(ConversationClosed(Address("chatwoot", "desk", "10", "12")))
         await runtime.worker.drain()
         [row] = await outbox(runtime)
-    [asked] = endpoint.received
+    [asked] = bridge.heard
     assert asked.raw_path == "/api/v1/accounts/1/conversations/10/messages"
     assert asked.headers["api_access_token"] == "cw-api-token"
-    assert recorder.received == []
+    assert recorder.heard == []
     assert (row.status, row.last_error) == ("dead", f"{status} redirect refused")
 
 
-async def test_telegram_bot_api_redirect_is_refused(tmp_path, clock, endpoint: Endpoint, recorder: Endpoint) -> None:
+async def test_telegram_bot_api_redirect_is_refused(
+    tmp_path, clock, telegram: FakeTelegram, recorder: FakeBridge
+) -> None:
     """aiogram's own session: the bot token is in the URL path, so a followed redirect would hand it over."""
-    endpoint.status = 307
-    cfg = telegram_config(tmp_path, endpoint)
-    async with running(tmp_path, clock, cfg["profiles"]) as runtime:
+    misbehave(telegram, 307, recorder)
+    async with running(tmp_path, clock, telegram_config(tmp_path, telegram)["profiles"]) as runtime:
         await runtime.service.handle(ConversationClosed(Address("telegram", "shop", "5151", "5151")))
         await runtime.worker.drain()
         [row] = await outbox(runtime)
-    [asked] = endpoint.received
-    assert asked.raw_path.endswith("/sendMessage")
-    assert recorder.received == []
+    assert [c.method for c in telegram.calls] == ["sendMessage"]
+    assert recorder.heard == []
     assert "307 redirect refused" in row.last_error and LEAK not in row.last_error
 
 
-async def test_slack_web_api_redirect_is_refused(tmp_path, clock, endpoint: Endpoint, recorder: Endpoint) -> None:
+async def test_slack_web_api_redirect_is_refused(tmp_path, clock, slack: FakeSlack, recorder: FakeBridge) -> None:
     """slack_sdk's client (and bolt's per-request clients, which share its session)."""
-    endpoint.status = 302
-    slack = {"bot_token": "xoxb-test-token", "signing_secret": "8f742231b10e8888abcd99yyyzzz85a5"}
+    misbehave(slack, 302, recorder)
+    slack_config = {"bot_token": "xoxb-test-token", "signing_secret": "8f742231b10e8888abcd99yyyzzz85a5"}
     profile = {
         "brand": "Acme",
         "policy": {"throttle": "0s"},
-        "channels": {"slack": slack | {"api_base": endpoint.base}},
+        "channels": {"slack": slack_config | {"api_base": slack.base}},
     }
     async with running(tmp_path, clock, {"desk": profile}) as runtime:
         await runtime.service.handle(ConversationClosed(Address("slack", "desk", "D0CUSTOMER", "U0CUSTOMER")))
@@ -181,17 +170,17 @@ async def test_slack_web_api_redirect_is_refused(tmp_path, clock, endpoint: Endp
         bolt_client = runtime.channel("slack", "desk").app.client  # type: ignore[attr-defined]
         with pytest.raises(Exception, match="302 redirect refused"):
             await bolt_client.auth_test(token="xoxb-test-token")
-    assert [r.raw_path for r in endpoint.received] == ["/chat.postMessage", "/auth.test"]
-    assert recorder.received == []
+    assert [c.method for c in slack.calls] == ["chat.postMessage", "auth.test"]
+    assert recorder.heard == []
     assert (row.status, row.last_error) == ("dead", "302 redirect refused")
 
 
 @pytest.mark.parametrize("status", [400, 403, 422, 500, 503])
 async def test_webhook_and_subscriber_answers_stay_out_of_last_error(
-    tmp_path, clock, endpoint: Endpoint, status: int
+    tmp_path, clock, bridge: FakeBridge, status: int
 ) -> None:
-    endpoint.status = status
-    async with running(tmp_path, clock, {"acme": webhook_profile(endpoint)}) as runtime:
+    misbehave(bridge, status)
+    async with running(tmp_path, clock, {"acme": webhook_profile(bridge)}) as runtime:
         await detractor(runtime, Address("webhook", "acme", "c1", "u1"))
         rows = await outbox(runtime)
     tried = [r for r in rows if r.attempts]  # a retried question holds back the rest of its conversation
@@ -202,36 +191,37 @@ async def test_webhook_and_subscriber_answers_stay_out_of_last_error(
 
 
 @pytest.mark.parametrize("status", [401, 404, 422, 500])
-async def test_chatwoot_answers_stay_out_of_last_error(tmp_path, clock, endpoint: Endpoint, status: int) -> None:
-    endpoint.status = status
-    chatwoot = {"base_url": endpoint.base, "account_id": 1, "api_token": "cw-api-token", "webhook_token": "t" * 16}
-    profile = {"brand": "Acme", "policy": {"throttle": "0s"}, "channels": {"chatwoot": chatwoot}}
-    async with running(tmp_path, clock, {"desk": profile}) as runtime:
+async def test_chatwoot_answers_stay_out_of_last_error(tmp_path, clock, bridge: FakeBridge, status: int) -> None:
+    misbehave(bridge, status)
+    async with running(tmp_path, clock, {"desk": chatwoot_profile(bridge)}) as runtime:
         await runtime.service.handle(ConversationClosed(Address("chatwoot", "desk", "10", "12")))
         await runtime.worker.drain()
         [row] = await outbox(runtime)
     assert row.last_error.startswith(str(status)) and LEAK not in row.last_error
 
 
-async def test_a_bot_api_answer_that_is_not_json_stays_out_of_last_error(tmp_path, clock, endpoint: Endpoint) -> None:
+async def test_a_bot_api_answer_that_is_not_json_stays_out_of_last_error(
+    tmp_path, clock, telegram: FakeTelegram
+) -> None:
     """aiogram quotes an undecodable body in its error; the worker keeps only the error's kind."""
-    endpoint.status, endpoint.body = 502, f"<html><body>{LEAK} bad gateway</body></html>".encode()
-    async with running(tmp_path, clock, telegram_config(tmp_path, endpoint)["profiles"]) as runtime:
+    misbehave(telegram, 502, body=f"<html><body>{LEAK} bad gateway</body></html>".encode())
+    async with running(tmp_path, clock, telegram_config(tmp_path, telegram)["profiles"]) as runtime:
         await runtime.service.handle(ConversationClosed(Address("telegram", "shop", "5151", "5151")))
         await runtime.worker.drain()
         [row] = await outbox(runtime)
     assert row.status == "pending" and row.last_error.startswith("ClientDecodeError") and LEAK not in row.last_error
 
 
-async def test_alert_path_placeholder_is_one_encoded_segment(tmp_path, clock, endpoint: Endpoint) -> None:
+async def test_alert_path_placeholder_is_one_encoded_segment(tmp_path, clock, bridge: FakeBridge) -> None:
     link = "https://desk.example.com/c/{conversation_id}"
-    async with running(tmp_path, clock, {"acme": webhook_profile(endpoint, link_template=link)}) as runtime:
+    async with running(tmp_path, clock, {"acme": webhook_profile(bridge, link_template=link)}) as runtime:
         await detractor(runtime, Address("webhook", "acme", "../../steal?x=1#", "u1"))
         assert (await survey(runtime)).state == "completed"
-    [alert] = [r for r in endpoint.received if r.raw_path.startswith("/alerts/")]
-    _, alerts, segment = alert.raw_path.split("/")  # one segment, whatever it holds
+    [heard] = [h for h in bridge.heard if h.raw_path.startswith("/alerts/")]
+    _, alerts, segment = heard.raw_path.split("/")  # one segment, whatever it holds
     assert alerts == "alerts" and unquote(segment) == "../../steal?x=1#"
-    assert json.loads(alert.body)["link"] == "https://desk.example.com/c/..%2F..%2Fsteal%3Fx%3D1%23"
+    [alert] = [r for r in bridge.received if r.path.startswith("/alerts/")]
+    assert alert.json["link"] == "https://desk.example.com/c/..%2F..%2Fsteal%3Fx%3D1%23"
 
 
 @pytest.mark.parametrize(
@@ -244,17 +234,17 @@ async def test_alert_path_placeholder_is_one_encoded_segment(tmp_path, clock, en
     ],
 )
 async def test_a_conversation_id_cannot_choose_the_alert_host(
-    tmp_path, clock, endpoint: Endpoint, recorder: Endpoint, destination: str, conversation: str
+    tmp_path, clock, bridge: FakeBridge, recorder: FakeBridge, destination: str, conversation: str
 ) -> None:
     host = recorder.base.removeprefix("http://")
-    fill = {"recorder": host, "recorder_port": host.rsplit(":", 1)[1], "endpoint": endpoint.base}
+    fill = {"recorder": host, "recorder_port": host.rsplit(":", 1)[1], "endpoint": bridge.base}
     destination = destination.replace("{endpoint}", fill["endpoint"])
     conversation = conversation.format(**fill)
-    async with running(tmp_path, clock, {"acme": webhook_profile(endpoint, destination)}) as runtime:
+    async with running(tmp_path, clock, {"acme": webhook_profile(bridge, destination)}) as runtime:
         await detractor(runtime, Address("webhook", "acme", conversation, "u1"))
         assert (await survey(runtime)).state == "completed"  # the refusal costs the alert, not the survey
         [alert] = [r for r in await outbox(runtime) if r.kind == "alert_detractor"]
-    assert recorder.received == []
-    assert not [r for r in endpoint.received if json.loads(r.body)["type"] == "detractor_alert"]
+    assert recorder.heard == []
+    assert not [r for r in bridge.received if r.json["type"] == "detractor_alert"]
     assert alert.status == "dead" and alert.last_error.startswith("alert destination refused")
     assert conversation not in alert.last_error

@@ -39,13 +39,6 @@ S = SurveyRow.__table__
 fake = pytest.fixture(slack_fake)
 
 
-class Always(dict[str, str]):
-    """FakeSlack.errors answers each error once; these stay."""
-
-    def pop(self, key: str, *default: Any) -> str:
-        return self[key]
-
-
 def config(url: str, fake: FakeSlack, **extra: Any) -> dict[str, Any]:
     slack = {"bot_token": "xoxb-test-token", "signing_secret": SIGNING, "api_base": fake.base}
     desk = {"brand": "Acme", "policy": {"throttle": "0s"}, "channels": {"slack": slack}}
@@ -168,7 +161,7 @@ async def test_a_poison_request_is_given_up_without_blocking_later_ones(
     msg = {"ts": "1700000000.000001", "thread_ts": ROOT_TS, "channel": CHAN}
     # A well-formed "Add a comment" for a survey that does not exist; the note saying so is refused every time.
     poison = urllib.parse.urlencode(block_action(CUSTOMER, "424242", "nps_comment", msg))
-    fake.errors = Always({"chat.postEphemeral": "channel_not_found"})
+    fake.lasting_errors["chat.postEphemeral"] = "channel_not_found"
     async with serve(store, fake, clock) as client:
         ch = channel(client)
         assert (await post(client, poison, "application/x-www-form-urlencoded"))[0] == 200

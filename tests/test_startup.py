@@ -115,16 +115,9 @@ async def test_polling_waits_for_delete_webhook_then_starts(tmp_path, fake, cloc
         assert await health(client) == (200, {"status": "ok", "database": "sqlite"})
 
 
-class Always(dict):
-    """FakeSlack answers each error once; this one keeps answering it."""
-
-    def pop(self, key: Any, *default: Any) -> Any:
-        return self[key]
-
-
 async def test_slack_auth_test_failing_is_reported_until_slack_answers(tmp_path, clock) -> None:
     slack = await FakeSlack().start()
-    slack.errors = Always({"auth.test": "invalid_auth"})
+    slack.lasting_errors["auth.test"] = "invalid_auth"
     config = {
         "database_url": f"sqlite:///{tmp_path / 'slack.db'}",
         "profiles": {
@@ -140,7 +133,7 @@ async def test_slack_auth_test_failing_is_reported_until_slack_answers(tmp_path,
             await wait_for(lambda: len(slack.of("auth.test")) >= 2, "a retry")
             assert (await health(client))[1]["channels"] == {"slack:desk": "auth.test failed: invalid_auth"}
             assert await webhook_event(client, "shop", "c1") == 200
-            slack.errors = {}
+            slack.lasting_errors.clear()
             await wait_for(lambda: slack.of("auth.test")[-1].result, "auth.test to succeed")
             assert await health(client) == (200, {"status": "ok", "database": "sqlite"})
     finally:

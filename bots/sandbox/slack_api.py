@@ -28,6 +28,7 @@ class FakeSlack(LocalServer):
     names: dict[str, str] = field(default_factory=dict)  # user id -> real name; none: an empty real_name
     rate_limited: dict[str, int] = field(default_factory=dict)  # method -> Retry-After seconds (once)
     errors: dict[str, str] = field(default_factory=dict)  # method -> Slack error code (once)
+    lasting_errors: dict[str, str] = field(default_factory=dict)  # method -> Slack error code, until removed
     statuses: dict[str, int] = field(default_factory=dict)  # method -> bare HTTP status, e.g. 503 (once)
     held: dict[str, asyncio.Event] = field(default_factory=dict)  # method -> answered only once the event is set
     parents: dict[str, str] = field(default_factory=dict)  # thread reply ts -> its parent's ts
@@ -73,6 +74,8 @@ class FakeSlack(LocalServer):
             )
         if method in self.errors:
             return web.json_response({"ok": False, "error": self.errors.pop(method)})
+        if method in self.lasting_errors:
+            return web.json_response({"ok": False, "error": self.lasting_errors[method]})
         call.result = self._result(method, params)
         return web.json_response({"ok": True, **call.result})
 
