@@ -23,9 +23,6 @@ if TYPE_CHECKING:
     from bots.metrics import Metrics
 
 log = logging.getLogger(__name__)
-# A rate-limited send may leave this long after its booked slot; a later wake-up books a new slot. Telegram allows
-# 30 messages a second per bot and we book 25, so a 50 ms delay never adds up to a 429.
-LATE_DEPARTURE = 0.05
 
 
 @dataclass(frozen=True)
@@ -122,21 +119,25 @@ class Worker:
         if self.metrics is not None:
             getattr(self.metrics, name).labels(item.channel, item.kind).inc()
 
-    async def _wait_for_slot(self, limits: list[Limit], now: float, send_by: float) -> bool:
-        """Book a slot and sleep until it. A send that wakes well after its slot (a stalled event loop wakes many
-        sleepers at once) books again instead of going out in the bunch, so sends leave spaced as booked; False
-        when no slot is left before the lease's deadline."""
-        wait = self.limiter.reserve(limits, now)
-        while wait > 0:
-            slot = now + wait
-            await self.sleep(wait)
-            now = self._now()
-            if now - slot <= LATE_DEPARTURE:
-                return True
-            if now > send_by:
-                return False
-            wait = self.limiter.reserve(limits, now)
-        return True
+    async def _wait_for_slot(self, limits: list[Limit], now: float, send_by: float) -> float | None:
+        """Book a slot and sleep until it; returns the departure time, or None when no slot is left before the
+        lease's deadline. Buckets left out of the booking are reserved once the send is due. A send before it that
+        left late (a stalled event loop wakes many sleepers at once) or was answered slowly may still hold it
+        back, so no two sends leave closer than the limiter allows."""
+        wait, later = self.limiter.book(limits, now)
+        while True:
+            if wait > 0:
+                if now + wait > send_by:
+                    return None
+                await self.sleep(wait)
+                now = max(self._now(), now + wait)  # at least `wait` has passed, whatever the clock says
+            if later:
+                wait, later = self.limiter.reserve(later, now), []
+                continue
+            wait = self.limiter.hold(limits, now)
+            if wait <= 0:
+                self.limiter.depart(limits, now)
+                return now
 
     async def _dead(
         self, item: OutboxItem, error: str, reason: str, *, unreachable: bool = False, gone: bool = False
@@ -167,11 +168,13 @@ class Worker:
         if wait > min(self.settings.max_inline_wait, self.settings.lease.total_seconds() / 4) or now + wait > send_by:
             await self.dispatch.defer(item, self.worker_id, wait)
             return
-        if limits and not await self._wait_for_slot(limits, now, send_by):
+        sent_at = await self._wait_for_slot(limits, now, send_by) if limits else now
+        if sent_at is None:
             await self.dispatch.defer(item, self.worker_id, 0.0)
             return
         try:
-            ref = await asyncio.wait_for(sender.send(item), self.settings.send_timeout)
+            async with asyncio.timeout(self.settings.send_timeout):  # in this task: the request leaves as booked
+                ref = await sender.send(item)
         except RetryLater as exc:
             self._count("rate_limited", item)
             self._count("retried", item)
@@ -192,6 +195,7 @@ class Worker:
                 self._count("retried", item)
                 await self.dispatch.retry(item, self.worker_id, backoff_delay(item.attempts), error)
         else:
+            self.limiter.answered(limits, sent_at, self._now())
             self._count("sent", item)
             await self.dispatch.sent(item, self.worker_id, ref)
 

@@ -1,10 +1,25 @@
 """Send-rate limits per platform and target, as reservations (GCRA): each send books the earliest slot that every
-bucket it touches allows, so concurrent sends queue in order instead of racing into a 429."""
+bucket it touches allows, so concurrent sends queue in order instead of racing into a 429.
+
+Platforms count arrivals; a sender only knows when a message left and when its answer came back. So:
+- slots are booked `slack` further apart than the limit (a small fraction of the interval plus a few ms);
+- a send never leaves sooner than the limit plus half that slack after the one before it actually left (`hold`,
+  `depart`): one that woke late, or a bunch woken together after a stalled event loop, still leaves spaced;
+- the other half absorbs ordinary differences in the time requests take to arrive;
+- a longer delay on the way (a busy event loop, a slow network path) shows in the answer: a round trip slower
+  than the quickest recent one means the message may have arrived that much later than it left, and whatever
+  follows it under the same buckets is held back by the difference (`answered`).
+"""
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+MARGIN = 0.03  # of the interval: one message a second per chat is booked 1.032 s apart, 97 % of the limit
+JITTER = 0.002  # seconds, on top: what a fraction of a short interval is too small to cover
+RECENT_TRIPS = 16  # round trips remembered per bucket: their quickest is the yardstick, and a slower path is learnt
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,24 +44,75 @@ Limit = tuple[str, Rate]
 class RateLimiter:
     """Buckets are created on first use and keyed by strings such as "telegram:bot:123" or "slack:chan:C1"."""
 
-    def __init__(self) -> None:
-        self._tat: dict[str, float] = {}  # theoretical arrival time of the next conforming send
+    def __init__(self, margin: float = MARGIN, jitter: float = JITTER) -> None:
+        self.margin, self.jitter = margin, jitter
+        self._tat: dict[str, float] = {}  # theoretical arrival time of the next conforming booking
+        self._left: dict[str, float] = {}  # the same over actual departures, moved on by slow answers
+        self._trips: dict[str, deque[float]] = {}  # recent round trips under each bucket
         self._paused: dict[str, float] = {}
+
+    def slack(self, rate: Rate) -> float:
+        """How much further apart than `rate` allows slots are booked."""
+        return rate.interval * self.margin + self.jitter
 
     def earliest(self, limits: Sequence[Limit], now: float) -> float:
         """How long a send would wait, without booking it."""
         start = now
         for key, rate in limits:
-            tolerance = rate.interval * (rate.burst - 1)
-            start = max(start, self._tat.get(key, now) - tolerance, self._paused.get(key, now))
+            start = max(
+                start,
+                self._tat.get(key, now) - self._spacing(rate) * (rate.burst - 1),
+                self._left.get(key, now) - self._gap(rate) * (rate.burst - 1),
+                self._paused.get(key, now),
+            )
         return start - now
 
     def reserve(self, limits: Sequence[Limit], now: float) -> float:
         """Book one send under every limit; returns how long to wait before sending (0 when allowed now)."""
         start = now + self.earliest(limits, now)
         for key, rate in limits:
-            self._tat[key] = max(self._tat.get(key, now), start) + rate.interval
+            self._tat[key] = max(self._tat.get(key, now), start) + self._spacing(rate)
         return start - now
+
+    def book(self, limits: Sequence[Limit], now: float) -> tuple[float, list[Limit]]:
+        """Like `reserve`, for a send that sleeps until its slot: a bucket with a free slot to spare before then is
+        left out and returned, to be reserved once the send is due. Booked now, a bot's bucket would keep every
+        other chat of the bot waiting behind a message that waits a second for its own chat."""
+        start = now + self.earliest(limits, now)
+        later = []
+        for key, rate in limits:
+            if start - self._spacing(rate) >= now + self.earliest([(key, rate)], now):
+                later.append((key, rate))
+            else:
+                self._tat[key] = max(self._tat.get(key, now), start) + self._spacing(rate)
+        return start - now, later
+
+    def hold(self, limits: Sequence[Limit], now: float) -> float:
+        """How much longer a send that reached its slot must still wait (0 when it may leave now): a send before
+        it left late or was answered slowly, or the platform said "retry after" meanwhile."""
+        start = now
+        for key, rate in limits:
+            tolerance = self._gap(rate) * (rate.burst - 1)
+            start = max(start, self._left.get(key, now) - tolerance, self._paused.get(key, now))
+        return start - now
+
+    def depart(self, limits: Sequence[Limit], now: float) -> None:
+        """A send leaves now: what follows it under these buckets leaves at least one gap later."""
+        for key, rate in limits:
+            self._left[key] = max(self._left.get(key, now), now) + self._gap(rate)
+
+    def answered(self, limits: Sequence[Limit], sent_at: float, answered_at: float) -> None:
+        """The platform answered a send that left at `sent_at`. A round trip slower than the quickest recent one
+        under these buckets means the message may have arrived that much later than it left."""
+        trip = max(0.0, answered_at - sent_at)
+        recent = [t for key, _ in limits for t in self._trips.get(key, ())]
+        # Nothing to compare the first answer with (it may include opening the connection): the whole trip counts.
+        fastest = min([trip, *recent]) if recent else 0.0
+        for key, rate in limits:
+            self._trips.setdefault(key, deque(maxlen=RECENT_TRIPS)).append(trip)
+            if trip > fastest:
+                arrival = sent_at + (trip - fastest)
+                self._left[key] = max(self._left.get(key, arrival), arrival + self._gap(rate))
 
     def pause(self, keys: Sequence[str], until: float) -> None:
         """The platform said "retry after": nothing under these keys goes out before `until`."""
@@ -55,7 +121,17 @@ class RateLimiter:
 
     def forget_idle(self, now: float, idle: float = 300.0) -> None:
         """Drop buckets untouched for a while so memory stays bounded with many chats."""
-        for key in [k for k, t in self._tat.items() if t < now - idle]:
-            del self._tat[key]
-        for key in [k for k, t in self._paused.items() if t < now - idle]:
-            del self._paused[key]
+        for times in (self._tat, self._left, self._paused):
+            for key in [k for k, t in times.items() if t < now - idle]:
+                del times[key]
+        for key in [k for k in self._trips if k not in self._tat and k not in self._left]:
+            del self._trips[key]
+
+    def _spacing(self, rate: Rate) -> float:
+        """How far apart slots are booked under `rate`."""
+        return rate.interval + self.slack(rate)
+
+    def _gap(self, rate: Rate) -> float:
+        """The least time between two departures under `rate`: the interval and half the slack, the other half
+        being room for a send to wake late without holding back the one after it."""
+        return rate.interval + self.slack(rate) / 2

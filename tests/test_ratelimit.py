@@ -1,18 +1,33 @@
-import pytest
+import random
+from itertools import pairwise
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from adapters.memory import MemoryChannel
+from bots.worker import Worker, WorkerSettings
 from core.backoff import backoff_delay
 from core.ratelimit import Rate, RateLimiter
+from core.store import Store
+from core.store.outbox import OutboxItem
+from tests.test_worker import Scripted, service_for
+
+
+def exact() -> RateLimiter:
+    """Without the safety slack, so the reservation arithmetic reads in whole intervals."""
+    return RateLimiter(margin=0.0, jitter=0.0)
 
 
 def test_steady_rate_books_consecutive_slots() -> None:
-    limiter = RateLimiter()
+    limiter = exact()
     chat = [("chat:1", Rate(1.0))]
     waits = [limiter.reserve(chat, now=100.0) for _ in range(4)]
     assert waits == [0.0, 1.0, 2.0, 3.0]
 
 
 def test_burst_allows_back_to_back_then_steady() -> None:
-    limiter = RateLimiter()
+    limiter = exact()
     bot = [("bot", Rate(30.0, burst=3))]
     waits = [limiter.reserve(bot, now=0.0) for _ in range(5)]
     assert waits[:3] == [0.0, 0.0, 0.0]
@@ -20,7 +35,7 @@ def test_burst_allows_back_to_back_then_steady() -> None:
 
 
 def test_every_bucket_a_send_touches_is_respected() -> None:
-    limiter = RateLimiter()
+    limiter = exact()
     bot = ("bot", Rate(30.0))
     w = [limiter.reserve([bot, (f"chat:{i % 2}", Rate(1.0))], now=0.0) for i in range(4)]
     # chats alternate, so the per-chat rate (1/s) dominates from the third send on
@@ -36,10 +51,110 @@ def test_no_window_of_one_second_exceeds_the_rate() -> None:
 
 
 def test_groups_per_minute() -> None:
-    limiter = RateLimiter()
+    limiter = exact()
     group = [("group", Rate.per_minute(20))]
     waits = [limiter.reserve(group, now=0.0) for _ in range(3)]
     assert waits == pytest.approx([0.0, 3.0, 6.0])
+
+
+@pytest.mark.parametrize("rate", [Rate(1.0), Rate.per_minute(20), Rate(1.0, burst=2)])
+def test_slots_keep_a_slack_of_under_five_percent_at_telegrams_limits(rate: Rate) -> None:
+    limiter = RateLimiter()
+    waits = [limiter.reserve([("chat", rate)], now=0.0) for _ in range(rate.burst + 10)]
+    steady = (waits[-1] - waits[rate.burst - 1]) / 10
+    assert rate.interval < steady <= rate.interval / 0.95
+
+
+def depart_when_allowed(limiter: RateLimiter, limits: list, woke: float) -> float:
+    """What the worker does once a send wakes: wait out any hold, then leave."""
+    while (hold := limiter.hold(limits, woke)) > 0:
+        woke += hold
+    limiter.depart(limits, woke)
+    return woke
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    per_second=st.sampled_from([0.05, 1.0, 20.0, 30.0]),
+    wake=st.lists(st.floats(0.0, 3.0), min_size=20, max_size=20),
+    travel=st.lists(st.floats(0.0, 1.0), min_size=20, max_size=20),
+)
+def test_sends_woken_late_arrive_an_interval_apart(per_second: float, wake: list[float], travel: list[float]) -> None:
+    """Each send wakes up to three intervals after its slot, and travels up to half the slack longer than the
+    quickest: arrivals still keep the limit."""
+    limiter = RateLimiter()
+    rate = Rate(per_second)
+    chat = [("chat", rate)]
+    arrivals = []
+    for w, t in zip(wake, travel, strict=True):
+        slot = limiter.reserve(chat, now=0.0)
+        left = depart_when_allowed(limiter, chat, slot + w * rate.interval)
+        arrivals.append(left + 0.002 + t * limiter.slack(rate) / 2)
+    assert all(b - a >= rate.interval - 1e-9 for a, b in pairwise(arrivals))
+
+
+def test_a_bunch_woken_together_leaves_spaced() -> None:
+    limiter = RateLimiter()
+    chat = [("chat", Rate(10.0))]
+    slots = [limiter.reserve(chat, now=0.0) for _ in range(5)]
+    woke = slots[-1] + 0.5  # a stalled event loop wakes all five at once
+    left = [depart_when_allowed(limiter, chat, woke) for _ in slots]
+    assert left[0] == woke and all(b - a >= 0.1 for a, b in pairwise(left))
+
+
+def test_a_send_that_left_late_holds_back_the_next() -> None:
+    limiter = RateLimiter()
+    chat = [("chat", Rate(1.0))]
+    assert limiter.reserve(chat, now=0.0) == 0.0
+    slot = limiter.reserve(chat, now=0.0)
+    limiter.depart(chat, now=0.3)  # the first one left 0.3 s after its slot
+    assert limiter.hold(chat, now=slot) == pytest.approx(0.3 - limiter.slack(Rate(1.0)) / 2)
+    assert limiter.hold(chat, now=slot + 0.3) == 0.0
+
+
+def test_a_slow_answer_holds_back_the_next_send_by_the_difference() -> None:
+    limiter = RateLimiter()
+    chat, bot = ("chat:1", Rate(1.0)), ("bot", Rate(25.0))
+    t = 0.0
+    for _ in range(5):  # ordinary round trips of 10 ms
+        t += limiter.reserve([chat, bot], now=t)
+        limiter.depart([chat, bot], now=t)
+        limiter.answered([chat, bot], sent_at=t, answered_at=t + 0.010)
+    t += limiter.reserve([chat, bot], now=t)
+    limiter.depart([chat, bot], now=t)
+    limiter.answered([chat, bot], sent_at=t, answered_at=t + 0.090)  # 80 ms slower: it may have arrived that late
+    answered = t + 0.090
+    assert limiter.earliest([("chat:2", Rate(1.0)), bot], now=answered) < 0.080  # another chat: the bot's gap only
+    wait = limiter.reserve([chat, bot], now=answered)
+    assert answered + wait >= t + 0.080 + 1.0
+
+
+def test_the_first_answer_counts_whole_and_a_slower_path_is_learnt() -> None:
+    limiter = RateLimiter()
+    rate = Rate(10.0)
+    chat = [("chat", rate)]
+    limiter.depart(chat, now=0.0)
+    limiter.answered(chat, sent_at=0.0, answered_at=0.2)  # nothing to compare with: it may have arrived at 0.2
+    assert limiter.hold(chat, now=0.25) > 0.0
+    t, holds = 1.0, []
+    for _ in range(200):  # the path is now 50 ms slower than the first trips
+        limiter.depart(chat, now=t)
+        limiter.answered(chat, sent_at=t, answered_at=t + 0.25)
+        holds.append(limiter.hold(chat, now=t + rate.interval + limiter.slack(rate)))  # at the next slot
+        t += 1.0
+    assert holds[0] > 0.0 and holds[-1] == 0.0
+
+
+def test_a_send_waiting_for_its_chat_keeps_no_other_chat_of_the_bot_waiting() -> None:
+    limiter = RateLimiter()
+    bot = ("bot", Rate(25.0))
+    chat1 = [("chat:1", Rate(1.0)), bot]
+    limiter.reserve(chat1, now=0.0)
+    wait, later = limiter.book(chat1, now=0.0)  # chat 1's next message is a second away: the bot is not booked yet
+    assert wait > 1.0 and later == [bot]
+    others = [limiter.reserve([(f"chat:{i}", Rate(1.0)), bot], now=0.0) for i in range(2, 12)]
+    assert others == sorted(others) and others[-1] < 0.5  # ten other chats go at the bot's rate meanwhile
+    assert limiter.reserve(later, now=wait) == 0.0  # and the bot has room when chat 1's message is due
 
 
 def test_pause_after_retry_after() -> None:
@@ -52,6 +167,7 @@ def test_pause_after_retry_after() -> None:
 def test_idle_buckets_are_forgotten() -> None:
     limiter = RateLimiter()
     limiter.reserve([("chat:1", Rate(1.0))], now=0.0)
+    limiter.depart([("chat:1", Rate(1.0))], now=0.0)
     limiter.forget_idle(now=1000.0)
     assert limiter.reserve([("chat:1", Rate(1.0))], now=1000.0) == 0.0
 
@@ -61,3 +177,40 @@ def test_backoff_grows_with_jitter_and_cap() -> None:
     assert backoff_delay(4, rand=lambda: 1.0) == 8.0
     assert backoff_delay(30, rand=lambda: 1.0) == 600.0
     assert 300.0 <= backoff_delay(30) <= 600.0
+
+
+async def test_worker_keeps_the_limit_through_late_wake_ups_and_stalled_requests(store: Store, clock) -> None:
+    """On a fake clock: wake-ups come late (now and then far past the slot), requests take a varying time to arrive
+    (now and then stalled for several intervals), and a strict platform counts arrivals. None is too early."""
+    service = service_for(store, clock)
+    rng = random.Random(7)
+    rate = Rate(10.0)
+    arrivals: list[float] = []
+
+    def now() -> float:
+        return clock().timestamp()
+
+    class Platform(Scripted):
+        def rate_limits(self, item: OutboxItem) -> list:
+            return [("chat", rate)]
+
+        async def send(self, item: OutboxItem) -> str | None:
+            stalled = rng.random() < 0.15
+            clock.advance(seconds=rng.uniform(0.2, 0.4) if stalled else rng.uniform(0.001, 0.003))  # on the way
+            arrivals.append(now())
+            clock.advance(seconds=rng.uniform(0.001, 0.003))  # the answer on its way back
+            return await super().send(item)
+
+    async def sleep(seconds: float) -> None:
+        clock.advance(seconds=seconds + (rng.uniform(0.05, 0.3) if rng.random() < 0.1 else rng.uniform(0, 0.002)))
+
+    worker = Worker(service, {("memory", "acme"): Platform()}, WorkerSettings(concurrency=1), sleep=sleep)
+    chat = MemoryChannel(service, "acme")
+    for i in range(60):
+        await chat.close(f"c{i}", f"u{i}")
+    for _ in range(50):
+        await worker.drain()
+        clock.advance(seconds=1)
+    assert len(arrivals) == 60
+    gaps = [b - a for a, b in pairwise(arrivals)]
+    assert min(gaps) >= rate.interval - 1e-6

@@ -22,6 +22,7 @@ class Call:
     method: str
     params: dict[str, Any]
     result: Any = None
+    at: float = field(default_factory=time.monotonic)  # when the call arrived, as the flood limits count it
 
     @property
     def chat_id(self) -> int | None:
