@@ -1,22 +1,19 @@
-"""Load bench: replies per second and latency from "reply received" to "follow-up queued", over HTTP on loopback,
+"""Load bench: replies per second and latency from "reply received" to "comment question queued", over HTTP on loopback,
 next to a bare aiohttp + one-INSERT baseline on the same backend in the same run.
 
     python -m bench.load                      # SQLite and PostgreSQL, all channels
     python -m bench.load --backends sqlite --requests 2000 --concurrency 16
 
 The server runs in its own process (as in production); this process only drives it. A Telegram or webhook reply
-is answered after the follow-up question is committed to the outbox, so the request latency is the
-reply→follow-up-queued time. Slack is answered once the request is journaled and the work runs after, so for Slack
-the server records when each reply's work has committed, and latency and rate are taken from those moments.
+is answered after the comment question is committed to the outbox, so the request latency is the
+reply→comment-question-queued time. Slack is answered once the request is journaled and the work runs after, so for
+Slack the server records when each reply's work has committed, and latency and rate are taken from those moments.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import hashlib
-import hmac
 import json
 import os
 import sys
@@ -29,6 +26,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from bench.server import CPU_PATH, DONE_PATH, MEMORY_TOKEN, SLACK_SIGNING_SECRET, TELEGRAM_SECRET, WEBHOOK_SECRET
+from bots.sandbox.signing import TELEGRAM_SECRET_HEADER, slack_headers, standard_webhook
 
 PG_ADMIN = os.environ.get("NPSBOT_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -61,7 +59,7 @@ def telegram_update(i: int) -> dict:
 
 
 def telegram_request(i: int) -> Request:
-    headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
+    headers = {"Content-Type": "application/json", TELEGRAM_SECRET_HEADER: TELEGRAM_SECRET}
     return "/telegram/bench", json.dumps(telegram_update(i)).encode(), headers
 
 
@@ -72,15 +70,7 @@ def webhook_request(i: int) -> Request:
             "data": {"conversation_id": f"conv-{i}", "contact_id": str(100000 + i), "text": "9"},
         }
     ).encode()
-    msg_id, ts = f"msg_{uuid.uuid4().hex}", str(int(time.time()))
-    key = base64.b64decode(WEBHOOK_SECRET.removeprefix("whsec_"))
-    sig = base64.b64encode(hmac.new(key, f"{msg_id}.{ts}.".encode() + body, hashlib.sha256).digest()).decode()
-    headers = {
-        "Content-Type": "application/json",
-        "webhook-id": msg_id,
-        "webhook-timestamp": ts,
-        "webhook-signature": f"v1,{sig}",
-    }
+    body, headers = standard_webhook(WEBHOOK_SECRET, body)
     return "/webhook/bench/events", body, headers
 
 
@@ -99,9 +89,7 @@ def slack_request(i: int) -> Request:
             "event_time": 1767225600,
         }
     ).encode()
-    ts = str(int(time.time()))
-    digest = hmac.new(SLACK_SIGNING_SECRET.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
-    headers = {"Content-Type": "application/json", "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
+    headers = {"Content-Type": "application/json", **slack_headers(SLACK_SIGNING_SECRET, body)}
     return "/slack/bench/events", body, headers
 
 
@@ -175,8 +163,8 @@ async def drive(
 
 
 async def finished(port: int, n: int, sent: dict[int, float], started: float) -> tuple[list[float], float]:
-    """Slack's 200 comes once a reply is journaled; it is done when its replay has queued the follow-up. Waits
-    for all `n`, then returns each reply's latency (sent → follow-up queued) and the seconds the run took."""
+    """Slack's 200 comes once a reply is journaled; it is done when its replay has queued the comment question. Waits
+    for all `n`, then returns each reply's latency (sent → comment question queued) and the seconds the run took."""
     index = {slack_event_id(i): i for i in sent}
     async with aiohttp.ClientSession() as session:
         while True:

@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import time
 import urllib.parse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +16,7 @@ from sqlalchemy import select
 from bots.app import create_app
 from bots.config import parse_config
 from bots.runtime import Runtime
+from bots.sandbox.signing import slack_headers
 from bots.sandbox.slack_api import FakeSlack
 from core.store import Store
 from core.store.tables import SurveyRow
@@ -49,10 +47,8 @@ MESSAGE_IM = {
 S = SurveyRow.__table__
 
 
-def sign(body: str, ts: int | None = None, secret: str = SIGNING) -> dict[str, str]:
-    stamp = str(int(time.time()) if ts is None else ts)
-    digest = hmac.new(secret.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256).hexdigest()
-    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest}"}
+def sign(body: str | bytes, ts: int | None = None, secret: str = SIGNING) -> dict[str, str]:
+    return slack_headers(secret, body, ts)
 
 
 async def slack_fake() -> AsyncIterator[FakeSlack]:

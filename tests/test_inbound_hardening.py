@@ -4,9 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import json
 import time
 from typing import Any
@@ -18,6 +15,7 @@ from sqlalchemy import text
 from bots.app import create_app
 from bots.config import parse_config
 from bots.runtime import Runtime
+from bots.sandbox.signing import slack_headers, standard_webhook_signature
 from tests.conftest import TABLES
 from tests.webhook_signing import signed
 
@@ -141,9 +139,7 @@ async def test_telegram_odd_bodies(client: TestClient) -> None:
 
 
 def slack_signed(body: bytes) -> dict[str, str]:
-    ts = str(int(time.time()))
-    mac = hmac.new(SLACK_SECRET.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256).hexdigest()
-    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={mac}", "Content-Type": "application/json"}
+    return {**slack_headers(SLACK_SECRET, body), "Content-Type": "application/json"}
 
 
 async def test_slack_odd_bodies(client: TestClient) -> None:
@@ -196,8 +192,7 @@ async def test_header_bytes_that_are_not_utf8(client: TestClient) -> None:
     assert (await raw_post(client, b"/chatwoot/acme", b"X-Npsbot-Token: \xff\r\n"))[0] == 401
     body = json.dumps(closed(conversation_id="raw1")).encode()
     msg_id, ts = b"msg_\xff\xfe", str(int(time.time())).encode()
-    mac = hmac.new(base64.b64decode(SECRET.removeprefix("whsec_")), msg_id + b"." + ts + b"." + body, hashlib.sha256)
-    good = b"v1," + base64.b64encode(mac.digest())
+    good = standard_webhook_signature(SECRET, msg_id, ts.decode(), body).encode()
     headers = b"webhook-id: " + msg_id + b"\r\nwebhook-timestamp: " + ts + b"\r\nwebhook-signature: "
     assert (await raw_post(client, b"/webhook/acme/events", headers + b"v1,\xff\r\n", body))[0] == 401
     status, out = await raw_post(client, b"/webhook/acme/events", headers + good + b"\r\n", body)

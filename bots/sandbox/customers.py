@@ -6,9 +6,6 @@ transcript line per call."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import itertools
 import json
 import time
@@ -20,6 +17,7 @@ from typing import Any
 from aiohttp import ClientSession
 
 from bots.sandbox.bridge import FakeBridge
+from bots.sandbox.signing import TELEGRAM_SECRET_HEADER, slack_headers, standard_webhook
 from bots.sandbox.slack_api import FakeSlack
 from bots.sandbox.telegram_api import FakeTelegram
 
@@ -111,7 +109,7 @@ class TelegramCustomers(Driver):
 
     async def _update(self, conversation: str, note: str, **payload: Any) -> None:
         body = json.dumps({"update_id": next(self._update_ids), **payload}).encode()
-        headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": self.secret}
+        headers = {"Content-Type": "application/json", TELEGRAM_SECRET_HEADER: self.secret}
         await self._post(conversation, note, self.path, body, headers)
 
     async def close(self, conversation: str, customer: Person, agent: Person, opening: str) -> None:
@@ -197,14 +195,8 @@ class SlackCustomers(Driver):
         return f"{int(time.time())}.{next(self._ids):06d}"
 
     async def _signed(self, conversation: str, note: str, body: str, content_type: str) -> None:
-        """Signed as Slack signs: v0=HMAC-SHA256(signing secret, "v0:{timestamp}:{body}")."""
-        stamp = str(int(time.time()))
-        digest = hmac.new(self.signing_secret.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256).hexdigest()
-        headers = {
-            "Content-Type": content_type,
-            "X-Slack-Request-Timestamp": stamp,
-            "X-Slack-Signature": f"v0={digest}",
-        }
+        """Signed as Slack signs (bots.sandbox.signing)."""
+        headers = {"Content-Type": content_type, **slack_headers(self.signing_secret, body)}
         await self._post(conversation, note, self.path, body.encode(), headers)
         await self.idle()  # Slack gets its answer first; the work runs after the acknowledgement
 
@@ -337,13 +329,9 @@ class BridgeCustomers(Driver):
         return len(self.fake.received)
 
     async def _event(self, conversation: str, note: str, payload: dict[str, Any]) -> None:
-        """Signed as Standard Webhooks: v1,base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}"))."""
-        body = json.dumps(payload, ensure_ascii=False).encode()
-        msg_id, stamp = f"msg_demo_{next(self._ids):06d}", str(int(time.time()))
-        key = base64.b64decode(self.secret.removeprefix("whsec_"))
-        digest = hmac.new(key, f"{msg_id}.{stamp}.".encode() + body, hashlib.sha256).digest()
-        headers = {"Content-Type": "application/json", "webhook-id": msg_id, "webhook-timestamp": stamp,
-                   "webhook-signature": "v1," + base64.b64encode(digest).decode()}  # fmt: skip
+        """Signed as Standard Webhooks (bots.sandbox.signing)."""
+        raw = json.dumps(payload, ensure_ascii=False).encode()
+        body, headers = standard_webhook(self.secret, raw, msg_id=f"msg_demo_{next(self._ids):06d}")
         await self._post(conversation, note, self.path, body, headers)
 
     async def close(self, conversation: str, customer: Person, agent: Person, opening: str) -> None:
