@@ -54,7 +54,7 @@ def bench_config(database_url: str, channels: list[str], slack_api: str = "http:
 
 
 async def seed(runtime: Runtime, channel: str, count: int) -> None:
-    """Open `count` surveys (asked state) so every bench request is a reply that queues a follow-up."""
+    """Open `count` surveys (asked state) so every bench request is a reply that queues a comment question."""
     for i in range(count):
         user = str(100000 + i)
         conv = {"telegram": user, "slack": f"D{i}"}.get(channel, f"conv-{i}")
@@ -88,7 +88,7 @@ async def run_app(args: argparse.Namespace) -> web.AppRunner:
 
 
 def completions(journal: InboundJournal) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """Slack is answered once a request is journaled and the work runs after, so the reply's follow-up is queued
+    """Slack is answered once a request is journaled and the work runs after, so the reply's comment question is queued
     when its replay returns: that moment is recorded here (a reference and a clock read per request), and the
     driver reads the list once the run is over."""
     done: list[tuple[float, str]] = []
