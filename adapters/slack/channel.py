@@ -162,7 +162,8 @@ class SlackChannel:
 
         return decorate
 
-    async def _dispatch(self, body: str, headers: dict[str, str], routing: bool) -> tuple[BoltResponse, _Pass]:
+    async def _through_bolt(self, body: str, headers: dict[str, str], routing: bool) -> tuple[BoltResponse, _Pass]:
+        """One trip through bolt (a routing pass or a replay, see _Pass) and what it found."""
         current = _Pass(routing)
         token = _PASS.set(current)
         try:
@@ -172,7 +173,7 @@ class SlackChannel:
 
     async def _replay(self, body: str, headers: dict[str, str]) -> str | None:
         """Run a journaled request's listener to the end; None when it succeeded, else why not."""
-        response, current = await self._dispatch(body, headers, routing=False)
+        response, current = await self._through_bolt(body, headers, routing=False)
         if current.error is not None:
             return repr(current.error)
         if response.status >= 300:
@@ -206,7 +207,7 @@ class SlackChannel:
         body = raw.decode()  # a valid signature implies UTF-8
         headers = {k.lower(): v for k, v in request.headers.items() if k.lower() in KEPT_HEADERS}
         try:
-            bolt_response, routed = await self._dispatch(body, headers, routing=True)
+            bolt_response, routed = await self._through_bolt(body, headers, routing=True)
         except ValueError as exc:  # JSON that does not parse
             return _error(400, f"malformed Slack request: {exc}")
         except SHAPE_ERRORS as exc:  # bolt's routing (or its error handler) tripped over the payload
