@@ -56,8 +56,8 @@ async def test_full_loop_in_a_thread(client: TestClient, fake: FakeSlack) -> Non
     [update] = fake.of("chat.update")
     assert update.params["ts"] == "1700000000.000001" and update.params["text"] == "Elegiste 9"
     assert [b["type"] for b in update.params["blocks"]] == ["section"]  # the buttons are gone
-    follow = fake.of("chat.postMessage")[1].params
-    assert follow["thread_ts"] == ROOT_TS and follow["text"].startswith("¡Gracias por el 9!")
+    comment_question = fake.of("chat.postMessage")[1].params
+    assert comment_question["thread_ts"] == ROOT_TS and comment_question["text"].startswith("¡Gracias por el 9!")
 
     assert (await post_json(client, thread_reply("Muy rápidos y amables", "Ev0MSG0001")))[0] == 200
     await deliver(client)
@@ -73,8 +73,8 @@ async def test_comment_through_the_modal(client: TestClient, fake: FakeSlack) ->
     msg = {"ts": "1700000000.000001", "thread_ts": ROOT_TS, "channel": CHAN}
     await post_form(client, block_action(CUSTOMER, f"{sid}:6", "nps_score_6", msg))
     await deliver(client)
-    follow_msg = {"ts": "1700000000.000002", "thread_ts": ROOT_TS, "channel": CHAN}
-    await post_form(client, block_action(CUSTOMER, str(sid), "nps_comment", follow_msg, "1700000400.1"))
+    comment_question = {"ts": "1700000000.000002", "thread_ts": ROOT_TS, "channel": CHAN}
+    await post_form(client, block_action(CUSTOMER, str(sid), "nps_comment", comment_question, "1700000400.1"))
     [opened] = fake.of("views.open")
     view = opened.params["view"]
     assert view["callback_id"] == "nps_comment_modal" and view["title"]["text"] == "Your comment"

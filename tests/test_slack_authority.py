@@ -199,12 +199,12 @@ def submission(user: str, metadata: str, text: str, view_id: str = "VNHU13V36") 
 
 async def test_comment_button_for_another_profiles_survey_opens_nothing(client: TestClient, fake) -> None:
     theirs = await scored(client, "shop", 1)
-    follow = {"ts": "1700000000.000301", "thread_ts": "1700000010.000100", "channel": CHAN}
-    assert (await post_form(client, block_action(CUSTOMER, str(theirs), "nps_comment", follow, "17.4")))[0] == 200
+    comment_msg = {"ts": "1700000000.000301", "thread_ts": "1700000010.000100", "channel": CHAN}
+    assert (await post_form(client, block_action(CUSTOMER, str(theirs), "nps_comment", comment_msg, "17.4")))[0] == 200
     assert fake.of("views.open") == []
     assert notes(fake) == [(CHAN, CUSTOMER, CLOSED)]
     # On shop's own app the same button opens the modal, which names the survey and nothing else.
-    on_shop = block_action(CUSTOMER, str(theirs), "nps_comment", follow, "17.5")
+    on_shop = block_action(CUSTOMER, str(theirs), "nps_comment", comment_msg, "17.5")
     assert (await post_form(client, on_shop, profile="shop"))[0] == 200
     [opened] = fake.of("views.open")
     assert opened.params["view"]["private_metadata"] == str(theirs)

@@ -218,7 +218,7 @@ async def test_metrics_endpoint_exposes_every_documented_metric(store: Store, cl
     state = {s: m[("npsbot_surveys", frozenset({"state": s}.items()))] for s in ("asked", "scored", "completed")}
     assert state == {"asked": 4, "scored": 1, "completed": 0}
     status = {s: m[("npsbot_outbox_messages", frozenset({"status": s}.items()))] for s in ("pending", "sent", "dead")}
-    # waiting: the 429 and the reset (c1, c2), c4's question, and c0's two follow-ups (answered mark, comment ask)
+    # waiting: the 429 and the reset (c1, c2), c4's question, and c0's answered mark and comment question
     assert status == {"pending": 5, "sent": 1, "dead": 1}
     assert m[("npsbot_queue_depth", frozenset())] == 5
     assert m[("npsbot_oldest_pending_seconds", frozenset())] == 42.0
@@ -252,7 +252,7 @@ async def test_gone_subscription_stops_receiving_events(store: Store, clock) -> 
 
 
 async def test_a_message_never_overtakes_an_earlier_one_in_its_conversation(store: Store, clock) -> None:
-    """The question fails twice; the follow-up and thanks queued behind it wait, other conversations don't."""
+    """The question fails twice; the comment question and thanks queued behind it wait, other conversations don't."""
     service = service_for(store, clock)
     chat = MemoryChannel(service, "acme")
     order: list[tuple[str, str]] = []

@@ -1,4 +1,4 @@
-"""Block Kit for the question, the follow-up, the answered question and the detractor alert."""
+"""Block Kit for the question, the comment question, the answered question and the detractor alert."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def answered(text: str) -> list[dict[str, Any]]:
     return [{"type": "section", "text": {"type": "mrkdwn", "text": f":white_check_mark: {text}"}}]
 
 
-def follow_up(survey_id: int, text: str, add_comment: str) -> list[dict[str, Any]]:
+def comment_question(survey_id: int, text: str, add_comment: str) -> list[dict[str, Any]]:
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": text}},
         {"type": "actions", "elements": [_button(add_comment, COMMENT_ACTION, str(survey_id))]},

@@ -60,7 +60,7 @@ class SlackSender:
             return ref
         if item.kind == "ask_comment":
             assert item.survey_id is not None
-            body = blocks.follow_up(item.survey_id, p["text"], p["add_comment_label"])
+            body = blocks.comment_question(item.survey_id, p["text"], p["add_comment_label"])
             resp = await self.client.chat_postMessage(channel=channel, thread_ts=thread, text=p["text"], blocks=body)
             return message_ref(resp["channel"], resp["ts"])
         if item.kind == "alert_detractor":
