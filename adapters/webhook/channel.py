@@ -24,7 +24,7 @@ from core.store.outbox import OutboxItem
 log = logging.getLogger(__name__)
 TYPES = {
     "ask_score": "question",
-    "ask_comment": "follow_up",
+    "ask_comment": "follow_up",  # the comment question: a public wire name, kept (see the README)
     "say": "message",
     "mark_answered": "question_answered",
     "alert_detractor": "detractor_alert",
