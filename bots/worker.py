@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 
 from adapters.http import failure_text
 from core.backoff import backoff_delay
-from core.delivery import PermanentFailure, RetryLater, Sender
-from core.dispatch import Dispatch
+from core.channel import OutboundChannel, send
+from core.delivery import PermanentFailure, RetryLater
+from core.delivery_log import DeliveryLog
 from core.ratelimit import Limit, RateLimiter
 from core.service import SurveyService
 from core.store.outbox import OutboxItem
@@ -39,12 +40,12 @@ class WorkerSettings:
 
 
 class Worker:
-    """Senders are keyed by (channel, profile); a profile-less key ("events", "*") serves every profile."""
+    """Channels are keyed by (channel, profile); a profile-less key ("events", "*") serves every profile."""
 
     def __init__(
         self,
         service: SurveyService,
-        senders: Mapping[tuple[str, str], Sender],
+        senders: Mapping[tuple[str, str], OutboundChannel],
         settings: WorkerSettings = WorkerSettings(),
         worker_id: str | None = None,
         metrics: Metrics | None = None,
@@ -54,21 +55,21 @@ class Worker:
         self.sleep = sleep  # injected by tests that run on a fake clock
         self.metrics = metrics
         self.limiter = RateLimiter()
-        self.dispatch = Dispatch(service.store, service.clock)
+        self.deliveries = DeliveryLog(service.store, service.clock)
         self.senders = senders
         self.settings = settings
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self._stop = asyncio.Event()
         self._pruned_at = 0.0
 
-    def sender_for(self, item: OutboxItem) -> Sender | None:
+    def sender_for(self, item: OutboxItem) -> OutboundChannel | None:
         return self.senders.get((item.channel, item.profile)) or self.senders.get((item.channel, "*"))
 
     async def run_once(self) -> int:
         """One pass: step due surveys, then send one batch. Returns the number of messages handled."""
         await self.service.tick()
         claimed_at = self._now()
-        items = await self.dispatch.claim(self.worker_id, self.settings.lease, self.settings.batch)
+        items = await self.deliveries.claim(self.worker_id, self.settings.lease, self.settings.batch)
         if items:
             slots = asyncio.Semaphore(self.settings.concurrency)
             # A send must finish before the lease runs out, or another worker could claim and send it again.
@@ -145,7 +146,7 @@ class Worker:
         """Give up on a message. The WARNING says where it was going and why in a few words; the platform's error
         text, which may quote a response body, stays in the dead letter (read through /api/v1/dead-letters)."""
         self._count("dead", item)
-        await self.dispatch.dead(item, self.worker_id, error, unreachable=unreachable, gone=gone)
+        await self.deliveries.dead(item, self.worker_id, error, unreachable=unreachable, gone=gone)
         log.warning(
             "dead letter: outbox %s (profile %s, channel %s, kind %s): %s",
             item.id,
@@ -160,28 +161,33 @@ class Worker:
         if sender is None:
             await self._dead(item, f"no sender for channel {item.channel!r}", "no sender for this channel")
             return
-        rate_limits = getattr(sender, "rate_limits", None)
-        limits: list[Limit] = list(rate_limits(item)) if rate_limits is not None else []
+        try:
+            delivery, action = item.decode()
+        except PermanentFailure as exc:  # refused when queued, or not an action this version knows
+            self._count("failed", item)
+            await self._dead(item, str(exc), _permanent_reason(exc))
+            return
+        limits: list[Limit] = list(sender.rate_limits(delivery))
         now = self._now()
         wait = self.limiter.earliest(limits, now) if limits else 0.0
         # Never sit on a leased message for long: another worker may claim it once the lease runs out.
         if wait > min(self.settings.max_inline_wait, self.settings.lease.total_seconds() / 4) or now + wait > send_by:
-            await self.dispatch.defer(item, self.worker_id, wait)
+            await self.deliveries.defer(item, self.worker_id, wait)
             return
         sent_at = await self._wait_for_slot(limits, now, send_by) if limits else now
         if sent_at is None:
-            await self.dispatch.defer(item, self.worker_id, 0.0)
+            await self.deliveries.defer(item, self.worker_id, 0.0)
             return
         try:
             async with asyncio.timeout(self.settings.send_timeout):  # in this task: the request leaves as booked
-                ref = await sender.send(item)
+                ref = await send(sender, delivery, action)
         except RetryLater as exc:
             self._count("rate_limited", item)
             self._count("retried", item)
             delay = exc.retry_after if exc.retry_after is not None else backoff_delay(item.attempts)
             # Counted from the answer, not from before the send: nothing for this target goes out any sooner.
             self.limiter.pause([key for key, _ in limits], self._now() + delay)
-            await self.dispatch.retry(item, self.worker_id, delay, f"rate limited: {exc}")
+            await self.deliveries.retry(item, self.worker_id, delay, f"rate limited: {exc}")
         except PermanentFailure as exc:
             self._count("failed", item)
             await self._dead(item, str(exc), _permanent_reason(exc), unreachable=exc.unreachable, gone=exc.gone)
@@ -193,11 +199,11 @@ class Worker:
                 await self._dead(item, f"gave up after {item.attempts} attempts: {error}", reason)
             else:
                 self._count("retried", item)
-                await self.dispatch.retry(item, self.worker_id, backoff_delay(item.attempts), error)
+                await self.deliveries.retry(item, self.worker_id, backoff_delay(item.attempts), error)
         else:
             self.limiter.answered(limits, sent_at, self._now())
             self._count("sent", item)
-            await self.dispatch.sent(item, self.worker_id, ref)
+            await self.deliveries.sent(item, self.worker_id, ref)
 
 
 def _permanent_reason(exc: PermanentFailure) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from core.delivery import PermanentFailure
 from core.ratelimit import Limit
 from core.types import AskComment, AskScore, DetractorAlert, EventNotice, MarkAnswered, OutboundAction, Say
 
@@ -75,8 +76,6 @@ class OutboundChannel:
 
     async def notify(self, delivery: Delivery, action: EventNotice) -> str | None:
         """Event notices go to subscribers' URLs (adapters.webhook.events); a chat channel never gets one."""
-        from core.delivery import PermanentFailure
-
         raise PermanentFailure(f"{type(self).__name__} does not deliver event notices")
 
 

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
-from core.store.outbox import OutboxItem
-
 
 class DeliveryError(Exception):
     """A send failed for a reason worth retrying (5xx, timeout, connection reset)."""
@@ -27,13 +23,3 @@ class PermanentFailure(DeliveryError):
         super().__init__(message)
         self.unreachable = unreachable
         self.gone = gone
-
-
-class Sender(Protocol):
-    """Anything that can deliver an outbox item; returns the platform's id of the sent message, if any.
-
-    A sender may also define `rate_limits(item) -> list[tuple[str, Rate]]` (see core.ratelimit): the worker then
-    books a slot under every limit before sending.
-    """
-
-    async def send(self, item: OutboxItem) -> str | None: ...

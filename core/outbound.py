@@ -1,15 +1,16 @@
-"""Turns a survey's actions into outbox rows: customer messages go back where the customer is, alerts to the
-support team's targets, events to each subscriber."""
+"""Turns a survey's actions into messages to queue: customer messages go back where the customer is, alerts to
+the support team's targets, events to each subscriber."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from core.profiles import ProfileSettings
 from core.store.outbox import NewMessage
 from core.survey import Survey
-from core.types import Action, AlertDetractor, AskComment, AskScore, Emit, MarkAnswered, Say
+from core.types import Action, AlertDetractor, DetractorAlert, Emit, EventNotice
 
 EVENTS_CHANNEL = "events"
 PLACEHOLDER = "{conversation_id}"
@@ -47,7 +48,9 @@ def _iso(value: Any) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def messages_for(survey: Survey, actions: list[Action], settings: ProfileSettings) -> list[NewMessage]:
+def messages_for(survey: Survey, actions: list[Action], settings: ProfileSettings, now: datetime) -> list[NewMessage]:
+    """Customer actions go to the survey's conversation, in one order; an alert to each support-team target; an
+    event to each subscription that asked for its type, stamped `now` (when it happened)."""
     a = survey.address
     customer_target = {
         "conversation_id": a.conversation_id,
@@ -57,43 +60,32 @@ def messages_for(survey: Survey, actions: list[Action], settings: ProfileSetting
     }
     customer_key = f"{a.channel}:{a.profile}:{a.conversation_id}"
     out: list[NewMessage] = []
-
-    def to_customer(kind: str, payload: dict[str, Any]) -> None:
-        out.append(NewMessage(a.profile, a.channel, kind, customer_key, customer_target, payload, survey.id))
-
     for action in actions:
-        if isinstance(action, AskScore):
-            to_customer(
-                "ask_score",
-                {"text": action.text, "low_label": action.low_label, "high_label": action.high_label},
-            )
-        elif isinstance(action, MarkAnswered):
-            to_customer("mark_answered", {"score": action.score, "text": action.text})
-        elif isinstance(action, AskComment):
-            to_customer(
-                "ask_comment",
-                {"text": action.text, "category": action.category, "add_comment_label": action.add_comment_label},
-            )
-        elif isinstance(action, Say):
-            to_customer("say", {"text": action.text, "purpose": action.purpose})
-        elif isinstance(action, AlertDetractor):
+        if isinstance(action, AlertDetractor):
             out.extend(_alerts(survey, action, settings))
         elif isinstance(action, Emit):
-            snapshot = survey_snapshot(survey)
-            for sub in settings.subscriptions:
-                if action.event_type in sub.events:
-                    out.append(
-                        NewMessage(
-                            a.profile,
-                            EVENTS_CHANNEL,
-                            "event",
-                            f"{EVENTS_CHANNEL}:{sub.url}",
-                            {"url": sub.url},
-                            {"type": action.event_type, "data": snapshot},
-                            survey.id,
-                        )
-                    )
+            out.extend(_events(survey, action, settings, now))
+        else:
+            out.append(NewMessage(a.profile, a.channel, customer_key, customer_target, action, survey.id))
     return out
+
+
+def _events(survey: Survey, action: Emit, settings: ProfileSettings, now: datetime) -> list[NewMessage]:
+    subscribers = [sub.url for sub in settings.subscriptions if action.event_type in sub.events]
+    if not subscribers:
+        return []
+    notice = EventNotice(action.event_type, survey_snapshot(survey), now.isoformat())
+    return [
+        NewMessage(
+            survey.address.profile,
+            EVENTS_CHANNEL,
+            f"{EVENTS_CHANNEL}:{url}",
+            {"conversation_id": url},
+            notice,
+            survey.id,
+        )
+        for url in subscribers
+    ]
 
 
 def _alerts(survey: Survey, action: AlertDetractor, settings: ProfileSettings) -> list[NewMessage]:
@@ -101,33 +93,34 @@ def _alerts(survey: Survey, action: AlertDetractor, settings: ProfileSettings) -
     customer = survey.customer_name or a.user_id
     link = _link(settings.link_template, survey) if settings.link_template else None
     m = settings.policy.messages
+    locale = settings.policy.locale
     text = m.text(
         "detractor_alert",
-        settings.policy.locale,
+        locale,
         score=action.score,
         customer=customer,
         agent=survey.agent or "—",
         profile=a.profile,
         comment=action.comment or "—",
     )
-    payload = {
-        "survey_id": survey.id,
-        "score": action.score,
-        "comment": action.comment,
-        "customer": customer,
-        "agent": survey.agent,
-        "team": survey.team,
-        "profile": a.profile,
-        "channel": a.channel,
-        "conversation_id": a.conversation_id,
-        "link": link,
-        "text": text,
-        "claim_label": m.text("claim", settings.policy.locale),
-        "resolve_label": m.text("resolve", settings.policy.locale),
-    }
+    alert = DetractorAlert(
+        survey_id=survey.id,
+        score=action.score,
+        comment=action.comment,
+        customer=customer,
+        agent=survey.agent,
+        team=survey.team,
+        profile=a.profile,
+        channel=a.channel,
+        conversation_id=a.conversation_id,
+        link=link,
+        text=text,
+        claim_label=m.text("claim", locale),
+        resolve_label=m.text("resolve", locale),
+    )
     out = []
     for t in settings.alert_targets:
-        target: dict[str, Any] = {"user_id": "", "thread": None, "locale": settings.policy.locale}
+        target: dict[str, Any] = {"user_id": "", "thread": None, "locale": locale}
         try:
             destination = alert_destination(t.destination, a.conversation_id)
         except RefusedUrl as exc:  # queued all the same, so it shows as a dead letter; the survey goes on
@@ -135,7 +128,7 @@ def _alerts(survey: Survey, action: AlertDetractor, settings: ProfileSettings) -
             target["refused"] = f"alert destination refused: {exc}"
         target["conversation_id"] = destination
         key = f"{t.channel}:{a.profile}:alert:{destination}"
-        out.append(NewMessage(a.profile, t.channel, "alert_detractor", key, target, payload, survey.id))
+        out.append(NewMessage(a.profile, t.channel, key, target, alert, survey.id))
     return out
 
 

@@ -169,7 +169,7 @@ class SurveyService:
             name=event.customer_name,
             last_surveyed_at=now if survey.state is State.ASKED else None,
         )
-        await ob.enqueue(conn, messages_for(survey, actions, settings), now)
+        await ob.enqueue(conn, messages_for(survey, actions, settings, now), now)
         return Outcome("ok", survey, tuple(actions), Transition.of(None, survey))
 
     async def _score(self, conn: Any, event: ScoreGiven, settings: ProfileSettings, now: datetime) -> Outcome:
@@ -205,7 +205,7 @@ class SurveyService:
             await q.touch_contact(conn, new.address, opted_out_at=now)
         if new.state is State.ASKED and old.state is not State.ASKED:
             await q.touch_contact(conn, new.address, last_surveyed_at=now)
-        messages = messages_for(new, actions, await self._live(conn, settings, actions))
+        messages = messages_for(new, actions, await self._live(conn, settings, actions), now)
         await save_step(conn, old, new, settings.policy, messages, now)
 
     async def _live(self, conn: Any, settings: ProfileSettings, actions: list[Action]) -> ProfileSettings:

@@ -49,7 +49,7 @@ async def test_full_conversation_over_http(client: TestClient) -> None:
     closed = await post({"type": "close", "conversation_id": "c1", "user_id": "u1", "agent": "marta", "id": "1"})
     assert closed["state"] == "asked"
     await runtime.worker.drain()
-    assert "0" in memory.inbox("c1")[0].payload["text"]
+    assert "0" in memory.inbox("c1")[0].action.text
     assert (await post({"type": "message", "conversation_id": "c1", "user_id": "u1", "text": "ni idea", "id": "2"}))[
         "state"
     ] == "asked"

@@ -225,10 +225,11 @@ async def test_a_queued_id_that_is_not_a_positive_integer_is_a_dead_letter(
     """Defence in depth: a row queued before ids were checked on the way in makes no request either."""
     from core.store import outbox
     from core.store.outbox import NewMessage
+    from core.types import Say
 
     runtime = client.runtime  # type: ignore[attr-defined]
     target = {"conversation_id": conversation, "user_id": "12", "thread": None, "locale": "en"}
-    message = NewMessage("desk", "chatwoot", "say", f"chatwoot:desk:{conversation}", target, {"text": "hi"})
+    message = NewMessage("desk", "chatwoot", f"chatwoot:desk:{conversation}", target, Say("hi", purpose="thanks"))
     async with runtime.store.transaction() as conn:
         await outbox.enqueue(conn, [message], runtime.service.clock())
     await runtime.worker.drain()

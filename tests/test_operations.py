@@ -170,9 +170,9 @@ async def test_a_refused_detractor_alert_is_a_warning_naming_where_not_what(
     [alert] = bridge.at("/alerts")
     assert alert.json["comment"] == COMMENT  # the alert did carry the comment to the bridge
     [row] = await _dead_rows(app)
-    assert row.kind == "alert_detractor" and row.last_error.startswith("400")  # the detail stays in the row
+    assert row.kind == "detractor_alert" and row.last_error.startswith("400")  # the detail stays in the row
     assert dead_letter_warnings(caplog) == [
-        f"dead letter: outbox {row.id} (profile acme, channel webhook, kind alert_detractor): permanent failure"
+        f"dead letter: outbox {row.id} (profile acme, channel webhook, kind detractor_alert): permanent failure"
     ]
     assert_nothing_personal(caplog)
 

@@ -184,7 +184,7 @@ async def test_webhook_and_subscriber_answers_stay_out_of_last_error(
         await detractor(runtime, Address("webhook", "acme", "c1", "u1"))
         rows = await outbox(runtime)
     tried = [r for r in rows if r.attempts]  # a retried question holds back the rest of its conversation
-    assert {r.kind for r in tried} >= {"ask_score", "alert_detractor", "event"}
+    assert {r.kind for r in tried} >= {"ask_score", "detractor_alert", "event_notice"}
     for r in tried:
         assert LEAK not in r.last_error and "127.0.0.1" not in r.last_error and len(r.last_error) <= 200
         assert str(status) in r.last_error
@@ -243,7 +243,7 @@ async def test_a_conversation_id_cannot_choose_the_alert_host(
     async with running(tmp_path, clock, {"acme": webhook_profile(bridge, destination)}) as runtime:
         await detractor(runtime, Address("webhook", "acme", conversation, "u1"))
         assert (await survey(runtime)).state == "completed"  # the refusal costs the alert, not the survey
-        [alert] = [r for r in await outbox(runtime) if r.kind == "alert_detractor"]
+        [alert] = [r for r in await outbox(runtime) if r.kind == "detractor_alert"]
     assert recorder.heard == []
     assert not [r for r in bridge.received if r.json["type"] == "detractor_alert"]
     assert alert.status == "dead" and alert.last_error.startswith("alert destination refused")

@@ -30,6 +30,7 @@ from core.reports import Summary
 from core.reports.filters import FilterError, ReportFilters
 from core.scoring import nps
 from core.store import outbox as ob
+from core.types import Say
 from tests.conftest import TABLES, FakeClock
 from tests.live import live_app
 
@@ -256,7 +257,8 @@ async def test_unknown_profile_is_named_not_reported_as_empty(app: Served, tmp_p
 
 async def test_a_scoped_token_gets_a_full_page_of_its_own_dead_letters(app: Served) -> None:
     async def dead(profile: str, n: int) -> None:
-        messages = [ob.NewMessage(profile, "memory", "say", f"given-up-{profile}-{i}", {}, {}) for i in range(n)]
+        thanks = Say("Thanks!", purpose="thanks")
+        messages = [ob.NewMessage(profile, "memory", f"given-up-{profile}-{i}", {}, thanks) for i in range(n)]
         async with app.runtime.store.transaction() as conn:
             await ob.enqueue(conn, messages, JAN31)
             given_up = ob.OB.c.ordering_key.startswith(f"given-up-{profile}-")

@@ -15,14 +15,14 @@ from core.store import outbox as ob
 from core.store import surveys as q
 from core.store.steps import _update_then_insert, save_step
 from core.survey import Policy, State
-from core.types import Address, ConversationClosed
+from core.types import Address, ConversationClosed, Say
 from tests.test_service import settings
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def message(i: int, survey_id: int) -> ob.NewMessage:
-    return ob.NewMessage("acme", "memory", f"kind{i}", "memory:acme:c1", {"n": i}, {"text": f"m{i}"}, survey_id)
+    return ob.NewMessage("acme", "memory", "memory:acme:c1", {"n": i}, Say(f"m{i}", purpose="test"), survey_id)
 
 
 @pytest.mark.parametrize("count", [0, 1, 2, 4])
@@ -38,13 +38,13 @@ async def test_messages_keep_their_order_and_the_update_lands(store: Store, cloc
         async with store.transaction() as conn:
             await save_step(conn, old, new, policy, sent, NOW)
         async with store.read() as conn:
-            kinds = (
+            payloads = (
                 await conn.execute(
-                    select(ob.OB.c.kind).where(ob.OB.c.survey_id == old.id, ob.OB.c.kind.like("kind%")).order_by("id")
+                    select(ob.OB.c.payload).where(ob.OB.c.survey_id == old.id, ob.OB.c.kind == "say").order_by("id")
                 )
             ).scalars()
             stored = await q.get_survey(conn, old.id)
-        assert list(kinds) == [m.kind for m in sent]
+        assert [p["text"] for p in payloads] == [m.action.text for m in sent]
         assert stored == new
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from adapters.memory import MemoryChannel
 from bots.worker import Worker
+from core.channel import Delivery, OutboundChannel
 from core.profiles import AlertTarget, ProfileSettings, Subscription
 from core.reports import summary
 from core.service import SurveyService
@@ -17,7 +18,7 @@ from core.store import Store
 from core.store import outbox as ob
 from core.store.tables import ContactRow, InboundKeyRow, OutboxRow, SurveyRow
 from core.survey import Policy
-from core.types import Address, ConversationClosed, ConversationReopened, TextReceived
+from core.types import Address, ConversationClosed, ConversationReopened, EventNotice, TextReceived
 
 
 def settings(**policy: object) -> dict[str, ProfileSettings]:
@@ -76,20 +77,20 @@ async def test_replaying_every_inbound_event_changes_nothing(store: Store, chat:
         "say",  # re-ask
         "mark_answered",
         "ask_comment",
-        "event",  # survey.responded
+        "event_notice",  # survey.responded
         "say",  # thanks
-        "event",  # survey.completed
-        "alert_detractor",
-        "event",  # detractor.created
+        "event_notice",  # survey.completed
+        "detractor_alert",
+        "event_notice",  # detractor.created
     ]
 
 
 async def test_whole_loop_through_the_worker_in_order(store: Store, service: SurveyService, chat) -> None:
     sent_events: list[dict] = []
 
-    class Events:
-        async def send(self, item) -> str:
-            sent_events.append(item.payload)
+    class Events(OutboundChannel):
+        async def notify(self, delivery: Delivery, action: EventNotice) -> str:
+            sent_events.append({"type": action.type, "data": action.data})
             return "ok"
 
     worker = Worker(service, {("memory", "acme"): chat, ("events", "*"): Events()})
@@ -100,11 +101,11 @@ async def test_whole_loop_through_the_worker_in_order(store: Store, service: Sur
     await worker.drain()
     delivered = chat.inbox("c1")
     assert [d.kind for d in delivered] == ["ask_score", "mark_answered", "ask_comment", "say"]
-    assert "raccomand" in delivered[0].payload["text"].lower()
+    assert "raccomand" in delivered[0].action.text.lower()
     assert [e["type"] for e in sent_events] == ["survey.responded", "survey.completed"]
     assert sent_events[1]["data"]["score"] == 9 and sent_events[1]["data"]["comment"] == "Molto gentili"
     # the edit of the question carries the platform id of the question it edits
-    assert delivered[1].payload["question_ref"] == delivered[0].ref
+    assert delivered[1].delivery.question_ref == delivered[0].ref
     assert await count(store, OUT) == 6
     async with store.read() as conn:
         statuses = set((await conn.execute(select(OUT.c.status))).scalars())
@@ -172,7 +173,7 @@ async def test_send_delay_expiry_and_comment_window_are_driven_from_the_database
         states = dict((await conn.execute(select(SUR.c.conversation_id, SUR.c.state))).all())
     assert states == {"c1": "completed", "c2": "expired"}
     async with store.read() as conn:
-        alerts = (await conn.execute(select(func.count()).where(OUT.c.kind == "alert_detractor"))).scalar_one()
+        alerts = (await conn.execute(select(func.count()).where(OUT.c.kind == "detractor_alert"))).scalar_one()
     assert alerts == 1
 
 
@@ -226,7 +227,7 @@ async def test_later_message_waits_for_earlier_in_same_conversation(store: Store
     await chat.tap("c1", "u1", 9)
     async with store.transaction() as conn:
         first = await ob.claim(conn, "w", clock(), timedelta(seconds=30), 10)
-    assert [i.kind for i in first] == ["ask_score", "event"]  # the event goes to its own ordering key
+    assert [i.kind for i in first] == ["ask_score", "event_notice"]  # the event goes to its own ordering key
     async with store.transaction() as conn:
         await ob.mark_retry(conn, first[0].id, "w", clock() + timedelta(seconds=60), "boom")
         assert await ob.mark_sent(conn, first[1].id, "w", clock(), None)
@@ -313,7 +314,7 @@ async def test_opt_out_after_a_score_keeps_the_response_and_the_wish(store: Stor
     assert out.survey.state == "completed" and out.survey.score == 4
     async with store.read() as conn:
         kinds = list((await conn.execute(select(OUT.c.kind).order_by(OUT.c.id))).scalars())
-    assert kinds[-4:] == ["say", "event", "alert_detractor", "event"]  # confirmation, completed, alert
+    assert kinds[-4:] == ["say", "event_notice", "detractor_alert", "event_notice"]  # confirmation, completed, alert
     s = await summary(store)
     assert s.result.detractors == 1
     clock.advance(days=365)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 from aiohttp.test_utils import TestClient
 from slack_sdk.web.async_client import AsyncWebClient
@@ -11,9 +9,10 @@ from sqlalchemy import select
 
 from adapters.slack.sender import SlackSender
 from bots.sandbox.slack_api import FakeSlack
+from core.channel import Delivery, send
 from core.delivery import DeliveryError, PermanentFailure, RetryLater
-from core.store.outbox import OutboxItem
 from core.store.tables import OutboxRow
+from core.types import Say
 from tests.slack_requests import (
     CHAN,
     ROOT_TS,
@@ -29,10 +28,8 @@ fake = pytest.fixture(slack_fake)
 client = pytest.fixture(slack_client)
 
 
-def outbox_item(channel_id: str = CHAN) -> OutboxItem:
-    payload = {"text": "Thanks!"}
-    target = {"conversation_id": channel_id, "thread": ROOT_TS}
-    return OutboxItem(1, "desk", "slack", "say", 1, target, payload, 0, datetime(2026, 3, 2, tzinfo=UTC))
+def thanks(channel_id: str = CHAN) -> tuple[Delivery, Say]:
+    return Delivery(1, "desk", "slack", 1, channel_id, "U1", ROOT_TS, "en", 1), Say("Thanks!", purpose="thanks")
 
 
 async def test_429_from_slack_is_retried_after_retry_after(client: TestClient, fake: FakeSlack, clock) -> None:
@@ -72,11 +69,11 @@ async def test_sender_classifies_slack_errors(fake: FakeSlack, setup: dict, expe
         getattr(fake, name).update(value)
     sender = SlackSender(AsyncWebClient(token="xoxb-test-token", base_url=fake.base), "desk")
     with pytest.raises(DeliveryError) as raised:
-        await sender.send(outbox_item())
+        await send(sender, *thanks())
     assert type(raised.value) is expected
     assert getattr(raised.value, "unreachable", False) is unreachable
     if expected is RetryLater:
         assert raised.value.retry_after == 7
     [call] = fake.of("chat.postMessage")
     assert (call.params["channel"], call.params["thread_ts"], call.params["text"]) == (CHAN, ROOT_TS, "Thanks!")
-    assert await sender.send(outbox_item()) == f"{CHAN}:1700000000.000001"  # the fault was one-off
+    assert await send(sender, *thanks()) == f"{CHAN}:1700000000.000001"  # the fault was one-off

@@ -3,7 +3,6 @@ Bot API error ends or retries a delivery."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -18,10 +17,11 @@ from adapters.telegram.sender import TelegramSender
 from bots.config import parse_config
 from bots.runtime import Runtime
 from bots.sandbox.telegram_api import FakeTelegram
+from core.channel import Delivery, send
 from core.delivery import PermanentFailure, RetryLater
 from core.ratelimit import Rate
-from core.store.outbox import OutboxItem
 from core.store.tables import ContactRow, OutboxRow
+from core.types import Say
 from tests import telegram_updates as tg
 from tests.telegram_app import (
     AGENT,
@@ -162,12 +162,11 @@ async def test_sender_classifies_bot_api_errors(
     """What the worker is told for each Bot API failure: give up (and whether the contact is lost) or retry."""
     bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.base)))
     sender = TelegramSender(bot, 123456, Rate(1), Rate(25), Rate.per_minute(20))
-    target = {"conversation_id": "5151", "user_id": "5151"}
-    item = OutboxItem(1, "shop", "telegram", "say", 1, target, {"text": "hi"}, 0, datetime(2026, 3, 2, tzinfo=UTC))
+    delivery = Delivery(1, "shop", "telegram", 1, "5151", "5151", None, "en", 1)
     fake.fail("sendMessage", status, description, **extra)
     try:
         with pytest.raises(Exception) as caught:
-            await sender.send(item)
+            await send(sender, delivery, Say("hi", purpose="thanks"))
     finally:
         await bot.session.close()
     exc = caught.value

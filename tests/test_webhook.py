@@ -178,7 +178,7 @@ async def test_gone_subscriber_is_dead_lettered_and_listed(client: TestClient, b
     assert len(bridge.at("/gone")) == 1  # marked gone: the second completion is not sent there
     resp = await client.get("/api/v1/dead-letters", headers={"Authorization": f"Bearer {ADMIN}"})
     [dead] = (await resp.json())["items"]
-    assert dead["kind"] == "event" and "410" in dead["last_error"]
+    assert dead["kind"] == "event_notice" and "410" in dead["last_error"]
 
 
 async def test_bridge_429_and_500_are_retried(client: TestClient, bridge: FakeBridge, clock) -> None:

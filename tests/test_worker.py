@@ -19,15 +19,16 @@ from bots.config import parse_config
 from bots.metrics import Metrics
 from bots.runtime import Runtime
 from bots.worker import Worker, WorkerSettings
+from core.channel import Delivery, OutboundChannel, tag
 from core.delivery import PermanentFailure, RetryLater
 from core.profiles import ProfileSettings
 from core.ratelimit import Rate
 from core.service import SurveyService
 from core.store import Store
 from core.store import outbox as ob
-from core.store.outbox import OutboxItem
 from core.store.tables import ContactRow, OutboxRow, SurveyRow
 from core.survey import Policy
+from core.types import AskComment, AskScore, DetractorAlert, EventNotice, MarkAnswered, OutboundAction, Say
 
 OUT = OutboxRow.__table__
 
@@ -36,15 +37,39 @@ def service_for(store: Store, clock) -> SurveyService:
     return SurveyService(store, {"acme": ProfileSettings("acme", Policy(brand="Acme", throttle=timedelta(0)))}, clock)
 
 
-class Scripted:
-    """A sender whose answers are scripted per attempt: an exception to raise, or a ref to return."""
+class Scripted(OutboundChannel):
+    """A channel whose answers are scripted per attempt: an exception to raise, or a ref to return. Every typed
+    send records its action and goes through `send`."""
 
     def __init__(self, *script: object) -> None:
         self.script = list(script)
-        self.calls: list[OutboxItem] = []
+        self.calls: list[Delivery] = []
+        self.actions: list[OutboundAction] = []
 
-    async def send(self, item: OutboxItem) -> str | None:
-        self.calls.append(item)
+    async def answer(self, delivery: Delivery, action: OutboundAction) -> str | None:
+        self.actions.append(action)
+        return await self.send(delivery)
+
+    async def say(self, delivery: Delivery, action: Say) -> str | None:
+        return await self.answer(delivery, action)
+
+    async def ask_score(self, delivery: Delivery, action: AskScore) -> str | None:
+        return await self.answer(delivery, action)
+
+    async def ask_comment(self, delivery: Delivery, action: AskComment) -> str | None:
+        return await self.answer(delivery, action)
+
+    async def mark_answered(self, delivery: Delivery, action: MarkAnswered) -> str | None:
+        return await self.answer(delivery, action)
+
+    async def alert(self, delivery: Delivery, action: DetractorAlert) -> str | None:
+        return await self.answer(delivery, action)
+
+    async def notify(self, delivery: Delivery, action: EventNotice) -> str | None:
+        return await self.answer(delivery, action)
+
+    async def send(self, delivery: Delivery) -> str | None:
+        self.calls.append(delivery)
         answer = self.script.pop(0) if self.script else "ok"
         if isinstance(answer, BaseException):
             raise answer
@@ -131,7 +156,7 @@ async def test_long_rate_limit_wait_requeues_without_counting_an_attempt(store: 
     service = service_for(store, clock)
 
     class Slow(Scripted):
-        def rate_limits(self, item: OutboxItem) -> list:
+        def rate_limits(self, delivery: Delivery) -> list:
             return [("group", Rate.per_minute(1))]
 
     sender = Slow()
@@ -153,11 +178,11 @@ async def test_two_workers_never_send_the_same_message_twice(pg_store: Store, cl
         await chat.close(f"c{i}", f"u{i}")
     sent: Counter[int] = Counter()
 
-    class Recording:
-        async def send(self, item: OutboxItem) -> str:
-            sent[item.id] += 1
+    class Recording(Scripted):
+        async def send(self, delivery: Delivery) -> str:
+            sent[delivery.id] += 1
             await asyncio.sleep(0.001)
-            return f"r{item.id}"
+            return f"r{delivery.id}"
 
     # Each worker gets its own engine (its own connection pool), as separate processes would.
     others = [Store(pg_store.url) for _ in range(2)]
@@ -244,11 +269,11 @@ async def test_gone_subscription_stops_receiving_events(store: Store, clock) -> 
     await chat.close("c2", "u2")
     await chat.tap("c2", "u2", 10)
     await worker.drain()
-    urls = [c.target["url"] for c in events.calls]
+    urls = [c.conversation_id for c in events.calls]
     assert urls == ["https://gone.example/hook", "https://ok.example/hook", "https://ok.example/hook"]
     async with store.read() as conn:
         dead = await ob.dead_letters(conn)
-    assert len(dead) == 1 and dead[0]["kind"] == "event" and dead[0]["last_error"] == "410 Gone"
+    assert len(dead) == 1 and dead[0]["kind"] == "event_notice" and dead[0]["last_error"] == "410 Gone"
 
 
 async def test_a_message_never_overtakes_an_earlier_one_in_its_conversation(store: Store, clock) -> None:
@@ -258,14 +283,14 @@ async def test_a_message_never_overtakes_an_earlier_one_in_its_conversation(stor
     order: list[tuple[str, str]] = []
     failures = {"c1": 2}
 
-    class Flaky:
-        async def send(self, item: OutboxItem) -> str:
-            conv = item.target["conversation_id"]
-            if item.kind == "ask_score" and failures.get(conv, 0) > 0:
+    class Flaky(Scripted):
+        async def answer(self, delivery: Delivery, action: OutboundAction) -> str:
+            conv, kind = delivery.conversation_id, tag(type(action))
+            if isinstance(action, AskScore) and failures.get(conv, 0) > 0:
                 failures[conv] -= 1
                 raise ConnectionResetError("reset")
-            order.append((conv, item.kind))
-            return f"r{item.id}"
+            order.append((conv, kind))
+            return f"r{delivery.id}"
 
     worker = Worker(service, {("memory", "acme"): Flaky(), ("events", "*"): Scripted()})
     for conv in ("c1", "c2"):
@@ -297,9 +322,9 @@ async def test_a_send_that_cannot_finish_within_the_lease_is_put_back(store: Sto
         await chat.close(f"c{i}", f"u{i}")
 
     class Slow(Scripted):
-        async def send(self, item: OutboxItem) -> str | None:
+        async def send(self, delivery: Delivery) -> str | None:
             clock.advance(seconds=3)  # each send takes 3 s of the 10 s lease
-            return await super().send(item)
+            return await super().send(delivery)
 
     sender = Slow()
     settings = WorkerSettings(lease=timedelta(seconds=10), send_timeout=2.0, concurrency=1)
@@ -318,12 +343,12 @@ async def test_retry_after_pauses_the_target_from_the_answer_on(store: Store, cl
     chat = MemoryChannel(service, "acme")
 
     class SlowThen429(Scripted):
-        def rate_limits(self, item: OutboxItem) -> list:
+        def rate_limits(self, delivery: Delivery) -> list:
             return [("bot", Rate(25.0))]
 
-        async def send(self, item: OutboxItem) -> str | None:
+        async def send(self, delivery: Delivery) -> str | None:
             clock.advance(seconds=4)  # the 429 arrives 4 s after the send began
-            return await super().send(item)
+            return await super().send(delivery)
 
     sender = SlowThen429(RetryLater("429", retry_after=10))
     worker = Worker(service, {("memory", "acme"): sender})
@@ -346,13 +371,13 @@ async def test_two_workers_keep_each_conversation_in_order(pg_store: Store, cloc
     sent: list[tuple[str, int]] = []
     rng = random.Random(6)
 
-    class Flaky:
-        async def send(self, item: OutboxItem) -> str:
+    class Flaky(Scripted):
+        async def send(self, delivery: Delivery) -> str:
             await asyncio.sleep(rng.random() / 500)
             if rng.random() < 0.2:
                 raise ConnectionResetError("reset")
-            sent.append((item.target.get("conversation_id") or item.target.get("url", ""), item.id))
-            return f"r{item.id}"
+            sent.append((delivery.conversation_id, delivery.id))
+            return f"r{delivery.id}"
 
     others = [Store(pg_store.url) for _ in range(2)]
     workers = [
@@ -384,12 +409,12 @@ async def test_sends_woken_late_leave_spaced_as_booked(store: Store, clock) -> N
     departures: list[float] = []
 
     class Paced(Scripted):
-        def rate_limits(self, item: OutboxItem) -> list:
+        def rate_limits(self, delivery: Delivery) -> list:
             return [("bot", Rate(10.0))]
 
-        async def send(self, item: OutboxItem) -> str | None:
+        async def send(self, delivery: Delivery) -> str | None:
             departures.append(clock().timestamp())
-            return await super().send(item)
+            return await super().send(delivery)
 
     stalled = [True]
 

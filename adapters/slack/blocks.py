@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+from core.types import DetractorAlert
 
 SCORE_ACTION = "nps_score_{n}"
 COMMENT_ACTION = "nps_comment"
@@ -18,14 +21,13 @@ def _button(text: str, action_id: str, value: str, style: str | None = None) -> 
     return b
 
 
-def question(survey_id: int, text: str, low: str, high: str) -> list[dict[str, Any]]:
-    """0–10 buttons in two rows, with the ends labelled underneath."""
+def question(survey_id: int, text: str, labels: Sequence[str]) -> list[dict[str, Any]]:
+    """0–10 buttons in two rows (0–5, 6–10), one per label of core.channel.score_labels."""
     rows = [range(0, 6), range(6, 11)]
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
     for i, row in enumerate(rows):
-        buttons = [_button(str(n), SCORE_ACTION.format(n=n), f"{survey_id}:{n}") for n in row]
+        buttons = [_button(labels[n], SCORE_ACTION.format(n=n), f"{survey_id}:{n}") for n in row]
         blocks.append({"type": "actions", "block_id": f"nps_scale_{i}", "elements": buttons})
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"0 = {low} · 10 = {high}"}]})
     return blocks
 
 
@@ -58,30 +60,27 @@ def comment_modal(survey_id: int, meta: str, title: str, label: str, submit: str
     }
 
 
-def alert(p: dict[str, Any], status: str | None = None, resolved: bool = False) -> list[dict[str, Any]]:
+def alert(a: DetractorAlert) -> list[dict[str, Any]]:
     fields = [
-        f"*Score*\n{p['score']}/10",
-        f"*Customer*\n{p['customer']}",
-        f"*Agent*\n{p.get('agent') or '—'}",
-        f"*Profile*\n{p['profile']} · {p['channel']}",
+        f"*Score*\n{a.score}/10",
+        f"*Customer*\n{a.customer}",
+        f"*Agent*\n{a.agent or '—'}",
+        f"*Profile*\n{a.profile} · {a.channel}",
     ]
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": p["text"]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": a.text}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
     ]
-    if p.get("link"):
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{p['link']}|conversation>"}]})
-    if status:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": status}]})
-    if not resolved:
-        sid = str(p["survey_id"])
-        blocks.append(
-            {
-                "type": "actions",
-                "elements": [
-                    _button(p["claim_label"], CLAIM_ACTION, sid, "primary"),
-                    _button(p["resolve_label"], RESOLVE_ACTION, sid),
-                ],
-            }
-        )
+    if a.link:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{a.link}|conversation>"}]})
+    sid = str(a.survey_id)
+    blocks.append(
+        {
+            "type": "actions",
+            "elements": [
+                _button(a.claim_label, CLAIM_ACTION, sid, "primary"),
+                _button(a.resolve_label, RESOLVE_ACTION, sid),
+            ],
+        }
+    )
     return blocks

@@ -1,14 +1,17 @@
-"""Outbox items → Slack Web API calls; Slack errors → the worker's neutral delivery errors."""
+"""Core's outbound actions → Slack Web API calls; Slack errors → the worker's neutral delivery errors."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks
+from core.channel import Delivery, OutboundChannel, score_labels
 from core.delivery import DeliveryError, PermanentFailure, RetryLater
 from core.ratelimit import Limit, Rate
-from core.store.outbox import OutboxItem
+from core.types import AskComment, AskScore, DetractorAlert, MarkAnswered, Say
 
 UNREACHABLE = {
     "channel_not_found", "is_archived", "not_in_channel", "account_inactive", "user_not_found", "cannot_dm_bot",
@@ -24,50 +27,56 @@ def message_ref(channel: str, ts: str) -> str:
     return f"{channel}:{ts}"
 
 
-class SlackSender:
+class SlackSender(OutboundChannel):
     def __init__(self, client: AsyncWebClient, profile: str) -> None:
         self.client = client
         self.profile = profile
 
-    def rate_limits(self, item: OutboxItem) -> list[Limit]:
-        chan = item.target.get("conversation_id", "")
+    def rate_limits(self, delivery: Delivery) -> list[Limit]:
+        chan = delivery.conversation_id
         return [
             (f"slack:chan:{self.profile}:{chan}", Rate(1.0, burst=2)),
             (f"slack:team:{self.profile}", Rate(20.0, 5)),
         ]
 
-    async def send(self, item: OutboxItem) -> str | None:
+    async def _post(
+        self, delivery: Delivery, text: str, body: list[dict[str, Any]] | None = None, *, thread: bool = True
+    ) -> str:
         try:
-            return await self._send(item)
+            resp = await self.client.chat_postMessage(
+                channel=delivery.conversation_id, thread_ts=delivery.thread if thread else None, text=text, blocks=body
+            )
         except SlackApiError as exc:
             raise classify(exc) from exc
-
-    async def _send(self, item: OutboxItem) -> str | None:
-        channel = str(item.target["conversation_id"])
-        thread = item.target.get("thread")
-        p = item.payload
-        if item.kind == "ask_score":
-            assert item.survey_id is not None
-            body = blocks.question(item.survey_id, p["text"], p["low_label"], p["high_label"])
-            resp = await self.client.chat_postMessage(channel=channel, thread_ts=thread, text=p["text"], blocks=body)
-            return message_ref(resp["channel"], resp["ts"])
-        if item.kind == "mark_answered":
-            ref = p.get("question_ref")
-            if not ref:
-                return None
-            chan, ts = ref.split(":", 1)
-            await self.client.chat_update(channel=chan, ts=ts, text=p["text"], blocks=blocks.answered(p["text"]))
-            return ref
-        if item.kind == "ask_comment":
-            assert item.survey_id is not None
-            body = blocks.comment_question(item.survey_id, p["text"], p["add_comment_label"])
-            resp = await self.client.chat_postMessage(channel=channel, thread_ts=thread, text=p["text"], blocks=body)
-            return message_ref(resp["channel"], resp["ts"])
-        if item.kind == "alert_detractor":
-            resp = await self.client.chat_postMessage(channel=channel, text=p["text"], blocks=blocks.alert(p))
-            return message_ref(resp["channel"], resp["ts"])
-        resp = await self.client.chat_postMessage(channel=channel, thread_ts=thread, text=p["text"])
         return message_ref(resp["channel"], resp["ts"])
+
+    async def say(self, delivery: Delivery, action: Say) -> str | None:
+        return await self._post(delivery, action.text)
+
+    async def ask_score(self, delivery: Delivery, action: AskScore) -> str | None:
+        assert delivery.survey_id is not None
+        return await self._post(
+            delivery, action.text, blocks.question(delivery.survey_id, action.text, score_labels(action))
+        )
+
+    async def ask_comment(self, delivery: Delivery, action: AskComment) -> str | None:
+        assert delivery.survey_id is not None
+        body = blocks.comment_question(delivery.survey_id, action.text, action.add_comment_label)
+        return await self._post(delivery, action.text, body)
+
+    async def mark_answered(self, delivery: Delivery, action: MarkAnswered) -> str | None:
+        ref = delivery.question_ref
+        if not ref:
+            return None
+        chan, ts = ref.split(":", 1)
+        try:
+            await self.client.chat_update(channel=chan, ts=ts, text=action.text, blocks=blocks.answered(action.text))
+        except SlackApiError as exc:
+            raise classify(exc) from exc
+        return ref
+
+    async def alert(self, delivery: Delivery, action: DetractorAlert) -> str | None:
+        return await self._post(delivery, action.text, blocks.alert(action), thread=False)
 
 
 def classify(exc: SlackApiError) -> DeliveryError:

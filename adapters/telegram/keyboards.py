@@ -5,6 +5,7 @@ the tap only gets a toast, before anything reaches the database."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from aiogram.filters.callback_data import CallbackData
@@ -30,12 +31,11 @@ class FollowUpAction(CallbackData, prefix="f"):
     a: Literal["c", "r"]
 
 
-def score_keyboard(survey_id: int, low_label: str, high_label: str) -> InlineKeyboardMarkup:
-    """0–10 in two rows (0–5, 6–10) with the ends labelled in the customer's language."""
+def score_keyboard(survey_id: int, labels: Sequence[str]) -> InlineKeyboardMarkup:
+    """0–10 in two rows (0–5, 6–10), one button per label of core.channel.score_labels."""
 
     def button(n: int) -> InlineKeyboardButton:
-        text = f"0 · {low_label}" if n == 0 else f"10 · {high_label}" if n == 10 else str(n)
-        return InlineKeyboardButton(text=text, callback_data=Vote(s=survey_id, n=n).pack())
+        return InlineKeyboardButton(text=labels[n], callback_data=Vote(s=survey_id, n=n).pack())
 
     return InlineKeyboardMarkup(inline_keyboard=[[button(n) for n in range(6)], [button(n) for n in range(6, 11)]])
 

@@ -7,34 +7,40 @@ from collections.abc import Mapping
 
 from adapters.http import HttpClient
 from adapters.webhook.http import post_signed
+from core.channel import Delivery, OutboundChannel
 from core.delivery import PermanentFailure
+from core.outbound import EVENTS_CHANNEL
 from core.ratelimit import Limit, Rate
-from core.store.outbox import OutboxItem
+from core.types import EventNotice, Say
 
 
-class EventSender(HttpClient):
-    """`secrets` maps (profile, url) to the subscriber's signing secret."""
+class EventSender(HttpClient, OutboundChannel):
+    """`secrets` maps (profile, url) to the subscriber's signing secret. A delivery's conversation id is the
+    subscriber's URL; one sender serves every profile."""
 
-    channel = "events"
+    channel = EVENTS_CHANNEL
     profile = "*"
 
     def __init__(self, secrets: Mapping[tuple[str, str], str | None], rate: Rate = Rate(10.0, burst=10)) -> None:
         self.secrets = dict(secrets)
         self.rate = rate
 
-    def rate_limits(self, item: OutboxItem) -> list[Limit]:
-        return [(f"events:{item.target.get('url')}", self.rate)]
+    def rate_limits(self, delivery: Delivery) -> list[Limit]:
+        return [(f"events:{delivery.conversation_id}", self.rate)]
 
-    async def send(self, item: OutboxItem) -> str | None:
-        url = str(item.target.get("url", ""))
-        key = (item.profile, url)
+    async def notify(self, delivery: Delivery, action: EventNotice) -> str | None:
+        url = delivery.conversation_id
+        key = (delivery.profile, url)
         if key not in self.secrets:
-            raise PermanentFailure(f"no subscription for {url} in profile {item.profile}")
+            raise PermanentFailure(f"no subscription for {url} in profile {delivery.profile}")
         secret = self.secrets[key]
         if not secret:
             raise PermanentFailure(f"subscription {url} has no secret to sign with")
-        body = {"type": item.payload["type"], "timestamp": item.created_at.isoformat(), "data": item.payload["data"]}
+        body = {"type": action.type, "timestamp": action.timestamp, "data": action.data}
         await post_signed(
-            await self.http(), url, json.dumps(body, ensure_ascii=False).encode(), secret, f"evt_{item.id}"
+            await self.http(), url, json.dumps(body, ensure_ascii=False).encode(), secret, f"evt_{delivery.id}"
         )
-        return f"evt_{item.id}"
+        return f"evt_{delivery.id}"
+
+    async def say(self, delivery: Delivery, action: Say) -> str | None:
+        raise PermanentFailure("a subscription receives event notices only")

@@ -11,7 +11,10 @@ from sqlalchemy import and_, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
+from core.channel import Delivery, UnknownAction, decode, encode
+from core.delivery import PermanentFailure
 from core.store.tables import OutboxRow
+from core.types import OutboundAction
 
 OB = OutboxRow.__table__
 
@@ -21,7 +24,8 @@ _ENQUEUE = insert(OB)
 
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
-    """One message as the worker sees it; `target` and `payload` are channel-neutral JSON."""
+    """One claimed row: `target` is where it goes (conversation_id, user_id, thread, locale), `kind` and `payload`
+    the action it holds (core.channel's encoding). `question_ref` is filled in for an edit of the question."""
 
     id: int
     profile: str
@@ -32,36 +36,66 @@ class OutboxItem:
     payload: dict[str, Any]
     attempts: int
     created_at: datetime
+    question_ref: str | None = None
+
+    def decode(self) -> tuple[Delivery, OutboundAction]:
+        """What the channel is handed. A row that can't be sent raises PermanentFailure: one core refused when it
+        was queued (an alert destination a conversation id would have moved elsewhere), or one holding no known
+        action."""
+        t = self.target
+        if t.get("refused"):
+            raise PermanentFailure(str(t["refused"]))
+        try:
+            action = decode(self.kind, self.payload)
+        except UnknownAction as exc:
+            raise PermanentFailure(str(exc)) from exc
+        delivery = Delivery(
+            self.id,
+            self.profile,
+            self.channel,
+            self.survey_id,
+            str(t.get("conversation_id", "")),
+            str(t.get("user_id", "")),
+            t.get("thread"),
+            t.get("locale"),
+            self.attempts,
+            self.question_ref,
+        )
+        return delivery, action
 
 
 @dataclass(frozen=True, slots=True)
 class NewMessage:
+    """An action to queue for one destination; `ordering_key` keeps one conversation's messages in order."""
+
     profile: str
     channel: str
-    kind: str
     ordering_key: str
     target: dict[str, Any]
-    payload: dict[str, Any]
+    action: OutboundAction
     survey_id: int | None = None
 
 
 def rows_for(messages: list[NewMessage], now: datetime) -> list[dict[str, Any]]:
-    return [
-        {
-            "profile": m.profile,
-            "channel": m.channel,
-            "kind": m.kind,
-            "survey_id": m.survey_id,
-            "ordering_key": m.ordering_key[:512],
-            "target": m.target,
-            "payload": m.payload,
-            "status": PENDING,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-        }
-        for m in messages
-    ]
+    rows = []
+    for m in messages:
+        kind, payload = encode(m.action)
+        rows.append(
+            {
+                "profile": m.profile,
+                "channel": m.channel,
+                "kind": kind,
+                "survey_id": m.survey_id,
+                "ordering_key": m.ordering_key[:512],
+                "target": m.target,
+                "payload": payload,
+                "status": PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+        )
+    return rows
 
 
 async def enqueue(conn: AsyncConnection, messages: list[NewMessage], now: datetime) -> None:

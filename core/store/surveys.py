@@ -12,9 +12,10 @@ from typing import Any
 from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.channel import tag
 from core.store.tables import ContactRow, DeadEndpointRow, InboundKeyRow, OutboxRow, SurveyRow
 from core.survey import ANSWERABLE_STATES, OPEN_STATES, ContactStatus, Policy, SkipReason, State, Survey
-from core.types import Address
+from core.types import Address, AskComment, AskScore, Say
 
 S = SurveyRow.__table__
 C = ContactRow.__table__
@@ -283,7 +284,7 @@ def _find_params(address: Address, reply_to: str | None = None) -> dict[str, Any
 
 
 # What we send a customer for a survey: a reply hanging under one of these answers that survey.
-REPLIED_KINDS = ("ask_score", "ask_comment", "say")
+REPLIED_KINDS = tuple(tag(t) for t in (AskScore, AskComment, Say))
 
 
 @cache

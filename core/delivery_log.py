@@ -1,4 +1,5 @@
-"""Bookkeeping around sending: claim, record the outcome, and mark customers that can no longer be reached."""
+"""The outbox's record of each send: lease ready messages, record how each attempt ended, and mark customers (or
+subscription URLs) that can no longer be reached."""
 
 from __future__ import annotations
 
@@ -6,16 +7,20 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from core.channel import tag
+from core.outbound import EVENTS_CHANNEL
 from core.store import Store
 from core.store import outbox as ob
 from core.store import surveys as q
 from core.store.outbox import OutboxItem
 from core.survey import SkipReason, State
 from core.transitions import Transition
-from core.types import Address
+from core.types import Address, AskScore, MarkAnswered
+
+ASK_SCORE, MARK_ANSWERED = tag(AskScore), tag(MarkAnswered)
 
 
-class Dispatch:
+class DeliveryLog:
     def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
         self.store = store
         self.clock = clock
@@ -28,16 +33,15 @@ class Dispatch:
             items = await ob.claim(conn, worker, self.clock(), lease, limit, channels)
             out = []
             for item in items:
-                if item.kind == "mark_answered" and item.survey_id is not None:
-                    ref = await q.question_ref(conn, item.survey_id)
-                    item = replace(item, payload={**item.payload, "question_ref": ref})
+                if item.kind == MARK_ANSWERED and item.survey_id is not None:
+                    item = replace(item, question_ref=await q.question_ref(conn, item.survey_id))
                 out.append(item)
             return out
 
     async def sent(self, item: OutboxItem, worker: str, ref: str | None) -> bool:
         async with self.store.transaction() as conn:
             ok = await ob.mark_sent(conn, item.id, worker, self.clock(), ref)
-            if ok and ref and item.kind == "ask_score" and item.survey_id is not None:
+            if ok and ref and item.kind == ASK_SCORE and item.survey_id is not None:
                 await q.set_question_ref(conn, item.survey_id, ref)
             return ok
 
@@ -58,8 +62,9 @@ class Dispatch:
         skipped: Transition | None = None
         async with self.store.transaction() as conn:
             await ob.mark_dead(conn, item.id, worker, error)
-            if gone and item.target.get("url"):
-                await q.mark_endpoint_gone(conn, item.profile, item.target["url"], now, error)
+            url = item.target.get("conversation_id")
+            if gone and item.channel == EVENTS_CHANNEL and url:
+                await q.mark_endpoint_gone(conn, item.profile, url, now, error)
             user = item.target.get("user_id")
             if unreachable and user:
                 address = Address(item.channel, item.profile, item.target.get("conversation_id", ""), user)
