@@ -1,134 +1,84 @@
-"""Builds one channel handle per (profile, platform) from the configuration."""
+"""Finds every channel (the `adapters` packages that export a SPEC, and installed packages declaring an entry
+point in the `npsbot.channels` group) and builds each profile's configured channels from their specs. No channel
+is named here: a new one is a package, found the same way whether it ships with npsbot or is pip-installed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+import importlib
+import logging
+import pkgutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.metadata import entry_points
 
-from aiohttp import web
+from pydantic import BaseModel
 
-from adapters.memory import MemoryChannel, http_routes
-from core.store.outbox import OutboxItem
+import adapters
+from adapters.spec import Channel, ChannelDeps, ChannelSpec
 
-if TYPE_CHECKING:
-    from bots.config import MemoryConfig
-    from bots.runtime import Runtime
-
-
-class ChannelHandle(Protocol):
-    """What the composition root needs from an adapter: routes, a sender and a lifecycle."""
-
-    channel: str
-    profile: str
-
-    def mount(self, app: web.Application) -> None: ...
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    async def send(self, item: OutboxItem) -> str | None: ...
+log = logging.getLogger(__name__)
+ENTRY_POINT_GROUP = "npsbot.channels"
 
 
-class MemoryHandle:
-    """The in-process channel as a handle (nothing to start). Its trial endpoint is mounted only for profiles whose
-    `memory` config says `http: true`, each behind its own token."""
+@dataclass(frozen=True)
+class Discovered:
+    """The specs found, by name, and the entry points that failed to load (by their name) with the reason: such a
+    package is an error only for a configuration that uses it."""
 
-    channel = "memory"
+    specs: Mapping[str, ChannelSpec] = field(default_factory=dict)
+    broken: Mapping[str, str] = field(default_factory=dict)
 
-    def __init__(self, runtime: Runtime, profile: str, settings: MemoryConfig) -> None:
-        self.profile = profile
-        self.memory = MemoryChannel(runtime.service, profile)
-        self.token = settings.token if settings.http else None
-        self._runtime = runtime
-
-    def mount(self, app: web.Application) -> None:
-        """One route serves every memory profile that enables it; the first such handle mounts it."""
-        if self.token is None:
-            return
-        if any(r.resource and r.resource.canonical == "/memory/{profile}" for r in app.router.routes()):
-            return
-        handles = [c for c in self._runtime.channels if isinstance(c, MemoryHandle) and c.token]
-        app.router.add_routes(
-            http_routes({c.profile: c.memory for c in handles}, {c.profile: c.token for c in handles if c.token})
-        )
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-    async def send(self, item: OutboxItem) -> str | None:
-        return await self.memory.send(item)
+    def unknown(self, name: str) -> str:
+        """Why `name` is not a channel, for a configuration problem."""
+        if name in self.broken:
+            return f"the installed channel package {name!r} failed to load ({self.broken[name]})"
+        return f"unknown channel {name!r}; known: {', '.join(sorted(self.specs)) or 'none'}"
 
 
-Factory = Callable[["Runtime", str, Any], ChannelHandle]
+@cache
+def discover() -> Discovered:
+    """Built-ins first, then entry points; two specs of one name are an error naming where each came from. Cached:
+    call `discover.cache_clear()` after changing what is installed."""
+    specs: dict[str, ChannelSpec] = {}
+    origins: dict[str, str] = {}
+    broken: dict[str, str] = {}
+
+    def add(spec: ChannelSpec, origin: str) -> None:
+        if spec.name in specs:
+            raise ValueError(f"channel {spec.name!r} is defined twice: by {origins[spec.name]} and by {origin}")
+        specs[spec.name], origins[spec.name] = spec, origin
+
+    for module in pkgutil.iter_modules(adapters.__path__, "adapters."):
+        spec = getattr(importlib.import_module(module.name), "SPEC", None) if module.ispkg else None
+        if isinstance(spec, ChannelSpec):
+            add(spec, module.name)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            loaded = ep.load()
+        except Exception as exc:  # a broken package must not take down the channels that work
+            broken[ep.name] = f"{type(exc).__name__}: {exc}"
+            log.warning("channel package %s (%s) failed to load: %s", ep.name, ep.value, broken[ep.name])
+            continue
+        if not isinstance(loaded, ChannelSpec):
+            broken[ep.name] = f"{ep.value} is a {type(loaded).__name__}, not a ChannelSpec"
+            log.warning("channel package %s: %s", ep.name, broken[ep.name])
+            continue
+        add(loaded, f"the entry point {ep.name} = {ep.value}")
+    return Discovered(specs, broken)
 
 
-def telegram_handle(runtime: Runtime, profile: str, config: Any) -> ChannelHandle:
-    from adapters.telegram import TelegramChannel
-
-    return TelegramChannel(
-        runtime.service,
-        profile,
-        runtime.profiles[profile],
-        config,
-        public_url=runtime.config.server.public_url,
-        clock=runtime.service.clock,
-    )
-
-
-def webhook_handle(runtime: Runtime, profile: str, config: Any) -> ChannelHandle:
-    from adapters.webhook.channel import WebhookChannel
-
-    return WebhookChannel(runtime.service, profile, runtime.profiles[profile], config)
-
-
-def chatwoot_handle(runtime: Runtime, profile: str, config: Any) -> ChannelHandle:
-    from adapters.chatwoot import ChatwootChannel
-
-    return ChatwootChannel(runtime.service, profile, runtime.profiles[profile], config)
-
-
-def slack_handle(runtime: Runtime, profile: str, config: Any) -> ChannelHandle:
-    from adapters.slack import SlackChannel
-
-    return SlackChannel(
-        runtime.service,
-        profile,
-        runtime.profiles[profile],
-        config,
-        clock=runtime.service.clock,
-        lease=runtime.config.worker.lease,  # a crashed process's journaled requests wait this long, as its sends do
-    )
-
-
-FACTORIES: dict[str, Factory] = {
-    "memory": MemoryHandle,
-    "slack": slack_handle,
-    "telegram": telegram_handle,
-    "webhook": webhook_handle,
-    "chatwoot": chatwoot_handle,
-}
-
-
-def event_secrets(runtime: Runtime) -> dict[tuple[str, str], str | None]:
-    """Each subscription signs with its own secret, else with the profile's webhook secret."""
-    out: dict[tuple[str, str], str | None] = {}
-    for name, profile in runtime.config.profiles.items():
-        fallback = profile.channels.webhook.secrets[0] if profile.channels.webhook else None
-        for sub in profile.subscriptions:
-            out[(name, sub.url)] = sub.secret or fallback
-    return out
-
-
-def build_channels(runtime: Runtime) -> list[ChannelHandle]:
-    handles: list[ChannelHandle] = []
-    for name, profile in runtime.config.profiles.items():
-        for channel in profile.channels.enabled():
-            factory = FACTORIES.get(channel)
-            if factory is None:
-                raise RuntimeError(f"profiles.{name}.channels.{channel}: no adapter is available for this channel")
-            handles.append(factory(runtime, name, getattr(profile.channels, channel)))
-    return handles
+def build_channels(
+    configured: Mapping[str, Mapping[str, BaseModel]], deps: Callable[[str], ChannelDeps]
+) -> list[Channel]:
+    """`configured` maps each profile to its channels' validated configs (bots.config); `deps(profile)` gives what
+    that profile's channels may use."""
+    specs = discover().specs
+    channels: list[Channel] = []
+    for profile, configs in configured.items():
+        for name, config in configs.items():
+            channel = specs[name].build(deps(profile), config)
+            if getattr(channel, "name", None) != name or getattr(channel, "profile", None) != profile:
+                raise TypeError(f"channel {name!r}: its builder returned a channel whose name or profile differs")
+            channels.append(channel)
+    return channels

@@ -34,7 +34,7 @@ def _config(args: argparse.Namespace):
 def cmd_check_config(args: argparse.Namespace) -> int:
     cfg = _config(args)
     for name, profile in cfg.profiles.items():
-        print(f"profile {name}: channels {', '.join(profile.channels.enabled()) or 'none'}, locale {profile.locale}")
+        print(f"profile {name}: channels {', '.join(profile.channels) or 'none'}, locale {profile.locale}")
     print("configuration OK")
     return 0
 

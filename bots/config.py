@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy.engine import make_url
 
+from bots.channels import discover
 from bots.durations import Duration
 from bots.worker import WorkerSettings
 from core.messages import LOCALES, MessageCatalog, language, validate_overrides
@@ -20,7 +21,6 @@ from core.profiles import EVENT_TYPES, AlertTarget, ProfileSettings, Subscriptio
 from core.reports.summary import MIN_RESPONSES
 from core.survey import Policy
 
-MIN_TOKEN = 16  # a shorter bearer token could be guessed
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -66,94 +66,20 @@ class PolicyConfig(Strict):
         return v
 
 
-class TelegramConfig(Strict):
-    token: str = Field(min_length=10)
-    secret_token: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,256}$")
-    mode: Literal["webhook", "polling"] = "webhook"
-    api_base: str | None = None
-    agents: list[int] = Field(default_factory=list)
-    support_chat_id: int | None = None
-    topic_customers: dict[int, int] = Field(default_factory=dict)
-    per_chat_per_second: float = Field(1.0, gt=0)
-    per_bot_per_second: float = Field(25.0, gt=0)
-    per_group_per_minute: float = Field(20.0, gt=0)
-
-    @field_validator("token")
-    @classmethod
-    def _token_shape(cls, v: str) -> str:
-        if not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", v):
-            raise ValueError("expected a bot token like 123456:ABC-DEF (from @BotFather)")
-        return v
-
-    @model_validator(mode="after")
-    def _webhook_needs_secret(self) -> TelegramConfig:
-        if self.mode == "webhook" and not self.secret_token:
-            raise ValueError("secret_token is required in webhook mode (Telegram sends it in every update)")
-        return self
-
-
-class SlackConfig(Strict):
-    bot_token: str = Field(min_length=5)
-    signing_secret: str = Field(min_length=5)
-    api_base: str | None = None
-    close_reaction: str = "white_check_mark"
-    agents: list[str] = Field(default_factory=list)
-
-
-class WebhookConfig(Strict):
-    secrets: list[str] = Field(min_length=1)
-    deliver_url: str | None = Field(None, pattern=r"^https?://")
-    delivery_secret: str | None = None
-    rate_per_second: float = Field(10.0, gt=0)
-
-    @field_validator("secrets")
-    @classmethod
-    def _whsec(cls, v: list[str]) -> list[str]:
-        for s in v:
-            if not s.startswith("whsec_"):
-                raise ValueError("each secret must start with whsec_ (Standard Webhooks)")
-        return v
-
-
-class ChatwootConfig(Strict):
-    base_url: str = Field(pattern=r"^https?://")
-    account_id: int = Field(ge=1)
-    api_token: str = Field(min_length=5)
-    webhook_token: str = Field(min_length=16)
-    rate_per_second: float = Field(5.0, gt=0)
-
-
-class MemoryConfig(Strict):
-    """The in-process channel; `memory: {}` turns it on. Its trial endpoint `POST /memory/{profile}` opens anyone's
-    surveys, so it is off unless `http: true`, and then only answers requests bearing `token`."""
-
-    http: bool = False
-    token: str | None = Field(None, min_length=MIN_TOKEN, max_length=512)
-
-    @model_validator(mode="after")
-    def _endpoint_needs_token(self) -> MemoryConfig:
-        if self.http and not self.token:
-            raise _Nested(
-                [f"token: required with http: true (at least {MIN_TOKEN} characters, sent as a bearer token)"]
-            )
-        return self
-
-
-class ChannelsConfig(Strict):
-    telegram: TelegramConfig | None = None
-    slack: SlackConfig | None = None
-    webhook: WebhookConfig | None = None
-    chatwoot: ChatwootConfig | None = None
-    memory: MemoryConfig | None = None
-
-    def enabled(self) -> list[str]:
-        names = ("telegram", "slack", "webhook", "chatwoot", "memory")
-        return [name for name in names if getattr(self, name) is not None]
-
-
 class AlertConfig(Strict):
-    channel: Literal["slack", "telegram", "webhook", "chatwoot", "memory"]
+    channel: str
     destination: str = Field(min_length=1)
+
+    @field_validator("channel")
+    @classmethod
+    def _carries_alerts(cls, v: str) -> str:
+        found = discover()
+        spec = found.specs.get(v)
+        if spec is None:
+            raise ValueError(found.unknown(v))
+        if not spec.alerts:
+            raise ValueError(f"the {v} channel does not carry alerts (it only talks to customers)")
+        return v
 
 
 class SubscriptionConfig(Strict):
@@ -175,12 +101,32 @@ class ProfileConfig(Strict):
     locale: str = "en"
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     messages: dict[str, dict[str, str]] = Field(default_factory=dict)
-    channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
+    channels: dict[str, BaseModel] = Field(default_factory=dict)  # validated by each channel's own model
     alerts: list[AlertConfig] = Field(default_factory=list)
     subscriptions: list[SubscriptionConfig] = Field(default_factory=list)
     review_url: str | None = None
     link_template: str | None = None
     api_tokens: list[str] = Field(default_factory=list)
+
+    @field_validator("channels", mode="before")
+    @classmethod
+    def _channels(cls, v: Any) -> Any:
+        """Each `channels.<name>` by the model of the channel of that name; a null value leaves it off."""
+        if not isinstance(v, dict):
+            return v  # pydantic says it should be a mapping
+        found, problems, configs = discover(), [], {}
+        for name, value in v.items():
+            spec = found.specs.get(name)
+            if spec is None:
+                problems.append(f"{name}: {found.unknown(name)}")
+            elif value is not None:
+                try:
+                    configs[name] = spec.config.model_validate(value)
+                except ValidationError as exc:
+                    problems += [_below(name, line) for e in exc.errors() for line in _lines(e)]
+        if problems:
+            raise _Nested(problems)
+        return configs
 
     @field_validator("messages")
     @classmethod
@@ -201,11 +147,10 @@ class ProfileConfig(Strict):
             )
         # An alert goes out through the profile's own channel of that name; without one, every alert would end
         # as a dead letter.
-        enabled = self.channels.enabled()
         problems += [
             f"alerts[{i}].channel: the profile has no {a.channel} channel configured"
             for i, a in enumerate(self.alerts)
-            if a.channel not in enabled
+            if a.channel not in self.channels
         ]
         if problems:
             raise _Nested(problems)
@@ -378,6 +323,12 @@ def _lines(error: Any) -> list[str]:
     if isinstance(cause, _Nested):
         return [f"{where}.{p}" if where != "(root)" else p for p in cause.problems]
     return [f"{where}: {error['msg'].removeprefix('Value error, ')}"]
+
+
+def _below(key: str, line: str) -> str:
+    """A problem line of a nested model, its path put under `key` ("(root): x" is the key's own problem)."""
+    where, _, what = line.partition(": ")
+    return f"{key}: {what}" if where == "(root)" else f"{key}.{line}"
 
 
 def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from adapters.spec import Channel, ChannelDeps
+from adapters.webhook import SPEC as WEBHOOK
+from adapters.webhook import WebhookConfig
 from adapters.webhook.events import EventSender
-from bots.channels import ChannelHandle, build_channels, event_secrets
+from bots.channels import build_channels
 from bots.config import Config
 from bots.metrics import Metrics, journaled_channels
 from bots.startup import ChannelStarts, RetryPolicy
 from bots.worker import Worker
-from core.delivery import Sender
+from core.channel import OutboundChannel
 from core.service import SurveyService, utcnow
 from core.store import Store
 
@@ -29,10 +32,10 @@ class Runtime:
         self.store = store or Store(config.database_url)
         self.profiles = config.profile_settings()
         self.service = SurveyService(self.store, self.profiles, clock)
-        self.channels: list[ChannelHandle] = build_channels(self)
-        self.senders: dict[tuple[str, str], Sender] = {(c.channel, c.profile): c for c in self.channels}
+        self.channels: list[Channel] = build_channels({n: p.channels for n, p in config.profiles.items()}, self.deps)
+        self.senders: dict[tuple[str, str], OutboundChannel] = {(c.name, c.profile): c for c in self.channels}
         self.starts = ChannelStarts(self.channels, start_retry)
-        self.events = EventSender(event_secrets(self))
+        self.events = EventSender(event_secrets(config))
         self.senders[("events", "*")] = self.events
         self.metrics = Metrics(clock, journaled_channels(self.channels))
         self.worker = Worker(
@@ -42,9 +45,21 @@ class Runtime:
             metrics=self.metrics,
         )
 
-    def channel(self, channel: str, profile: str) -> ChannelHandle:
+    def deps(self, profile: str) -> ChannelDeps:
+        """What one profile's channels are built from."""
+        return ChannelDeps(
+            profile=profile,
+            settings=self.profiles[profile],
+            service=self.service,
+            store=self.store,
+            clock=self.service.clock,
+            public_url=self.config.server.public_url,
+            lease=self.config.worker.lease,  # a crashed process's journaled requests wait this long, as its sends do
+        )
+
+    def channel(self, channel: str, profile: str) -> Channel:
         for c in self.channels:
-            if (c.channel, c.profile) == (channel, profile):
+            if (c.name, c.profile) == (channel, profile):
                 return c
         raise LookupError(f"{profile} has no {channel} channel")
 
@@ -63,3 +78,14 @@ class Runtime:
             await c.stop()
         await self.events.stop()
         await self.store.dispose()
+
+
+def event_secrets(config: Config) -> dict[tuple[str, str], str | None]:
+    """Each subscription signs with its own secret, else with the secret of the profile's webhook channel."""
+    out: dict[tuple[str, str], str | None] = {}
+    for name, profile in config.profiles.items():
+        webhook = profile.channels.get(WEBHOOK.name)
+        fallback = webhook.secrets[0] if isinstance(webhook, WebhookConfig) else None
+        for sub in profile.subscriptions:
+            out[(name, sub.url)] = sub.secret or fallback
+    return out

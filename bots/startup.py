@@ -9,7 +9,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bots.channels import ChannelHandle
+from adapters.spec import Channel
 from core.backoff import backoff_delay
 
 log = logging.getLogger(__name__)
@@ -34,14 +34,14 @@ def describe(exc: BaseException) -> str:
     return text if len(text) <= REASON_CHARS else text[: REASON_CHARS - 1] + "…"
 
 
-def name_of(channel: ChannelHandle) -> str:
-    return f"{channel.channel}:{channel.profile}"
+def name_of(channel: Channel) -> str:
+    return f"{channel.name}:{channel.profile}"
 
 
 class ChannelStarts:
     """Holds why each channel that failed to start is still down (`failures`, shown by /healthz)."""
 
-    def __init__(self, channels: Sequence[ChannelHandle], policy: RetryPolicy | None = None) -> None:
+    def __init__(self, channels: Sequence[Channel], policy: RetryPolicy | None = None) -> None:
         self.channels = channels
         self.policy = policy or RetryPolicy()
         self.failures: dict[str, str] = {}
@@ -58,7 +58,7 @@ class ChannelStarts:
             await asyncio.wait(self._retries)
         self._retries.clear()
 
-    async def _first(self, channel: ChannelHandle) -> None:
+    async def _first(self, channel: Channel) -> None:
         reason = await self._attempt(channel)
         if reason is None:
             return
@@ -68,7 +68,7 @@ class ChannelStarts:
         self._retries.add(task)
         task.add_done_callback(self._retries.discard)
 
-    async def _attempt(self, channel: ChannelHandle) -> str | None:
+    async def _attempt(self, channel: Channel) -> str | None:
         """None when the channel started, else why not; the traceback goes to DEBUG only."""
         try:
             await asyncio.wait_for(channel.start(), self.policy.timeout)
@@ -80,7 +80,7 @@ class ChannelStarts:
             return describe(exc)
         return None
 
-    async def _retry(self, channel: ChannelHandle) -> None:
+    async def _retry(self, channel: Channel) -> None:
         name, attempt = name_of(channel), 0
         while True:
             attempt += 1

@@ -39,7 +39,7 @@ async def test_healthz(client: TestClient) -> None:
 
 async def test_full_conversation_over_http(client: TestClient) -> None:
     runtime = client.runtime  # type: ignore[attr-defined]
-    memory = runtime.channel("memory", "tapas").memory
+    memory = runtime.channel("memory", "tapas")
 
     async def post(body: dict) -> dict:
         resp = await client.post("/memory/tapas", json=body)

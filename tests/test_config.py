@@ -114,7 +114,7 @@ def test_unreadable_and_invalid_yaml(tmp_path: Path) -> None:
     bad.write_text("profiles: [unclosed", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad)
-    assert parse_config(MINIMAL, env={}).profiles["acme"].channels.enabled() == ["memory"]
+    assert parse_config(MINIMAL, env={}).profiles["acme"].channels.keys() == {"memory"}
 
 
 def problems_of(data: dict, env: dict[str, str] | None = None) -> list[str]:
@@ -240,7 +240,7 @@ def test_the_readme_walkthrough_passes_check_config() -> None:
     data = yaml.safe_load(_walkthrough_yaml())
     cfg = parse_config(data, env={"SLACK_BOT_TOKEN": "xoxb-walkthrough", "SLACK_SIGNING_SECRET": "signing-secret"})
     for profile in cfg.profiles.values():
-        assert profile.alerts and all(a.channel in profile.channels.enabled() for a in profile.alerts)
+        assert profile.alerts and all(a.channel in profile.channels for a in profile.alerts)
 
 
 @pytest.mark.parametrize(
@@ -260,6 +260,6 @@ def test_the_memory_trial_endpoint_needs_a_token_of_sane_length(memory: dict, pr
 
 
 def test_the_memory_trial_endpoint_is_off_by_default() -> None:
-    assert parse_config(MINIMAL, env={}).profiles["acme"].channels.memory.http is False  # type: ignore[union-attr]
+    assert parse_config(MINIMAL, env={}).profiles["acme"].channels["memory"].http is False  # type: ignore[attr-defined]
     on = {"profiles": {"acme": {"brand": "A", "channels": {"memory": {"http": True, "token": "${T}"}}}}}
-    assert parse_config(on, env={"T": "t" * 16}).profiles["acme"].channels.memory.token == "t" * 16  # type: ignore[union-attr]
+    assert parse_config(on, env={"T": "t" * 16}).profiles["acme"].channels["memory"].token == "t" * 16  # type: ignore[attr-defined]

@@ -248,4 +248,4 @@ async def test_the_example_configuration_exposes_no_trial_endpoint() -> None:
         assert not any(r.resource and r.resource.canonical.startswith("/memory") for r in app.router.routes())
     finally:
         await runtime.stop()
-    assert any(p.channels.memory is not None for p in cfg.profiles.values())  # the trial channel is still shown
+    assert any("memory" in p.channels for p in cfg.profiles.values())  # the trial channel is still shown

@@ -209,7 +209,7 @@ async def test_api_close_on_any_channel_with_idempotency(client: TestClient) -> 
     assert first.status == 200 and (await first.json())["survey"]["state"] == "asked"
     assert (await again.json())["status"] == "duplicate"
     await deliver(client)
-    memory = client.runtime.channel("memory", "acme").memory  # type: ignore[attr-defined]
+    memory = client.runtime.channel("memory", "acme")
     assert [d.kind for d in memory.inbox("m1")] == ["ask_score"]
     reopen = {"profile": "acme", "channel": "memory", "conversation_id": "m1"}
     resp = await client.post("/api/v1/conversations/reopen", json=reopen, headers=auth(ACME_TOKEN))

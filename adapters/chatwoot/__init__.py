@@ -1,5 +1,22 @@
 """Chatwoot channel: a conversation resolved in Chatwoot gets a survey in the same conversation."""
 
-from adapters.chatwoot.channel import ChatwootChannel
+from __future__ import annotations
 
-__all__ = ["ChatwootChannel"]
+from typing import TYPE_CHECKING
+
+from adapters.chatwoot.config import ChatwootConfig
+from adapters.spec import ChannelDeps, ChannelSpec
+
+if TYPE_CHECKING:
+    from adapters.chatwoot.channel import ChatwootChannel
+
+
+def build(deps: ChannelDeps, config: ChatwootConfig) -> ChatwootChannel:
+    from adapters.chatwoot.channel import ChatwootChannel
+
+    return ChatwootChannel(deps, config)
+
+
+SPEC = ChannelSpec(name="chatwoot", config=ChatwootConfig, build=build)
+
+__all__ = ["SPEC", "ChatwootConfig"]

@@ -12,17 +12,27 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError
 
+from adapters.chatwoot import SPEC
+from adapters.chatwoot.config import ChatwootConfig
 from adapters.http import HttpClient, read_capped, retry_after, status_text
+from adapters.spec import Channel, ChannelDeps
 from core import jsonbody
+from core.channel import Delivery, score_labels
 from core.delivery import DeliveryError, PermanentFailure, RetryLater
-from core.profiles import ProfileSettings
 from core.ratelimit import Limit, Rate
-from core.service import SurveyService
-from core.store.outbox import OutboxItem
-from core.types import Address, ConversationClosed, ConversationReopened, InboundEvent, TextReceived
+from core.types import (
+    Address,
+    AskScore,
+    ConversationClosed,
+    ConversationReopened,
+    DetractorAlert,
+    InboundEvent,
+    Say,
+    TextReceived,
+)
 
 log = logging.getLogger(__name__)
-CHANNEL = "chatwoot"
+CHANNEL = SPEC.name
 MAX_INT = 2**63 - 1
 # Chatwoot's ids are positive integers, and a conversation id ends up in an API URL: anything else is refused (400).
 ChatwootId = Annotated[StrictInt, Field(ge=1, le=MAX_INT)]
@@ -134,13 +144,13 @@ def _message(profile: str, p: MessageCreated) -> tuple[InboundEvent, str] | None
     return TextReceived(address, p.content or ""), f"{CHANNEL}:{profile}:message:{p.id}"
 
 
-class ChatwootChannel(HttpClient):
-    channel = CHANNEL
+class ChatwootChannel(HttpClient, Channel):
+    name = CHANNEL
 
-    def __init__(self, service: SurveyService, profile: str, settings: ProfileSettings, config: Any) -> None:
-        self.service = service
-        self.profile = profile
-        self.settings = settings
+    def __init__(self, deps: ChannelDeps, config: ChatwootConfig) -> None:
+        self.service = deps.service
+        self.profile = deps.profile
+        self.settings = deps.settings
         self.config = config
 
     def mount(self, app: web.Application) -> None:
@@ -168,31 +178,34 @@ class ChatwootChannel(HttpClient):
         out = await self.service.handle(event, dedup_key=key)
         return web.json_response({"status": out.status, "survey_id": out.survey.id if out.survey else None})
 
-    def rate_limits(self, item: OutboxItem) -> list[Limit]:
+    def rate_limits(self, delivery: Delivery) -> list[Limit]:
         return [(f"chatwoot:{self.config.base_url}", Rate(self.config.rate_per_second, burst=5))]
 
-    async def send(self, item: OutboxItem) -> str | None:
+    async def say(self, delivery: Delivery, action: Say) -> str | None:
+        return await self._message(delivery, {"content": action.text})
+
+    async def ask_score(self, delivery: Delivery, action: AskScore) -> str | None:
+        """An option list; the customer's pick comes back as its title, which core reads as the number. Once
+        picked, the list collapses by itself, so there is nothing to mark answered."""
+        items = [{"title": label, "value": str(n)} for n, label in enumerate(score_labels(action))]
+        body = {"content": action.text, "content_type": "input_select", "content_attributes": {"items": items}}
+        return await self._message(delivery, body)
+
+    async def alert(self, delivery: Delivery, action: DetractorAlert) -> str | None:
+        """A private note for the team inside the conversation."""
+        return await self._message(delivery, {"content": action.text, "private": True})
+
+    async def _message(self, delivery: Delivery, body: dict[str, Any]) -> str | None:
         """Errors name the status only: what Chatwoot (or anything answering at base_url) says stays out of
         last_error. A redirect is refused, so the api_access_token goes nowhere but base_url."""
-        if item.kind == "mark_answered":
-            return None  # the option list collapses by itself once the customer picks
-        if item.target.get("refused"):
-            raise PermanentFailure(str(item.target["refused"]))
-        conv = conversation_number(item.target.get("conversation_id"))
+        conv = conversation_number(delivery.conversation_id)
         if conv is None:
             raise PermanentFailure("Chatwoot conversation id is not a positive integer; nothing sent")
         session = await self.http()
         account = int(self.config.account_id)
         url = f"{self.config.base_url.rstrip('/')}/api/v1/accounts/{account}/conversations/{conv}/messages"
-        body: dict[str, Any] = {"content": item.payload.get("text", ""), "message_type": "outgoing"}
-        if item.kind == "alert_detractor":
-            body["private"] = True  # a note for the team inside the conversation
-        if item.kind == "ask_score":
-            low, high = item.payload["low_label"], item.payload["high_label"]
-            titles = [f"0 · {low}", *map(str, range(1, 10)), f"10 · {high}"]
-            body["content_type"] = "input_select"
-            body["content_attributes"] = {"items": [{"title": t, "value": str(n)} for n, t in enumerate(titles)]}
         headers = {"api_access_token": self.config.api_token}
+        body = {**body, "message_type": "outgoing"}
         async with session.post(url, json=body, headers=headers, allow_redirects=False) as resp:
             if resp.status == 429:
                 raise RetryLater(status_text(429), retry_after(resp))

@@ -1,5 +1,18 @@
 """The in-process channel (tests, the demo and an opt-in trial endpoint)."""
 
-from adapters.memory.channel import TRIAL_EVENTS, Delivered, MemoryChannel, http_routes
+from __future__ import annotations
 
-__all__ = ["TRIAL_EVENTS", "Delivered", "MemoryChannel", "http_routes"]
+from adapters.memory.config import MemoryConfig
+from adapters.spec import ChannelDeps, ChannelSpec
+
+
+def build(deps: ChannelDeps, config: MemoryConfig) -> MemoryChannel:
+    return MemoryChannel(deps.service, deps.profile, config)
+
+
+SPEC = ChannelSpec(name="memory", config=MemoryConfig, build=build)
+
+# After SPEC: the channel module reads its name from it.
+from adapters.memory.channel import TRIAL_EVENTS, Delivered, MemoryChannel, http_routes  # noqa: E402
+
+__all__ = ["SPEC", "TRIAL_EVENTS", "Delivered", "MemoryChannel", "MemoryConfig", "http_routes"]

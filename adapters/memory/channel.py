@@ -1,6 +1,6 @@
 """An in-process channel: what a platform would show the customer is appended to a list. Tests drive the whole
-loop through it without a network; its trial endpoint (`http_routes`, off unless a profile enables it with a
-token) lets an operator do the same over HTTP."""
+loop through it without a network; its trial endpoint (`POST /memory/{profile}`, mounted only for a profile whose
+config says `http: true`, behind its token) lets an operator do the same over HTTP."""
 
 from __future__ import annotations
 
@@ -8,49 +8,106 @@ import hmac
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, ClassVar, Literal
 
+from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from adapters.memory import SPEC
+from adapters.memory.config import MemoryConfig
+from adapters.spec import Channel
 from core import jsonbody
+from core.channel import Delivery, tag
 from core.service import Outcome, SurveyService
-from core.store.outbox import OutboxItem
-from core.types import Address, ConversationClosed, ConversationReopened, OptOut, ScoreGiven, TextReceived
+from core.types import (
+    Address,
+    AskComment,
+    AskScore,
+    ConversationClosed,
+    ConversationReopened,
+    DetractorAlert,
+    MarkAnswered,
+    OptOut,
+    OutboundAction,
+    Say,
+    ScoreGiven,
+    TextReceived,
+)
 
-CHANNEL = "memory"
+CHANNEL = SPEC.name
 MAX_SURVEY_ID = 2**63 - 1  # a signed 64-bit column on every backend
 Ident = Annotated[str, Field(min_length=1, max_length=191)]  # the width of surveys.conversation_id
 ContactId = Annotated[str, Field(min_length=1, max_length=128)]  # the width of contacts.user_id
 
 
-@dataclass
+@dataclass(frozen=True)
 class Delivered:
+    """One send as the customer (or the team) would see it: the action as core gave it, buttons and all."""
+
     ref: str
-    kind: str
-    conversation_id: str
-    user_id: str
-    payload: dict[str, Any]
+    delivery: Delivery
+    action: OutboundAction
+
+    @property
+    def kind(self) -> str:
+        return tag(type(self.action))
+
+    @property
+    def conversation_id(self) -> str:
+        return self.delivery.conversation_id
+
+    @property
+    def user_id(self) -> str:
+        return self.delivery.user_id
+
+
+TRIALS = web.AppKey("memory_trials", dict)  # profile → its memory channel, for the one trial route
 
 
 @dataclass
-class MemoryChannel:
+class MemoryChannel(Channel):
     """Sender and inbound driver for one profile."""
 
+    name: ClassVar[str] = CHANNEL
     service: SurveyService
     profile: str
+    config: MemoryConfig = field(default_factory=MemoryConfig)
     delivered: list[Delivered] = field(default_factory=list)
     _refs: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def mount(self, app: web.Application) -> None:
+        """One route serves every profile whose memory channel enables the trial endpoint: the first such channel
+        adds it, each adds itself to the route's table."""
+        if not (self.config.http and self.config.token):
+            return
+        trials = app.get(TRIALS)
+        if trials is None:
+            trials = app[TRIALS] = {}
+            app.router.add_routes(http_routes(trials))
+        trials[self.profile] = self
 
     def address(self, conversation_id: str, user_id: str) -> Address:
         return Address(CHANNEL, self.profile, conversation_id, user_id)
 
-    async def send(self, item: OutboxItem) -> str | None:
+    async def _show(self, delivery: Delivery, action: OutboundAction) -> str:
         ref = f"m{next(self._refs)}"
-        t = item.target
-        self.delivered.append(
-            Delivered(ref, item.kind, t.get("conversation_id", ""), t.get("user_id", ""), item.payload)
-        )
+        self.delivered.append(Delivered(ref, delivery, action))
         return ref
+
+    async def say(self, delivery: Delivery, action: Say) -> str | None:
+        return await self._show(delivery, action)
+
+    async def ask_score(self, delivery: Delivery, action: AskScore) -> str | None:
+        return await self._show(delivery, action)
+
+    async def ask_comment(self, delivery: Delivery, action: AskComment) -> str | None:
+        return await self._show(delivery, action)
+
+    async def mark_answered(self, delivery: Delivery, action: MarkAnswered) -> str | None:
+        return await self._show(delivery, action)
+
+    async def alert(self, delivery: Delivery, action: DetractorAlert) -> str | None:
+        return await self._show(delivery, action)
 
     def inbox(self, conversation_id: str) -> list[Delivered]:
         return [d for d in self.delivered if d.conversation_id == conversation_id]
@@ -180,17 +237,17 @@ def bearer_matches(header: str, token: str) -> bool:
     return bool(given) and hmac.compare_digest(given.encode("utf-8", "surrogateescape"), token.encode())
 
 
-def http_routes(channels: Mapping[str, MemoryChannel], tokens: Mapping[str, str]) -> list[Any]:
-    """`POST /memory/{profile}` for trials: one event as JSON (see TRIAL_EVENTS), for the profiles in `tokens`
-    only (their memory channel has `http: true`), each behind its bearer token."""
-    from aiohttp import web
+def http_routes(channels: Mapping[str, MemoryChannel]) -> list[web.RouteDef]:
+    """`POST /memory/{profile}` for trials: one event as JSON (see TRIAL_EVENTS), for the profiles in `channels`
+    whose config has `http: true`, each behind its own bearer token."""
 
     def error(status: int, message: str, **headers: str) -> web.Response:
         return web.json_response({"error": message}, status=status, headers=headers)
 
     async def handle(request: web.Request) -> web.Response:
         profile = request.match_info["profile"]
-        channel, token = channels.get(profile), tokens.get(profile)
+        channel = channels.get(profile)
+        token = channel.config.token if channel is not None and channel.config.http else None
         if channel is None or not token:
             return error(404, "unknown profile")
         if not bearer_matches(request.headers.get("Authorization", ""), token):

@@ -1,5 +1,22 @@
 """Slack channel (slack-bolt): surveys in the thread or DM where the customer was helped."""
 
-from adapters.slack.channel import SlackChannel
+from __future__ import annotations
 
-__all__ = ["SlackChannel"]
+from typing import TYPE_CHECKING
+
+from adapters.slack.config import SlackConfig
+from adapters.spec import ChannelDeps, ChannelSpec
+
+if TYPE_CHECKING:
+    from adapters.slack.channel import SlackChannel
+
+
+def build(deps: ChannelDeps, config: SlackConfig) -> SlackChannel:
+    from adapters.slack.channel import SlackChannel  # slack-bolt is loaded only where a profile uses Slack
+
+    return SlackChannel(deps, config)
+
+
+SPEC = ChannelSpec(name="slack", config=SlackConfig, build=build)
+
+__all__ = ["SPEC", "SlackConfig"]

@@ -11,7 +11,6 @@ import urllib.parse
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -25,16 +24,17 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.http import client_session
+from adapters.slack import SPEC
+from adapters.slack.config import SlackConfig
 from adapters.slack.listeners import Context, Listener, register
 from adapters.slack.payloads import ValidationError, problems
 from adapters.slack.sender import SlackSender
+from adapters.spec import Channel, ChannelDeps
 from core import jsonbody
+from core.channel import Delivery
 from core.inbound_journal import InboundJournal
-from core.profiles import ProfileSettings
 from core.ratelimit import Limit
-from core.service import SurveyService, utcnow
-from core.store.outbox import OutboxItem
+from core.types import AskComment, AskScore, DetractorAlert, MarkAnswered, Say
 
 log = logging.getLogger(__name__)
 WARM_UP_SECONDS = 5.0
@@ -84,25 +84,16 @@ async def _on_error(error: Exception) -> BoltResponse | None:
     return None
 
 
-class SlackChannel:
-    channel = "slack"
+class SlackChannel(Channel):
+    name = SPEC.name
 
-    def __init__(
-        self,
-        service: SurveyService,
-        profile: str,
-        settings: ProfileSettings,
-        config: Any,
-        *,
-        clock: Callable[[], datetime] | None = None,
-        lease: timedelta = timedelta(seconds=60),
-    ) -> None:
-        self.profile = profile
+    def __init__(self, deps: ChannelDeps, config: SlackConfig) -> None:
+        self.profile = profile = deps.profile
         # slack_sdk joins base_url and the method name with urljoin, so the base must end with "/".
         kwargs = {"base_url": config.api_base.rstrip("/") + "/"} if config.api_base else {}
         # One aiohttp session that refuses redirects (adapters.http), shared by this client, bolt's and the clients
         # bolt derives per request; without it slack_sdk opens a session per call, and that one follows them.
-        session = client_session(timeout=aiohttp.ClientTimeout(total=30))  # slack_sdk's own default timeout
+        session = deps.http_session(timeout=aiohttp.ClientTimeout(total=30))  # slack_sdk's own default timeout
         self.client = AsyncWebClient(token=config.bot_token, session=session, **kwargs)
         self.verifier = SignatureVerifier(config.signing_secret)
         self._identity: AuthorizeResult | None = None
@@ -124,10 +115,11 @@ class SlackChannel:
             raise_error_for_unhandled_request=False,
         )
         self.app.error(_on_error)
-        ctx = Context(service, profile, settings, self.client, config.close_reaction, frozenset(config.agents), clock)
+        agents = frozenset(config.agents)
+        ctx = Context(deps.service, profile, deps.settings, self.client, config.close_reaction, agents, deps.clock)
         register(self.app, ctx, self._wrap)
         self.sender = SlackSender(self.client, profile)
-        self.journal = InboundJournal(service.store, self.channel, profile, self._replay, clock or utcnow, lease)
+        self.journal = InboundJournal(deps.store, self.name, profile, self._replay, deps.clock, deps.lease)
         self._journal_started = False
 
     def _wrap(self, read: Callable[[dict[str, Any]], Any]) -> Callable[[Listener], Any]:
@@ -256,8 +248,21 @@ class SlackChannel:
         if session is not None and not session.closed:
             await session.close()
 
-    def rate_limits(self, item: OutboxItem) -> list[Limit]:
-        return self.sender.rate_limits(item)
+    # Sends are the sender's, which holds the Web API client: core's actions in, Slack calls out.
+    def rate_limits(self, delivery: Delivery) -> list[Limit]:
+        return self.sender.rate_limits(delivery)
 
-    async def send(self, item: OutboxItem) -> str | None:
-        return await self.sender.send(item)
+    async def say(self, delivery: Delivery, action: Say) -> str | None:
+        return await self.sender.say(delivery, action)
+
+    async def ask_score(self, delivery: Delivery, action: AskScore) -> str | None:
+        return await self.sender.ask_score(delivery, action)
+
+    async def ask_comment(self, delivery: Delivery, action: AskComment) -> str | None:
+        return await self.sender.ask_comment(delivery, action)
+
+    async def mark_answered(self, delivery: Delivery, action: MarkAnswered) -> str | None:
+        return await self.sender.mark_answered(delivery, action)
+
+    async def alert(self, delivery: Delivery, action: DetractorAlert) -> str | None:
+        return await self.sender.alert(delivery, action)

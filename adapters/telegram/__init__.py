@@ -1,5 +1,22 @@
 """Telegram channel (aiogram 3): surveys in the chat where the customer was helped."""
 
-from adapters.telegram.channel import TelegramChannel
+from __future__ import annotations
 
-__all__ = ["TelegramChannel"]
+from typing import TYPE_CHECKING
+
+from adapters.spec import ChannelDeps, ChannelSpec
+from adapters.telegram.config import TelegramConfig
+
+if TYPE_CHECKING:
+    from adapters.telegram.channel import TelegramChannel
+
+
+def build(deps: ChannelDeps, config: TelegramConfig) -> TelegramChannel:
+    from adapters.telegram.channel import TelegramChannel  # aiogram is loaded only where a profile uses Telegram
+
+    return TelegramChannel(deps, config)
+
+
+SPEC = ChannelSpec(name="telegram", config=TelegramConfig, build=build)
+
+__all__ = ["SPEC", "TelegramConfig"]

@@ -6,8 +6,6 @@ import asyncio
 import contextlib
 import hmac
 import logging
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -21,13 +19,15 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from adapters.http import refuse_redirects
+from adapters.spec import Channel, ChannelDeps
+from adapters.telegram import SPEC
+from adapters.telegram.config import TelegramConfig
 from adapters.telegram.handlers import Context, register_handlers
 from adapters.telegram.sender import TelegramSender
 from core import jsonbody
-from core.profiles import ProfileSettings
-from core.ratelimit import Rate
-from core.service import SurveyService
-from core.store.outbox import OutboxItem
+from core.channel import Delivery
+from core.ratelimit import Limit, Rate
+from core.types import AskScore, DetractorAlert, MarkAnswered, Say
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -46,22 +46,13 @@ def _refusing_redirects(session: AiohttpSession) -> Any:
     return middleware
 
 
-class TelegramChannel:
-    channel = "telegram"
+class TelegramChannel(Channel):
+    name = SPEC.name
 
-    def __init__(
-        self,
-        service: SurveyService,
-        profile: str,
-        settings: ProfileSettings,
-        config: Any,
-        *,
-        public_url: str | None = None,
-        clock: Callable[[], datetime] | None = None,
-    ) -> None:
-        self.profile = profile
+    def __init__(self, deps: ChannelDeps, config: TelegramConfig) -> None:
+        self.profile = profile = deps.profile
         self.config = config
-        self.public_url = public_url
+        self.public_url = deps.public_url
         self.bot_id = int(config.token.split(":", 1)[0])
         api = {"api": TelegramAPIServer.from_base(config.api_base)} if config.api_base else {}
         session = AiohttpSession(**api)
@@ -69,14 +60,14 @@ class TelegramChannel:
         self.bot = Bot(config.token, session=session)
         self.dispatcher = Dispatcher(disable_fsm=True)  # no conversation state machine: core owns survey state
         ctx = Context(
-            service=service,
+            service=deps.service,
             profile=profile,
-            settings=settings,
+            settings=deps.settings,
             bot_id=self.bot_id,
             agents=frozenset(config.agents),
             support_chat_id=config.support_chat_id,
             topic_customers=dict(config.topic_customers),
-            clock=clock,
+            clock=deps.clock,
         )
         register_handlers(self.dispatcher, ctx)
         self.sender = TelegramSender(
@@ -150,8 +141,18 @@ class TelegramChannel:
             self._polling = None
         await self.bot.session.close()
 
-    def rate_limits(self, item: OutboxItem) -> list:
-        return self.sender.rate_limits(item)
+    # Sends are the sender's, which holds the Bot: core's actions in, Bot API calls out.
+    def rate_limits(self, delivery: Delivery) -> list[Limit]:
+        return self.sender.rate_limits(delivery)
 
-    async def send(self, item: OutboxItem) -> str | None:
-        return await self.sender.send(item)
+    async def say(self, delivery: Delivery, action: Say) -> str | None:
+        return await self.sender.say(delivery, action)
+
+    async def ask_score(self, delivery: Delivery, action: AskScore) -> str | None:
+        return await self.sender.ask_score(delivery, action)
+
+    async def mark_answered(self, delivery: Delivery, action: MarkAnswered) -> str | None:
+        return await self.sender.mark_answered(delivery, action)
+
+    async def alert(self, delivery: Delivery, action: DetractorAlert) -> str | None:
+        return await self.sender.alert(delivery, action)

@@ -1,1 +1,22 @@
 """Generic signed-webhook channel (Standard Webhooks) and outbound event subscriptions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from adapters.spec import ChannelDeps, ChannelSpec
+from adapters.webhook.config import WebhookConfig
+
+if TYPE_CHECKING:
+    from adapters.webhook.channel import WebhookChannel
+
+
+def build(deps: ChannelDeps, config: WebhookConfig) -> WebhookChannel:
+    from adapters.webhook.channel import WebhookChannel
+
+    return WebhookChannel(deps, config)
+
+
+SPEC = ChannelSpec(name="webhook", config=WebhookConfig, build=build)
+
+__all__ = ["SPEC", "WebhookConfig"]

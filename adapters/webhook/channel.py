@@ -11,33 +11,27 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from adapters.http import HttpClient, request_origin
-from adapters.webhook import signing
+from adapters.spec import Channel, ChannelDeps
+from adapters.webhook import SPEC, signing
+from adapters.webhook.config import WebhookConfig
 from adapters.webhook.http import post_signed
 from adapters.webhook.inbound import parser, to_core
 from core import jsonbody
+from core.channel import Delivery, score_labels
 from core.delivery import PermanentFailure
-from core.profiles import ProfileSettings
 from core.ratelimit import Limit, Rate
-from core.service import SurveyService
-from core.store.outbox import OutboxItem
+from core.types import AskComment, AskScore, DetractorAlert, MarkAnswered, Say
 
 log = logging.getLogger(__name__)
-TYPES = {
-    "ask_score": "question",
-    "ask_comment": "follow_up",  # the comment question: a public wire name, kept (see the README)
-    "say": "message",
-    "mark_answered": "question_answered",
-    "alert_detractor": "detractor_alert",
-}
 
 
-class WebhookChannel(HttpClient):
-    channel = "webhook"
+class WebhookChannel(HttpClient, Channel):
+    name = SPEC.name
 
-    def __init__(self, service: SurveyService, profile: str, settings: ProfileSettings, config: Any) -> None:
-        self.service = service
-        self.profile = profile
-        self.settings = settings
+    def __init__(self, deps: ChannelDeps, config: WebhookConfig) -> None:
+        self.service = deps.service
+        self.profile = deps.profile
+        self.settings = deps.settings
         self.config = config
         self.rate = Rate(config.rate_per_second, burst=max(1, int(config.rate_per_second)))
 
@@ -74,53 +68,60 @@ class WebhookChannel(HttpClient):
             }
         )
 
-    def rate_limits(self, item: OutboxItem) -> list[Limit]:
-        """Keyed by target URL without checking it: a refused URL is reported by `send`, as a dead letter."""
-        url = item.target.get("conversation_id") if item.kind == "alert_detractor" else self.config.deliver_url
-        return [(f"webhook:{url}", self.rate)]
+    def rate_limits(self, delivery: Delivery) -> list[Limit]:
+        """Everything this channel posts for the profile is paced together at the bridge's rate, detractor alerts
+        (rare, and perhaps to another URL) included."""
+        return [(f"webhook:{self.config.deliver_url or self.profile}", self.rate)]
 
-    def _url(self, item: OutboxItem) -> str:
-        if item.kind == "alert_detractor":
-            return self._alert_url(item)
+    def _deliver_url(self) -> str:
         if not self.config.deliver_url:
             raise PermanentFailure(f"profile {self.profile} has no webhook deliver_url")
         return self.config.deliver_url
 
-    def _alert_url(self, item: OutboxItem) -> str:
-        """The alert's URL, refused unless it is on the origin of one of the profile's webhook alert destinations:
-        core encodes a conversation id into its template and refuses a result on another host; this holds for rows
-        queued before that, too."""
-        if item.target.get("refused"):
-            raise PermanentFailure(str(item.target["refused"]))
-        url = str(item.target.get("conversation_id", ""))
-        allowed = {request_origin(t.destination) for t in self.settings.alert_targets if t.channel == self.channel}
+    def _alert_url(self, delivery: Delivery) -> str:
+        """The alert's URL (its delivery's conversation id), refused unless it is on the origin of one of the
+        profile's webhook alert destinations: core encodes a conversation id into its template and refuses a result
+        on another host; this holds for rows queued before that, too."""
+        url = delivery.conversation_id
+        allowed = {request_origin(t.destination) for t in self.settings.alert_targets if t.channel == self.name}
         if request_origin(url) is None or request_origin(url) not in allowed:
             raise PermanentFailure("alert destination refused: not on the host of a configured alert destination")
         return url
 
-    async def send(self, item: OutboxItem) -> str | None:
-        p, t = item.payload, item.target
+    async def _post(self, url: str, delivery: Delivery, type_: str, text: str, **extra: Any) -> str:
+        """One signed message; its webhook-id (`msg_<outbox id>`) stays the same on every retry."""
         message: dict[str, Any] = {
-            "type": TYPES.get(item.kind, item.kind),
+            "type": type_,
             "profile": self.profile,
-            "survey_id": item.survey_id,
-            "conversation_id": t.get("conversation_id"),
-            "contact_id": t.get("user_id"),
-            "thread": t.get("thread"),
-            "locale": t.get("locale"),
-            "text": p.get("text"),
+            "survey_id": delivery.survey_id,
+            "conversation_id": delivery.conversation_id,
+            "contact_id": delivery.user_id,
+            "thread": delivery.thread,
+            "locale": delivery.locale,
+            "text": text,
+            **extra,
         }
-        if item.kind == "ask_score":
-            low, high = p["low_label"], p["high_label"]
-            message["options"] = [
-                {"value": n, "label": f"{n} · {low}" if n == 0 else f"{n} · {high}" if n == 10 else str(n)}
-                for n in range(11)
-            ]
-        elif item.kind == "mark_answered":
-            message["score"] = p.get("score")
-        elif item.kind == "alert_detractor":
-            message.update({k: p.get(k) for k in ("score", "comment", "customer", "agent", "team", "channel", "link")})
-            message["conversation_id"] = p.get("conversation_id")
         body = json.dumps(message, ensure_ascii=False).encode()
-        await post_signed(await self.http(), self._url(item), body, self.delivery_secret, f"msg_{item.id}")
-        return f"msg_{item.id}"
+        await post_signed(await self.http(), url, body, self.delivery_secret, f"msg_{delivery.id}")
+        return f"msg_{delivery.id}"
+
+    async def say(self, delivery: Delivery, action: Say) -> str | None:
+        return await self._post(self._deliver_url(), delivery, "message", action.text)
+
+    async def ask_score(self, delivery: Delivery, action: AskScore) -> str | None:
+        options = [{"value": n, "label": label} for n, label in enumerate(score_labels(action))]
+        return await self._post(self._deliver_url(), delivery, "question", action.text, options=options)
+
+    async def ask_comment(self, delivery: Delivery, action: AskComment) -> str | None:
+        # "follow_up" is the bridge's name for the comment question: a public wire name, kept (see the README).
+        return await self._post(self._deliver_url(), delivery, "follow_up", action.text)
+
+    async def mark_answered(self, delivery: Delivery, action: MarkAnswered) -> str | None:
+        url = self._deliver_url()
+        return await self._post(url, delivery, "question_answered", action.text, score=action.score)
+
+    async def alert(self, delivery: Delivery, action: DetractorAlert) -> str | None:
+        a = action
+        about = {"score": a.score, "comment": a.comment, "customer": a.customer, "agent": a.agent, "team": a.team}
+        about |= {"channel": a.channel, "link": a.link, "conversation_id": a.conversation_id}  # the customer's
+        return await self._post(self._alert_url(delivery), delivery, "detractor_alert", a.text, **about)

@@ -79,7 +79,7 @@ def api_routes(runtime: Any) -> list[web.RouteDef]:
 
     def channel_of(principal: Principal, profile: str, channel: str) -> None:
         require_profile(principal, profile, config)
-        if channel not in config.profiles[profile].channels.enabled():
+        if channel not in config.profiles[profile].channels:
             raise _error(422, f"profile {profile!r} has no {channel!r} channel")
 
     async def visible(request: web.Request, principal: Principal, what: str) -> dict[str, Any]:
