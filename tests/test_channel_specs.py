@@ -11,7 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -100,6 +100,30 @@ async def test_each_built_in_is_built_from_narrow_dependencies_alone(name: str, 
         assert isinstance(channel, Channel) and (channel.name, channel.profile) == (name, "shop")
     finally:
         await channel.stop()
+
+
+@pytest.fixture
+def broken_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """An installed distribution whose `npsbot.channels` entry point names a module that isn't there."""
+    info = tmp_path / "npsbot_broken-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: npsbot-broken\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[npsbot.channels]\nbroken = npsbot_broken_missing:SPEC\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    discover.cache_clear()
+    yield
+    monkeypatch.undo()
+    discover.cache_clear()
+
+
+def test_a_package_that_fails_to_load_is_named_only_where_it_is_used(broken_package: None) -> None:
+    assert sorted(discover().specs) == list(BUILT_IN)  # the channels that load still work
+    parse_config({"profiles": {"shop": {"brand": "S", "channels": {"memory": {}}}}}, env={})
+    problems = problems_of({"profiles": {"shop": {"brand": "S", "channels": {"broken": {}}}}})
+    assert problems == [
+        "profiles.shop.channels.broken: the installed channel package 'broken' failed to load "
+        "(ModuleNotFoundError: No module named 'npsbot_broken_missing')"
+    ]
 
 
 async def test_each_memory_channel_mounts_the_trial_endpoint_for_its_own_profile(store: Store, clock: Any) -> None:
