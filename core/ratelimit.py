@@ -1,25 +1,24 @@
 """Send-rate limits per platform and target, as reservations (GCRA): each send books the earliest slot that every
 bucket it touches allows, so concurrent sends queue in order instead of racing into a 429.
 
-Platforms count arrivals; a sender only knows when a message left and when its answer came back. So:
+Platforms count arrivals; a sender only knows when a message left and when its answer came back, and the arrival
+is somewhere in between. So:
 - slots are booked `slack` further apart than the limit (a small fraction of the interval plus a few ms);
 - a send never leaves sooner than the limit plus half that slack after the one before it actually left (`hold`,
-  `depart`): one that woke late, or a bunch woken together after a stalled event loop, still leaves spaced;
-- the other half absorbs ordinary differences in the time requests take to arrive;
-- a longer delay on the way (a busy event loop, a slow network path) shows in the answer: a round trip slower
-  than the quickest recent one means the message may have arrived that much later than it left, and whatever
-  follows it under the same buckets is held back by the difference (`answered`).
+  `depart`): one that woke late, or a bunch woken together after a stalled event loop, still leaves spaced, and
+  the other half of the slack absorbs ordinary differences in the time requests take to arrive;
+- when the answer to the previous send under a bucket is back before the next one leaves (always so for one
+  conversation, whose messages go one after another), the next one leaves at least the limit's interval after
+  that answer (`answered`): the previous message arrived by then, however long it spent on the way.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 MARGIN = 0.03  # of the interval: one message a second per chat is booked 1.032 s apart, 97 % of the limit
 JITTER = 0.002  # seconds, on top: what a fraction of a short interval is too small to cover
-RECENT_TRIPS = 16  # round trips remembered per bucket: their quickest is the yardstick, and a slower path is learnt
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +46,8 @@ class RateLimiter:
     def __init__(self, margin: float = MARGIN, jitter: float = JITTER) -> None:
         self.margin, self.jitter = margin, jitter
         self._tat: dict[str, float] = {}  # theoretical arrival time of the next conforming booking
-        self._left: dict[str, float] = {}  # the same over actual departures, moved on by slow answers
-        self._trips: dict[str, deque[float]] = {}  # recent round trips under each bucket
+        self._left: dict[str, float] = {}  # the same over actual departures, moved on by answers
+        self._last: dict[str, float] = {}  # when the latest send under each bucket left
         self._paused: dict[str, float] = {}
 
     def slack(self, rate: Rate) -> float:
@@ -100,19 +99,14 @@ class RateLimiter:
         """A send leaves now: what follows it under these buckets leaves at least one gap later."""
         for key, rate in limits:
             self._left[key] = max(self._left.get(key, now), now) + self._gap(rate)
+            self._last[key] = now
 
     def answered(self, limits: Sequence[Limit], sent_at: float, answered_at: float) -> None:
-        """The platform answered a send that left at `sent_at`. A round trip slower than the quickest recent one
-        under these buckets means the message may have arrived that much later than it left."""
-        trip = max(0.0, answered_at - sent_at)
-        recent = [t for key, _ in limits for t in self._trips.get(key, ())]
-        # Nothing to compare the first answer with (it may include opening the connection): the whole trip counts.
-        fastest = min([trip, *recent]) if recent else 0.0
+        """The platform answered the send that left at `sent_at`, so it arrived by `answered_at`: under each bucket
+        where no send has left since, the next one waits at least the interval after that."""
         for key, rate in limits:
-            self._trips.setdefault(key, deque(maxlen=RECENT_TRIPS)).append(trip)
-            if trip > fastest:
-                arrival = sent_at + (trip - fastest)
-                self._left[key] = max(self._left.get(key, arrival), arrival + self._gap(rate))
+            if self._last.get(key) == sent_at:
+                self._left[key] = max(self._left.get(key, answered_at), answered_at + rate.interval)
 
     def pause(self, keys: Sequence[str], until: float) -> None:
         """The platform said "retry after": nothing under these keys goes out before `until`."""
@@ -121,11 +115,9 @@ class RateLimiter:
 
     def forget_idle(self, now: float, idle: float = 300.0) -> None:
         """Drop buckets untouched for a while so memory stays bounded with many chats."""
-        for times in (self._tat, self._left, self._paused):
+        for times in (self._tat, self._left, self._last, self._paused):
             for key in [k for k, t in times.items() if t < now - idle]:
                 del times[key]
-        for key in [k for k in self._trips if k not in self._tat and k not in self._left]:
-            del self._trips[key]
 
     def _spacing(self, rate: Rate) -> float:
         """How far apart slots are booked under `rate`."""
