@@ -98,7 +98,7 @@ def import_loop(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-@pytest.mark.parametrize("package", ["bots", "core"])
+@pytest.mark.parametrize("package", ["bots", "adapters", "core"])
 def test_no_import_loop_among_a_layers_modules(package: str) -> None:
     loop = import_loop(import_graph(package))
     assert loop is None, "import loop: " + " → ".join(loop or [])

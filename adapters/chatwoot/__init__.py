@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from adapters.chatwoot.config import ChatwootConfig
+from adapters.chatwoot.config import NAME, ChatwootConfig
 from adapters.spec import ChannelDeps, ChannelSpec
 
 if TYPE_CHECKING:
@@ -17,6 +17,6 @@ def build(deps: ChannelDeps, config: ChatwootConfig) -> ChatwootChannel:
     return ChatwootChannel(deps, config)
 
 
-SPEC = ChannelSpec(name="chatwoot", config=ChatwootConfig, build=build)
+SPEC = ChannelSpec(name=NAME, config=ChatwootConfig, build=build)
 
 __all__ = ["SPEC", "ChatwootConfig"]

@@ -12,8 +12,7 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError
 
-from adapters.chatwoot import SPEC
-from adapters.chatwoot.config import ChatwootConfig
+from adapters.chatwoot.config import NAME, ChatwootConfig
 from adapters.http import HttpClient, read_capped, retry_after, status_text
 from adapters.spec import Channel, ChannelDeps
 from core import jsonbody
@@ -32,7 +31,7 @@ from core.types import (
 )
 
 log = logging.getLogger(__name__)
-CHANNEL = SPEC.name
+CHANNEL = NAME
 MAX_INT = 2**63 - 1
 # Chatwoot's ids are positive integers, and a conversation id ends up in an API URL: anything else is refused (400).
 ChatwootId = Annotated[StrictInt, Field(ge=1, le=MAX_INT)]

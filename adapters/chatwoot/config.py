@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+NAME = "chatwoot"  # the channel's one name: config key, outbox rows, URLs
+
 
 class ChatwootConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.memory.config import MemoryConfig
+from adapters.memory.config import NAME, MemoryConfig
 from adapters.spec import ChannelDeps, ChannelSpec
 
 
@@ -10,7 +10,7 @@ def build(deps: ChannelDeps, config: MemoryConfig) -> MemoryChannel:
     return MemoryChannel(deps.service, deps.profile, config)
 
 
-SPEC = ChannelSpec(name="memory", config=MemoryConfig, build=build)
+SPEC = ChannelSpec(name=NAME, config=MemoryConfig, build=build)
 
 # After SPEC: the channel module reads its name from it.
 from adapters.memory.channel import TRIAL_EVENTS, Delivered, MemoryChannel, http_routes  # noqa: E402

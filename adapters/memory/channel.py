@@ -13,8 +13,7 @@ from typing import Annotated, ClassVar, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from adapters.memory import SPEC
-from adapters.memory.config import MemoryConfig
+from adapters.memory.config import NAME, MemoryConfig
 from adapters.spec import Channel
 from core import jsonbody
 from core.channel import Delivery, tag
@@ -34,7 +33,7 @@ from core.types import (
     TextReceived,
 )
 
-CHANNEL = SPEC.name
+CHANNEL = NAME
 MAX_SURVEY_ID = 2**63 - 1  # a signed 64-bit column on every backend
 Ident = Annotated[str, Field(min_length=1, max_length=191)]  # the width of surveys.conversation_id
 ContactId = Annotated[str, Field(min_length=1, max_length=128)]  # the width of contacts.user_id

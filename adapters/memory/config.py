@@ -7,6 +7,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 MIN_TOKEN = 16  # a shorter bearer token could be guessed
 
 
+NAME = "memory"  # the channel's one name: config key, outbox rows, URLs
+
+
 class MemoryConfig(BaseModel):
     """Its trial endpoint `POST /memory/{profile}` opens anyone's surveys, so it is off unless `http: true`, and
     then only answers requests bearing `token`."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from adapters.slack.config import SlackConfig
+from adapters.slack.config import NAME, SlackConfig
 from adapters.spec import ChannelDeps, ChannelSpec
 
 if TYPE_CHECKING:
@@ -17,6 +17,6 @@ def build(deps: ChannelDeps, config: SlackConfig) -> SlackChannel:
     return SlackChannel(deps, config)
 
 
-SPEC = ChannelSpec(name="slack", config=SlackConfig, build=build)
+SPEC = ChannelSpec(name=NAME, config=SlackConfig, build=build)
 
 __all__ = ["SPEC", "SlackConfig"]

@@ -24,8 +24,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack import SPEC
-from adapters.slack.config import SlackConfig
+from adapters.slack.config import NAME, SlackConfig
 from adapters.slack.listeners import Context, Listener, register
 from adapters.slack.payloads import ValidationError, problems
 from adapters.slack.sender import SlackSender
@@ -85,7 +84,7 @@ async def _on_error(error: Exception) -> BoltResponse | None:
 
 
 class SlackChannel(Channel):
-    name = SPEC.name
+    name = NAME
 
     def __init__(self, deps: ChannelDeps, config: SlackConfig) -> None:
         self.profile = profile = deps.profile

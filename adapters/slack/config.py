@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+NAME = "slack"  # the channel's one name: config key, outbox rows, URLs
+
 
 class SlackConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -16,7 +16,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack import SPEC, blocks, payloads
+from adapters.slack import blocks, payloads
+from adapters.slack.config import NAME
 from adapters.slack.sender import message_ref
 from core import followup
 from core.profiles import ProfileSettings
@@ -25,7 +26,7 @@ from core.survey import State, Survey
 from core.types import Address, ConversationClosed, ScoreGiven, TextReceived
 
 log = logging.getLogger(__name__)
-CHANNEL = SPEC.name
+CHANNEL = NAME
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 TOASTS = {"not_yours": "not_your_survey", "closed": "survey_closed", "no_survey": "survey_closed"}
 USER_CACHE = 10_000  # people remembered per profile

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from adapters.spec import ChannelDeps, ChannelSpec
-from adapters.telegram.config import TelegramConfig
+from adapters.telegram.config import NAME, TelegramConfig
 
 if TYPE_CHECKING:
     from adapters.telegram.channel import TelegramChannel
@@ -17,6 +17,6 @@ def build(deps: ChannelDeps, config: TelegramConfig) -> TelegramChannel:
     return TelegramChannel(deps, config)
 
 
-SPEC = ChannelSpec(name="telegram", config=TelegramConfig, build=build)
+SPEC = ChannelSpec(name=NAME, config=TelegramConfig, build=build)
 
 __all__ = ["SPEC", "TelegramConfig"]

@@ -20,8 +20,7 @@ from pydantic import ValidationError
 
 from adapters.http import refuse_redirects
 from adapters.spec import Channel, ChannelDeps
-from adapters.telegram import SPEC
-from adapters.telegram.config import TelegramConfig
+from adapters.telegram.config import NAME, TelegramConfig
 from adapters.telegram.handlers import Context, register_handlers
 from adapters.telegram.sender import TelegramSender
 from core import jsonbody
@@ -47,7 +46,7 @@ def _refusing_redirects(session: AiohttpSession) -> Any:
 
 
 class TelegramChannel(Channel):
-    name = SPEC.name
+    name = NAME
 
     def __init__(self, deps: ChannelDeps, config: TelegramConfig) -> None:
         self.profile = profile = deps.profile

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+NAME = "telegram"  # the channel's one name: config key, outbox rows, URLs
+
 
 class TelegramConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")

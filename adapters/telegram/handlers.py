@@ -13,7 +13,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, ChatMemberUpdated, Message, Update, User
 
-from adapters.telegram import SPEC
+from adapters.telegram.config import NAME
 from adapters.telegram.keyboards import FollowUpAction, Vote
 from core import followup
 from core.profiles import ProfileSettings
@@ -21,7 +21,7 @@ from core.service import Outcome, SurveyService
 from core.types import Address, ConversationClosed, OptOut, ScoreGiven, TextReceived
 
 log = logging.getLogger(__name__)
-CHANNEL = SPEC.name
+CHANNEL = NAME
 ADMIN_STATUSES = ("creator", "administrator")
 
 

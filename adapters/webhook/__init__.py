@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from adapters.spec import ChannelDeps, ChannelSpec
-from adapters.webhook.config import WebhookConfig
+from adapters.webhook.config import NAME, WebhookConfig
 
 if TYPE_CHECKING:
     from adapters.webhook.channel import WebhookChannel
@@ -17,6 +17,6 @@ def build(deps: ChannelDeps, config: WebhookConfig) -> WebhookChannel:
     return WebhookChannel(deps, config)
 
 
-SPEC = ChannelSpec(name="webhook", config=WebhookConfig, build=build)
+SPEC = ChannelSpec(name=NAME, config=WebhookConfig, build=build)
 
 __all__ = ["SPEC", "WebhookConfig"]

@@ -12,8 +12,8 @@ from pydantic import ValidationError
 
 from adapters.http import HttpClient, request_origin
 from adapters.spec import Channel, ChannelDeps
-from adapters.webhook import SPEC, signing
-from adapters.webhook.config import WebhookConfig
+from adapters.webhook import signing
+from adapters.webhook.config import NAME, WebhookConfig
 from adapters.webhook.http import post_signed
 from adapters.webhook.inbound import parser, to_core
 from core import jsonbody
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 
 class WebhookChannel(HttpClient, Channel):
-    name = SPEC.name
+    name = NAME
 
     def __init__(self, deps: ChannelDeps, config: WebhookConfig) -> None:
         self.service = deps.service

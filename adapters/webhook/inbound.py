@@ -6,10 +6,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from adapters.webhook import SPEC
+from adapters.webhook.config import NAME
 from core.types import Address, ConversationClosed, ConversationReopened, InboundEvent, ScoreGiven, TextReceived
 
-CHANNEL = SPEC.name
+CHANNEL = NAME
 MAX_ID = 2**63 - 1  # a signed 64-bit column on every backend
 Id = Annotated[str, Field(min_length=1, max_length=191)]
 ContactId = Annotated[str, Field(min_length=1, max_length=128)]  # the width of contacts.user_id
