@@ -23,10 +23,13 @@ JITTER = 0.002  # seconds, on top: what a fraction of a short interval is too sm
 
 @dataclass(frozen=True, slots=True)
 class Rate:
-    """`per_second` steady rate; `burst` sends may go back to back before the steady rate applies."""
+    """`per_second` steady rate; `burst` sends may go back to back before the steady rate applies. `exact`: the
+    rate is set below the platform's own limit already (Telegram's 25/s per bot against its 30), so sends are
+    spaced by its interval alone, without the slack or waiting on answers."""
 
     per_second: float
     burst: int = 1
+    exact: bool = False
 
     @classmethod
     def per_minute(cls, n: float, burst: int = 1) -> Rate:
@@ -52,7 +55,7 @@ class RateLimiter:
 
     def slack(self, rate: Rate) -> float:
         """How much further apart than `rate` allows slots are booked."""
-        return rate.interval * self.margin + self.jitter
+        return 0.0 if rate.exact else rate.interval * self.margin + self.jitter
 
     def earliest(self, limits: Sequence[Limit], now: float) -> float:
         """How long a send would wait, without booking it."""
@@ -105,7 +108,7 @@ class RateLimiter:
         """The platform answered the send that left at `sent_at`, so it arrived by `answered_at`: under each bucket
         where no send has left since, the next one waits at least the interval after that."""
         for key, rate in limits:
-            if self._last.get(key) == sent_at:
+            if not rate.exact and self._last.get(key) == sent_at:
                 self._left[key] = max(self._left.get(key, answered_at), answered_at + rate.interval)
 
     def pause(self, keys: Sequence[str], until: float) -> None:

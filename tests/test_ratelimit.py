@@ -65,6 +65,16 @@ def test_slots_keep_a_slack_of_under_five_percent_at_telegrams_limits(rate: Rate
     assert rate.interval < steady <= rate.interval / 0.95
 
 
+def test_a_rate_set_below_the_platforms_limit_is_booked_exactly() -> None:
+    limiter = RateLimiter()
+    bot = [("bot", Rate(25.0, exact=True))]
+    waits = [limiter.reserve(bot, now=0.0) for _ in range(3)]
+    assert waits == pytest.approx([0.0, 0.04, 0.08])
+    limiter.depart(bot, now=0.08)
+    limiter.answered(bot, sent_at=0.08, answered_at=0.09)
+    assert limiter.hold(bot, now=0.1201) == 0.0  # spaced from the departure, not from the answer
+
+
 def depart_when_allowed(limiter: RateLimiter, limits: list, woke: float) -> float:
     """What the worker does once a send wakes: wait out any hold, then leave."""
     while (hold := limiter.hold(limits, woke)) > 0:

@@ -73,7 +73,7 @@ class TelegramChannel(Channel):
             self.bot,
             self.bot_id,
             per_chat=Rate(config.per_chat_per_second),
-            per_bot=Rate(config.per_bot_per_second),
+            per_bot=Rate(config.per_bot_per_second, exact=True),  # configured below Telegram's 30/s already
             per_group=Rate.per_minute(config.per_group_per_minute),
         )
         self._webhook = SimpleRequestHandler(self.dispatcher, self.bot, handle_in_background=False)
