@@ -18,13 +18,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from adapters.spec import Channel, ChannelDeps
 from bots.channels import discover
 from bots.config import ConfigError, parse_config
+from bots.sandbox.bridge import FakeBridge
 from core.service import SurveyService
 from core.store import Store
 from core.store.tables import SurveyRow
@@ -232,29 +231,11 @@ def test_check_config_knows_the_installed_channel_and_checks_its_keys(installed:
     assert "profiles.shop.alerts[0].channel: the example channel does not carry alerts" in out.stderr
 
 
-class Bridge:
-    """The platform side of the example channel: records what npsbot posts to `deliver_url`."""
-
-    def __init__(self) -> None:
-        self.received: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        app = web.Application()
-        app.router.add_post("/deliver", self.deliver)
-        self.server = TestServer(app, host="127.0.0.1")
-
-    async def deliver(self, request: web.Request) -> web.Response:
-        self.received.put_nowait(await request.json())
-        return web.json_response({"ok": True})
-
-    async def next(self) -> dict[str, Any]:
-        return await asyncio.wait_for(self.received.get(), 60)  # a bound so a broken run fails instead of hanging
-
-
 @pytest.fixture
-async def bridge() -> AsyncIterator[Bridge]:
-    b = Bridge()
-    await b.server.start_server()
-    yield b
-    await b.server.close()
+async def bridge() -> AsyncIterator[FakeBridge]:
+    fake = await FakeBridge().start()
+    yield fake
+    await fake.close()
 
 
 async def _wait_healthy(http: aiohttp.ClientSession, base: str, proc: asyncio.subprocess.Process) -> None:
@@ -272,10 +253,10 @@ async def _wait_healthy(http: aiohttp.ClientSession, base: str, proc: asyncio.su
 
 
 async def test_npsbot_run_carries_a_survey_through_the_installed_channel(
-    installed: Path, bridge: Bridge, tmp_path: Path
+    installed: Path, bridge: FakeBridge, tmp_path: Path
 ) -> None:
     port, db = free_port(), tmp_path / "run.db"
-    example = {"token": TOKEN, "deliver_url": str(bridge.server.make_url("/deliver"))}
+    example = {"token": TOKEN, "deliver_url": bridge.url("/deliver")}
     cfg = _profile(example, policy={"throttle": "0s"})
     cfg.update(database_url=f"sqlite:///{db}", server={"host": "127.0.0.1", "port": port})
     path = write_config(tmp_path / "run.yaml", cfg)
@@ -295,20 +276,20 @@ async def test_npsbot_run_carries_a_survey_through_the_installed_channel(
 
             assert (await post({"type": "close", "id": "e1"}, headers={}))[0] == 401
             assert await post({"type": "close", "id": "e1"}) == (200, {"status": "ok", "state": "asked"})
-            question = await bridge.next()
+            question = (await bridge.next("/deliver")).json
             # Text only: core's fallback shows the scale's labelled ends, and the typed reply is read as the score.
             assert (question["conversation_id"], question["user_id"]) == ("c1", "u1")
             assert "0 · Not likely" in question["text"] and "10 · Very likely" in question["text"]
 
             scored = await post({"type": "message", "id": "e2", "text": "9"})
             assert scored == (200, {"status": "ok", "state": "scored"})
-            comment_question = await bridge.next()
+            comment_question = (await bridge.next("/deliver")).json
             assert comment_question["text"] and comment_question["text"] != question["text"]
 
             done = await post({"type": "message", "id": "e3", "text": "Quick and kind"})
             assert done == (200, {"status": "ok", "state": "completed"})
             assert (await post({"type": "message", "id": "e3", "text": "Quick and kind"}))[1]["status"] == "duplicate"
-            thanks = await bridge.next()
+            thanks = (await bridge.next("/deliver")).json
             assert thanks["conversation_id"] == "c1"
     finally:
         proc.send_signal(signal.SIGTERM)

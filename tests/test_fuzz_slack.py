@@ -6,8 +6,6 @@ machine."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from pathlib import Path
@@ -17,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bots.sandbox.signing import slack_headers
 from tests.fuzz_server import (
     BACKENDS,
     CUSTOMERS,
@@ -48,12 +47,6 @@ def users() -> st.SearchStrategy[str]:
 
 def survey_refs(survey_ids: list[int]) -> st.SearchStrategy[str]:
     return st.one_of(st.sampled_from(survey_ids).map(str), odd_ints().map(str), odd_text())
-
-
-def sign(raw: bytes, stamp: str) -> dict[str, str]:
-    """Slack's v0 signature over the raw bytes (tests/slack_requests.py signs text; these bodies may not be)."""
-    digest = hmac.new(SLACK_SECRET.encode(), b"v0:" + stamp.encode() + b":" + raw, hashlib.sha256).hexdigest()
-    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest}"}
 
 
 @st.composite
@@ -127,7 +120,7 @@ def post(app: FuzzApp, data: st.DataObject, raw: bytes, content_type: str) -> No
     if data.draw(RARELY, label="odd timestamp?"):  # mostly in the window, so the body is read
         odd = data.draw(st.one_of(odd_ints().map(str), odd_text()), label="timestamp")
         stamp = odd if odd.isascii() and odd.isprintable() else stamp  # else no client could send it
-    headers = {"Content-Type": content_type, **sign(raw, stamp)}
+    headers = {"Content-Type": content_type, **slack_headers(SLACK_SECRET, raw, stamp)}
     retry = data.draw(st.one_of(st.none(), st.tuples(odd_text(), odd_text())), label="retry headers")
     if retry is not None and all(v.isascii() and v.isprintable() for v in retry):
         headers |= {"X-Slack-Retry-Num": retry[0], "X-Slack-Retry-Reason": retry[1]}
@@ -185,6 +178,6 @@ def test_slash_commands(app: FuzzApp) -> None:
 def test_json_bolt_finds_without_a_json_content_type(app: FuzzApp, content_type: str, body: bytes) -> None:
     """Found by the fuzz: bolt reads a body starting with "{" as JSON, and a body holding `payload` as a form,
     whatever the Content-Type says. Such a body nested past the stack was a 500; it is read strictly first (400)."""
-    headers = {"Content-Type": content_type, **sign(body, str(int(time.time())))}
+    headers = {"Content-Type": content_type, **slack_headers(SLACK_SECRET, body)}
     reply = app.exchange("POST", "/slack/acme/events", body=body, headers=headers)
     assert reply.status == 400 and b"malformed JSON" in reply.body, reply.body[:200]

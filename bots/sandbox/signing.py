@@ -16,8 +16,10 @@ from typing import Any
 TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # Telegram signs nothing; it sends the secret back
 
 
-def slack_headers(signing_secret: str, body: bytes | str, ts: int | None = None) -> dict[str, str]:
-    """X-Slack-Request-Timestamp and X-Slack-Signature: v0= hex HMAC-SHA256(secret, "v0:{timestamp}:{body}")."""
+def slack_headers(signing_secret: str, body: bytes | str, ts: int | str | None = None) -> dict[str, str]:
+    """X-Slack-Request-Timestamp and X-Slack-Signature: v0= hex HMAC-SHA256(secret, "v0:{timestamp}:{body}").
+    A timestamp may be any text, so tests can sign one the receiver must refuse for what it is, not for its
+    signature."""
     stamp = str(int(time.time()) if ts is None else ts)
     raw = body.encode() if isinstance(body, str) else body
     digest = hmac.new(signing_secret.encode(), f"v0:{stamp}:".encode() + raw, hashlib.sha256).hexdigest()
