@@ -55,7 +55,7 @@ class Context:
         try:
             member = await bot.get_chat_member(chat_id, user.id)
         except TelegramAPIError as exc:  # e.g. the bot was removed from the group: nobody there is an agent
-            log.warning("getChatMember(%s, %s) failed: %s", chat_id, user.id, exc)
+            log.warning("getChatMember in chat %s failed: %s", chat_id, exc)  # no user id: personal data
             return False
         return member.status in ADMIN_STATUSES
 
