@@ -347,6 +347,7 @@ async def test_subscriber_5xx_is_retried_with_the_same_id(client: TestClient, br
     bridge.answer("/zap", 500, times=2)
     await send(client, closed())
     await send(client, reply(option=9))
+    responded_at = clock()
     await deliver(client)
     for _ in range(6):
         clock.advance(minutes=5)
@@ -354,6 +355,8 @@ async def test_subscriber_5xx_is_retried_with_the_same_id(client: TestClient, br
     attempts = [r for r in bridge.at("/zap") if r.json["type"] == "survey.responded"]
     assert len(attempts) == 3  # two 500s, then accepted
     assert len({r.headers["webhook-id"] for r in attempts}) == 1
+    assert {tuple(r.json) for r in attempts} == {("type", "timestamp", "data")}
+    assert {r.json["timestamp"] for r in attempts} == {responded_at.isoformat()}  # when it happened, every try
     assert all(check(SUB_SECRET, r.body, r.headers) for r in attempts)
     assert attempts[-1].json["data"]["score"] == 9 and attempts[-1].json["data"]["category"] == "promoter"
 
