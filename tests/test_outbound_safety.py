@@ -152,6 +152,7 @@ async def test_telegram_bot_api_redirect_is_refused(
     assert [c.method for c in telegram.calls] == ["sendMessage"]
     assert recorder.heard == []
     assert "307 redirect refused" in row.last_error and LEAK not in row.last_error
+    assert (row.status, row.attempts) == ("dead", 1)  # final at once, not retried until attempts run out
 
 
 async def test_slack_web_api_redirect_is_refused(tmp_path, clock, slack: FakeSlack, recorder: FakeBridge) -> None:

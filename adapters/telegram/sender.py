@@ -10,6 +10,7 @@ from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramForbiddenError,
     TelegramMigrateToChat,
+    TelegramNetworkError,
     TelegramNotFound,
     TelegramRetryAfter,
 )
@@ -41,6 +42,11 @@ def bot_api_errors() -> Iterator[None]:
         text = exc.message.lower()
         if not any(h in text for h in HARMLESS):
             raise PermanentFailure(f"400 {exc.message}", unreachable=any(u in text for u in UNREACHABLE)) from exc
+    except TelegramNetworkError as exc:
+        # aiogram wraps every client error, our refused redirect included: that one is final, the rest retry.
+        if isinstance(exc.__cause__, PermanentFailure):
+            raise PermanentFailure(str(exc.__cause__)) from exc
+        raise
 
 
 class TelegramSender(OutboundChannel):
