@@ -79,6 +79,31 @@ class OutboundChannel:
         raise PermanentFailure(f"{type(self).__name__} does not deliver event notices")
 
 
+class SendsThrough(OutboundChannel):
+    """A channel whose sends live in a sender of its own (the object holding the platform client): every typed
+    send and its rate limits are the sender's."""
+
+    sender: OutboundChannel
+
+    def rate_limits(self, delivery: Delivery) -> list[Limit]:
+        return self.sender.rate_limits(delivery)
+
+    async def say(self, delivery: Delivery, action: Say) -> str | None:
+        return await self.sender.say(delivery, action)
+
+    async def ask_score(self, delivery: Delivery, action: AskScore) -> str | None:
+        return await self.sender.ask_score(delivery, action)
+
+    async def ask_comment(self, delivery: Delivery, action: AskComment) -> str | None:
+        return await self.sender.ask_comment(delivery, action)
+
+    async def mark_answered(self, delivery: Delivery, action: MarkAnswered) -> str | None:
+        return await self.sender.mark_answered(delivery, action)
+
+    async def alert(self, delivery: Delivery, action: DetractorAlert) -> str | None:
+        return await self.sender.alert(delivery, action)
+
+
 @dataclass(frozen=True, slots=True)
 class _Kind:
     tag: str  # stable: it is stored in outbox.kind and names metrics and dead letters

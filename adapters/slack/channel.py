@@ -30,10 +30,8 @@ from adapters.slack.payloads import ValidationError, problems
 from adapters.slack.sender import SlackSender
 from adapters.spec import Channel, ChannelDeps
 from core import jsonbody
-from core.channel import Delivery
+from core.channel import SendsThrough
 from core.inbound_journal import InboundJournal
-from core.ratelimit import Limit
-from core.types import AskComment, AskScore, DetractorAlert, MarkAnswered, Say
 
 log = logging.getLogger(__name__)
 WARM_UP_SECONDS = 5.0
@@ -83,7 +81,7 @@ async def _on_error(error: Exception) -> BoltResponse | None:
     return None
 
 
-class SlackChannel(Channel):
+class SlackChannel(SendsThrough, Channel):
     name = NAME
 
     def __init__(self, deps: ChannelDeps, config: SlackConfig) -> None:
@@ -246,22 +244,3 @@ class SlackChannel(Channel):
         session = getattr(self.client, "session", None)
         if session is not None and not session.closed:
             await session.close()
-
-    # Sends are the sender's, which holds the Web API client: core's actions in, Slack calls out.
-    def rate_limits(self, delivery: Delivery) -> list[Limit]:
-        return self.sender.rate_limits(delivery)
-
-    async def say(self, delivery: Delivery, action: Say) -> str | None:
-        return await self.sender.say(delivery, action)
-
-    async def ask_score(self, delivery: Delivery, action: AskScore) -> str | None:
-        return await self.sender.ask_score(delivery, action)
-
-    async def ask_comment(self, delivery: Delivery, action: AskComment) -> str | None:
-        return await self.sender.ask_comment(delivery, action)
-
-    async def mark_answered(self, delivery: Delivery, action: MarkAnswered) -> str | None:
-        return await self.sender.mark_answered(delivery, action)
-
-    async def alert(self, delivery: Delivery, action: DetractorAlert) -> str | None:
-        return await self.sender.alert(delivery, action)

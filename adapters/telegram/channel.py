@@ -24,9 +24,8 @@ from adapters.telegram.config import NAME, TelegramConfig
 from adapters.telegram.handlers import Context, register_handlers
 from adapters.telegram.sender import TelegramSender
 from core import jsonbody
-from core.channel import Delivery
-from core.ratelimit import Limit, Rate
-from core.types import AskScore, DetractorAlert, MarkAnswered, Say
+from core.channel import SendsThrough
+from core.ratelimit import Rate
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -45,7 +44,7 @@ def _refusing_redirects(session: AiohttpSession) -> Any:
     return middleware
 
 
-class TelegramChannel(Channel):
+class TelegramChannel(SendsThrough, Channel):
     name = NAME
 
     def __init__(self, deps: ChannelDeps, config: TelegramConfig) -> None:
@@ -139,19 +138,3 @@ class TelegramChannel(Channel):
                 await self._polling
             self._polling = None
         await self.bot.session.close()
-
-    # Sends are the sender's, which holds the Bot: core's actions in, Bot API calls out.
-    def rate_limits(self, delivery: Delivery) -> list[Limit]:
-        return self.sender.rate_limits(delivery)
-
-    async def say(self, delivery: Delivery, action: Say) -> str | None:
-        return await self.sender.say(delivery, action)
-
-    async def ask_score(self, delivery: Delivery, action: AskScore) -> str | None:
-        return await self.sender.ask_score(delivery, action)
-
-    async def mark_answered(self, delivery: Delivery, action: MarkAnswered) -> str | None:
-        return await self.sender.mark_answered(delivery, action)
-
-    async def alert(self, delivery: Delivery, action: DetractorAlert) -> str | None:
-        return await self.sender.alert(delivery, action)
