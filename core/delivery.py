@@ -23,3 +23,9 @@ class PermanentFailure(DeliveryError):
         super().__init__(message)
         self.unreachable = unreachable
         self.gone = gone
+
+
+class OutsideWindow(PermanentFailure):
+    """The platform's messaging window with this customer is closed (Meta's 24-hour customer-service window) and
+    the channel has no allowed fallback (no approved template, no message tag). A question refused this way skips
+    its survey as `outside_window` instead of leaving a dead letter nobody can act on."""

@@ -52,6 +52,7 @@ class SkipReason(enum.StrEnum):
     DUPLICATE = "duplicate"
     REOPENED = "reopened"
     UNREACHABLE = "unreachable"
+    OUTSIDE_WINDOW = "outside_window"  # the platform's messaging window had closed and nothing could reopen it
 
 
 @dataclass(frozen=True, slots=True)
