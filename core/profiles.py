@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.survey import Policy
+from core.themes.matcher import EMPTY, ThemeMatcher
 
 EVENT_TYPES = ("survey.responded", "survey.completed", "detractor.created")
 
@@ -32,6 +33,7 @@ class ProfileSettings:
     alert_targets: tuple[AlertTarget, ...] = ()
     subscriptions: tuple[Subscription, ...] = ()
     link_template: str | None = None  # e.g. https://desk.example/conversations/{conversation_id}
+    themes: ThemeMatcher = EMPTY  # the comment themes the profile's taxonomy defines
 
     def alert_destinations(self, channel: str) -> frozenset[str]:
         """Where this profile's detractor alerts go on one channel: the places whose members may claim and

@@ -92,6 +92,7 @@ class Survey:
     scored_at: datetime | None = None
     completed_at: datetime | None = None
     metadata: dict[str, Any] = field(default_factory=dict, compare=False)  # the helpdesk's own fields, kept as sent
+    themes: tuple[str, ...] = field(default=(), compare=False)  # what the comment mentions (core/themes), set on save
 
     @property
     def category(self) -> str | None:

@@ -1,0 +1,1 @@
+"""Comment themes: matching comments to an operator's taxonomy, and finding recurring phrases it misses."""
