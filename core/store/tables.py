@@ -157,3 +157,6 @@ class WebSessionRow(SQLModel, table=True):
     created_at: datetime
     expires_at: datetime
     last_seen_at: datetime
+
+
+from core.store import theme_tables as _theme_tables  # noqa: E402,F401
