@@ -1,6 +1,7 @@
-"""Requests signed the way the platforms sign them — Slack's v0 signature and Standard Webhooks' v1 — written from
-their documentation and independently of the adapters that verify them, so a check of an adapter's verification is
-not the adapter checking itself. The demo's simulated customers and the tests both sign with these."""
+"""Requests signed the way the platforms sign them — Slack's v0 signature, Standard Webhooks' v1 and Meta's
+X-Hub-Signature-256 — written from their documentation and independently of the adapters that verify them, so a
+check of an adapter's verification is not the adapter checking itself. The demo's simulated customers and the tests
+both sign with these."""
 
 from __future__ import annotations
 
@@ -59,3 +60,10 @@ def standard_webhook_valid(secret: str, body: bytes, headers: Mapping[str, str])
     """Whether a delivery carries this secret's signature among the space-separated ones (what a bridge checks)."""
     expected = standard_webhook_signature(secret, headers["webhook-id"], headers["webhook-timestamp"], body)
     return any(hmac.compare_digest(expected, s) for s in headers["webhook-signature"].split(" "))
+
+
+def meta_signature(app_secret: str, body: bytes | str) -> str:
+    """Meta's X-Hub-Signature-256 value: `sha256=` and the hex HMAC-SHA256 of the raw body keyed by the app secret
+    (developers.facebook.com/docs/graph-api/webhooks/getting-started, "Validating Payloads")."""
+    raw = body.encode() if isinstance(body, str) else body
+    return "sha256=" + hmac.new(app_secret.encode(), raw, hashlib.sha256).hexdigest()
