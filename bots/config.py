@@ -20,6 +20,8 @@ from core.messages import LOCALES, MessageCatalog, language, validate_overrides
 from core.profiles import EVENT_TYPES, AlertTarget, ProfileSettings, Subscription
 from core.reports.summary import MIN_RESPONSES
 from core.survey import Policy
+from core.themes.matcher import ThemeMatcher
+from core.themes.matcher import problems as theme_problems
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -107,6 +109,17 @@ class ProfileConfig(Strict):
     review_url: str | None = None
     link_template: str | None = None
     api_tokens: list[str] = Field(default_factory=list)
+    themes: dict[str, dict[str, list[str]]] = Field(default_factory=dict)  # comment themes: name → language → keywords
+
+    @field_validator("themes", mode="before")
+    @classmethod
+    def _themes(cls, v: Any) -> Any:
+        """Each problem named by its path (`themes.billing.xx: unknown language …`); see core/themes/matcher.py."""
+        if v is None:
+            return {}
+        if isinstance(v, dict) and (problems := theme_problems(v)):
+            raise _Nested(problems)
+        return v
 
     @field_validator("channels", mode="before")
     @classmethod
@@ -176,6 +189,7 @@ class ProfileConfig(Strict):
             alert_targets=tuple(AlertTarget(a.channel, a.destination) for a in self.alerts),
             subscriptions=tuple(Subscription(s.url, frozenset(s.events)) for s in self.subscriptions),
             link_template=self.link_template,
+            themes=ThemeMatcher.of(self.themes),
         )
 
 

@@ -15,6 +15,7 @@ from core.profiles import ProfileSettings
 from core.store import Store, replays
 from core.store import outbox as ob
 from core.store import surveys as q
+from core.store import themes as stored_themes
 from core.store.steps import save_step
 from core.survey import OPEN_STATES, State, Survey, opts_out, start, step
 from core.transitions import Transition
@@ -108,16 +109,17 @@ class SurveyService:
         client input, and another profile's (or channel's) survey is not the caller's to touch."""
         async with self.store.read() as conn:
             found = await q.get_survey(conn, survey_id)
-        if found is None or (found.address.profile, found.address.channel) != (profile, channel):
-            return None
-        return found
+            if found is None or (found.address.profile, found.address.channel) != (profile, channel):
+                return None
+            return await stored_themes.with_themes(conn, found)
 
     async def created_by(self, dedup_key: str) -> Survey | None:
         """The survey the first delivery with this key created, for answering its replays (None for a key that
         created none, or was recorded before keys remembered their survey)."""
         async with self.store.read() as conn:
             survey_id = await replays.survey_created_by(conn, dedup_key)
-            return None if survey_id is None else await q.get_survey(conn, survey_id)
+            found = None if survey_id is None else await q.get_survey(conn, survey_id)
+            return None if found is None else await stored_themes.with_themes(conn, found)
 
     async def _route(self, conn: Any, event: InboundEvent, settings: ProfileSettings, now: datetime) -> Outcome:
         """Hands each kind of event to the step that handles it."""
@@ -195,6 +197,10 @@ class SurveyService:
         self, conn: Any, survey: Survey, event: object, settings: ProfileSettings, now: datetime
     ) -> Outcome:
         new, actions = step(survey, event, settings.policy, now)
+        if new.comment is not None and survey.comment is None and settings.themes:
+            # The comment's themes are stored with it, and rules and events read them off the completed survey.
+            new = replace(new, themes=settings.themes.match(new.comment, new.locale))
+            await stored_themes.add(conn, new)
         await self._save(conn, survey, new, actions, settings, now)
         return Outcome("ok", new, tuple(actions), Transition.of(survey, new))
 
