@@ -13,8 +13,10 @@ from core.reports.summary import DIMENSIONS, MIN_RESPONSES, Filters, Summary, _c
 from core.scoring import difference_significant
 from core.store import Store
 from core.store.tables import SurveyRow
+from core.store.theme_tables import ResponseThemeRow
 
 S = SurveyRow.__table__
+T = ResponseThemeRow.__table__
 Bucket = Literal["day", "week", "month"]
 BUCKETS: tuple[Bucket, ...] = ("day", "week", "month")
 
@@ -35,11 +37,10 @@ async def distribution(store: Store, filters: Filters = Filters()) -> list[int]:
     return counts
 
 
-def _period(dialect: str, bucket: Bucket) -> ColumnElement[Any]:
+def _period(dialect: str, bucket: Bucket, col: Any = S.c.asked_at) -> ColumnElement[Any]:
     """The bucket's first day as YYYY-MM-DD in UTC; weeks start on Monday (ISO) on both backends."""
     if bucket not in BUCKETS:
         raise ValueError(f"unknown bucket {bucket!r}; choose one of {', '.join(BUCKETS)}")
-    col = S.c.asked_at
     if dialect == "postgresql":
         return func.to_char(func.date_trunc(bucket, func.timezone("UTC", col)), literal_column("'YYYY-MM-DD'"))
     if bucket == "day":
@@ -94,16 +95,20 @@ async def comments(
     *,
     category: str | None = None,
     search: str | None = None,
+    theme: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """Latest comments, newest first; `search` matches case-insensitively anywhere in the text."""
+    """Latest comments, newest first; `search` matches case-insensitively anywhere in the text, `theme` keeps the
+    comments that mention that theme."""
     q = select(
         S.c.id, S.c.profile, S.c.channel, S.c.agent, S.c.team, S.c.score, S.c.category, S.c.comment, S.c.completed_at,
         S.c.customer_name, S.c.user_id,
     ).where(S.c.comment.is_not(None), *filters.where())  # fmt: skip
     if category:
         q = q.where(S.c.category == category)
+    if theme:
+        q = q.where(S.c.id.in_(select(T.c.survey_id).where(T.c.theme == theme)))
     if search:
         escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         q = q.where(func.lower(S.c.comment).like(f"%{escaped.lower()}%", escape="\\"))
