@@ -9,7 +9,9 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bots.api import api_routes
+from bots.api.themes import theme_routes
 from bots.dashboard import dashboard_routes
+from bots.dashboard.themes import discover_route
 from bots.metrics import metrics_route
 from bots.runtime import Runtime
 from bots.security_headers import install as install_security_headers
@@ -74,7 +76,9 @@ def create_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_routes([metrics_route(runtime.metrics, runtime.store)])
     app.router.add_routes(api_routes(runtime))
+    app.router.add_routes(theme_routes(runtime))
     app.router.add_routes(dashboard_routes(runtime))
+    app.router.add_routes([discover_route(runtime)])
     for channel in runtime.channels:
         channel.mount(app)
 

@@ -113,6 +113,28 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_themes(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from bots.themes_cli import ThemesError, run_discover, run_rebuild
+
+    cfg, console = _config(args), Console()
+    try:
+        if args.action == "rebuild":
+            asyncio.run(run_rebuild(cfg, args.profile, console))
+            return 0
+        if args.profile is None:
+            raise ThemesError("discover: --profile is required (phrases are found in one profile's comments)")
+        options = {"since": args.since, "until": args.until, "limit": args.limit, "sample": args.sample}
+        text = asyncio.run(run_discover(cfg, args.profile, fmt=args.format, console=console, **options))
+    except ThemesError as exc:
+        print(f"npsbot themes: {exc}", file=sys.stderr)
+        return 2
+    if text:
+        sys.stdout.write(text + "\n")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bots.database_check import DatabaseUnusable
     from bots.serve import serve
@@ -164,7 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{dim}", help=f"only this {dim}")
     p.add_argument("--since", help="ISO date or time (UTC unless it has an offset), inclusive")
     p.add_argument("--until", help="ISO time, exclusive; a bare date includes that whole day")
-    p.add_argument("--by", default="agent,team,channel", help="comma-separated: profile,channel,agent,team,locale")
+    p.add_argument(
+        "--by", default="agent,team,channel", help="comma-separated: profile,channel,agent,team,locale,theme"
+    )
     p.add_argument("--bucket", choices=["day", "week", "month"], default="week")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument(
@@ -173,6 +197,16 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"flag rows with fewer responses (default: report.min_responses, {MIN_RESPONSES})",
     )
     p.set_defaults(func=cmd_report)
+
+    p = with_config(sub.add_parser("themes", help="comment themes: re-assign past comments, discover new themes"))
+    p.add_argument("action", choices=["rebuild", "discover"], help="rebuild: after the taxonomy changed")
+    p.add_argument("--profile", help="one profile (rebuild: default all; discover: required)")
+    p.add_argument("--since", help="discover: ISO date or time, inclusive")
+    p.add_argument("--until", help="discover: ISO time, exclusive; a bare date includes that whole day")
+    p.add_argument("--limit", type=int, default=20, help="discover: how many phrases")
+    p.add_argument("--sample", type=int, default=2000, help="discover: newest unmatched comments read")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(func=cmd_themes)
 
     p = with_config(sub.add_parser("sessions", help="manage dashboard sign-ins"))
     p.add_argument("action", choices=["revoke-all"], help="revoke-all: sign every browser out, in every process")

@@ -13,6 +13,7 @@ from core.reports import DIMENSIONS, Filters, breakdown, summary
 from core.reports.analytics import BUCKETS, dimension_values, followup_stats, trend
 from core.reports.filters import FilterError, ReportFilters
 from core.reports.responses import ResponseQuery, export_csv
+from core.reports.themes import theme_figures
 from core.store import Store
 
 
@@ -40,7 +41,9 @@ async def _check_profile(store: Store, profile: str, configured: Collection[str]
 
 async def build(store: Store, filters: Filters, by: list[str], bucket: str, minimum: int) -> dict[str, Any]:
     total = await summary(store, filters)
-    return {
+    themes = {"themes": [f.as_dict(minimum) for f in await theme_figures(store, filters)]} if "theme" in by else {}
+    by = [d for d in by if d != "theme"]
+    return themes | {
         "filters": _describe(filters),
         "min_responses": minimum,
         "summary": total.as_dict(minimum),
@@ -82,9 +85,9 @@ async def run_report(
     means the same everywhere. `profiles` are the configured ones: `profile` must be one of them or have
     surveys in the database.
     """
-    unknown = [d for d in by if d not in DIMENSIONS]
+    unknown = [d for d in by if d not in (*DIMENSIONS, "theme")]
     if unknown:
-        raise ReportError(f"--by {','.join(unknown)}: choose from {','.join(DIMENSIONS)}")
+        raise ReportError(f"--by {','.join(unknown)}: choose from {','.join(DIMENSIONS)},theme")
     if bucket not in BUCKETS:
         raise ReportError(f"--bucket {bucket}: choose from {','.join(BUCKETS)}")
     options = {"profile": profile, "channel": channel, "agent": agent, "team": team, "locale": locale}
@@ -129,6 +132,8 @@ def _print(console: Console, data: dict[str, Any], minimum: int) -> None:
                 str(row["passives"]), str(row["detractors"]),
             )  # fmt: skip
         console.print(table)
+    if "themes" in data:
+        _print_themes(console, data["themes"], minimum)
     table = Table(title="trend")
     for col in ("period", "responses", "NPS ± margin", "response rate"):
         table.add_column(col, justify="right")
@@ -141,3 +146,22 @@ def _print(console: Console, data: dict[str, Any], minimum: int) -> None:
     when = "n/a" if median is None else f"{median / 3600:.1f} h"
     console.print(f"detractor follow-up: {f['open']} open · {f['claimed']} claimed · {f['resolved']} resolved · "
                   f"median time to resolve {when}")  # fmt: skip
+
+
+def _print_themes(console: Console, rows: list[dict[str, Any]], minimum: int) -> None:
+    """Driver impact: each theme's mentions, the share of each category's comments that mention it, its
+    mentions' NPS, and how far it moves the overall NPS (see core/reports/themes.py)."""
+    table = Table(title="by theme")
+    for col in ("theme", "mentions", "of detractor comments", "of passive", "of promoter", "NPS ± margin", "impact"):
+        table.add_column(col, justify="right")
+
+    def share(v: float | None) -> str:
+        return "n/a" if v is None else f"{v:.0%}"
+
+    for row in rows:
+        impact = "n/a" if row["impact"] is None else f"{row['impact']:+.1f}"
+        table.add_row(
+            row["theme"], str(row["mentions"]), share(row["share"]["detractor"]), share(row["share"]["passive"]),
+            share(row["share"]["promoter"]), _nps({**row, "responses": row["mentions"]}, minimum), impact,
+        )  # fmt: skip
+    console.print(table)

@@ -90,7 +90,7 @@ class ResponseParams(ReportFilters):
     category: Category | None = None
     limit: int = Field(50, ge=1, le=500)
     cursor: int | None = Field(None, ge=1, le=MAX_ID)
-    by: Literal["profile", "channel", "agent", "team", "locale"] | None = None
+    by: Literal["profile", "channel", "agent", "team", "locale", "theme"] | None = None
     bucket: Bucket | None = None
     status: Literal["open", "claimed", "resolved"] | None = None
 
@@ -103,3 +103,4 @@ class DashboardParams(ReportFilters):
     bucket: Annotated[Bucket | None, BeforeValidator(blank_is_none)] = None
     category: Annotated[Category | None, BeforeValidator(blank_is_none)] = None
     search: FilterText = Field(None, max_length=200)
+    theme: FilterText = Field(None, max_length=64)  # the comments that mention this theme

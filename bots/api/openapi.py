@@ -239,6 +239,39 @@ def spec() -> dict[str, Any]:
                     parameters=_query(*FILTERS, "by", "bucket"),
                 )
             },
+            "/api/v1/themes": {
+                "get": _op(
+                    "Driver impact per comment theme: mentions, share of each category's comments, NPS ± margin of "
+                    "the responses mentioning it, its impact on the overall NPS (overall NPS minus the NPS if its "
+                    "mentions scored like the rest) and its trend",
+                    {"description": "Themes", "content": _json(schema=obj)},
+                    parameters=_query(*FILTERS, "bucket"),
+                )
+            },
+            "/api/v1/themes/discover": {
+                "get": _op(
+                    "Phrases that recur in one profile's comments that match no theme, ranked by how many comments "
+                    "contain them, with examples",
+                    {"description": "Phrases", "content": _json(schema=obj)},
+                    parameters=[
+                        {**_query("profile")[0], "required": True},
+                        *_query(*FILTERS[1:]),
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+                        },
+                        {
+                            "name": "sample",
+                            "in": "query",
+                            "required": False,
+                            "description": "How many of the newest unmatched comments to read (default 2000)",
+                            "schema": {"type": "integer", "minimum": 10, "maximum": 20000},
+                        },
+                    ],
+                )
+            },
             "/api/v1/dead-letters": {
                 "get": _op(
                     "Messages given up on",

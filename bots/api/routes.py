@@ -17,6 +17,7 @@ from core.reports import Filters, breakdown, summary
 from core.reports.analytics import distribution, trend
 from core.reports.filters import FilterError, ReportFilters
 from core.reports.responses import ResponseQuery, export_csv, get_response, list_responses
+from core.reports.themes import theme_figures
 from core.store import outbox as ob
 from core.types import Address, ConversationClosed, ConversationReopened
 
@@ -156,7 +157,11 @@ def api_routes(runtime: Any) -> list[web.RouteDef]:
             "distribution": await distribution(runtime.store, filters),
             "min_responses": minimum,
         }
-        if params.by is not None:
+        if params.by == "theme":  # per theme mentioned: its mentions' NPS ± margin, shares and impact
+            results["by"] = params.by
+            figures = await theme_figures(runtime.store, filters)
+            results["breakdown"] = [{"key": f.theme, **f.as_dict(minimum)} for f in figures]
+        elif params.by is not None:
             rows = await breakdown(runtime.store, params.by, filters)
             results["by"] = params.by
             results["breakdown"] = [{"key": k, **s.as_dict(minimum)} for k, s in rows]

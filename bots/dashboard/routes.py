@@ -12,6 +12,7 @@ from aiohttp import web
 
 from bots.api.models import DashboardParams
 from bots.api.routes import query_params
+from bots.api.themes import themes_body
 from bots.auth import SESSION_COOKIE, Principal, identify, require_profile
 from bots.origin import forbidden, foreign_origin
 from bots.sessions import SESSIONS, clear_session_cookie, cookie_is_secure, set_session_cookie
@@ -123,7 +124,12 @@ def dashboard_routes(runtime: Any) -> list[web.RouteDef]:
                 "change": None if cmp.change is None else round(cmp.change, 2),
                 "significant": cmp.significant,
             },
-            "comments": await comments(store, f, category=params.category, search=params.search, limit=50),
+            "comments": await comments(
+                store, f, category=params.category, search=params.search, theme=params.theme, limit=50
+            ),
+            "themes": await themes_body(
+                runtime, f, [params.profile] if params.profile else who.visible(list(config.profiles)), bucket
+            ),
             "follow_up": await followup_stats(store, f)
             | {
                 "items": [

@@ -132,6 +132,95 @@ function drawComments(items) {
   }));
 }
 
+// Comment themes: one stacked bar per theme (its mentions by category), a table of its driver figures, and a
+// click on either that narrows the comments list to that theme.
+const pct = (v) => (v === null || v === undefined ? "n/a" : `${Math.round(v * 100)} %`);
+
+function filterByTheme(theme) {
+  document.getElementById("theme-filter").value = theme || "";
+  const chip = document.getElementById("theme-chip");
+  chip.hidden = !theme;
+  chip.replaceChildren();
+  if (theme) {
+    const clear = el("button", { type: "button", class: "chip", "data-theme": theme, title: "show every comment" }, `theme: ${theme} ✕`);
+    clear.addEventListener("click", () => filterByTheme(""));
+    chip.append(clear);
+  }
+  load();
+}
+
+function sparkline(points) {
+  const W = 90, H = 22, shares = points.map((p) => p.share_of_comments || 0), max = Math.max(0.01, ...shares);
+  const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, class: "spark", role: "img", "aria-label": "share of comments over time" });
+  if (points.length) {
+    const x = (i) => (points.length > 1 ? 2 + (i * (W - 4)) / (points.length - 1) : W / 2);
+    const y = (v) => H - 2 - ((H - 4) * v) / max;
+    svg.append(el("path", { d: "M" + shares.map((v, i) => `${x(i)},${y(v)}`).join(" L"), fill: "none", stroke: "#4a5968", "stroke-width": 1.5 }));
+    svg.append(el("title", {}, points.map((p) => `${p.period}: ${pct(p.share_of_comments)}`).join("\n")));
+  }
+  return svg;
+}
+
+function drawThemes(t, minimum) {
+  const rows = t.themes;
+  const box = document.getElementById("theme-chart");
+  const W = 440, bar = 22, gap = 8, left = 110, H = Math.max(60, rows.length * (bar + gap) + 10);
+  const max = Math.max(1, ...rows.map((r) => r.mentions));
+  const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "theme mentions by category" });
+  svg.style.height = `${H}px`; // set through the CSSOM: the page's policy allows no inline style attribute
+  rows.forEach((r, i) => {
+    const g = el("g", { class: "theme-bar", "data-theme": r.theme, "data-mentions": r.mentions });
+    const top = 5 + i * (bar + gap);
+    g.append(el("text", { x: left - 6, y: top + bar * 0.7, "text-anchor": "end", "font-size": 12 }, r.theme));
+    let x = left;
+    for (const cat of ["detractor", "passive", "promoter"]) {
+      const n = r[`${cat}s`], w = ((W - left - 40) * n) / max;
+      if (n) g.append(el("rect", { x, y: top, width: w, height: bar, fill: COLORS[cat], "data-category": cat }));
+      x += w;
+    }
+    g.append(el("text", { x: x + 4, y: top + bar * 0.7, "font-size": 11, fill: "#6b7785" }, r.mentions));
+    g.append(el("title", {}, `${r.theme}: ${r.mentions} mentions (${r.detractors} D · ${r.passives} Pa · ${r.promoters} P)`));
+    g.addEventListener("click", () => filterByTheme(r.theme));
+    svg.append(g);
+  });
+  box.replaceChildren(svg);
+  const table = document.getElementById("themes");
+  const head = el("tr");
+  for (const h of ["theme", "mentions", "of D comments", "of Pa", "of P", "NPS", "± margin", "impact", "trend"]) head.append(el("th", {}, h));
+  table.replaceChildren(head, ...rows.map((r) => {
+    const tr = el("tr", { "data-theme": r.theme, class: "clickable" });
+    const nps = el("td", {}, fmt(r.nps));
+    if (!r.significant) nps.append(el("span", { class: "flag", title: `fewer than ${minimum} responses: not significant` }, ` (n<${minimum})`));
+    const margin = undefinedMargin(r) ? el("td", { class: "undefined-margin", title: r.margin_reason }, "n/a")
+      : el("td", {}, r.margin === null ? "" : r.margin.toFixed(1));
+    const impact = el("td", { class: r.impact < 0 ? "negative" : "", title: `overall NPS without this theme's pull: ${fmt(r.nps_without)}` }, fmt(r.impact));
+    const trend = el("td");
+    trend.append(sparkline(t.trend[r.theme] || []));
+    tr.append(el("td", {}, r.theme), el("td", {}, r.mentions), el("td", {}, pct(r.share.detractor)), el("td", {}, pct(r.share.passive)),
+      el("td", {}, pct(r.share.promoter)), nps, margin, impact, trend);
+    tr.addEventListener("click", () => filterByTheme(r.theme));
+    return tr;
+  }));
+}
+
+async function discoverPhrases() {
+  const note = document.getElementById("discover-note");
+  note.textContent = "reading comments…";
+  const resp = await fetch("/report/themes/discover.json?" + query().toString(), { credentials: "same-origin" });
+  const body = await resp.json();
+  const table = document.getElementById("discovered");
+  if (!resp.ok) { note.textContent = body.error; table.replaceChildren(); return; }
+  note.textContent = `${body.read} of ${body.unmatched_comments} comments that match no theme read (${body.profile})`;
+  const head = el("tr");
+  for (const h of ["phrase", "comments", "language", "examples"]) head.append(el("th", {}, h));
+  table.replaceChildren(head, ...body.phrases.map((p) => {
+    const tr = el("tr", { "data-phrase": p.phrase });
+    const also = p.related.length ? ` (also: ${p.related.slice(0, 4).join(", ")})` : "";
+    tr.append(el("td", {}, p.phrase + also), el("td", {}, p.comments), el("td", {}, p.language), el("td", { class: "text" }, p.examples.join(" · ")));
+    return tr;
+  }));
+}
+
 async function load() {
   const params = query();
   document.getElementById("csv").href = "/report/responses.csv?" + params.toString();
@@ -156,10 +245,12 @@ async function load() {
   drawDistribution(data.distribution);
   drawBreakdowns(data.breakdowns, data.min_responses);
   drawComments(data.comments);
+  drawThemes(data.themes, data.min_responses);
   document.body.dataset.loaded = "true";
 }
 
 for (const id of ["filters", "comment-filters"]) {
   document.getElementById(id).addEventListener("submit", (e) => { e.preventDefault(); load(); });
 }
+document.getElementById("discover").addEventListener("click", discoverPhrases);
 load();
