@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from adapters.http import failure_text
 from core.backoff import backoff_delay
 from core.channel import OutboundChannel, send
-from core.delivery import PermanentFailure, RetryLater
+from core.delivery import OutsideWindow, PermanentFailure, RetryLater
 from core.delivery_log import DeliveryLog
 from core.ratelimit import Limit, RateLimiter
 from core.service import SurveyService
@@ -141,12 +141,21 @@ class Worker:
                 return now
 
     async def _dead(
-        self, item: OutboxItem, error: str, reason: str, *, unreachable: bool = False, gone: bool = False
+        self,
+        item: OutboxItem,
+        error: str,
+        reason: str,
+        *,
+        unreachable: bool = False,
+        gone: bool = False,
+        outside_window: bool = False,
     ) -> None:
         """Give up on a message. The WARNING says where it was going and why in a few words; the platform's error
         text, which may quote a response body, stays in the dead letter (read through /api/v1/dead-letters)."""
         self._count("dead", item)
-        await self.deliveries.dead(item, self.worker_id, error, unreachable=unreachable, gone=gone)
+        await self.deliveries.dead(
+            item, self.worker_id, error, unreachable=unreachable, gone=gone, outside_window=outside_window
+        )
         log.warning(
             "dead letter: outbox %s (profile %s, channel %s, kind %s): %s",
             item.id,
@@ -190,7 +199,9 @@ class Worker:
             await self.deliveries.retry(item, self.worker_id, delay, f"rate limited: {exc}")
         except PermanentFailure as exc:
             self._count("failed", item)
-            await self._dead(item, str(exc), _permanent_reason(exc), unreachable=exc.unreachable, gone=exc.gone)
+            outside = isinstance(exc, OutsideWindow)  # a question then skips its survey (outside_window)
+            why = _permanent_reason(exc)
+            await self._dead(item, str(exc), why, unreachable=exc.unreachable, gone=exc.gone, outside_window=outside)
         except Exception as exc:  # transient by default: 5xx, timeouts, resets
             self._count("failed", item)
             error = failure_text(exc)  # an SDK's message may quote a response body or a token-bearing URL
@@ -209,5 +220,6 @@ class Worker:
 def _permanent_reason(exc: PermanentFailure) -> str:
     """A few words naming the kind of failure, never the platform's text."""
     what = ", endpoint gone" if exc.gone else ", recipient unreachable" if exc.unreachable else ""
+    what = ", outside the messaging window" if isinstance(exc, OutsideWindow) else what
     cause = exc.__cause__
     return f"permanent failure{what}" + (f" ({type(cause).__name__})" if cause is not None else "")

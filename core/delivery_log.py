@@ -9,8 +9,10 @@ from datetime import datetime, timedelta
 
 from core.channel import tag
 from core.outbound import EVENTS_CHANNEL
+from core.question_status import QuestionStatus
 from core.store import Store
 from core.store import outbox as ob
+from core.store import question_status as qs
 from core.store import surveys as q
 from core.store.outbox import OutboxItem
 from core.survey import SkipReason, State
@@ -41,8 +43,11 @@ class DeliveryLog:
     async def sent(self, item: OutboxItem, worker: str, ref: str | None) -> bool:
         async with self.store.transaction() as conn:
             ok = await ob.mark_sent(conn, item.id, worker, self.clock(), ref)
-            if ok and ref and item.kind == ASK_SCORE and item.survey_id is not None:
-                await q.set_question_ref(conn, item.survey_id, ref)
+            if ok and item.kind == ASK_SCORE and item.survey_id is not None:
+                if ref:
+                    await q.set_question_ref(conn, item.survey_id, ref)
+                # A platform that reports delivery moves it on from here (SurveyService.question_status).
+                await qs.advance_by_id(conn, item.survey_id, QuestionStatus.SENT, self.clock())
             return ok
 
     async def retry(self, item: OutboxItem, worker: str, delay: float, error: str) -> None:
@@ -54,10 +59,18 @@ class DeliveryLog:
             await ob.mark_deferred(conn, item.id, worker, self.clock() + timedelta(seconds=delay))
 
     async def dead(
-        self, item: OutboxItem, worker: str, error: str, *, unreachable: bool = False, gone: bool = False
+        self,
+        item: OutboxItem,
+        worker: str,
+        error: str,
+        *,
+        unreachable: bool = False,
+        gone: bool = False,
+        outside_window: bool = False,
     ) -> None:
         """Give up on a message; a customer who blocked us, or a subscription URL that is gone, is marked so
-        nothing more is queued for them."""
+        nothing more is queued for them. A question refused outside the platform's messaging window skips its
+        survey (outside_window) unless it was answered already."""
         now = self.clock()
         skipped: Transition | None = None
         async with self.store.transaction() as conn:
@@ -73,6 +86,11 @@ class DeliveryLog:
                 if survey is not None and survey.is_open:
                     await q.skip_unreachable(conn, item.survey_id, now)
                     ended = replace(survey, state=State.SKIPPED, skip_reason=SkipReason.UNREACHABLE)
+                    skipped = Transition.of(survey, ended)
+            if outside_window and skipped is None and item.kind == ASK_SCORE and item.survey_id is not None:
+                survey = await q.get_survey(conn, item.survey_id, lock=True)
+                if survey is not None and await qs.skip_outside_window(conn, item.survey_id, now):
+                    ended = replace(survey, state=State.SKIPPED, skip_reason=SkipReason.OUTSIDE_WINDOW)
                     skipped = Transition.of(survey, ended)
         if skipped is not None:
             skipped.log()

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from core.last_inbound import last_message_hint
 from core.outbound import messages_for
 from core.profiles import ProfileSettings
-from core.store import Store, replays
+from core.question_status import QuestionStatus
+from core.store import Store, contacts_seen, replays
 from core.store import outbox as ob
+from core.store import question_status as qs
 from core.store import surveys as q
 from core.store import themes as stored_themes
 from core.store.steps import save_step
@@ -171,6 +174,10 @@ class SurveyService:
             name=event.customer_name,
             last_surveyed_at=now if survey.state is State.ASKED else None,
         )
+        hint = last_message_hint(event.metadata, now)  # the help desk may have seen a later customer message
+        if hint is not None and 0 < len(event.address.user_id) <= contacts_seen.USER_WIDTH:
+            seen = [(event.address.user_id, hint)]
+            await contacts_seen.contacts_seen(conn, event.address.profile, event.address.channel, seen)
         await ob.enqueue(conn, messages_for(survey, actions, settings, now), now)
         return Outcome("ok", survey, tuple(actions), Transition.of(None, survey))
 
@@ -240,3 +247,44 @@ class SurveyService:
             if transition is not None:
                 transition.log()
         return len(due)
+
+    async def contacts_seen(self, profile: str, channel: str, seen: Sequence[tuple[str, datetime]]) -> None:
+        """Record customers' messages as (user_id, when): one upsert for the batch; a contact's last inbound time
+        never moves backwards, and a time ahead of our clock counts as now. Channels with a messaging window call
+        it for every customer message, survey or not."""
+        now = self.clock()
+        clamped = [(user, min(when, now)) for user, when in seen]
+        if clamped:
+            await self.store.run_in_transaction(
+                lambda conn: contacts_seen.contacts_seen(conn, profile, channel, clamped)
+            )
+
+    async def last_inbound(self, profile: str, channel: str, user_id: str) -> datetime | None:
+        """The customer's last message we know of (a channel's webhook, or a close's hint), or None."""
+        async with self.store.read() as conn:
+            return await contacts_seen.last_inbound(conn, profile, channel, user_id)
+
+    async def question_status(self, profile: str, channel: str, ref: str, status: str, at: datetime) -> bool:
+        """Record a delivery status (sent, delivered, read, failed) of the question the channel sent as `ref`;
+        False when no survey of this profile and channel asked it so, or the status would move backwards."""
+        new = QuestionStatus(status)  # ValueError for anything else
+        return await self.store.run_in_transaction(lambda conn: qs.advance_by_ref(conn, profile, channel, ref, new, at))
+
+    async def question_outside_window(self, profile: str, channel: str, ref: str, at: datetime) -> bool:
+        """The platform reported after the fact that the question `ref` failed because the customer's window had
+        closed (WhatsApp's 131047 in a `failed` status): the status becomes failed and a survey not answered yet is
+        skipped as outside_window. True when the survey was skipped."""
+        now = self.clock()
+
+        async def work(conn: Any) -> Transition | None:
+            await qs.advance_by_ref(conn, profile, channel, ref, QuestionStatus.FAILED, at)
+            survey_id = await qs.survey_by_ref(conn, profile, channel, ref)
+            survey = None if survey_id is None else await q.get_survey(conn, survey_id, lock=True)
+            if survey is None or not await qs.skip_outside_window(conn, survey.id, now):
+                return None
+            return Transition.of(survey, replace(survey, state=State.SKIPPED, skip_reason=qs.OUTSIDE_WINDOW))
+
+        skipped = await self.store.run_in_transaction(work)
+        if skipped is not None:
+            skipped.log()
+        return skipped is not None

@@ -29,6 +29,8 @@ class ContactRow(SQLModel, table=True):
     opted_out_at: datetime | None = None
     unreachable_at: datetime | None = None
     last_surveyed_at: datetime | None = None
+    # The customer's last message we know of (Meta's 24-hour window); only ever moves forward.
+    last_inbound_at: datetime | None = None
 
 
 class SurveyRow(SQLModel, table=True):
@@ -39,6 +41,7 @@ class SurveyRow(SQLModel, table=True):
         Index("ix_survey_report", "profile", "asked_at"),  # every report filters by asked_at
         Index("ix_survey_asked", "asked_at"),
         Index("ix_survey_created", "created_at"),
+        Index("ix_survey_question_ref", "question_ref"),  # a delivery status names the question by its ref
     )
 
     id: int | None = Field(default=None, sa_column=_big_id())
@@ -63,6 +66,9 @@ class SurveyRow(SQLModel, table=True):
     unparsed: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     extra: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     question_ref: str | None = Field(default=None, max_length=191)
+    # What became of the question on the platform: sent, delivered, read or failed (core.question_status).
+    question_status: str | None = Field(default=None, max_length=16)
+    question_status_at: datetime | None = None
     created_at: datetime
     due_at: datetime | None = None
     asked_at: datetime | None = None

@@ -1,0 +1,76 @@
+"""When each customer last wrote to us (contacts.last_inbound_at), for platforms whose messaging window opens with
+the customer's message (Meta's 24 hours). A batch of messages is one upsert, and the time only moves forward: a
+redelivered or late webhook can never close a window a newer message opened."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import bindparam, case, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.store.tables import ContactRow
+
+C = ContactRow.__table__
+KEY = ("profile", "channel", "user_id")
+USER_WIDTH = 128  # contacts.user_id
+
+
+CHUNK = 1000  # rows per statement: 4 parameters each, far below SQLite's and asyncpg's limits
+
+
+def _upsert(dialect: str, rows: list[dict[str, Any]]) -> Any:
+    """One multi-row INSERT … ON CONFLICT DO UPDATE that keeps the later of the stored and the new time."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    stmt = dialect_insert(C).values(rows)
+    newer = case(
+        (C.c.last_inbound_at.is_(None), stmt.excluded.last_inbound_at),
+        (stmt.excluded.last_inbound_at > C.c.last_inbound_at, stmt.excluded.last_inbound_at),
+        else_=C.c.last_inbound_at,
+    )
+    return stmt.on_conflict_do_update(index_elements=list(KEY), set_={"last_inbound_at": newer})
+
+
+def latest(seen: Sequence[tuple[str, datetime]]) -> dict[str, datetime]:
+    """The newest time per customer: one row each, as one INSERT … ON CONFLICT may touch a row only once."""
+    out: dict[str, datetime] = {}
+    for user_id, when in seen:
+        if not user_id or len(user_id) > USER_WIDTH:
+            raise ValueError(f"a contact's user id has 1 to {USER_WIDTH} characters")
+        if when.utcoffset() is None:
+            raise ValueError("a last-message time must be timezone-aware")
+        if user_id not in out or when > out[user_id]:
+            out[user_id] = when
+    return out
+
+
+async def contacts_seen(
+    conn: AsyncConnection, profile: str, channel: str, seen: Sequence[tuple[str, datetime]]
+) -> int:
+    """Record that each (user_id, when) customer wrote at `when`; creates the contact if new. Returns how many
+    contacts the statement covered."""
+    rows = [
+        {"profile": profile, "channel": channel, "user_id": user, "last_inbound_at": when}
+        for user, when in sorted(latest(seen).items())  # a fixed order: two batches never lock rows crosswise
+    ]
+    for start in range(0, len(rows), CHUNK):  # one statement for any batch Meta sends (up to 1000 messages)
+        await conn.execute(_upsert(conn.dialect.name, rows[start : start + CHUNK]))
+    return len(rows)
+
+
+@cache
+def _last() -> Any:
+    return select(C.c.last_inbound_at).where(
+        C.c.profile == bindparam("profile"), C.c.channel == bindparam("channel"), C.c.user_id == bindparam("user_id")
+    )
+
+
+async def last_inbound(conn: AsyncConnection, profile: str, channel: str, user_id: str) -> datetime | None:
+    params = {"profile": profile, "channel": channel, "user_id": user_id}
+    return (await conn.execute(_last(), params)).scalar_one_or_none()

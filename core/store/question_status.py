@@ -1,0 +1,82 @@
+"""The question's delivery status on its survey row (surveys.question_status / question_status_at), found by the ref
+the channel returned for the question, or by the survey's id when the worker records the send itself; and the
+skip of a survey whose question the platform refused outside its messaging window."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.question_status import FOLLOWS, QuestionStatus
+from core.store.tables import SurveyRow
+from core.survey import SkipReason, State
+
+S = SurveyRow.__table__
+UNANSWERED = (str(State.PENDING), str(State.ASKED))
+OUTSIDE_WINDOW = SkipReason.OUTSIDE_WINDOW
+
+
+@cache
+def _advance(status: QuestionStatus, by_ref: bool) -> Any:
+    """UPDATE … SET status WHERE (the survey) AND the stored status is one `status` may replace: the check and the
+    write are one statement, so two receipts racing can't move a status backwards."""
+    before = FOLLOWS[status]
+    allowed = [S.c.question_status.in_(sorted(str(s) for s in before if s is not None))]
+    if None in before:
+        allowed.append(S.c.question_status.is_(None))
+    if by_ref:
+        which = and_(
+            S.c.question_ref == bindparam("ref"),
+            S.c.profile == bindparam("profile"),
+            S.c.channel == bindparam("channel"),
+        )
+    else:
+        which = S.c.id == bindparam("survey_id")
+    return (
+        update(S)
+        .where(which, or_(*allowed))
+        .values(question_status=str(status), question_status_at=bindparam("at", type_=S.c.question_status_at.type))
+    )
+
+
+async def advance_by_ref(
+    conn: AsyncConnection, profile: str, channel: str, ref: str, status: QuestionStatus, at: datetime
+) -> bool:
+    """True when a survey of this profile and channel asked its question as `ref` and the status moved forward."""
+    params = {"ref": ref, "profile": profile, "channel": channel, "at": at}
+    return (await conn.execute(_advance(status, True), params)).rowcount > 0
+
+
+async def advance_by_id(conn: AsyncConnection, survey_id: int, status: QuestionStatus, at: datetime) -> bool:
+    return (await conn.execute(_advance(status, False), {"survey_id": survey_id, "at": at})).rowcount > 0
+
+
+async def survey_by_ref(conn: AsyncConnection, profile: str, channel: str, ref: str) -> int | None:
+    """The id of the survey that asked its question as `ref` (the newest, should a platform ever reuse an id)."""
+    q = (
+        select(S.c.id)
+        .where(S.c.question_ref == ref, S.c.profile == profile, S.c.channel == channel)
+        .order_by(S.c.id.desc())
+        .limit(1)
+    )
+    return (await conn.execute(q)).scalar_one_or_none()
+
+
+async def skip_outside_window(conn: AsyncConnection, survey_id: int | None, now: datetime) -> bool:
+    """The platform refused the question because its window with the customer had closed and nothing could reopen
+    it: a survey not answered yet ends as skipped (outside_window) instead of waiting to expire."""
+    result = await conn.execute(
+        update(S)
+        .where(S.c.id == survey_id, S.c.state.in_(UNANSWERED), S.c.score.is_(None))
+        .values(
+            state=str(State.SKIPPED),
+            skip_reason=str(OUTSIDE_WINDOW),
+            next_check_at=None,
+            completed_at=now,
+        )
+    )
+    return result.rowcount > 0
