@@ -116,8 +116,9 @@ class GraphWebhook:
             self._started = True
             await self.journal.start()
 
-    async def stop(self) -> None:
-        await self.journal.stop(grace=STOP_GRACE)
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Let running entries finish for `grace` seconds; the rest goes back to the journal for the next start."""
+        await self.journal.stop(grace=grace)
 
     async def idle(self) -> None:
         """Wait until every answered request has been worked (tests, the demo)."""
