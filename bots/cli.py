@@ -157,6 +157,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_privacy(args: argparse.Namespace) -> int:
+    """`npsbot privacy <action>`: each action's module sets `privacy_run(config, args)`."""
+    return int(args.privacy_run(_config(args), args) or 0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="npsbot", description="Net Promoter Score surveys inside chat.")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -212,6 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["revoke-all"], help="revoke-all: sign every browser out, in every process")
     p.add_argument("--database", help="database URL (default: database_url from the config)")
     p.set_defaults(func=cmd_sessions)
+
+    from bots import retention_cli
+
+    p = sub.add_parser("privacy", help="personal data: retention")
+    privacy_actions = p.add_subparsers(dest="action", required=True)  # each action: its module's add_command
+    retention_cli.add_command(privacy_actions, with_config)
+    p.set_defaults(func=cmd_privacy)
 
     p = sub.add_parser("demo", help="simulate a few dozen conversations end to end and print the report")
     p.add_argument("--conversations", type=int, default=42)

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 
 from bots.channels import discover
 from bots.durations import Duration
+from bots.retention_config import PruningConfig, RedactionConfig, RetentionConfig
 from bots.worker import WorkerSettings
 from core.messages import LOCALES, MessageCatalog, language, validate_overrides
 from core.profiles import EVENT_TYPES, AlertTarget, ProfileSettings, Subscription
@@ -109,6 +110,8 @@ class ProfileConfig(Strict):
     review_url: str | None = None
     link_template: str | None = None
     api_tokens: list[str] = Field(default_factory=list)
+    redaction: RedactionConfig = Field(default_factory=RedactionConfig)  # bots/retention_config.py
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
     themes: dict[str, dict[str, list[str]]] = Field(default_factory=dict)  # comment themes: name → language → keywords
 
     @field_validator("themes", mode="before")
@@ -189,6 +192,8 @@ class ProfileConfig(Strict):
             alert_targets=tuple(AlertTarget(a.channel, a.destination) for a in self.alerts),
             subscriptions=tuple(Subscription(s.url, frozenset(s.events)) for s in self.subscriptions),
             link_template=self.link_template,
+            redaction=self.redaction.settings(self.locale),
+            retention=self.retention.settings(),
             themes=ThemeMatcher.of(self.themes),
         )
 
@@ -265,6 +270,7 @@ class Config(Strict):
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     admin_tokens: list[str] = Field(default_factory=list)
+    pruning: PruningConfig = Field(default_factory=PruningConfig)  # operational rows past their useful life
     profiles: dict[str, ProfileConfig] = Field(min_length=1)
 
     @field_validator("profiles")

@@ -15,6 +15,7 @@ from bots.metrics import Metrics, journaled_channels
 from bots.startup import ChannelStarts, RetryPolicy
 from bots.worker import Worker
 from core.channel import OutboundChannel
+from core.retention_pass import RetentionPass
 from core.service import SurveyService, utcnow
 from core.store import Store
 
@@ -44,6 +45,9 @@ class Runtime:
             config.worker.settings(),
             metrics=self.metrics,
         )
+        # Retention and pruning: a chore of every worker, run by one at a time under its stored lease.
+        self.retention = RetentionPass(self.store, self.profiles, config.pruning.settings(), self.service.clock)
+        self.worker.background.append(self.retention.run)
 
     def deps(self, profile: str) -> ChannelDeps:
         """What one profile's channels are built from."""

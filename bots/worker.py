@@ -17,6 +17,7 @@ from core.channel import OutboundChannel, send
 from core.delivery import OutsideWindow, PermanentFailure, RetryLater
 from core.delivery_log import DeliveryLog
 from core.ratelimit import Limit, RateLimiter
+from core.redaction import shown_action
 from core.service import SurveyService
 from core.store.outbox import OutboxItem
 
@@ -61,6 +62,8 @@ class Worker:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self._stop = asyncio.Event()
         self._pruned_at = 0.0
+        # Chores beside the sends, each run as a task until stop() (the retention pass): fn(stop_event).
+        self.background: list[Callable[[asyncio.Event], Awaitable[None]]] = []
 
     def sender_for(self, item: OutboxItem) -> OutboundChannel | None:
         return self.senders.get((item.channel, item.profile)) or self.senders.get((item.channel, "*"))
@@ -97,6 +100,7 @@ class Worker:
         return total
 
     async def run(self) -> None:
+        chores = [asyncio.create_task(chore(self._stop)) for chore in self.background]
         while not self._stop.is_set():
             try:
                 handled = await self.run_once()
@@ -108,6 +112,7 @@ class Worker:
                     await asyncio.wait_for(self._stop.wait(), self.settings.poll_interval)
                 except TimeoutError:
                     pass
+        await asyncio.gather(*chores, return_exceptions=True)
 
     def stop(self) -> None:
         self._stop.set()
@@ -176,6 +181,8 @@ class Worker:
             self._count("failed", item)
             await self._dead(item, str(exc), _permanent_reason(exc))
             return
+        settings = self.service.profiles.get(item.profile)  # what the team and subscribers see of a comment
+        action = shown_action(action, None if settings is None else settings.redaction)
         limits: list[Limit] = list(sender.rate_limits(delivery))
         now = self._now()
         wait = self.limiter.earliest(limits, now) if limits else 0.0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.redaction import Redaction
+from core.retention import Retention
 from core.survey import Policy
 from core.themes.matcher import EMPTY, ThemeMatcher
 
@@ -33,6 +35,8 @@ class ProfileSettings:
     alert_targets: tuple[AlertTarget, ...] = ()
     subscriptions: tuple[Subscription, ...] = ()
     link_template: str | None = None  # e.g. https://desk.example/conversations/{conversation_id}
+    redaction: Redaction = field(default_factory=Redaction)  # personal data in comments (core.redaction)
+    retention: Retention = field(default_factory=Retention)  # how long comments and personal fields are kept
     themes: ThemeMatcher = EMPTY  # the comment themes the profile's taxonomy defines
 
     def alert_destinations(self, channel: str) -> frozenset[str]:

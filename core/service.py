@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from core.last_inbound import last_message_hint
 from core.outbound import messages_for
 from core.profiles import ProfileSettings
+from core.redaction import stored_survey
 from core.question_status import QuestionStatus
 from core.store import Store, contacts_seen, replays
 from core.store import outbox as ob
@@ -214,6 +215,7 @@ class SurveyService:
     async def _save(
         self, conn: Any, old: Survey, new: Survey, actions: list[Action], settings: ProfileSettings, now: datetime
     ) -> None:
+        new = stored_survey(new, settings.redaction)  # store_redacted: the original text never reaches the database
         if (new.state is State.OPTED_OUT and old.state is not State.OPTED_OUT) or opts_out(actions):
             await q.touch_contact(conn, new.address, opted_out_at=now)
         if new.state is State.ASKED and old.state is not State.ASKED:

@@ -13,6 +13,7 @@ from bots.api.openapi import spec
 from bots.auth import Principal, authenticate, require_profile
 from core import followup, jsonbody
 from core.outbound import survey_snapshot
+from core.redaction import Redactions
 from core.reports import Filters, breakdown, summary
 from core.reports.analytics import distribution, trend
 from core.reports.filters import FilterError, ReportFilters
@@ -74,6 +75,7 @@ def _filters(params: ResponseParams) -> Filters:
 
 def api_routes(runtime: Any) -> list[web.RouteDef]:
     config = runtime.config
+    shown = Redactions({name: p.redaction for name, p in runtime.profiles.items()})  # comments as the team sees them
 
     def auth(request: web.Request) -> Principal:
         return authenticate(request, config)
@@ -132,12 +134,12 @@ def api_routes(runtime: Any) -> list[web.RouteDef]:
             params.cursor,
         )  # fmt: skip
         items, cursor = await list_responses(runtime.store, query)
-        return web.json_response({"items": items, "next_cursor": cursor})
+        return web.json_response({"items": shown.items(items), "next_cursor": cursor})
 
     async def responses_csv(request: web.Request) -> web.Response:
         principal, params = auth(request), _params(request)
         query = ResponseQuery(_filters(params), _scope(principal, params, runtime), params.state, params.category)
-        text = await export_csv(runtime.store, query)
+        text = await export_csv(runtime.store, query, shown)
         return web.Response(
             text=text,
             content_type="text/csv",
@@ -146,7 +148,7 @@ def api_routes(runtime: Any) -> list[web.RouteDef]:
 
     async def response(request: web.Request) -> web.Response:
         item = await visible(request, auth(request), "response")
-        return web.json_response(item)
+        return web.json_response(shown.item(item))
 
     async def nps(request: web.Request) -> web.Response:
         principal, params = auth(request), _params(request)
@@ -183,7 +185,7 @@ def api_routes(runtime: Any) -> list[web.RouteDef]:
         items = await followup.list_followups(
             runtime.store, _scope(principal, params, runtime), params.status, params.limit
         )
-        return web.json_response({"items": items})
+        return web.json_response({"items": shown.items(items)})
 
     async def act(request: web.Request) -> web.Response:
         survey_id = (await visible(request, auth(request), "detractor"))["id"]

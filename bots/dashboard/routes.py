@@ -18,6 +18,7 @@ from bots.origin import forbidden, foreign_origin
 from bots.sessions import SESSIONS, clear_session_cookie, cookie_is_secure, set_session_cookie
 from bots.throttle import THROTTLE, client_address
 from core import followup
+from core.redaction import Redactions
 from core.reports import DIMENSIONS, Filters, breakdown, summary
 from core.reports.analytics import comments, compare, dimension_values, distribution, followup_stats, trend
 from core.reports.responses import ResponseQuery, export_csv
@@ -35,6 +36,7 @@ def _page(name: str, status: int = 200, headers: dict[str, str] | None = None, *
 
 def dashboard_routes(runtime: Any) -> list[web.RouteDef]:
     config = runtime.config
+    shown = Redactions({name: p.redaction for name, p in runtime.profiles.items()})  # comments as the team sees them
 
     public_url = config.server.public_url
 
@@ -124,18 +126,20 @@ def dashboard_routes(runtime: Any) -> list[web.RouteDef]:
                 "change": None if cmp.change is None else round(cmp.change, 2),
                 "significant": cmp.significant,
             },
-            "comments": await comments(
-                store, f, category=params.category, search=params.search, theme=params.theme, limit=50
+            "comments": shown.items(
+                await comments(store, f, category=params.category, search=params.search, theme=params.theme, limit=50)
             ),
             "themes": await themes_body(
                 runtime, f, [params.profile] if params.profile else who.visible(list(config.profiles)), bucket
             ),
             "follow_up": await followup_stats(store, f)
             | {
-                "items": [
-                    *await followup.list_followups(store, f.profiles, "open", 25, f),
-                    *await followup.list_followups(store, f.profiles, "claimed", 25, f),
-                ]
+                "items": shown.items(
+                    [
+                        *await followup.list_followups(store, f.profiles, "open", 25, f),
+                        *await followup.list_followups(store, f.profiles, "claimed", 25, f),
+                    ]
+                )
             },
             "min_responses": minimum,
         }
@@ -143,7 +147,7 @@ def dashboard_routes(runtime: Any) -> list[web.RouteDef]:
 
     async def csv_export(request: web.Request) -> web.Response:
         who = required(request)
-        text = await export_csv(runtime.store, ResponseQuery(filters=filters(request, who)[0]))
+        text = await export_csv(runtime.store, ResponseQuery(filters=filters(request, who)[0]), shown)
         return web.Response(
             text=text, content_type="text/csv", headers={"Content-Disposition": 'attachment; filename="responses.csv"'}
         )

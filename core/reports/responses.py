@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from core.outbound import survey_snapshot
+from core.redaction import Redactions
 from core.reports.summary import Filters
 from core.store import Store
 from core.store.surveys import to_survey
@@ -74,8 +75,10 @@ async def get_response(store: Store, survey_id: int) -> dict[str, Any] | None:
     }
 
 
-async def export_csv(store: Store, query: ResponseQuery, batch: int = 1000) -> str:
-    """All matching responses as CSV, fetched in keyset batches."""
+async def export_csv(
+    store: Store, query: ResponseQuery, shown: Redactions | None = None, batch: int = 1000
+) -> str:
+    """All matching responses as CSV, fetched in keyset batches; `shown` redacts comments as each profile shows them."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
@@ -86,7 +89,8 @@ async def export_csv(store: Store, query: ResponseQuery, batch: int = 1000) -> s
         async with store.read() as conn:
             rows = (await conn.execute(stmt)).all()
         for r in rows:
-            writer.writerow([csv_cell(v) for v in r])
+            values = r._mapping if shown is None else shown.item(dict(r._mapping))
+            writer.writerow([csv_cell(values[c]) for c in CSV_COLUMNS])
         if len(rows) < batch:
             break
         cursor = rows[-1].id

@@ -18,7 +18,10 @@ def _big_id() -> Column:
 
 class ContactRow(SQLModel, table=True):
     __tablename__ = "contacts"
-    __table_args__ = (UniqueConstraint("profile", "channel", "user_id", name="uq_contact"),)
+    __table_args__ = (
+        UniqueConstraint("profile", "channel", "user_id", name="uq_contact"),
+        Index("ix_contact_quiet", "profile", "last_surveyed_at"),  # the retention pass finds contacts gone quiet
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     profile: str = Field(max_length=64)
@@ -85,6 +88,7 @@ class InboundKeyRow(SQLModel, table=True):
     """One row per delivery already processed (Telegram update, Slack event, webhook-id)."""
 
     __tablename__ = "inbound_keys"
+    __table_args__ = (Index("ix_inbound_key_received", "received_at"),)  # pruned by age (the retention pass)
 
     key: str = Field(primary_key=True, max_length=255)
     received_at: datetime
@@ -97,6 +101,7 @@ class OutboxRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_outbox_ready", "status", "next_attempt_at"),
         Index("ix_outbox_order", "ordering_key", "id"),
+        Index("ix_outbox_done", "status", "created_at"),  # sent and dead messages are pruned by age
     )
 
     id: int | None = Field(default=None, sa_column=_big_id())
@@ -134,7 +139,10 @@ class InboundJournalRow(SQLModel, table=True):
     2xx for, so it waits here until processed (then deleted), or is left `dead` after too many failed attempts."""
 
     __tablename__ = "inbound_journal"
-    __table_args__ = (Index("ix_journal_ready", "channel", "profile", "status", "lease_until"),)
+    __table_args__ = (
+        Index("ix_journal_ready", "channel", "profile", "status", "lease_until"),
+        Index("ix_journal_dead", "status", "received_at"),  # requests given up on are pruned by age
+    )
 
     id: int | None = Field(default=None, sa_column=_big_id())
     channel: str = Field(max_length=32)
@@ -165,4 +173,5 @@ class WebSessionRow(SQLModel, table=True):
     last_seen_at: datetime
 
 
+from core.store import retention_tables as _retention_tables  # noqa: E402,F401
 from core.store import theme_tables as _theme_tables  # noqa: E402,F401
