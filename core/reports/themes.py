@@ -36,8 +36,10 @@ def theme_where(filters: Filters) -> list[ColumnElement[bool]]:
         cond.append(T.c.profile.in_(filters.profiles))
     for dim in DIMENSIONS:
         value = getattr(filters, dim)
-        if value is not None:
+        if value is not None and dim in T.c:
             cond.append(T.c[dim] == value)
+        elif value is not None:  # a dimension response_themes does not copy (workspace): read on the survey
+            cond.append(T.c.survey_id.in_(select(S.c.id).where(S.c[dim] == value)))
     if filters.since is not None:
         cond.append(T.c.asked_at >= filters.since)
     if filters.until is not None:
