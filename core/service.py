@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from core.last_inbound import last_message_hint
 from core.outbound import messages_for
 from core.profiles import ProfileSettings
-from core.redaction import stored_survey
 from core.question_status import QuestionStatus
+from core.redaction import stored_survey
 from core.store import Store, contacts_seen, replays
 from core.store import outbox as ob
 from core.store import question_status as qs

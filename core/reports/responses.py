@@ -75,9 +75,7 @@ async def get_response(store: Store, survey_id: int) -> dict[str, Any] | None:
     }
 
 
-async def export_csv(
-    store: Store, query: ResponseQuery, shown: Redactions | None = None, batch: int = 1000
-) -> str:
+async def export_csv(store: Store, query: ResponseQuery, shown: Redactions | None = None, batch: int = 1000) -> str:
     """All matching responses as CSV, fetched in keyset batches; `shown` redacts comments as each profile shows them."""
     out = io.StringIO()
     writer = csv.writer(out)
