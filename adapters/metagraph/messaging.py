@@ -95,8 +95,9 @@ class Messaging(_Event):
     postback: Postback | None = None
     reaction: Reaction | None = None
 
-    def at(self, fallback: datetime) -> datetime:
-        return from_millis(self.timestamp, fallback)
+    def at(self, now: datetime) -> datetime:
+        """When it happened, never later than `now` (a customer's window is not renewed into the future)."""
+        return min(from_millis(self.timestamp, now), now)
 
     @property
     def from_customer(self) -> bool:
@@ -115,11 +116,14 @@ class Entry(_Event):
     messaging: list[Any] = Field(default_factory=list, max_length=1000)
 
 
+SECONDS_BEFORE = 10**11  # as milliseconds, March 1973: a smaller timestamp is in seconds (one of Meta's examples)
+
+
 def from_millis(value: int | None, fallback: datetime) -> datetime:
     """Meta's timestamps and watermarks are milliseconds since the epoch."""
     if value is None or not 0 < value <= MAX_WATERMARK:
         return fallback
-    return datetime.fromtimestamp(value / 1000, tz=UTC)
+    return datetime.fromtimestamp(value / (1 if value < SECONDS_BEFORE else 1000), tz=UTC)
 
 
 # ---- the 0–10 question as quick replies ----------------------------------------------------------------------
