@@ -290,3 +290,106 @@ async def test_operator_api_rows_carry_the_significance_flag(client: TestClient)
     assert [p["responses"] for p in body["trend"]] == [4, 3, 3, 3]  # tapas' answer lands in acme's first week
     assert all(p["significant"] is (p["responses"] >= MINIMUM) for p in body["trend"])
     assert (await client.get("/api/v1/nps?bucket=year", headers=bearer(ADMIN))).status == 422
+
+
+THEMES = {"billing": {"en": ["charge", "invoice"]}, "speed": {"en": ["slow"]}}
+THEMED = [(2, "They charged me twice"), (3, "Wrong invoice"), (6, "Slow and a wrong invoice"), (9, "slow but fine")]
+
+
+async def seed_with_themes(runtime: Runtime) -> None:
+    await seed(runtime)
+    service = runtime.service
+    service.clock = lambda: BASE + timedelta(days=21)
+    for i, (score, comment) in enumerate(THEMED):
+        address = Address("memory", "acme", f"th{i}", f"thu{i}")
+        await service.handle(ConversationClosed(address, agent="ana", team="care", locale="en"))
+        await service.handle(ScoreGiven(address, score))
+        await service.handle(TextReceived(address, comment))
+    service.clock = utcnow
+
+
+@pytest.fixture
+def live_themes(tmp_path) -> Iterator[str]:
+    cfg = config(str(tmp_path / "themes.db"))
+    cfg["profiles"]["acme"]["themes"] = THEMES
+    with live_app(cfg, seed_with_themes) as url:
+        yield url
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(chromium() is None, reason="Debian chromium and chromium-driver are not installed")
+def test_theme_chart_and_table_filter_the_comments_in_chromium(live_themes: str, tmp_path) -> None:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser, driver_path = chromium()  # type: ignore[misc]
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for arg in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+        "--window-size=1400,1600", f"--user-data-dir={tempfile.mkdtemp(prefix='npsbot-chromium-')}",
+    ):  # fmt: skip
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    loaded = ec.presence_of_element_located((By.CSS_SELECTOR, "body[data-loaded=true]"))
+
+    def reload_after(action) -> None:
+        driver.execute_script("document.body.dataset.loaded = 'false'")
+        action()
+        WebDriverWait(driver, 30).until(loaded)
+
+    def comment_texts() -> list[str]:
+        return [
+            li.find_elements(By.TAG_NAME, "span")[1].text
+            for li in driver.find_elements(By.CSS_SELECTOR, "#comments li")
+        ]
+
+    try:
+        driver.get(live_themes + "/report")
+        driver.find_element(By.NAME, "token").send_keys(ACME)
+        driver.find_element(By.ID, "signin").click()
+        WebDriverWait(driver, 30).until(loaded)
+        bars = {
+            g.get_attribute("data-theme"): g for g in driver.find_elements(By.CSS_SELECTOR, "#theme-chart g.theme-bar")
+        }
+        assert set(bars) == {"billing", "speed"} and bars["billing"].get_attribute("data-mentions") == "3"
+        assert len(bars["billing"].find_elements(By.CSS_SELECTOR, "rect[data-category=detractor]")) == 1
+        rows = {
+            r.get_attribute("data-theme"): r.text
+            for r in driver.find_elements(By.CSS_SELECTOR, "#themes tr[data-theme]")
+        }
+        assert "100 %" not in rows["billing"] and "billing 3" in rows["billing"]
+        driver.find_element(By.ID, "themes-panel").screenshot(str(tmp_path / "themes.png"))
+        chart_png = driver.find_element(By.ID, "theme-chart").screenshot_as_png
+        assert len(comment_texts()) == len(SCORES) + len(THEMED)
+
+        reload_after(lambda: bars["billing"].click())  # the chart's bar
+        assert sorted(comment_texts()) == sorted(c for _, c in THEMED if "charge" in c or "invoice" in c)
+        chip = driver.find_element(By.CSS_SELECTOR, "#theme-chip button")
+        assert chip.get_attribute("data-theme") == "billing"
+        reload_after(chip.click)
+        assert len(comment_texts()) == len(SCORES) + len(THEMED)
+        reload_after(lambda: driver.find_element(By.CSS_SELECTOR, "#themes tr[data-theme=speed]").click())  # the table
+        assert sorted(comment_texts()) == sorted(c for _, c in THEMED if "low" in c)
+
+        driver.find_element(By.ID, "discover").click()
+        WebDriverWait(driver, 30).until(
+            lambda d: "comments that match no theme" in d.find_element(By.ID, "discover-note").text
+        )
+        assert "(acme)" in driver.find_element(By.ID, "discover-note").text
+        phrases = [
+            r.get_attribute("data-phrase") for r in driver.find_elements(By.CSS_SELECTOR, "#discovered tr[data-phrase]")
+        ]
+        assert "comment number" in phrases  # the seed's comments all say it, and no theme covers it
+        refused = [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
+        assert refused == [], refused
+    finally:
+        driver.quit()
+    red = sum(
+        1 for p in _rgb_pixels(chart_png) if sum(abs(a - b) for a, b in zip(p, (0xD6, 0x45, 0x45), strict=True)) < 40
+    )
+    assert red > 200, f"the theme chart drew {red} red pixels"
