@@ -50,7 +50,7 @@ _SEP = "[ \u00a0\u202f-]"
 # Runs of digit groups with one separator between groups; a card is any stretch of whole groups in a run.
 _DIGIT_RUN = re.compile(rf"(?<![0-9A-Za-z])[0-9]+(?:{_SEP}[0-9]+)*(?![0-9A-Za-z])")
 _GROUP = re.compile(r"[0-9]+")
-_IBAN = re.compile(r"(?<![0-9A-Za-z])[A-Za-z]{2}[0-9]{2}(?:[ \u00a0]?[0-9A-Za-z]){11,32}")
+_IBAN = re.compile(r"[A-Za-z]{2}[0-9]{2}(?:[ \u00a0]?[0-9A-Za-z]){11,32}")
 _PHONE_HINT = re.compile(r"[0-9]")
 
 
@@ -84,10 +84,15 @@ def redact(text: str, rules: Redaction) -> str:
     Idempotent: placeholders hold no digit or @, and operator patterns never rewrite a placeholder."""
     if "@" in text:
         text = _EMAIL.sub(placeholder("email"), text)
-    if _PHONE_HINT.search(text):
+    # Until nothing more is found: taking one number out can free the one next to it (a phone number run into a
+    # card number), and what a second call would find must be found by the first.
+    while _PHONE_HINT.search(text):
+        before = text
         text = _replace(text, _ibans(text), placeholder("iban"))
         text = _replace(text, _cards(text), placeholder("card"))
         text = _replace(text, _phones(text, rules.phone_region), placeholder("phone"))
+        if text == before:
+            break
     for name, pattern in rules.patterns:
         try:
             text = _replace(text, _custom(text, pattern, rules), placeholder(name))
@@ -107,7 +112,9 @@ def _replace(text: str, spans: Iterator[tuple[int, int]], replacement: str) -> s
 
 
 def _cards(text: str) -> Iterator[tuple[int, int]]:
-    """The longest stretch of whole digit groups, from each group on, that is a card number."""
+    """From the first digit group of a run (and again after each card found), the longest stretch of whole groups
+    that is a card number. A stretch never starts inside a run, so a card-like tail of a longer reference
+    ("123-4567890-1234567") is not taken for one."""
     for run in _DIGIT_RUN.finditer(text):
         groups = [(run.start() + g.start(), run.start() + g.end()) for g in _GROUP.finditer(run.group())]
         i = 0
@@ -120,20 +127,25 @@ def _cards(text: str) -> Iterator[tuple[int, int]]:
                 if len(digits) >= 13 and digits[0] in "23456" and luhn.is_valid(digits):
                     found = j
             if found is None:
-                i += 1
-                continue
+                break
             yield groups[i][0], groups[found][1]
             i = found + 1
 
 
 def _ibans(text: str) -> Iterator[tuple[int, int]]:
-    """A country code and check digits, then the longest stretch that is a valid IBAN (a word may follow it)."""
-    for candidate in _IBAN.finditer(text):
+    """A country code and check digits, then the longest stretch that is a valid IBAN (a word may follow it); the
+    search goes on right after each one found."""
+    pos = last = 0
+    while candidate := _IBAN.search(text, pos):
+        pos = candidate.start() + 1
+        if 0 < candidate.start() != last and text[candidate.start() - 1].isalnum():
+            continue  # inside a word, unless right after the IBAN before it
         positions = [candidate.start() + k for k, ch in enumerate(candidate.group()) if not ch.isspace()]
         compact = "".join(text[p] for p in positions).upper()
         for length in range(min(len(compact), 34), 14, -1):
             if stdnum_iban.is_valid(compact[:length]):
                 yield candidate.start(), positions[length - 1] + 1
+                pos = last = positions[length - 1] + 1
                 break
 
 
