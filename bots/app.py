@@ -10,6 +10,7 @@ from aiohttp import web
 
 from bots.api import api_routes
 from bots.api.themes import theme_routes
+from bots.audit_trail import token_use
 from bots.dashboard import dashboard_routes
 from bots.dashboard.themes import discover_route
 from bots.metrics import metrics_route
@@ -67,7 +68,7 @@ def create_app(runtime: Runtime) -> web.Application:
     sessions = WebSessions(runtime.config, runtime.store, lambda: runtime.service.clock())
     app = web.Application(
         client_max_size=runtime.config.server.max_body_bytes,
-        middlewares=[errors, session_middleware(sessions, public_url)],
+        middlewares=[errors, session_middleware(sessions, public_url), token_use(runtime)],
     )
     app[RUNTIME] = runtime
     app[SESSIONS] = sessions

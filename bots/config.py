@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 
 from bots.channels import discover
 from bots.durations import Duration
+from bots.privacy_config import PrivacyConfig
 from bots.retention_config import PruningConfig, RedactionConfig, RetentionConfig
 from bots.worker import WorkerSettings
 from core.messages import LOCALES, MessageCatalog, language, validate_overrides
@@ -271,6 +272,7 @@ class Config(Strict):
     report: ReportConfig = Field(default_factory=ReportConfig)
     admin_tokens: list[str] = Field(default_factory=list)
     pruning: PruningConfig = Field(default_factory=PruningConfig)  # operational rows past their useful life
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     profiles: dict[str, ProfileConfig] = Field(min_length=1)
 
     @field_validator("profiles")

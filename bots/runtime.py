@@ -18,6 +18,7 @@ from core.channel import OutboundChannel
 from core.retention_pass import RetentionPass
 from core.service import SurveyService, utcnow
 from core.store import Store
+from core.suppression import SuppressionKeys
 
 
 class Runtime:
@@ -32,7 +33,7 @@ class Runtime:
         self.config = config
         self.store = store or Store(config.database_url)
         self.profiles = config.profile_settings()
-        self.service = SurveyService(self.store, self.profiles, clock)
+        self.service = SurveyService(self.store, self.profiles, clock, SuppressionKeys(config.privacy.keys()))
         self.channels: list[Channel] = build_channels({n: p.channels for n, p in config.profiles.items()}, self.deps)
         self.senders: dict[tuple[str, str], OutboundChannel] = {(c.name, c.profile): c for c in self.channels}
         self.starts = ChannelStarts(self.channels, start_retry)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from core import audit
 from core.reports.summary import Filters
 from core.store import Store
 from core.store import followups as q
@@ -51,18 +52,26 @@ async def claim(store: Store, survey_id: int, who: str, now: datetime, *, profil
     `profile` is the profile whose bot or token received the action: a survey of any other profile is refused as
     if it did not exist (an id from button data is client input). None only for callers that checked scope."""
     async with store.transaction() as conn:
-        await _get(conn, survey_id, lock=True, profile=profile)
+        before = await _get(conn, survey_id, lock=True, profile=profile)
         await q.claim_if_open(conn, survey_id, who, now)
-        return await _get(conn, survey_id)
+        after = await _get(conn, survey_id)
+        await audit.record_followup(
+            conn, audit.CLAIM, survey_id, who, now, profile=profile, status=after.status, changed=after != before
+        )
+        return after
 
 
 async def resolve(store: Store, survey_id: int, who: str, now: datetime, *, profile: str | None = None) -> FollowUp:
     """Resolving also claims an unclaimed follow-up, so the report always knows who handled it."""
     async with store.transaction() as conn:
-        await _get(conn, survey_id, lock=True, profile=profile)
+        before = await _get(conn, survey_id, lock=True, profile=profile)
         await q.claim_if_unclaimed(conn, survey_id, who, now)
         await q.resolve_if_unresolved(conn, survey_id, who, now)
-        return await _get(conn, survey_id)
+        after = await _get(conn, survey_id)
+        await audit.record_followup(
+            conn, audit.RESOLVE, survey_id, who, now, profile=profile, status=after.status, changed=after != before
+        )
+        return after
 
 
 async def _get(conn, survey_id: int, *, lock: bool = False, profile: str | None = None) -> FollowUp:

@@ -21,6 +21,7 @@ from core.store import question_status as qs
 from core.store import surveys as q
 from core.store import themes as stored_themes
 from core.store.steps import save_step
+from core.suppression import SuppressionKeys, anonymised, anonymous_marker
 from core.survey import OPEN_STATES, State, Survey, opts_out, start, step
 from core.transitions import Transition
 from core.types import (
@@ -63,11 +64,16 @@ class Outcome:
 
 class SurveyService:
     def __init__(
-        self, store: Store, profiles: Mapping[str, ProfileSettings], clock: Callable[[], datetime] = utcnow
+        self,
+        store: Store,
+        profiles: Mapping[str, ProfileSettings],
+        clock: Callable[[], datetime] = utcnow,
+        suppression: SuppressionKeys | None = None,
     ) -> None:
         self.store = store
         self.profiles = profiles
         self.clock = clock
+        self.suppression = suppression or SuppressionKeys()  # the keys of the suppression list's hashes
 
     def profile(self, name: str) -> ProfileSettings:
         try:
@@ -164,8 +170,12 @@ class SurveyService:
 
     async def _closed(self, conn: Any, event: ConversationClosed, settings: ProfileSettings, now: datetime) -> Outcome:
         case_id = event.case_id or event.address.conversation_id
-        contact = await q.contact_status(conn, event.address, case_id)
+        a = event.address
+        listed_as = await self.suppression.lookup(conn, a.profile, a.channel, a.user_id, now)
+        contact = await q.contact_status(conn, event.address, case_id, listed_as)
         survey, actions = start(replace(event, case_id=case_id), contact, settings.policy, now)
+        if contact.suppressed:  # erased on request: the skip is counted, and the row names nobody
+            return await self._suppressed(conn, survey, settings)
         survey_id = await q.insert_survey(conn, survey, settings.policy)
         survey = replace(survey, id=survey_id)
         await q.touch_contact(
@@ -181,6 +191,13 @@ class SurveyService:
             await contacts_seen.contacts_seen(conn, event.address.profile, event.address.channel, seen)
         await ob.enqueue(conn, messages_for(survey, actions, settings, now), now)
         return Outcome("ok", survey, tuple(actions), Transition.of(None, survey))
+
+    async def _suppressed(self, conn: Any, survey: Survey, settings: ProfileSettings) -> Outcome:
+        """A close for someone on the suppression list: the skipped survey is stored without their id, name or
+        conversation, and their contact record is not created again."""
+        stored = anonymised(survey, anonymous_marker())
+        stored = replace(stored, id=await q.insert_survey(conn, stored, settings.policy))
+        return Outcome("ok", stored, (), Transition.of(None, stored))
 
     async def _score(self, conn: Any, event: ScoreGiven, settings: ProfileSettings, now: datetime) -> Outcome:
         if event.survey_id is None:

@@ -53,6 +53,7 @@ class SkipReason(enum.StrEnum):
     REOPENED = "reopened"
     UNREACHABLE = "unreachable"
     OUTSIDE_WINDOW = "outside_window"  # the platform's messaging window had closed and nothing could reopen it
+    SUPPRESSED = "suppressed"  # the person was erased on request and is never surveyed again
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +123,7 @@ class ContactStatus:
     last_surveyed_at: datetime | None = None
     has_open_survey_for_case: bool = False
     locale: str | None = None  # last language the platform reported for this customer
+    suppressed: bool = False  # on the suppression list (erased on request): never surveyed again
 
 
 Transition = tuple[Survey, list[Action]]
@@ -151,6 +153,8 @@ def start(event: ConversationClosed, contact: ContactStatus, policy: Policy, now
 
 
 def _skip_reason(contact: ContactStatus, policy: Policy, now: datetime) -> SkipReason | None:
+    if contact.suppressed:
+        return SkipReason.SUPPRESSED
     if contact.has_open_survey_for_case:
         return SkipReason.DUPLICATE
     if contact.opted_out:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from bots.api.models import MAX_ID, MAX_IDEMPOTENCY_KEY, CloseBody, FollowUpBody, ReopenBody, ResponseParams
 from bots.api.openapi import spec
+from bots.api.privacy_routes import privacy_routes
 from bots.auth import Principal, authenticate, require_profile
 from core import followup, jsonbody
 from core.outbound import survey_snapshot
@@ -218,4 +219,5 @@ def api_routes(runtime: Any) -> list[web.RouteDef]:
         web.get("/api/v1/dead-letters", dead_letters),
         web.get("/api/v1/detractors", detractors),
         web.post(r"/api/v1/detractors/{id}/{action:claim|resolve}", act),
+        *privacy_routes(runtime),
     ]

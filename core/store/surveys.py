@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.channel import tag
+from core.store.privacy import suppressed_clause
 from core.store.tables import ContactRow, DeadEndpointRow, InboundKeyRow, OutboxRow, SurveyRow
 from core.survey import ANSWERABLE_STATES, OPEN_STATES, ContactStatus, Policy, SkipReason, State, Survey
 from core.types import Address, AskComment, AskScore, Say
@@ -61,7 +63,10 @@ def case_key(address: Address, case_id: str) -> str:
     return f"{address.profile}\x1f{address.channel}\x1f{case_id}"
 
 
-async def contact_status(conn: AsyncConnection, address: Address, case_id: str) -> ContactStatus:
+async def contact_status(
+    conn: AsyncConnection, address: Address, case_id: str, suppressed_by: Sequence[str] = ()
+) -> ContactStatus:
+    """`suppressed_by`: the hashes the address would be on the suppression list under (core.suppression)."""
     row = (
         await conn.execute(
             select(C.c.opted_out_at, C.c.unreachable_at, C.c.last_surveyed_at, C.c.locale).where(
@@ -69,15 +74,19 @@ async def contact_status(conn: AsyncConnection, address: Address, case_id: str) 
             )
         )
     ).first()
-    taken = (await conn.execute(select(S.c.id).where(S.c.case_key == case_key(address, case_id)))).first() is not None
+    taken_q = exists().where(S.c.case_key == case_key(address, case_id))
+    listed_q = suppressed_clause(suppressed_by) if suppressed_by else literal(False)
+    taken, listed = (await conn.execute(select(taken_q, listed_q))).one()
+    taken, listed = bool(taken), bool(listed)
     if row is None:
-        return ContactStatus(has_open_survey_for_case=taken)
+        return ContactStatus(has_open_survey_for_case=taken, suppressed=listed)
     return ContactStatus(
         opted_out=row.opted_out_at is not None,
         unreachable=row.unreachable_at is not None,
         last_surveyed_at=row.last_surveyed_at,
         has_open_survey_for_case=taken,
         locale=row.locale,
+        suppressed=listed,
     )
 
 

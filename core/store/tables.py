@@ -44,6 +44,7 @@ class SurveyRow(SQLModel, table=True):
         Index("ix_survey_report", "profile", "asked_at"),  # every report filters by asked_at
         Index("ix_survey_asked", "asked_at"),
         Index("ix_survey_created", "created_at"),
+        Index("ix_survey_person", "channel", "user_id", "profile"),  # erasure and export find a person by it
         Index("ix_survey_question_ref", "question_ref"),  # a delivery status names the question by its ref
     )
 
@@ -175,3 +176,4 @@ class WebSessionRow(SQLModel, table=True):
 
 from core.store import retention_tables as _retention_tables  # noqa: E402,F401
 from core.store import theme_tables as _theme_tables  # noqa: E402,F401
+from core.store import privacy_tables as _privacy_tables  # noqa: E402,F401

@@ -1,0 +1,44 @@
+"""Query parameters of the personal-data endpoints, read with the report filters' date rules."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from core import audit
+from core.reports.filters import FilterError, Since, Text, Until
+
+MAX_LIMIT = 500
+MAX_CURSOR = 2**62
+Action = Literal["claim", "resolve", "erase", "export", "token_use", "config_loaded", "config_reloaded"]
+assert set(Action.__args__) == set(audit.ACTIONS)  # one list of actions; the literal is for the document
+CHANNEL_WIDTH, USER_WIDTH = 32, 128  # surveys.channel, contacts.user_id
+
+
+class _Query(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> Self:
+        """FilterError (one line naming the parameter) instead of pydantic's report."""
+        try:
+            return cls.model_validate(dict(data))
+        except ValidationError as exc:
+            raise FilterError.of(exc) from None
+
+
+class PersonParams(_Query):
+    """`?profile=` narrows an erasure or export to one profile; without it, every profile the token reaches."""
+
+    profile: Text = Field(None, max_length=64)
+
+
+class AuditParams(_Query):
+    action: Action | None = None
+    profile: Text = Field(None, max_length=64)
+    since: Since = None
+    until: Until = None
+    limit: int = Field(100, ge=1, le=MAX_LIMIT)
+    cursor: int | None = Field(None, ge=1, le=MAX_CURSOR)

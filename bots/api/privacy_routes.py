@@ -1,0 +1,121 @@
+"""Personal data over /api/v1: erase or export one person, read the audit log.
+
+Scope: an admin token reaches every profile (and any profile still holding the person's surveys), or the one named
+by `?profile=`; a profile token reaches its own profiles only — another profile's person is simply not found
+(404), and naming a profile that is not its own is refused (403)."""
+
+from __future__ import annotations
+
+import re
+from typing import TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from bots.api.privacy_models import CHANNEL_WIDTH, USER_WIDTH, AuditParams, PersonParams
+from bots.audit_trail import actor_of
+from bots.auth import Principal, authenticate, require_profile
+from bots.runtime import Runtime
+from core import audit, privacy
+from core.reports.filters import FilterError
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+Q = TypeVar("Q", bound=BaseModel)
+
+
+def _json_error(cls: type[web.HTTPException], message: str) -> web.HTTPException:
+    return cls(text=web.json_response({"error": message}).text, content_type="application/json")
+
+
+def _query(request: web.Request, model: type[Q]) -> Q:
+    try:
+        return model.parse(request.query)  # type: ignore[attr-defined]
+    except FilterError as exc:
+        raise _json_error(web.HTTPBadRequest if exc.malformed else web.HTTPUnprocessableEntity, str(exc)) from None
+
+
+def _person(request: web.Request) -> tuple[str, str]:
+    """The (channel, id) in the path. One that no row could hold (too long, NUL) names nobody: 404."""
+    channel, user_id = request.match_info["channel"], request.match_info["id"]
+    if not (0 < len(channel) <= CHANNEL_WIDTH and 0 < len(user_id) <= USER_WIDTH) or _UNSTORABLE.search(
+        channel + user_id
+    ):
+        raise _json_error(web.HTTPNotFound, "no such contact")
+    return channel, user_id
+
+
+def scope_for(principal: Principal, profile: str | None, runtime: Runtime) -> privacy.Scope:
+    if profile is not None:
+        require_profile(principal, profile, runtime.config)  # 404 unknown, 403 not this token's
+        return privacy.Scope(frozenset({profile}))
+    if principal.profiles is None:
+        return privacy.Scope(frozenset(runtime.config.profiles), everywhere=True)
+    return privacy.Scope(principal.profiles)
+
+
+def redactor(runtime: Runtime) -> privacy.Redact:
+    """Texts as each profile shows them (core.redaction: placeholders for cards, IBANs, emails, phones)."""
+
+    def shown(profile: str, text: str | None) -> str | None:
+        settings = runtime.profiles.get(profile)
+        redaction = getattr(settings, "redaction", None)
+        return text if redaction is None else redaction.shown(text)
+
+    return shown
+
+
+def privacy_routes(runtime: Runtime) -> list[web.RouteDef]:
+    async def erase(request: web.Request) -> web.Response:
+        principal = authenticate(request, runtime.config)
+        params = _query(request, PersonParams)
+        channel, user_id = _person(request)
+        try:
+            done = await privacy.erase(
+                runtime.store,
+                runtime.service.suppression,
+                channel=channel,
+                user_id=user_id,
+                scope=scope_for(principal, params.profile, runtime),
+                actor=actor_of(request, principal),
+                now=runtime.service.clock(),
+            )
+        except privacy.UnknownPerson:
+            raise _json_error(web.HTTPNotFound, "no such contact") from None
+        status = "erased" if done.changed else "already_erased"
+        return web.json_response({"status": status, "profiles": list(done.profiles), "rows": done.counts})
+
+    async def export(request: web.Request) -> web.Response:
+        principal = authenticate(request, runtime.config)
+        params = _query(request, PersonParams)
+        channel, user_id = _person(request)
+        try:
+            found = await privacy.export(
+                runtime.store,
+                runtime.service.suppression,
+                channel=channel,
+                user_id=user_id,
+                scope=scope_for(principal, params.profile, runtime),
+                actor=actor_of(request, principal),
+                now=runtime.service.clock(),
+                redact=redactor(runtime),
+            )
+        except privacy.UnknownPerson:
+            raise _json_error(web.HTTPNotFound, "no such contact") from None
+        return web.json_response(found)
+
+    async def audit_log(request: web.Request) -> web.Response:
+        principal = authenticate(request, runtime.config)
+        if principal.profiles is not None:
+            raise _json_error(web.HTTPForbidden, "the audit log is for admin tokens")
+        p = _query(request, AuditParams)
+        query = audit.AuditQuery(p.action, p.profile, p.since, p.until, p.limit, p.cursor)
+        items, cursor = await audit.entries(runtime.store, query)
+        return web.json_response({"items": items, "next_cursor": cursor})
+
+    person = "/api/v1/contacts/{channel}/{id}"
+    return [
+        web.delete(person, erase),
+        web.get(person, export),
+        web.get(person + "/export", export),
+        web.get("/api/v1/audit", audit_log),
+    ]
