@@ -22,14 +22,15 @@ from rich.console import Console
 
 from bots.app import create_app
 from bots.config import parse_config
-from bots.demo_report import print_alerts, print_report, print_transcript
-from bots.demo_story import AGENTS, OPENINGS, Plan, make_plans, shown
+from bots.demo_report import print_alerts, print_report, print_themes, print_transcript
+from bots.demo_story import AGENTS, COMMENTS, OPENINGS, THEMES, Plan, make_plans, shown
 from bots.runtime import Runtime
 from bots.sandbox.bridge import FakeBridge
 from bots.sandbox.customers import BridgeCustomers, Driver, SlackCustomers, TelegramCustomers
 from bots.sandbox.slack_api import FakeSlack
 from bots.sandbox.telegram_api import FakeTelegram
 from core.reports import breakdown, summary
+from core.reports.themes import theme_figures
 from core.scoring import nps_from_scores
 from core.service import utcnow
 from core.store import outbox
@@ -70,6 +71,7 @@ def demo_config(database_url: str, telegram: FakeTelegram, slack: FakeSlack, bri
         "channels": channels,
         "alerts": [{"channel": "slack", "destination": LEADS}],
         "policy": {"expiry": "24h", "comment_window": "1h", "throttle": "0s"},
+        "themes": THEMES,
     }
     return {"database_url": database_url, "server": {"host": "127.0.0.1"}, "profiles": {PROFILE: profile}}
 
@@ -146,6 +148,7 @@ async def run_demo(conversations: int = 42, seed: int = 7, database_url: str | N
             total = await summary(runtime.store)
             by_agent = await breakdown(runtime.store, "agent")
             by_channel = await breakdown(runtime.store, "channel")
+            by_theme = await theme_figures(runtime.store, themes=list(THEMES))
             transcripts = {p.conversation: drivers[p.channel].transcript(p.conversation) for p in shown(plans)}
             alerts = [c for c in slack.of("chat.postMessage") if c.params.get("channel") == LEADS]
             ports = [runner.addresses[0][1]] + [fake.server.port for fake in (telegram, slack, bridge) if fake.server]
@@ -161,6 +164,7 @@ async def run_demo(conversations: int = 42, seed: int = 7, database_url: str | N
     expected_alerts = sum(1 for p in answered if (p.score or 0) <= 6)
     print_alerts(console, alerts, LEADS, expected_alerts)
     print_report(console, total, {"agent": by_agent, "channel": by_channel})
+    print_themes(console, by_theme)
 
     # The check: what the database reports must be what the simulated customers meant to give.
     def expected_by(key: str) -> dict[str, Any]:
@@ -176,11 +180,17 @@ async def run_demo(conversations: int = 42, seed: int = 7, database_url: str | N
     ok_agents = reported_by_agent == expected_by("agent")
     ok_channels = reported_by_channel == expected_by("channel")
     ok_alerts = len(alerts) == expected_alerts
+    matcher = runtime.profiles[PROFILE].themes
+    commented = [(p, p.steps[-1]) for p in answered if p.steps and p.steps[-1] in COMMENTS[p.locale]]
+    expected_themes = {t: sum(t in matcher.match(c, p.locale) for p, c in commented) for t in THEMES}
+    reported_themes = {f.theme: f.mentions.responses for f in by_theme}
+    ok_themes = reported_themes == expected_themes
     console.print(
         f"check: NPS from the database {total.result.format()} "
         f"{'matches' if ok_total else 'DOES NOT MATCH'} the simulated customers' scores {expected.format()}; "
         f"by agent {'matches' if ok_agents else 'DOES NOT MATCH'} too; "
-        f"by channel {'matches' if ok_channels else 'DOES NOT MATCH'} too"
+        f"by channel {'matches' if ok_channels else 'DOES NOT MATCH'} too; "
+        f"theme mentions {'match' if ok_themes else 'DO NOT MATCH'} the comments they wrote"
     )
     return {
         "summary": total,
@@ -194,7 +204,9 @@ async def run_demo(conversations: int = 42, seed: int = 7, database_url: str | N
         "calls": calls,
         "ports": ports,  # all closed again by now
         "plans": plans,
-        "ok": ok_total and ok_agents and ok_channels and ok_alerts,
+        "themes": reported_themes,
+        "expected_themes": expected_themes,
+        "ok": ok_total and ok_agents and ok_channels and ok_alerts and ok_themes,
     }
 
 

@@ -81,3 +81,17 @@ def print_report(
             )
         console.print(table)
     console.print(f"* fewer than {MIN_RESPONSES} responses: shown, but not statistically significant")
+
+
+def print_themes(console: Console, figures: Sequence[Any]) -> None:
+    """Driver impact of the comment themes (core/reports/themes.py): mentions, their NPS, and the points each
+    moves the overall NPS."""
+    table = Table(title="by comment theme")
+    for col in ("theme", "mentions", "of detractor comments", "NPS ± margin", "impact on NPS"):
+        table.add_column(col, justify="right")
+    for f in figures:
+        m, share = f.mentions, f.share("detractor")
+        nps = "n/a" if m.nps is None else f"{m.nps:+.1f}" + (" ± n/a" if m.margin is None else f" ± {m.margin:.1f}")
+        impact = "n/a" if f.impact is None else f"{f.impact:+.1f}"
+        table.add_row(f.theme, str(m.responses), "n/a" if share is None else f"{share:.0%}", nps, impact)
+    console.print(table)

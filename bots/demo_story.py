@@ -40,6 +40,19 @@ COMMENTS = {
     "fr": ("Le délai était trop long", "Correct, mais lent", "Rapide et aimable"),
     "de": ("Drei Tage für eine Rechnung", "Gut, aber langsam", "Sehr hilfreich, danke"),
 }
+# The demo profile's comment themes (profiles.acme.themes): keywords per language, matched on word roots.
+THEMES = {
+    "billing": {"en": ["invoice", "charge", "refund"], "es": ["factura", "cobro", "reembolso"],
+                "ca": ["factura", "cobrament"], "it": ["fattura", "addebito"], "pt": ["fatura", "cobrança", "cobrar"],
+                "fr": ["facture", "prélèvement"], "de": ["Rechnung", "Abbuchung"]},
+    "wait": {"en": ["slow", "days", "waiting time"], "es": ["lento", "días", "tardar"],
+             "ca": ["lent", "dies", "trigar"], "it": ["lento", "giorni", "tempo di attesa"],
+             "pt": ["demorado", "demorar", "dias", "lento"],
+             "fr": ["lent", "délai", "jours"], "de": ["langsam", "Tage", "Wartezeit"]},
+    "staff": {"en": ["friendly", "helpful", "kind"], "es": ["amable", "atento"], "ca": ["amable"],
+              "it": ["gentile", "gentilissimo"], "pt": ["atendimento", "simpático"], "fr": ["aimable", "sympathique"],
+              "de": ["hilfreich", "freundlich"]},
+}  # fmt: skip
 JUNK = ["hmm", "7 or 8", "what?", "78", "not sure", "🤷"]
 OPT_OUTS = {"en": "STOP", "es": "Baja", "ca": "prou", "it": "basta", "pt": "pare", "fr": "stop", "de": "Stopp"}
 # Length 10, prime to the 3 channels and the 7 languages, so every channel sees every behaviour.
