@@ -204,6 +204,9 @@ WINDOW_SUBCODES = frozenset({2018278, 2018065, 2534022})
 UNREACHABLE_CODES = frozenset({551})
 UNREACHABLE_SUBCODES = frozenset({1545041, 2018001})
 TOKEN_CODES = frozenset({190, 102})  # the access token is invalid, expired or revoked
+# Meta's throttling windows are counted per hour or per day and its answer names no wait: a minute's pause of the
+# Page's sends (the worker pauses the rate-limit bucket) instead of hammering it with fast retries.
+RATE_LIMIT_PAUSE = 60.0
 
 Failure = Literal["rate", "window", "unreachable", "token", "transient", "final"]
 
@@ -229,7 +232,7 @@ def delivery_error(error: GraphError, kind: Failure | None = None) -> DeliveryEr
     kind = kind or classify(error)
     text = str(error)
     if kind == "rate":
-        return RetryLater(f"rate limited: {text}", error.retry_after)
+        return RetryLater(f"rate limited: {text}", error.retry_after or RATE_LIMIT_PAUSE)
     if kind == "window":
         return OutsideWindow(f"outside the 24-hour window: {text}")
     if kind == "unreachable":

@@ -11,7 +11,8 @@ through its mid.
 
 Outbound: inside the window a send is an ordinary `RESPONSE`; outside it, only the operator's configured message tag
 (HUMAN_AGENT, within its 7 days) may carry it, else the send raises OutsideWindow and the survey is skipped as
-`outside_window`. Send API errors become the worker's delivery errors (adapters.metagraph.messaging)."""
+`outside_window`; a refusal by Meta for the window (its clock, or a customer whose messages we never saw) falls back
+the same way. Send API errors become the worker's delivery errors (adapters.metagraph.messaging)."""
 
 from __future__ import annotations
 
@@ -246,15 +247,16 @@ class MessagingChannel(HttpClient, Channel):
         recipient = delivery.conversation_id
         if not RECIPIENT.fullmatch(recipient):
             raise PermanentFailure(f"{self.name} recipient is not a scoped user id; nothing sent")
-        window = await self.window(delivery)
+        last = await self.service.last_inbound(self.profile, self.name, delivery.user_id or recipient)
+        window = self.window(last)
         try:
             answer = await self.post(recipient, message, window)
         except GraphError as exc:
             kind = classify(exc)
-            fallback = await self.window(delivery, tag_only=True) if kind == "window" and window == RESPONSE else None
+            fallback = self.tag(last) if kind == "window" and window == RESPONSE else None
             if fallback is None:
                 raise self.failure(exc, kind) from exc
-            try:  # Meta saw the window closed where our clock did not: the tag may still carry it
+            try:  # Meta knew the window closed where we did not: the tag may still carry the message
                 answer = await self.post(recipient, message, fallback)
             except GraphError as again:
                 raise self.failure(again, classify(again)) from again
@@ -266,20 +268,24 @@ class MessagingChannel(HttpClient, Channel):
         payload = {"recipient": {"id": recipient}, **window.fields(), "message": message}
         return await (await self.graph()).post([self.send_node, "messages"], payload)
 
-    async def window(self, delivery: Delivery, *, tag_only: bool = False) -> Window | None:
-        """RESPONSE within 24 hours of the customer's last message; else the configured tag within its own limit
-        (HUMAN_AGENT: 7 days); else OutsideWindow (None with `tag_only`, for the fallback after Meta refused)."""
-        last = await self.service.last_inbound(self.profile, self.name, delivery.user_id or delivery.conversation_id)
-        now = self.clock()
-        if not tag_only and within_window(last, now):
+    def window(self, last: datetime | None) -> Window:
+        """RESPONSE within 24 hours of the customer's last message, or when we never saw one (their messages went
+        to a help desk: Meta decides, and its refusal falls back to the tag); else the configured tag within its
+        own limit (HUMAN_AGENT: 7 days); else OutsideWindow, and nothing is sent."""
+        if last is None or within_window(last, self.clock()):
             return RESPONSE
-        tag = self.config.message_tag
-        if tag is not None and within_window(last, now, HUMAN_AGENT_WINDOW):
-            return Window("MESSAGE_TAG", tag)
-        if tag_only:
-            return None
-        why = f"{tag} allows 7 days" if tag else "no message tag is configured"
+        tag = self.tag(last)
+        if tag is not None:
+            return tag
+        why = f"{self.config.message_tag} allows 7 days" if self.config.message_tag else "no message tag is configured"
         raise OutsideWindow(f"{self.name}: the customer's last message is over 24 hours old and {why}; nothing sent")
+
+    def tag(self, last: datetime | None) -> Window | None:
+        """The configured message tag, where its policy still allows it (Meta checks an unknown last message)."""
+        tag = self.config.message_tag
+        if tag is None or (last is not None and not within_window(last, self.clock(), HUMAN_AGENT_WINDOW)):
+            return None
+        return Window("MESSAGE_TAG", tag)
 
     def failure(self, error: GraphError, kind: Failure) -> DeliveryError:
         if kind == "token" and not self._token_warned:
