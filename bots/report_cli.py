@@ -11,6 +11,7 @@ from rich.table import Table
 
 from core.reports import DIMENSIONS, Filters, breakdown, summary
 from core.reports.analytics import BUCKETS, dimension_values, followup_stats, trend
+from core.reports.delivery import channel_rows, skipped_by_reason, total_skipped
 from core.reports.filters import FilterError, ReportFilters
 from core.reports.responses import ResponseQuery, export_csv
 from core.reports.themes import theme_figures
@@ -43,13 +44,17 @@ async def build(store: Store, filters: Filters, by: list[str], bucket: str, mini
     total = await summary(store, filters)
     themes = {"themes": [f.as_dict(minimum) for f in await theme_figures(store, filters)]} if "theme" in by else {}
     by = [d for d in by if d != "theme"]
+    breakdowns = {
+        dim: [{"key": key, **s.as_dict(minimum)} for key, s in await breakdown(store, dim, filters)] for dim in by
+    }
+    if "channel" in breakdowns:  # questions delivered, the response rate against them, skipped by reason
+        breakdowns["channel"] = await channel_rows(store, filters, breakdowns["channel"])
     return themes | {
         "filters": _describe(filters),
         "min_responses": minimum,
         "summary": total.as_dict(minimum),
-        "breakdowns": {
-            dim: [{"key": key, **s.as_dict(minimum)} for key, s in await breakdown(store, dim, filters)] for dim in by
-        },
+        "skipped": total_skipped(await skipped_by_reason(store, filters)),
+        "breakdowns": breakdowns,
         "trend": [{"period": p, **s.as_dict(minimum)} for p, s in await trend(store, filters, bucket)],  # type: ignore[arg-type]
         "detractor_follow_up": await followup_stats(store, filters),
     }
@@ -122,7 +127,12 @@ def _print(console: Console, data: dict[str, Any], minimum: int) -> None:
         f"[bold]NPS {_nps(s, minimum)}[/bold]  (n={s['responses']}, asked {s['asked']}, response rate {rate})  "
         f"promoters {s['promoters']} · passives {s['passives']} · detractors {s['detractors']}"
     )
+    if data["skipped"]:
+        console.print("skipped: " + " · ".join(f"{why} {n}" for why, n in data["skipped"].items()))
     for dim, rows in data["breakdowns"].items():
+        if dim == "channel":
+            _print_channels(console, rows, minimum)
+            continue
         table = Table(title=f"by {dim}")
         for col in (dim, "responses", "NPS ± margin", "promoters", "passives", "detractors"):
             table.add_column(col, justify="right")
@@ -146,6 +156,25 @@ def _print(console: Console, data: dict[str, Any], minimum: int) -> None:
     when = "n/a" if median is None else f"{median / 3600:.1f} h"
     console.print(f"detractor follow-up: {f['open']} open · {f['claimed']} claimed · {f['resolved']} resolved · "
                   f"median time to resolve {when}")  # fmt: skip
+
+
+def _print_channels(console: Console, rows: list[dict[str, Any]], minimum: int) -> None:
+    """The channel table also says whether the questions arrived: delivered (sent, where a channel reports no
+    delivery), the response rate against them, and what was skipped and why."""
+    table = Table(title="by channel")
+    cols = ("channel", "responses", "NPS ± margin", "promoters", "passives", "detractors", "questions delivered",
+            "response rate (of delivered)", "skipped")  # fmt: skip
+    for col in cols:
+        table.add_column(col, justify="right")
+    for row in rows:
+        rate = "n/a" if row["response_rate_delivered"] is None else f"{row['response_rate_delivered']:.0%}"
+        delivered = str(row["questions_delivered"]) + ("" if row["delivery_reported"] else " (sent)")
+        skipped = ", ".join(f"{why} {n}" for why, n in sorted(row["skipped"].items())) or "—"
+        table.add_row(
+            str(row["key"]), str(row["responses"]), _nps(row, minimum), str(row["promoters"]), str(row["passives"]),
+            str(row["detractors"]), delivered, rate, skipped,
+        )  # fmt: skip
+    console.print(table)
 
 
 def _print_themes(console: Console, rows: list[dict[str, Any]], minimum: int) -> None:

@@ -14,6 +14,11 @@ HINT = "last_customer_message_at"
 FIRST_YEAR = 2000  # older is a placeholder or a typo, not a message a window could still be open for
 
 
+def utc(when: datetime) -> datetime:
+    """An aware UTC time; one written without an offset is taken as UTC."""
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+
+
 def last_message_hint(metadata: Mapping[str, Any], now: datetime) -> datetime | None:
     """The hint as an aware UTC time no later than `now` (a clock ahead of ours must not keep a window open), or
     None when there is none or it is not a time."""
@@ -31,7 +36,7 @@ def last_message_hint(metadata: Mapping[str, Any], now: datetime) -> datetime | 
             when = datetime.fromisoformat(value.strip())
         except ValueError:
             return None
-        when = (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+        when = utc(when)
     if when is None or when.year < FIRST_YEAR:
         return None
     return min(when, now)

@@ -33,6 +33,11 @@ class CloseBody(BaseModel):
     customer_name: Text = Field(None, max_length=256)
     case_id: Text = Field(None, max_length=191)
     metadata: dict[str, Any] = Field(default_factory=dict)  # NUL is dropped by the service, as for every event
+    last_customer_message_at: datetime | None = Field(
+        None,
+        description="when the customer last wrote (ISO 8601; no offset means UTC), where the closing system saw "
+        "messages the channel did not: Meta's 24-hour window counts from it",
+    )
 
 
 class ReopenBody(BaseModel):

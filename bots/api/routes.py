@@ -13,10 +13,13 @@ from bots.api.openapi import spec
 from bots.api.privacy_routes import privacy_routes
 from bots.auth import Principal, authenticate, require_profile
 from core import followup, jsonbody
+from core.last_inbound import HINT as LAST_MESSAGE_HINT
+from core.last_inbound import utc
 from core.outbound import survey_snapshot
 from core.redaction import Redactions
 from core.reports import Filters, breakdown, summary
 from core.reports.analytics import distribution, trend
+from core.reports.delivery import channel_rows, skipped_by_reason, total_skipped
 from core.reports.filters import FilterError, ReportFilters
 from core.reports.responses import ResponseQuery, export_csv, get_response, list_responses
 from core.reports.themes import theme_figures
@@ -101,6 +104,9 @@ def api_routes(runtime: Any) -> list[web.RouteDef]:
         principal = auth(request)
         body: CloseBody = await _body(request, CloseBody)
         channel_of(principal, body.profile, body.channel)
+        metadata = dict(body.metadata)
+        if body.last_customer_message_at is not None:  # Meta's 24-hour window counts from it (core.last_inbound)
+            metadata[LAST_MESSAGE_HINT] = utc(body.last_customer_message_at).isoformat()
         event = ConversationClosed(
             Address(body.channel, body.profile, body.conversation_id, body.user_id, body.thread),
             body.agent,
@@ -108,7 +114,7 @@ def api_routes(runtime: Any) -> list[web.RouteDef]:
             body.locale,
             body.customer_name,
             body.case_id,
-            body.metadata,
+            metadata,
         )
         key = request.headers.get("Idempotency-Key")
         if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
@@ -158,6 +164,7 @@ def api_routes(runtime: Any) -> list[web.RouteDef]:
         results: dict[str, Any] = {
             "summary": (await summary(runtime.store, filters)).as_dict(minimum),
             "distribution": await distribution(runtime.store, filters),
+            "skipped": total_skipped(await skipped_by_reason(runtime.store, filters)),
             "min_responses": minimum,
         }
         if params.by == "theme":  # per theme mentioned: its mentions' NPS ± margin, shares and impact
@@ -168,6 +175,8 @@ def api_routes(runtime: Any) -> list[web.RouteDef]:
             rows = await breakdown(runtime.store, params.by, filters)
             results["by"] = params.by
             results["breakdown"] = [{"key": k, **s.as_dict(minimum)} for k, s in rows]
+            if params.by == "channel":  # questions delivered, the response rate against them, skipped by reason
+                results["breakdown"] = await channel_rows(runtime.store, filters, results["breakdown"])
         if params.bucket is not None:
             points = await trend(runtime.store, filters, params.bucket)
             results["bucket"] = params.bucket

@@ -21,6 +21,7 @@ from core import followup
 from core.redaction import Redactions
 from core.reports import DIMENSIONS, Filters, breakdown, summary
 from core.reports.analytics import comments, compare, dimension_values, distribution, followup_stats, trend
+from core.reports.delivery import channel_rows, skipped_by_reason, total_skipped
 from core.reports.responses import ResponseQuery, export_csv
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -143,6 +144,9 @@ def dashboard_routes(runtime: Any) -> list[web.RouteDef]:
             },
             "min_responses": minimum,
         }
+        # The channel table says whether questions arrived: delivered, the response rate against them, skipped.
+        body["breakdowns"]["channel"] = await channel_rows(store, f, body["breakdowns"]["channel"])
+        body["skipped"] = total_skipped(await skipped_by_reason(store, f))
         return web.json_response(body)
 
     async def csv_export(request: web.Request) -> web.Response:

@@ -37,27 +37,34 @@ def _upsert(dialect: str, rows: list[dict[str, Any]]) -> Any:
     return stmt.on_conflict_do_update(index_elements=list(KEY), set_={"last_inbound_at": newer})
 
 
-def latest(seen: Sequence[tuple[str, datetime]]) -> dict[str, datetime]:
-    """The newest time per customer: one row each, as one INSERT … ON CONFLICT may touch a row only once."""
+def latest(seen: Sequence[tuple[str, datetime]], not_after: datetime | None = None) -> dict[str, datetime]:
+    """The newest time per customer, none later than `not_after`: one row each, as one INSERT … ON CONFLICT may
+    touch a row only once."""
     out: dict[str, datetime] = {}
     for user_id, when in seen:
-        if not user_id or len(user_id) > USER_WIDTH:
+        if not isinstance(user_id, str) or not 0 < len(user_id) <= USER_WIDTH:
             raise ValueError(f"a contact's user id has 1 to {USER_WIDTH} characters")
-        if when.utcoffset() is None:
-            raise ValueError("a last-message time must be timezone-aware")
+        if not isinstance(when, datetime) or when.utcoffset() is None:
+            raise ValueError("a last-message time must be a timezone-aware datetime")
+        if not_after is not None and when > not_after:
+            when = not_after
         if user_id not in out or when > out[user_id]:
             out[user_id] = when
     return out
 
 
 async def contacts_seen(
-    conn: AsyncConnection, profile: str, channel: str, seen: Sequence[tuple[str, datetime]]
+    conn: AsyncConnection,
+    profile: str,
+    channel: str,
+    seen: Sequence[tuple[str, datetime]],
+    not_after: datetime | None = None,
 ) -> int:
-    """Record that each (user_id, when) customer wrote at `when`; creates the contact if new. Returns how many
-    contacts the statement covered."""
+    """Record that each (user_id, when) customer wrote at `when` (at most `not_after`: a clock ahead of ours must
+    not keep a window open); creates the contact if new. Returns how many contacts the statement covered."""
     rows = [
         {"profile": profile, "channel": channel, "user_id": user, "last_inbound_at": when}
-        for user, when in sorted(latest(seen).items())  # a fixed order: two batches never lock rows crosswise
+        for user, when in sorted(latest(seen, not_after).items())  # a fixed order: batches never lock crosswise
     ]
     for start in range(0, len(rows), CHUNK):  # one statement for any batch Meta sends (up to 1000 messages)
         await conn.execute(_upsert(conn.dialect.name, rows[start : start + CHUNK]))

@@ -30,16 +30,16 @@ def _advance(status: QuestionStatus, by_ref: bool) -> Any:
         allowed.append(S.c.question_status.is_(None))
     if by_ref:
         which = and_(
-            S.c.question_ref == bindparam("ref"),
-            S.c.profile == bindparam("profile"),
-            S.c.channel == bindparam("channel"),
+            S.c.question_ref == bindparam("b_ref"),
+            S.c.profile == bindparam("b_profile"),
+            S.c.channel == bindparam("b_channel"),
         )
     else:
-        which = S.c.id == bindparam("survey_id")
+        which = S.c.id == bindparam("b_id")
     return (
         update(S)
         .where(which, or_(*allowed))
-        .values(question_status=str(status), question_status_at=bindparam("at", type_=S.c.question_status_at.type))
+        .values(question_status=str(status), question_status_at=bindparam("b_at", type_=S.c.question_status_at.type))
     )
 
 
@@ -47,12 +47,12 @@ async def advance_by_ref(
     conn: AsyncConnection, profile: str, channel: str, ref: str, status: QuestionStatus, at: datetime
 ) -> bool:
     """True when a survey of this profile and channel asked its question as `ref` and the status moved forward."""
-    params = {"ref": ref, "profile": profile, "channel": channel, "at": at}
+    params = {"b_ref": ref, "b_profile": profile, "b_channel": channel, "b_at": at}
     return (await conn.execute(_advance(status, True), params)).rowcount > 0
 
 
 async def advance_by_id(conn: AsyncConnection, survey_id: int, status: QuestionStatus, at: datetime) -> bool:
-    return (await conn.execute(_advance(status, False), {"survey_id": survey_id, "at": at})).rowcount > 0
+    return (await conn.execute(_advance(status, False), {"b_id": survey_id, "b_at": at})).rowcount > 0
 
 
 async def survey_by_ref(conn: AsyncConnection, profile: str, channel: str, ref: str) -> int | None:

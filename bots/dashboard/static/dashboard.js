@@ -78,7 +78,9 @@ function drawBreakdowns(breakdowns, minimum) {
     if (!rows.length) continue;
     const table = el("table", { "data-dimension": dim });
     const head = el("tr");
-    for (const h of [dim, "responses", "NPS", "± margin", "P", "Pa", "D"]) head.append(el("th", {}, h));
+    const delivery = dim === "channel";  // did the questions arrive: delivered, the rate against them, skipped
+    const extra = delivery ? ["delivered", "rate of delivered", "skipped"] : [];
+    for (const h of [dim, "responses", "NPS", "± margin", "P", "Pa", "D", ...extra]) head.append(el("th", {}, h));
     table.append(head);
     for (const r of rows) {
       const tr = el("tr");
@@ -88,10 +90,23 @@ function drawBreakdowns(breakdowns, minimum) {
         : el("td", {}, r.margin === null ? "" : r.margin.toFixed(1));
       tr.append(el("td", {}, r.key ?? "—"), el("td", {}, r.responses), nps, margin,
         el("td", {}, r.promoters), el("td", {}, r.passives), el("td", {}, r.detractors));
+      if (delivery) tr.append(...deliveryCells(r));
       table.append(tr);
     }
     root.append(table);
   }
+}
+
+// Questions delivered (sent, for a channel that reports no delivery), the response rate against them, and the
+// surveys skipped by reason (throttled, unreachable, outside_window…).
+function deliveryCells(r) {
+  const sentOnly = !r.delivery_reported;
+  const delivered = el("td", sentOnly ? { title: "this channel reports no delivery: questions sent" } : {},
+    `${r.questions_delivered ?? 0}${sentOnly ? " (sent)" : ""}`);
+  const rate = r.response_rate_delivered;
+  const skipped = Object.entries(r.skipped || {}).map(([why, n]) => `${why} ${n}`).join(", ");
+  return [delivered, el("td", {}, rate === null || rate === undefined ? "n/a" : `${Math.round(rate * 100)}%`),
+    el("td", { class: "small" }, skipped || "—")];
 }
 
 function fillSelect(id, values) {
