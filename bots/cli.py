@@ -218,6 +218,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--database", help="database URL (default: database_url from the config)")
     p.set_defaults(func=cmd_sessions)
 
+    from bots import rules_cli
+
+    rules_cli.add_command(sub, with_config)
+
     from bots import retention_cli
 
     p = sub.add_parser("privacy", help="personal data: retention")

@@ -17,6 +17,7 @@ from bots.channels import discover
 from bots.durations import Duration
 from bots.privacy_config import PrivacyConfig
 from bots.retention_config import PruningConfig, RedactionConfig, RetentionConfig
+from bots.routing_config import EVENT_NAME, RuleConfig, rule_problems, subscription_problems, to_rules
 from bots.worker import WorkerSettings
 from core.messages import LOCALES, MessageCatalog, language, validate_overrides
 from core.profiles import EVENT_TYPES, AlertTarget, ProfileSettings, Subscription
@@ -94,7 +95,8 @@ class SubscriptionConfig(Strict):
     @field_validator("events")
     @classmethod
     def _known(cls, v: list[str]) -> list[str]:
-        unknown = sorted(set(v) - set(EVENT_TYPES))
+        # A dotted name may be an event the profile's routing rules emit: the profile checks those.
+        unknown = sorted(e for e in set(v) - set(EVENT_TYPES) if not EVENT_NAME.fullmatch(e))
         if unknown:
             raise ValueError(f"unknown event types {unknown}; known: {list(EVENT_TYPES)}")
         return v
@@ -111,6 +113,7 @@ class ProfileConfig(Strict):
     review_url: str | None = None
     link_template: str | None = None
     api_tokens: list[str] = Field(default_factory=list)
+    rules: list[RuleConfig] = Field(default_factory=list)  # routing rules and SLAs (bots/routing_config.py)
     redaction: RedactionConfig = Field(default_factory=RedactionConfig)  # bots/retention_config.py
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     themes: dict[str, dict[str, list[str]]] = Field(default_factory=dict)  # comment themes: name → language → keywords
@@ -169,6 +172,7 @@ class ProfileConfig(Strict):
             for i, a in enumerate(self.alerts)
             if a.channel not in self.channels
         ]
+        problems += rule_problems(self) + subscription_problems(self)
         if problems:
             raise _Nested(problems)
         self.locale = lang
@@ -193,6 +197,7 @@ class ProfileConfig(Strict):
             alert_targets=tuple(AlertTarget(a.channel, a.destination) for a in self.alerts),
             subscriptions=tuple(Subscription(s.url, frozenset(s.events)) for s in self.subscriptions),
             link_template=self.link_template,
+            rules=to_rules(self.rules),
             redaction=self.redaction.settings(self.locale),
             retention=self.retention.settings(),
             themes=ThemeMatcher.of(self.themes),

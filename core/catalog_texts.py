@@ -28,6 +28,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "resolve": "Resolved",
         "claimed_by": "Claimed by {user}",
         "resolved_by": "Resolved by {user}",
+        "escalation_claim": "⏰ Escalated: nobody claimed this detractor within {within}.",
+        "escalation_resolve": "⏰ Escalated: this detractor was not resolved within {within}.",
         "close_hint": "Reply /close to the customer's message, or use it in a mapped support topic.",
     },
     "es": {
@@ -57,6 +59,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "resolve": "Resuelto",
         "claimed_by": "Asignado a {user}",
         "resolved_by": "Resuelto por {user}",
+        "escalation_claim": "⏰ Escalado: nadie se encargó de este detractor en {within}.",
+        "escalation_resolve": "⏰ Escalado: este detractor no se resolvió en {within}.",
         "close_hint": "Responde /close al mensaje del cliente, o úsalo en un tema de soporte asignado.",
     },
     "ca": {
@@ -86,6 +90,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "resolve": "Resolt",
         "claimed_by": "Assignat a {user}",
         "resolved_by": "Resolt per {user}",
+        "escalation_claim": "⏰ Escalat: ningú no s'ha fet càrrec d'aquest detractor en {within}.",
+        "escalation_resolve": "⏰ Escalat: aquest detractor no s'ha resolt en {within}.",
         "close_hint": "Respon /close al missatge del client, o fes-lo servir en un tema de suport assignat.",
     },
     "it": {
@@ -115,6 +121,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "resolve": "Risolto",
         "claimed_by": "Preso in carico da {user}",
         "resolved_by": "Risolto da {user}",
+        "escalation_claim": "⏰ Escalation: nessuno ha preso in carico questo detrattore entro {within}.",
+        "escalation_resolve": "⏰ Escalation: questo detrattore non è stato risolto entro {within}.",
         "close_hint": "Rispondi /close al messaggio del cliente, oppure usalo in un argomento di supporto collegato.",
     },
     "pt": {
@@ -144,6 +152,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "resolve": "Resolvido",
         "claimed_by": "Assumido por {user}",
         "resolved_by": "Resolvido por {user}",
+        "escalation_claim": "⏰ Escalado: ninguém assumiu este detrator em {within}.",
+        "escalation_resolve": "⏰ Escalado: este detrator não foi resolvido em {within}.",
         "close_hint": "Responda /close à mensagem do cliente, ou use-o num tópico de suporte associado.",
     },
     "fr": {
@@ -173,6 +183,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "resolve": "Résolu",
         "claimed_by": "Pris en charge par {user}",
         "resolved_by": "Résolu par {user}",
+        "escalation_claim": "⏰ Escalade : personne n'a pris en charge ce détracteur en {within}.",
+        "escalation_resolve": "⏰ Escalade : ce détracteur n'a pas été résolu en {within}.",
         "close_hint": "Répondez /close au message du client, ou utilisez-le dans un sujet d'assistance associé.",
     },
     "de": {
@@ -203,6 +215,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "resolve": "Erledigt",
         "claimed_by": "Übernommen von {user}",
         "resolved_by": "Erledigt von {user}",
+        "escalation_claim": "⏰ Eskaliert: niemand hat diesen Kritiker innerhalb von {within} übernommen.",
+        "escalation_resolve": "⏰ Eskaliert: dieser Kritiker wurde nicht innerhalb von {within} erledigt.",
         "close_hint": "Antworten Sie mit /close auf die Nachricht des Kunden "
         "oder nutzen Sie es in einem zugeordneten Support-Thema.",
     },

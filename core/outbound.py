@@ -3,11 +3,13 @@ the support team's targets, events to each subscriber."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from core.profiles import ProfileSettings
+from core.profiles import AlertTarget, ProfileSettings
+from core.routing import DEFAULT_PRIORITY
 from core.store.outbox import NewMessage
 from core.survey import Survey
 from core.types import Action, AlertDetractor, DetractorAlert, Emit, EventNotice
@@ -41,6 +43,9 @@ def survey_snapshot(survey: Survey) -> dict[str, Any]:
         "scored_at": _iso(survey.scored_at),
         "completed_at": _iso(survey.completed_at),
         "metadata": survey.metadata,
+        "themes": list(survey.themes),
+        "priority": survey.priority or DEFAULT_PRIORITY,
+        "tags": list(survey.tags),
     }
 
 
@@ -64,17 +69,20 @@ def messages_for(survey: Survey, actions: list[Action], settings: ProfileSetting
         if isinstance(action, AlertDetractor):
             out.extend(_alerts(survey, action, settings))
         elif isinstance(action, Emit):
-            out.extend(_events(survey, action, settings, now))
+            out.extend(event_messages(survey, action, settings, now))
         else:
             out.append(NewMessage(a.profile, a.channel, customer_key, customer_target, action, survey.id))
     return out
 
 
-def _events(survey: Survey, action: Emit, settings: ProfileSettings, now: datetime) -> list[NewMessage]:
+def event_messages(
+    survey: Survey, action: Emit, settings: ProfileSettings, now: datetime, extra: dict[str, Any] | None = None
+) -> list[NewMessage]:
+    """`extra` joins the survey's snapshot in the event's data (an escalation's deadline and targets)."""
     subscribers = [sub.url for sub in settings.subscriptions if action.event_type in sub.events]
     if not subscribers:
         return []
-    notice = EventNotice(action.event_type, survey_snapshot(survey), now.isoformat())
+    notice = EventNotice(action.event_type, survey_snapshot(survey) | (extra or {}), now.isoformat())
     return [
         NewMessage(
             survey.address.profile,
@@ -89,6 +97,19 @@ def _events(survey: Survey, action: Emit, settings: ProfileSettings, now: dateti
 
 
 def _alerts(survey: Survey, action: AlertDetractor, settings: ProfileSettings) -> list[NewMessage]:
+    return alert_messages(survey, action.score, action.comment, settings, settings.alert_targets)
+
+
+def alert_messages(
+    survey: Survey,
+    score: int,
+    comment: str | None,
+    settings: ProfileSettings,
+    targets: Sequence[AlertTarget],
+    escalation: tuple[str, str] | None = None,
+) -> list[NewMessage]:
+    """A detractor alert to each target. `escalation` (kind, how long it had) makes it the second ping of an
+    SLA missed: the same alert, with the Claim / Resolve buttons, under a line saying what was not done in time."""
     a = survey.address
     customer = survey.customer_name or a.user_id
     link = _link(settings.link_template, survey) if settings.link_template else None
@@ -97,16 +118,22 @@ def _alerts(survey: Survey, action: AlertDetractor, settings: ProfileSettings) -
     text = m.text(
         "detractor_alert",
         locale,
-        score=action.score,
+        score=score,
         customer=customer,
         agent=survey.agent or "—",
         profile=a.profile,
-        comment=action.comment or "—",
+        comment=comment or "—",
     )
+    if escalation is not None:
+        text = m.text(f"escalation_{escalation[0]}", locale, within=escalation[1]) + "\n" + text
+    priority = survey.priority or DEFAULT_PRIORITY
+    marks = " ".join([f"[{priority}]"] * (priority != DEFAULT_PRIORITY) + [f"#{t}" for t in survey.tags])
+    if marks:
+        text += "\n" + marks
     alert = DetractorAlert(
         survey_id=survey.id,
-        score=action.score,
-        comment=action.comment,
+        score=score,
+        comment=comment,
         customer=customer,
         agent=survey.agent,
         team=survey.team,
@@ -117,9 +144,12 @@ def _alerts(survey: Survey, action: AlertDetractor, settings: ProfileSettings) -
         text=text,
         claim_label=m.text("claim", locale),
         resolve_label=m.text("resolve", locale),
+        priority=priority,
+        tags=survey.tags,
+        escalation=None if escalation is None else escalation[0],
     )
     out = []
-    for t in settings.alert_targets:
+    for t in targets:
         target: dict[str, Any] = {"user_id": "", "thread": None, "locale": locale}
         try:
             destination = alert_destination(t.destination, a.conversation_id)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from core.redaction import Redaction
 from core.retention import Retention
 from core.survey import Policy
 from core.themes.matcher import EMPTY, ThemeMatcher
 
-EVENT_TYPES = ("survey.responded", "survey.completed", "detractor.created")
+EVENT_TYPES = ("survey.responded", "survey.completed", "detractor.created", "detractor.escalated")
+
+if TYPE_CHECKING:
+    from core.routing import Rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +42,10 @@ class ProfileSettings:
     redaction: Redaction = field(default_factory=Redaction)  # personal data in comments (core.redaction)
     retention: Retention = field(default_factory=Retention)  # how long comments and personal fields are kept
     themes: ThemeMatcher = EMPTY  # the comment themes the profile's taxonomy defines
+    rules: tuple[Rule, ...] = ()  # routing rules (core/routing), in the order they are read
 
     def alert_destinations(self, channel: str) -> frozenset[str]:
-        """Where this profile's detractor alerts go on one channel: the places whose members may claim and
-        resolve them (besides the channel's listed agents)."""
-        return frozenset(t.destination for t in self.alert_targets if t.channel == channel)
+        """Where this profile's detractor alerts go on one channel, its routing rules' alerts and escalations
+        included: the places whose members may claim and resolve them (besides the channel's listed agents)."""
+        routed = (t for r in self.rules for t in (*r.then.alert, *r.then.escalate_to))
+        return frozenset(t.destination for t in (*self.alert_targets, *routed) if t.channel == channel)

@@ -10,14 +10,17 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from core.escalation import escalate_due
 from core.last_inbound import last_message_hint
 from core.outbound import messages_for
 from core.profiles import ProfileSettings
+from core.routing_step import route_step
 from core.question_status import QuestionStatus
 from core.redaction import stored_survey
 from core.store import Store, contacts_seen, replays
 from core.store import outbox as ob
 from core.store import question_status as qs
+from core.store import sla as sla_q
 from core.store import surveys as q
 from core.store import themes as stored_themes
 from core.store.steps import save_step
@@ -237,8 +240,12 @@ class SurveyService:
             await q.touch_contact(conn, new.address, opted_out_at=now)
         if new.state is State.ASKED and old.state is not State.ASKED:
             await q.touch_contact(conn, new.address, last_surveyed_at=now)
-        messages = messages_for(new, actions, await self._live(conn, settings, actions), now)
+        routed = route_step(old, new, actions, settings, now)  # the profile's routing rules, when scored / completed
+        new, actions = routed.survey, routed.actions
+        messages = messages_for(new, actions, await self._live(conn, routed.settings, actions), now)
         await save_step(conn, old, new, settings.policy, messages, now)
+        if routed.deadlines is not None and new.id is not None:
+            await sla_q.start(conn, new.id, settings.name, routed.deadlines)
 
     async def _live(self, conn: Any, settings: ProfileSettings, actions: list[Action]) -> ProfileSettings:
         """Leave out subscriptions whose endpoint answered 410 Gone."""
@@ -265,16 +272,18 @@ class SurveyService:
         for transition in moved:
             if transition is not None:
                 transition.log()
-        return len(due)
+        escalated = await escalate_due(self.store, self.profiles, now, limit)  # follow-ups past their SLA
+        return len(due) + len(escalated)
 
     async def contacts_seen(self, profile: str, channel: str, seen: Sequence[tuple[str, datetime]]) -> None:
         """Record customers' messages as (user_id, when): one upsert for the batch; a contact's last inbound time
         never moves backwards, and a time ahead of our clock counts as now. Channels with a messaging window call
         it for every customer message, survey or not."""
         now = self.clock()
-        if seen:
+        clamped = [(user, min(when, now)) for user, when in seen]
+        if clamped:
             await self.store.run_in_transaction(
-                lambda conn: contacts_seen.contacts_seen(conn, profile, channel, seen, now)
+                lambda conn: contacts_seen.contacts_seen(conn, profile, channel, clamped)
             )
 
     async def last_inbound(self, profile: str, channel: str, user_id: str) -> datetime | None:

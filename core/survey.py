@@ -94,6 +94,11 @@ class Survey:
     completed_at: datetime | None = None
     metadata: dict[str, Any] = field(default_factory=dict, compare=False)  # the helpdesk's own fields, kept as sent
     themes: tuple[str, ...] = field(default=(), compare=False)  # what the comment mentions (core/themes), set on save
+    # Set by the profile's routing rules (core/routing) when the score arrives and again when the survey completes;
+    # priority None: never routed (reads as "normal"). matched_rules: the rules that matched last time.
+    priority: str | None = None
+    tags: tuple[str, ...] = ()
+    matched_rules: tuple[str, ...] = ()
 
     @property
     def category(self) -> str | None:

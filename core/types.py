@@ -150,6 +150,14 @@ class DetractorAlert:
     text: str
     claim_label: str
     resolve_label: str
+    # Set by the profile's routing rules (core/routing); an outbox row queued before them reads these defaults.
+    priority: str = "normal"
+    tags: tuple[str, ...] = ()
+    # "claim" / "resolve": a second ping, because the follow-up was not claimed / resolved within its SLA.
+    escalation: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tags", tuple(self.tags))  # a list when read back from the outbox's JSON
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,7 +83,7 @@ class WebhookChannel(HttpClient, Channel):
         profile's webhook alert destinations: core encodes a conversation id into its template and refuses a result
         on another host; this holds for rows queued before that, too."""
         url = delivery.conversation_id
-        allowed = {request_origin(t.destination) for t in self.settings.alert_targets if t.channel == self.name}
+        allowed = {request_origin(d) for d in self.settings.alert_destinations(self.name)}  # rules' targets too
         if request_origin(url) is None or request_origin(url) not in allowed:
             raise PermanentFailure("alert destination refused: not on the host of a configured alert destination")
         return url
@@ -124,4 +124,5 @@ class WebhookChannel(HttpClient, Channel):
         a = action
         about = {"score": a.score, "comment": a.comment, "customer": a.customer, "agent": a.agent, "team": a.team}
         about |= {"channel": a.channel, "link": a.link, "conversation_id": a.conversation_id}  # the customer's
+        about |= {"priority": a.priority, "tags": list(a.tags), "escalation": a.escalation}  # routing rules, SLAs
         return await self._post(self._alert_url(delivery), delivery, "detractor_alert", a.text, **about)

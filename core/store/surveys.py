@@ -132,6 +132,9 @@ def _row_values(survey: Survey, policy: Policy) -> dict[str, Any]:
         "scored_at": survey.scored_at,
         "completed_at": survey.completed_at,
         "next_check_at": survey.next_deadline(policy),
+        "priority": survey.priority,
+        "tags": list(survey.tags) if survey.tags else None,
+        "matched_rules": list(survey.matched_rules) if survey.matched_rules else None,
     }
 
 
@@ -201,6 +204,9 @@ def to_survey(row: Any) -> Survey:
         scored_at=row.scored_at,
         completed_at=row.completed_at,
         metadata=dict(row.extra or {}),
+        priority=row.priority,
+        tags=tuple(row.tags or ()),
+        matched_rules=tuple(row.matched_rules or ()),
     )
 
 

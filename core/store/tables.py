@@ -83,6 +83,10 @@ class SurveyRow(SQLModel, table=True):
     claimed_at: datetime | None = None
     resolved_by: str | None = Field(default=None, max_length=191)
     resolved_at: datetime | None = None
+    # Routing rules (core/routing): the response's priority (NULL: never routed), tags and the rules that matched.
+    priority: str | None = Field(default=None, max_length=16)
+    tags: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    matched_rules: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class InboundKeyRow(SQLModel, table=True):
@@ -177,3 +181,4 @@ class WebSessionRow(SQLModel, table=True):
 from core.store import retention_tables as _retention_tables  # noqa: E402,F401
 from core.store import theme_tables as _theme_tables  # noqa: E402,F401
 from core.store import privacy_tables as _privacy_tables  # noqa: E402,F401
+from core.store import sla_tables as _sla_tables  # noqa: E402,F401
