@@ -280,10 +280,9 @@ class SurveyService:
         never moves backwards, and a time ahead of our clock counts as now. Channels with a messaging window call
         it for every customer message, survey or not."""
         now = self.clock()
-        clamped = [(user, min(when, now)) for user, when in seen]
-        if clamped:
+        if seen:
             await self.store.run_in_transaction(
-                lambda conn: contacts_seen.contacts_seen(conn, profile, channel, clamped)
+                lambda conn: contacts_seen.contacts_seen(conn, profile, channel, seen, now)
             )
 
     async def last_inbound(self, profile: str, channel: str, user_id: str) -> datetime | None:
