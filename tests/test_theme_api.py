@@ -195,3 +195,13 @@ def test_check_config_names_each_theme_problem(tmp_path, capsys) -> None:
     assert "profiles.acme.themes.billing.xx: unknown language 'xx'" in err
     assert "profiles.acme.themes.billing.en: expected a non-empty list of keywords" in err
     assert "profiles.acme.themes.Billing!: theme names are lowercase letters" in err
+
+
+def test_the_demo_shows_themes_and_checks_them(tmp_path, capsys) -> None:
+    from bots.demo import run_demo
+
+    result = asyncio.run(run_demo(conversations=30, seed=3, database_url=f"sqlite:///{tmp_path / 'demo.db'}"))
+    assert result["ok"] and result["themes"] == result["expected_themes"]
+    assert set(result["themes"]) == {"billing", "wait", "staff"} and all(result["themes"].values())
+    out = capsys.readouterr().out
+    assert "by comment theme" in out and "theme mentions match the comments they wrote" in out
