@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,11 +23,18 @@ from sqlalchemy import select
 from adapters.metagraph.webhook import GraphWebhook, message_key, read_batch, signature_valid
 from adapters.spec import ChannelDeps
 from bots.sandbox.meta_customers import (
+    INSTAGRAM_OBJECT,
     MESSENGER_OBJECT,
     WHATSAPP_OBJECT,
     messaging_body,
+    messaging_delivery,
+    messaging_read,
     messaging_text,
     signed,
+    wa_button_reply,
+    wa_list_reply,
+    wa_status,
+    wa_template_button,
     wa_text,
     whatsapp_body,
     whatsapp_value,
@@ -44,6 +52,7 @@ CHANNEL, PROFILE, SECRET, VERIFY = "whatsapp", "acme", "0a1b2c3d4e5f60718293a4b5
 PATH = f"/{CHANNEL}/{PROFILE}/webhook"
 PHONE_ID, DISPLAY, WABA = "106540352242922", "15550783881", "102290129340398"
 LEASE = timedelta(seconds=60)
+EXAMPLES = Path(__file__).parent / "payloads" / "meta"
 S, C, OB = SurveyRow.__table__, ContactRow.__table__, OutboxRow.__table__
 
 
@@ -364,3 +373,65 @@ def test_a_webhook_needs_its_secrets(store: Store, clock: FakeClock) -> None:
         with pytest.raises(ValueError, match="verify token and an app secret"):
             GraphWebhook(deps, channel=CHANNEL, path=PATH, verify_token=token, app_secret=secret,
                          objects=frozenset({WHATSAPP_OBJECT}), handle_entry=tiny.entry)  # fmt: skip
+
+
+# ---- the sandbox's bodies are Meta's documented shapes ------------------------------------------------------------
+
+
+def paths(value: Any, prefix: str = "") -> set[str]:
+    """Every key path of a JSON value with the type found there (list items share a path), e.g.
+    `entry[].changes[].value.messages[].timestamp:str`."""
+    if isinstance(value, dict):
+        return {p for k, v in value.items() for p in paths(v, f"{prefix}.{k}" if prefix else k)}
+    if isinstance(value, list):
+        return {p for item in value for p in paths(item, f"{prefix}[]")} or {f"{prefix}[]"}
+    return {f"{prefix}:{type(value).__name__}"}
+
+
+def example(name: str) -> Any:
+    return json.loads((EXAMPLES / name).read_text(encoding="utf-8"))
+
+
+def wa(message: dict[str, Any] | None = None, status: dict[str, Any] | None = None) -> dict[str, Any]:
+    value = whatsapp_value(PHONE_ID, DISPLAY, messages=[message] if message else [],
+                           contacts=[("16505551234", "Sheena Nelson")] if message else [],
+                           statuses=[status] if status else [])  # fmt: skip
+    return whatsapp_body(WABA, [value])
+
+
+def page(event: dict[str, Any], obj: str = MESSENGER_OBJECT) -> dict[str, Any]:
+    return messaging_body(obj, "1", [event])
+
+
+SHAPES = [
+    ("whatsapp_text.json", lambda: wa(wa_text("16505551234", "Does it come in another color?"))),
+    ("whatsapp_interactive_button_reply.json", lambda: wa(wa_button_reply("16505551234", "s1:9", "9", "wamid.Q"))),
+    ("whatsapp_interactive_list_reply.json",
+     lambda: wa(wa_list_reply("16505551234", "s1:9", "9", "wamid.Q", description="Very likely"))),
+    ("whatsapp_button.json", lambda: wa(wa_template_button("16505551234", "s1:start", "Answer", "wamid.Q"))),
+    ("whatsapp_status_delivered.json", lambda: wa(status=wa_status("wamid.Q", "delivered", "16505551234"))),
+    ("whatsapp_status_read.json", lambda: wa(status=wa_status("wamid.Q", "read", "16505551234"))),
+    ("messenger_text.json", lambda: page(messaging_text("2", "1", "hello, world!"))),
+    ("messenger_quick_reply.json", lambda: page(messaging_text("2", "1", "9", quick_reply="s1:9"))),
+    ("messenger_delivery.json", lambda: page(messaging_delivery("2", "1", ["m_1"], 1))),
+    ("messenger_read.json", lambda: page(messaging_read("2", "1", 1))),
+    ("instagram_text.json", lambda: page(messaging_text("2", "1", "hello"), INSTAGRAM_OBJECT)),
+    ("instagram_seen.json", lambda: page(messaging_read("2", "1", 1, mid="m_1"), INSTAGRAM_OBJECT)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "build"), SHAPES, ids=[name for name, _ in SHAPES])
+def test_the_sandbox_builds_bodies_with_every_field_of_metas_example(name: str, build: Any) -> None:
+    """What Meta's documentation shows is there in what the sandbox posts, with the same JSON types, and the body
+    reads as a batch for its object."""
+    documented, built = example(name), build()
+    assert paths(documented) - paths(built) == set()
+    assert read_batch(json.dumps(built).encode(), frozenset({documented["object"]})) == built["entry"]
+
+
+def test_a_documented_failed_status_reads_as_the_sandbox_builds_it() -> None:
+    documented = example("whatsapp_status_failed.json")
+    [change] = documented["entry"][0]["changes"]
+    [status] = change["value"]["statuses"]
+    built = wa_status(status["id"], "failed", status["recipient_id"], error_code=status["errors"][0]["code"])
+    assert {p for p in paths(status) if p.startswith(("errors[].code", "id", "status", "recipient_id"))} <= paths(built)
