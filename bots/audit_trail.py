@@ -105,6 +105,8 @@ async def record_config_loaded(runtime: Runtime, role: str, *, reloaded: bool = 
     """At start (and on any reload): which profiles and channels this process serves, in which role. No values:
     the configuration holds secrets."""
     config = runtime.config
+    for warning in config.privacy.warnings():
+        log.warning("%s", warning)
     details = {
         "role": role,
         "process": f"{socket.gethostname()[:40]}:{os.getpid()}",

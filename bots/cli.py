@@ -35,6 +35,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     cfg = _config(args)
     for name, profile in cfg.profiles.items():
         print(f"profile {name}: channels {', '.join(profile.channels) or 'none'}, locale {profile.locale}")
+    for warning in cfg.privacy.warnings():
+        print(f"warning: {args.config}: {warning}", file=sys.stderr)
     print("configuration OK")
     return 0
 
@@ -222,11 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     rules_cli.add_command(sub, with_config)
 
-    from bots import retention_cli
+    from bots import privacy_cli, retention_cli
 
-    p = sub.add_parser("privacy", help="personal data: retention")
+    p = sub.add_parser("privacy", help="personal data: erase, export, audit log, retention")
     privacy_actions = p.add_subparsers(dest="action", required=True)  # each action: its module's add_command
     retention_cli.add_command(privacy_actions, with_config)
+    privacy_cli.add_commands(privacy_actions, with_config)
     p.set_defaults(func=cmd_privacy)
 
     p = sub.add_parser("demo", help="simulate a few dozen conversations end to end and print the report")

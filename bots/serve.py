@@ -9,6 +9,7 @@ import logging
 from aiohttp import web
 
 from bots.app import RUNTIME, create_app, healthz
+from bots.audit_trail import record_config_loaded
 from bots.config import Config
 from bots.database_check import DatabaseUnusable, check_connection, migrating
 from bots.metrics import metrics_route
@@ -57,6 +58,7 @@ async def serve(config: Config, *, role: str = "all", stop: asyncio.Event, migra
     except DatabaseUnusable:
         await runtime.stop()  # closes the platform clients built with the runtime
         raise
+    await record_config_loaded(runtime, role)  # the audit log's record of what this process serves
     if runtime.store.is_sqlite and role == "worker":
         log.warning("SQLite supports one worker: run a single 'all' or 'worker' process against this file")
     limits = server_limits(config)

@@ -12,12 +12,13 @@ Export gathers everything stored about the person as plain JSON values."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from core import audit
+from core.profiles import ProfileSettings
 from core.store import Store
 from core.store import audit_log as audit_q
 from core.store import privacy as q
@@ -43,6 +44,17 @@ CONTACT_FIELDS = (
 )
 MIN_NEEDLE = 3
 Redact = Callable[[str, str | None], str | None]  # (profile, text) -> the text as that profile shows it
+
+
+def redactor(profiles: Mapping[str, ProfileSettings]) -> Redact:
+    """Texts as each profile shows them (core.redaction: placeholders for cards, IBANs, emails, phone numbers where
+    the profile redacts what it shows); a profile no longer configured shows what is stored."""
+
+    def shown(profile: str, text: str | None) -> str | None:
+        settings = profiles.get(profile)
+        return text if settings is None else settings.redaction.shown(text)
+
+    return shown
 
 
 class UnknownPerson(LookupError):

@@ -16,6 +16,8 @@ from bots.api.models import (
     ResponseParams,
     SurveyOut,
 )
+from bots.api.privacy_openapi import paths as privacy_paths
+from bots.api.privacy_openapi import schemas as privacy_schemas
 from core.reports.filters import FIRST_YEAR, LAST_YEAR
 
 REF = "#/components/schemas/{model}"
@@ -173,6 +175,7 @@ def spec() -> dict[str, Any]:
                 "ResponseOut": _schema(ResponseOut),
                 "ResponseDetailOut": _schema(ResponseDetailOut),
                 **_trial_schemas(),
+                **privacy_schemas(),
             },
         },
         "paths": {
@@ -302,6 +305,7 @@ def spec() -> dict[str, Any]:
                     requestBody={"required": True, "content": _json("FollowUpBody")},
                 )
             },
+            **privacy_paths(_op, _json),
             "/memory/{profile}": _trial_path(),
         },
     }

@@ -53,17 +53,6 @@ def scope_for(principal: Principal, profile: str | None, runtime: Runtime) -> pr
     return privacy.Scope(principal.profiles)
 
 
-def redactor(runtime: Runtime) -> privacy.Redact:
-    """Texts as each profile shows them (core.redaction: placeholders for cards, IBANs, emails, phones)."""
-
-    def shown(profile: str, text: str | None) -> str | None:
-        settings = runtime.profiles.get(profile)
-        redaction = getattr(settings, "redaction", None)
-        return text if redaction is None else redaction.shown(text)
-
-    return shown
-
-
 def privacy_routes(runtime: Runtime) -> list[web.RouteDef]:
     async def erase(request: web.Request) -> web.Response:
         principal = authenticate(request, runtime.config)
@@ -97,7 +86,7 @@ def privacy_routes(runtime: Runtime) -> list[web.RouteDef]:
                 scope=scope_for(principal, params.profile, runtime),
                 actor=actor_of(request, principal),
                 now=runtime.service.clock(),
-                redact=redactor(runtime),
+                redact=privacy.redactor(runtime.profiles),
             )
         except privacy.UnknownPerson:
             raise _json_error(web.HTTPNotFound, "no such contact") from None
