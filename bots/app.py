@@ -46,7 +46,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except json.JSONDecodeError as exc:
         return json_error(400, f"malformed JSON: {exc.msg} at position {exc.pos}")
     except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        # The route's template, not the path: a path may hold a person's id (/api/v1/contacts/{channel}/{id}).
+        log.exception("unhandled error on %s %s", request.method, request.match_info.route.resource.canonical)
         return json_error(500, "internal error")
 
 

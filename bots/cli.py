@@ -245,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
+    if args.verbose:  # INFO and above never name customers or quote them; DEBUG (libraries' too) may
+        logging.getLogger("npsbot").debug("DEBUG logs may contain message text and personal data (names, ids)")
     return int(args.func(args) or 0)
 
 

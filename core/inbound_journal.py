@@ -153,12 +153,14 @@ class InboundJournal:
         if entry.attempts >= self.max_attempts:
             log.error(
                 "%s: gave up on journaled request %s after %d attempts: %s",
-                self._name, entry.id, entry.attempts, error,
+                self._name, entry.id, entry.attempts, _kind(error),
             )  # fmt: skip
             await self.store.run_in_transaction(lambda conn: journal.give_up(conn, entry.id, error))
             return
         backoff = min(self.lease, timedelta(seconds=2**entry.attempts))
-        log.warning("%s: journaled request %s failed (attempt %d): %s", self._name, entry.id, entry.attempts, error)
+        log.warning(
+            "%s: journaled request %s failed (attempt %d): %s", self._name, entry.id, entry.attempts, _kind(error)
+        )
         at = self.clock() + backoff
         await self.store.run_in_transaction(lambda conn: journal.retry(conn, entry.id, self.owner, at, error))
 
@@ -192,3 +194,9 @@ class InboundJournal:
                     await self.idle()
             except Exception:
                 log.exception("%s: sweeping the inbound journal failed", self._name)
+
+
+def _kind(error: str) -> str:
+    """What failed, for the log: an exception's class ("ValidationError"), never its text, which may quote the request
+    (a customer's message); the whole error stays on the row, with the request itself."""
+    return error.partition("(")[0]

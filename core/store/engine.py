@@ -37,14 +37,18 @@ class Store:
     def __init__(self, url: str, *, pool_size: int = 20) -> None:
         self.url = normalize_url(url)
         self.dialect = make_url(self.url).get_backend_name()
+        # hide_parameters: a database error's text (logged with its traceback) never quotes the values, which hold
+        # what customers wrote and their ids.
         if self.is_sqlite:
             self.engine: AsyncEngine = create_async_engine(
-                self.url, module=OneTripDBAPI(), connect_args={"timeout": 30}
+                self.url, module=OneTripDBAPI(), connect_args={"timeout": 30}, hide_parameters=True
             )
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         else:
             # A pool as large as the expected concurrency: overflow connections are opened and closed per use.
-            self.engine = create_async_engine(self.url, pool_size=pool_size, max_overflow=5, pool_pre_ping=True)
+            self.engine = create_async_engine(
+                self.url, pool_size=pool_size, max_overflow=5, pool_pre_ping=True, hide_parameters=True
+            )
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._pending: list[tuple[Work, asyncio.Future[Any]]] = []
         self._committers: set[asyncio.Task[None]] = set()
