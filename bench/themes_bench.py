@@ -91,7 +91,7 @@ def _generate(dialect: str, rows: int) -> list[str]:
     are spread by arithmetic on the row number (a planner may evaluate random() once per reference)."""
     if dialect == "postgresql":
         asked = "timestamptz '2025-01-01 00:00:00+00' + ((i * 7919) % 31536000) * interval '1 second'"
-        series, prefix = f"FROM generate_series(1, {rows}) AS g(i)", ""
+        series, prefix = f"FROM generate_series(1::bigint, {rows}) AS g(i)", ""
     else:
         asked = "strftime('%Y-%m-%d %H:%M:%S', '2025-01-01', '+' || ((i * 7919) % 31536000) || ' seconds') || '.000000'"
         prefix = f"WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < {rows}) "
