@@ -3,11 +3,15 @@ completed detractor has a follow-up, the first claim wins, resolving also claims
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from core import audit
 from core.reports.summary import Filters
+from core.routing import DEFAULT_PRIORITY
+from core.sla import deadline_status
 from core.store import Store
 from core.store import followups as q
 
@@ -89,14 +93,40 @@ async def list_followups(
     status: str | None = None,
     limit: int = 100,
     filters: Filters | None = None,
+    now: datetime | None = None,
 ) -> list[dict[str, object]]:
-    """Completed detractor surveys with their follow-up state, newest first; `filters` as in the report."""
+    """Completed detractor surveys with their follow-up state, newest first; `filters` as in the report. Each
+    carries its routing priority and tags, and its SLA as of `now` (None: no SLA)."""
     if status is not None and status not in STATUSES:
         raise ValueError(f"status {status!r}: choose from {', '.join(STATUSES)}")
     async with store.read() as conn:
         rows = await q.completed_detractors(conn, profiles, status, limit, filters)
+    now = now or datetime.now(UTC)
     return [
-        {key: (value.isoformat() if hasattr(value, "isoformat") else value) for key, value in row.items()}
+        {
+            key: (value.isoformat() if hasattr(value, "isoformat") else value)
+            for key, value in row.items()
+            if key not in q.SLA_COLUMNS
+        }
         | {"status": status_of(row["claimed_at"], row["resolved_at"])}
+        | routed(row, now)
         for row in rows
     ]
+
+
+def routed(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """A follow-up's routing priority and tags, and its SLA: per deadline when it is due, whether it is pending,
+    met or breached as of `now`, and whether it was escalated."""
+    sla = None
+    if row["claim_due_at"] is not None or row["resolve_due_at"] is not None:
+        sla = {
+            kind: {
+                "due_at": due.isoformat(),
+                "status": deadline_status(due, row[f"{done}_at"], now),
+                "escalated": row[f"{kind}_escalated_at"] is not None,
+            }
+            if (due := row[f"{kind}_due_at"]) is not None
+            else None
+            for kind, done in (("claim", "claimed"), ("resolve", "resolved"))
+        }
+    return {"priority": row["priority"] or DEFAULT_PRIORITY, "tags": list(row["tags"] or ()), "sla": sla}

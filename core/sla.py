@@ -101,6 +101,13 @@ def step(state: SlaState, now: datetime) -> tuple[list[Kind], datetime | None]:
     return escalate, min(later, default=None)
 
 
+def deadline_status(due: datetime, done_at: datetime | None, now: datetime) -> str:
+    """met (done by the deadline), breached (done after it, or not done and it passed) or pending."""
+    if done_at is not None:
+        return "met" if done_at <= due else "breached"
+    return "breached" if now > due else "pending"
+
+
 def compact(span: timedelta) -> str:
     """A duration as an operator wrote it in the config: 30m, 2h, 1d 4h, 90s."""
     seconds = int(span.total_seconds())

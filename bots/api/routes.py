@@ -193,7 +193,7 @@ def api_routes(runtime: Any) -> list[web.RouteDef]:
     async def detractors(request: web.Request) -> web.Response:
         principal, params = auth(request), _params(request)
         items = await followup.list_followups(
-            runtime.store, _scope(principal, params, runtime), params.status, params.limit
+            runtime.store, _scope(principal, params, runtime), params.status, params.limit, now=runtime.service.clock()
         )
         return web.json_response({"items": shown.items(items)})
 

@@ -23,6 +23,7 @@ from core.reports import DIMENSIONS, Filters, breakdown, summary
 from core.reports.analytics import comments, compare, dimension_values, distribution, followup_stats, trend
 from core.reports.delivery import channel_rows, skipped_by_reason, total_skipped
 from core.reports.responses import ResponseQuery, export_csv
+from core.reports.sla import sla_report
 
 STATIC = Path(__file__).resolve().parent / "static"
 ASSETS = {"dashboard.js": "application/javascript", "dashboard.css": "text/css"}
@@ -106,7 +107,8 @@ def dashboard_routes(runtime: Any) -> list[web.RouteDef]:
         minimum = config.report.min_responses
         store = runtime.store
         total = await summary(store, f)
-        until = f.until or runtime.service.clock()
+        now = runtime.service.clock()
+        until = f.until or now
         since = f.since or (until - timedelta(days=30))
         cmp = await compare(store, replace(f, since=None, until=None), since, until, minimum)
         scope = Filters(profiles=f.profiles)
@@ -137,8 +139,8 @@ def dashboard_routes(runtime: Any) -> list[web.RouteDef]:
             | {
                 "items": shown.items(
                     [
-                        *await followup.list_followups(store, f.profiles, "open", 25, f),
-                        *await followup.list_followups(store, f.profiles, "claimed", 25, f),
+                        *await followup.list_followups(store, f.profiles, "open", 25, f, now),
+                        *await followup.list_followups(store, f.profiles, "claimed", 25, f, now),
                     ]
                 )
             },
@@ -147,6 +149,7 @@ def dashboard_routes(runtime: Any) -> list[web.RouteDef]:
         # The channel table says whether questions arrived: delivered, the response rate against them, skipped.
         body["breakdowns"]["channel"] = await channel_rows(store, f, body["breakdowns"]["channel"])
         body["skipped"] = total_skipped(await skipped_by_reason(store, f))
+        body["sla"] = {by or "all": await sla_report(store, f, now, by) for by in (None, "team", "agent")}
         return web.json_response(body)
 
     async def csv_export(request: web.Request) -> web.Response:

@@ -10,19 +10,24 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.store.sla_tables import FollowUpSlaRow
 from core.store.tables import SurveyRow
 
 if TYPE_CHECKING:
     from core.reports.summary import Filters
 
 S = SurveyRow.__table__
+L = FollowUpSlaRow.__table__
 WHO = 191  # the width of claimed_by / resolved_by
 STATUSES = ("open", "claimed", "resolved")
 _STATE = (S.c.id, S.c.score, S.c.category, S.c.claimed_by, S.c.claimed_at, S.c.resolved_by, S.c.resolved_at)
 _LISTED = (
     S.c.id, S.c.profile, S.c.channel, S.c.score, S.c.comment, S.c.agent, S.c.team, S.c.customer_name, S.c.user_id,
-    S.c.completed_at, S.c.claimed_by, S.c.claimed_at, S.c.resolved_by, S.c.resolved_at,
+    S.c.completed_at, S.c.claimed_by, S.c.claimed_at, S.c.resolved_by, S.c.resolved_at, S.c.priority, S.c.tags,
 )  # fmt: skip
+# The SLA of a follow-up that has one (core.sla): its deadlines and escalations, NULL for the rest.
+_SLA = (L.c.claim_due_at, L.c.resolve_due_at, L.c.claim_escalated_at, L.c.resolve_escalated_at)
+SLA_COLUMNS = frozenset(c.name for c in _SLA)
 _WHERE_STATUS = {
     "open": (S.c.claimed_at.is_(None), S.c.resolved_at.is_(None)),
     "claimed": (S.c.claimed_at.is_not(None), S.c.resolved_at.is_(None)),
@@ -87,7 +92,8 @@ async def completed_detractors(
 ) -> list[dict[str, Any]]:
     """Completed detractor surveys with their follow-up columns, newest first; `status` is one of STATUSES (None:
     any), `filters` as in the report."""
-    q = select(*_LISTED).where(S.c.category == "detractor", S.c.state == "completed")
+    q = select(*_LISTED, *_SLA).select_from(S.outerjoin(L, L.c.survey_id == S.c.id))
+    q = q.where(S.c.category == "detractor", S.c.state == "completed")
     if profiles is not None:
         q = q.where(S.c.profile.in_(profiles))
     if filters is not None:

@@ -95,6 +95,15 @@ function drawBreakdowns(breakdowns, minimum) {
     }
     root.append(table);
   }
+  markWide(root);
+}
+
+// A table whose columns don't fit its grid cell spans the whole row instead of spilling into its neighbour.
+function markWide(root) {
+  const tables = [...root.querySelectorAll(":scope > table")];
+  tables.forEach((t) => t.classList.remove("wide"));
+  const cell = parseFloat(getComputedStyle(root).gridTemplateColumns.split(" ")[0]);  // one column's width
+  for (const table of tables) if (table.offsetWidth > cell + 1) table.classList.add("wide");
 }
 
 // Questions delivered (sent, for a channel that reports no delivery), the response rate against them, and the
@@ -128,13 +137,75 @@ function drawFollowUp(f) {
   document.getElementById("followup-counts").textContent = `${f.open} open · ${f.claimed} claimed · ${f.resolved} resolved · median time to resolve ${hours(f.median_seconds_to_resolve)}`;
   const table = document.getElementById("followups");
   const head = el("tr");
-  for (const h of ["score", "comment", "customer", "agent", "profile", "status", "claimed by"]) head.append(el("th", {}, h));
-  table.replaceChildren(head, ...f.items.map((d) => {
-    const tr = el("tr", { "data-status": d.status });
-    tr.append(el("td", {}, d.score), el("td", {}, d.comment || "—"), el("td", {}, d.customer_name || d.user_id),
-      el("td", {}, d.agent || "—"), el("td", {}, `${d.profile}/${d.channel}`), el("td", {}, d.status), el("td", {}, d.claimed_by || ""));
+  const columns = [["score", "num"], ["comment", "text"], ["customer", "text"], ["agent", "text"], ["profile", "text"],
+    ["priority", "text"], ["tags", "text"], ["SLA", "text"], ["status", "text"], ["claimed by", "text"]];
+  for (const [h, kind] of columns) head.append(el("th", { class: kind }, h));
+  // The most urgent first, as a support lead works through them; newest first within a priority.
+  const items = [...f.items].sort((a, b) => PRIORITY_RANK[b.priority || "normal"] - PRIORITY_RANK[a.priority || "normal"]);
+  table.replaceChildren(head, ...items.map((d) => {
+    const tr = el("tr", { "data-status": d.status, "data-priority": d.priority || "normal" });
+    const cells = [d.score, d.comment || "—", d.customer_name || d.user_id, d.agent || "—", `${d.profile}/${d.channel}`];
+    const tags = el("td", { class: "text" });
+    for (const t of d.tags || []) tags.append(el("span", { class: "tag" }, t), " ");
+    cells.forEach((v, i) => tr.append(el("td", { class: columns[i][1], "data-label": columns[i][0] }, v)));
+    tr.append(el("td", { class: `text priority-${d.priority || "normal"}`, "data-label": "priority" }, d.priority || "normal"));
+    tags.dataset.label = "tags";
+    tr.append(tags, slaCell(d.sla), el("td", { class: "text", "data-label": "status" }, d.status),
+      el("td", { class: "text", "data-label": "claimed by" }, d.claimed_by || ""));
     return tr;
   }));
+}
+
+const PRIORITY_RANK = { low: 0, normal: 1, high: 2, urgent: 3 };
+
+// One line per deadline of the follow-up's SLA: "claim by 14:05 · breached · escalated".
+function slaCell(sla) {
+  const td = el("td", { class: "text sla", "data-label": "SLA" });
+  if (!sla) { td.textContent = "—"; return td; }
+  for (const kind of ["claim", "resolve"]) {
+    const d = sla[kind];
+    if (!d) continue;
+    const due = new Date(d.due_at).toLocaleString([], { dateStyle: "short", timeStyle: "short" });
+    const line = el("div", { class: `deadline ${d.status}`, "data-kind": kind, "data-status": d.status },
+      `${kind} by ${due} · ${d.status}${d.escalated ? " · escalated" : ""}`);
+    td.append(line);
+  }
+  return td;
+}
+
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "n/a";
+  return seconds < 3600 ? `${Math.round(seconds / 60)} min` : hours(seconds);
+}
+
+// Follow-up SLAs: breaches, escalations and time to claim / resolve (median · 90th percentile) by team and agent.
+function drawSla(sla) {
+  const all = sla.all[0];
+  document.getElementById("sla-counts").textContent = `${all.with_sla} of ${all.detractors} detractors had an SLA · `
+    + `${all.claim_breaches} claimed late · ${all.resolve_breaches} resolved late · ${all.escalations} escalations · `
+    + `time to claim ${duration(all.claim_median_seconds)} (p90 ${duration(all.claim_p90_seconds)}) · `
+    + `time to resolve ${duration(all.resolve_median_seconds)} (p90 ${duration(all.resolve_p90_seconds)})`;
+  const root = document.getElementById("sla-tables");
+  root.replaceChildren();
+  for (const dim of ["team", "agent"]) {
+    if (!sla[dim].length) continue;
+    const table = el("table", { "data-sla": dim });
+    const head = el("tr");
+    const columns = [dim, "detractors", "claimed late", "resolved late", "escalations", "to claim", "p90", "to resolve", "p90"];
+    columns.forEach((h, i) => head.append(el("th", { class: i ? "num" : "text" }, h)));
+    table.append(head);
+    for (const r of sla[dim]) {
+      const tr = el("tr");
+      tr.append(el("td", { class: "text" }, r.key ?? "—"));
+      for (const v of [r.detractors, r.claim_breaches, r.resolve_breaches, r.escalations]) tr.append(el("td", { class: "num" }, v));
+      for (const v of [r.claim_median_seconds, r.claim_p90_seconds, r.resolve_median_seconds, r.resolve_p90_seconds]) {
+        tr.append(el("td", { class: "num" }, duration(v)));
+      }
+      table.append(tr);
+    }
+    root.append(table);
+  }
+  markWide(root);
 }
 
 function drawComments(items) {
@@ -256,6 +327,7 @@ async function load() {
   document.getElementById("change").textContent = c.change === null ? "n/a" : fmt(c.change);
   document.getElementById("change-note").textContent = c.significant === null ? "" : c.significant ? "significant change" : "within the margin of error";
   drawFollowUp(data.follow_up);
+  drawSla(data.sla);
   drawTrend(data.trend);
   drawDistribution(data.distribution);
   drawBreakdowns(data.breakdowns, data.min_responses);
