@@ -133,6 +133,29 @@ async def test_retry_after_is_read_when_a_proxy_sends_it(fake, session) -> None:
     assert caught.value.retry_after == 7.0
 
 
+async def test_metas_own_wait_is_read_from_the_usage_header(fake, session) -> None:
+    fake.fail(**ERRORS["messenger_rate_limit"], regain_minutes=15)
+    with pytest.raises(GraphError) as caught:
+        await GraphClient(session, fake.base, TOKEN).post(["me", "messages"], {"recipient": {"id": "1"}})
+    assert (caught.value.code, caught.value.retry_after) == (613, 900.0)
+    fake.fail(613, regain_minutes=15, retry_after=30)  # a Retry-After wins
+    with pytest.raises(GraphError) as caught:
+        await GraphClient(session, fake.base, TOKEN).post(["me", "messages"], {"recipient": {"id": "1"}})
+    assert caught.value.retry_after == 30.0
+
+
+@pytest.mark.parametrize(
+    "usage", ["not json", "[]", '{"1": "x"}', '{"1": [{"estimated_time_to_regain_access": "soon"}]}',
+              '{"1": [{"estimated_time_to_regain_access": 0}]}', '{"1": [{"estimated_time_to_regain_access": true}]}',
+              "[" * 5000],
+)  # fmt: skip
+async def test_a_usage_header_that_names_no_wait_gives_none(fake, session, usage: str) -> None:
+    fake.fail(613, usage=usage)
+    with pytest.raises(GraphError) as caught:
+        await GraphClient(session, fake.base, TOKEN).post(["me", "messages"], {"recipient": {"id": "1"}})
+    assert caught.value.code == 613 and caught.value.retry_after is None
+
+
 async def test_an_unknown_token_is_refused_with_190(fake, session) -> None:
     fake.tokens = {"the-right-token"}
     with pytest.raises(GraphError) as caught:

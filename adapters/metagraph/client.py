@@ -19,6 +19,8 @@ from core.delivery import DeliveryError, PermanentFailure, RetryLater
 SEGMENT = re.compile(r"[A-Za-z0-9_.-]{1,128}")  # ids (digits), `me`, `messages`, a version such as v21.0
 TYPE = re.compile(r"[A-Za-z0-9_]{1,64}")  # an error type as Meta names them (OAuthException, GraphMethodException)
 MAX_ANSWER = 64 * 1024  # bytes of an answer read: a message id, or an error envelope
+USAGE_HEADER = "X-Business-Use-Case-Usage"  # Graph's rate-limit usage per business object, with a wait in minutes
+MAX_USAGE_HEADER = 8 * 1024
 DEFAULT_API_BASE = "https://graph.facebook.com/v21.0"
 
 
@@ -77,6 +79,31 @@ def parse_error(status: int, body: bytes, wait: float | None = None) -> GraphErr
     return GraphError(status, _int(error.get("code")), _int(error.get("error_subcode")), kind, wait)
 
 
+def regain_after(resp: aiohttp.ClientResponse) -> float | None:
+    """Seconds until Graph lets this app call again: Retry-After when a proxy sends it, else the largest
+    `estimated_time_to_regain_access` (minutes) in X-Business-Use-Case-Usage, which Meta sends with its rate-limit
+    errors (Messenger's and Instagram's rate limits); None when neither says."""
+    wait = retry_after(resp)
+    if wait is not None:
+        return wait
+    raw = resp.headers.get(USAGE_HEADER, "")
+    if not raw or len(raw) > MAX_USAGE_HEADER:
+        return None
+    try:
+        usage = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    minutes = [
+        entry.get("estimated_time_to_regain_access")
+        for entries in (usage.values() if isinstance(usage, dict) else ())
+        if isinstance(entries, list)
+        for entry in entries
+        if isinstance(entry, dict)
+    ]
+    longest = max((m for m in minutes if isinstance(m, int | float) and not isinstance(m, bool) and m > 0), default=0)
+    return float(min(longest, 24 * 60) * 60) if longest else None
+
+
 class GraphClient:
     """One access token against one Graph base (`https://graph.facebook.com/v21.0`, or a fake's URL in tests).
     The session is the channel's (adapters.http, which refuses redirects); this class never closes it."""
@@ -129,7 +156,7 @@ class GraphClient:
             except (ValueError, UnicodeDecodeError, RecursionError):
                 return {}
             return data if isinstance(data, dict) else {}
-        wait = retry_after(resp)
+        wait = regain_after(resp)
         error = parse_error(resp.status, body, wait)
         if error is not None:
             raise error

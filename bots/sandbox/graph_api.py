@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +68,18 @@ class GraphFault:
     times: int = 1
     to: str | None = None  # only sends to this recipient
     retry_after: int | None = None  # a Retry-After header, as a proxy in front of Graph might add
+    regain_minutes: int | None = None  # X-Business-Use-Case-Usage's estimated_time_to_regain_access, as Meta sends
+    usage: str | None = None  # that header's raw value instead (a malformed one, on purpose)
+
+    def headers(self) -> dict[str, str]:
+        out = {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
+        if self.regain_minutes is not None:
+            usage = {"1": [{"type": "messenger", "call_count": 100, "total_cputime": 12, "total_time": 30,
+                            "estimated_time_to_regain_access": self.regain_minutes}]}  # fmt: skip
+            out["X-Business-Use-Case-Usage"] = json.dumps(usage)
+        if self.usage is not None:
+            out["X-Business-Use-Case-Usage"] = self.usage
+        return out
 
     def envelope(self, trace: str) -> dict[str, Any]:
         error: dict[str, Any] = {"message": self.message, "type": self.type, "code": self.code, "fbtrace_id": trace}
@@ -162,8 +175,7 @@ class FakeGraph(LocalServer):
             fault.times -= 1
             if fault.times <= 0:
                 self.faults.remove(fault)
-            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else None
-            return web.json_response(fault.envelope(self._trace()), status=fault.status, headers=headers)
+            return web.json_response(fault.envelope(self._trace()), status=fault.status, headers=fault.headers())
         return None
 
     def _trace(self) -> str:
