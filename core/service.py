@@ -292,7 +292,8 @@ class SurveyService:
 
     async def question_status(self, profile: str, channel: str, ref: str, status: str, at: datetime) -> bool:
         """Record a delivery status (sent, delivered, read, failed) of the question the channel sent as `ref`;
-        False when no survey of this profile and channel asked it so, or the status would move backwards."""
+        False when no survey of this profile and channel asked it so, or the status would move backwards. The ref is
+        stored once the send returned: a receipt quicker than that finds nothing, and the next one counts."""
         new = QuestionStatus(status)  # ValueError for anything else
         return await self.store.run_in_transaction(lambda conn: qs.advance_by_ref(conn, profile, channel, ref, new, at))
 
