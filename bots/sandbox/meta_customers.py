@@ -335,7 +335,9 @@ class MetaCustomers(Driver):
         """Tap the choice titled `title` (or starting with it) on the last message to the customer that offered
         choices: a WhatsApp reply button, list row or template button, a Messenger / Instagram quick reply."""
         sent = self.last_with_options(customer)
-        option_id, shown = next((o for o in options_of(sent) if o[1] == title or o[1].startswith(title)), ("", ""))
+        options = options_of(sent)
+        exact = [o for o in options if o[1] == title]  # "1" is the button 1 before the row "10 · Very likely"
+        option_id, shown = next(iter(exact or [o for o in options if o[1].startswith(title)]), ("", ""))
         if not shown:
             raise LookupError(f"no choice titled {title!r} in the last message offering choices")
         key, context = str(customer.key), sent.message_id or ""
