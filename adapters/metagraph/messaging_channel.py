@@ -44,6 +44,7 @@ from adapters.metagraph.window import within_window
 from adapters.spec import Channel, ChannelDeps
 from core.channel import Delivery, score_labels
 from core.delivery import DeliveryError, OutsideWindow, PermanentFailure
+from core.inbound_journal import InboundJournal
 from core.question_receipts import advance_until
 from core.ratelimit import Limit, Rate
 from core.types import Address, AskScore, InboundEvent, Say, ScoreGiven, TextReceived
@@ -118,6 +119,15 @@ class MessagingChannel(HttpClient, Channel):
         await self.webhook.stop()
         await HttpClient.stop(self)
         self._graph = None
+
+    @property
+    def journal(self) -> InboundJournal:
+        """Where answered webhook bodies wait for their work (the load bench times the work by it)."""
+        return self.webhook.journal
+
+    async def idle(self) -> None:
+        """Wait until every answered webhook body has been worked (tests, the demo's customers)."""
+        await self.webhook.idle()
 
     async def graph(self) -> GraphClient:
         session = await self.http()
