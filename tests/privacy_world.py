@@ -35,9 +35,10 @@ NEEDLES = (str(PERSON), FIRST, LAST, "zorblax", EMAIL)
 CONTROL = 4440001  # another customer, who must keep everything
 CONTROL_COMMENT = "Quick and friendly help from Marta"
 AGENT = tg.user(7, "Agnes", "en")
+CLAIMER = "Ottilie Brandvold"  # the support agent who claims the detractor: not the customer's data
 
 
-def config(url: str, fake: FakeTelegram, bridge: FakeBridge) -> dict[str, Any]:
+def config(url: str, fake: FakeTelegram, bridge: FakeBridge, **shop: Any) -> dict[str, Any]:
     return {
         "database_url": url,
         "admin_tokens": [ADMIN],
@@ -60,15 +61,32 @@ def config(url: str, fake: FakeTelegram, bridge: FakeBridge) -> dict[str, Any]:
                 },
                 "alerts": [{"channel": "telegram", "destination": str(SUPPORT)}],
                 "subscriptions": [{"url": bridge.url("/events"), "secret": "whsec-privacy-events-0001"}],
+                **shop,
             },
             "other": {"brand": "Other", "api_tokens": [OTHER], "channels": {"memory": {}}},
         },
     }
 
 
+async def fake_telegram() -> AsyncIterator[FakeTelegram]:
+    """Fixture bodies: `fake = pytest.fixture(fake_telegram)`, `bridge = pytest.fixture(fake_bridge)`."""
+    f = await FakeTelegram().start()
+    yield f
+    await f.close()
+
+
+async def fake_bridge() -> AsyncIterator[FakeBridge]:
+    b = await FakeBridge().start()
+    yield b
+    await b.close()
+
+
 @asynccontextmanager
-async def served(store: Store, clock: Any, fake: FakeTelegram, bridge: FakeBridge) -> AsyncIterator[TestClient]:
-    runtime = Runtime(parse_config(config(store.url, fake, bridge), env={}), store=store, clock=clock)
+async def served(
+    store: Store, clock: Any, fake: FakeTelegram, bridge: FakeBridge, **shop: Any
+) -> AsyncIterator[TestClient]:
+    """The app over `store`; `shop` adds keys to the shop profile."""
+    runtime = Runtime(parse_config(config(store.url, fake, bridge, **shop), env={}), store=store, clock=clock)
     async with TestClient(TestServer(create_app(runtime))) as client:
         client.runtime = runtime  # type: ignore[attr-defined]
         yield client
@@ -109,14 +127,14 @@ async def deliver(client: TestClient) -> None:
     await client.runtime.worker.drain()  # type: ignore[attr-defined]
 
 
-async def populate(client: TestClient, clock: Any) -> int:
+async def populate(client: TestClient, clock: Any, comment: str = COMMENT) -> int:
     """The person and the control customer, as described above; returns the person's detractor survey id."""
     customer = person(PERSON, FIRST, LAST)
     first = await close(client, PERSON, NAME, key=f"close-{PERSON}-1")
     await deliver(client)  # the question goes to their private chat
     clock.advance(minutes=2)
     await telegram(client, tg.text_update(PERSON, customer, "3"))
-    await telegram(client, tg.text_update(PERSON, customer, COMMENT))
+    await telegram(client, tg.text_update(PERSON, customer, comment))
     await deliver(client)  # the thanks, the detractor alert to the support chat, the event notices
     other = person(CONTROL, "Bruno", "Okafor")
     await close(client, CONTROL, "Bruno Okafor")
@@ -125,7 +143,7 @@ async def populate(client: TestClient, clock: Any) -> int:
     await telegram(client, tg.text_update(CONTROL, other, CONTROL_COMMENT))
     await deliver(client)
     claimed = await client.post(
-        f"/api/v1/detractors/{first['survey']['id']}/claim", json={"by": "lea"}, headers=bearer(SHOP)
+        f"/api/v1/detractors/{first['survey']['id']}/claim", json={"by": CLAIMER}, headers=bearer(SHOP)
     )
     assert claimed.status == 200
     clock.advance(days=1)

@@ -19,18 +19,8 @@ from tests import privacy_world as w
 ERASE = f"/api/v1/contacts/telegram/{w.PERSON}"
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    f = await FakeTelegram().start()
-    yield f
-    await f.close()
-
-
-@pytest.fixture
-async def bridge() -> AsyncIterator[FakeBridge]:
-    b = await FakeBridge().start()
-    yield b
-    await b.close()
+fake = pytest.fixture(w.fake_telegram)
+bridge = pytest.fixture(w.fake_bridge)
 
 
 @pytest.fixture
