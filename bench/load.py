@@ -6,8 +6,9 @@ next to a bare aiohttp + one-INSERT baseline on the same backend in the same run
 
 The server runs in its own process (as in production); this process only drives it. A Telegram or webhook reply
 is answered after the comment question is committed to the outbox, so the request latency is the
-reply→comment-question-queued time. Slack is answered once the request is journaled and the work runs after, so for
-Slack the server records when each reply's work has committed, and latency and rate are taken from those moments.
+reply→comment-question-queued time. Slack and WhatsApp are answered once the request is journaled and the work runs
+after, so for them the server records when each reply's work has committed, and latency and rate are taken from those
+moments.
 """
 
 from __future__ import annotations
@@ -25,8 +26,17 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from bench.server import CPU_PATH, DONE_PATH, MEMORY_TOKEN, SLACK_SIGNING_SECRET, TELEGRAM_SECRET, WEBHOOK_SECRET
-from bots.sandbox.signing import TELEGRAM_SECRET_HEADER, slack_headers, standard_webhook
+from bench.server import (
+    CPU_PATH,
+    DONE_PATH,
+    MEMORY_TOKEN,
+    SLACK_SIGNING_SECRET,
+    TELEGRAM_SECRET,
+    WEBHOOK_SECRET,
+    WHATSAPP_APP_SECRET,
+    WHATSAPP_NUMBER,
+)
+from bots.sandbox.signing import TELEGRAM_SECRET_HEADER, meta_signature, slack_headers, standard_webhook
 
 PG_ADMIN = os.environ.get("NPSBOT_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -97,12 +107,37 @@ def slack_event_id(i: int) -> str:
     return f"Ev{i:010d}"
 
 
+def whatsapp_request(i: int) -> Request:
+    """A customer's typed score as Meta posts it (one entry, one change, one message), signed X-Hub-Signature-256."""
+    user = str(100000 + i)
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550783881", "phone_number_id": WHATSAPP_NUMBER},
+        "contacts": [{"profile": {"name": "Bench"}, "wa_id": user}],
+        "messages": [{"from": user, "id": whatsapp_message_id(i), "timestamp": "1767225600", "type": "text",
+                      "text": {"body": "9"}}],
+    }  # fmt: skip
+    entry = {"id": "102290129340398", "changes": [{"value": value, "field": "messages"}]}
+    body = json.dumps({"object": "whatsapp_business_account", "entry": [entry]}).encode()
+    headers = {"Content-Type": "application/json", "X-Hub-Signature-256": meta_signature(WHATSAPP_APP_SECRET, body)}
+    return "/whatsapp/bench/webhook", body, headers
+
+
+def whatsapp_message_id(i: int) -> str:
+    return f"wamid.BENCH{i:010d}"
+
+
+# Answered once journaled: the work is timed from the server's record of each request (by this id) instead.
+JOURNALED: dict[str, Callable[[int], str]] = {"slack": slack_event_id, "whatsapp": whatsapp_message_id}
+
+
 SCENARIOS: dict[str, tuple[str, Callable[[int], Request]]] = {
     "baseline": ("baseline", baseline_request),
     "memory": ("app", memory_request),
     "telegram": ("app", telegram_request),
     "webhook": ("app", webhook_request),
     "slack": ("app", slack_request),
+    "whatsapp": ("app", whatsapp_request),
 }
 
 
@@ -162,10 +197,13 @@ async def drive(
     return Result("", "", n, errors, elapsed, latencies)
 
 
-async def finished(port: int, n: int, sent: dict[int, float], started: float) -> tuple[list[float], float]:
-    """Slack's 200 comes once a reply is journaled; it is done when its replay has queued the comment question. Waits
-    for all `n`, then returns each reply's latency (sent → comment question queued) and the seconds the run took."""
-    index = {slack_event_id(i): i for i in sent}
+async def finished(
+    port: int, n: int, sent: dict[int, float], started: float, ident: Callable[[int], str]
+) -> tuple[list[float], float]:
+    """Slack's and WhatsApp's 200 comes once a reply is journaled; it is done when its replay has queued the comment
+    question. Waits for all `n`, then returns each reply's latency (sent → comment question queued) and the seconds
+    the run took."""
+    index = {ident(i): i for i in sent}
     async with aiohttp.ClientSession() as session:
         while True:
             async with session.get(f"http://127.0.0.1:{port}{DONE_PATH}") as resp:
@@ -205,14 +243,14 @@ async def run_scenario(backend: str, url: str, scenario: str, n: int, concurrenc
         raise RuntimeError(f"{scenario} server did not start")
     try:
         await drive(port, build, warmup, concurrency, 0)
-        if scenario == "slack":
-            await finished(port, warmup, {i: 0.0 for i in range(warmup)}, 0.0)
+        if scenario in JOURNALED:
+            await finished(port, warmup, {i: 0.0 for i in range(warmup)}, 0.0, JOURNALED[scenario])
         cpu_before = await server_cpu(port)
         sent: dict[int, float] = {}
         started = time.time()
         result = await drive(port, build, n, concurrency, warmup, sent)
-        if scenario == "slack":  # the answers came before the work: time the work instead
-            result.latencies, result.seconds = await finished(port, n, sent, started)
+        if scenario in JOURNALED:  # the answers came before the work: time the work instead
+            result.latencies, result.seconds = await finished(port, n, sent, started, JOURNALED[scenario])
         result.server_cpu = await server_cpu(port) - cpu_before
     finally:
         proc.stdin.close()
@@ -234,7 +272,8 @@ async def admin(sql: str) -> None:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"])
-    parser.add_argument("--scenarios", nargs="+", default=["telegram", "webhook", "slack"], choices=list(SCENARIOS)[1:])
+    scenarios = ["telegram", "webhook", "slack", "whatsapp"]
+    parser.add_argument("--scenarios", nargs="+", default=scenarios, choices=list(SCENARIOS)[1:])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--warmup", type=int, default=200)

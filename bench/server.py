@@ -27,6 +27,8 @@ TELEGRAM_SECRET = "bench-secret"
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 SLACK_SIGNING_SECRET = "bench-slack-signing-secret-0000"
 MEMORY_TOKEN = "bench-memory-trial-token"
+WHATSAPP_APP_SECRET = "bench-whatsapp-app-secret-000000"
+WHATSAPP_NUMBER = "106540352242922"
 CPU_PATH = "/_bench/cpu"
 DONE_PATH = "/_bench/done"
 
@@ -46,6 +48,10 @@ def bench_config(database_url: str, channels: list[str], slack_api: str = "http:
         chans["webhook"] = {"secrets": [WEBHOOK_SECRET], "deliver_url": "http://127.0.0.1:9/deliver"}
     if "slack" in channels:
         chans["slack"] = {"bot_token": "xoxb-bench", "signing_secret": SLACK_SIGNING_SECRET, "api_base": slack_api}
+    if "whatsapp" in channels:
+        chans["whatsapp"] = {"app_secret": WHATSAPP_APP_SECRET, "verify_token": "bench-verify-token",
+                             "access_token": "EAAG-bench-token-000", "phone_number_id": WHATSAPP_NUMBER,
+                             "api_base": "http://127.0.0.1:9/v21.0"}  # fmt: skip
     return {
         "database_url": database_url,
         "worker": {"role": "web"},
@@ -57,7 +63,7 @@ async def seed(runtime: Runtime, channel: str, count: int) -> None:
     """Open `count` surveys (asked state) so every bench request is a reply that queues a comment question."""
     for i in range(count):
         user = str(100000 + i)
-        conv = {"telegram": user, "slack": f"D{i}"}.get(channel, f"conv-{i}")
+        conv = {"telegram": user, "slack": f"D{i}", "whatsapp": user}.get(channel, f"conv-{i}")
         event = ConversationClosed(Address(channel, "bench", conv, user), agent=f"agent-{i % 7}")
         await runtime.service.handle(event)
 
@@ -78,19 +84,29 @@ async def run_app(args: argparse.Namespace) -> web.AppRunner:
         await conn.exec_driver_sql("ANALYZE")
     app = create_app(runtime)
     app.router.add_get(CPU_PATH, cpu_seconds)
-    if args.channel == "slack":
-        channel = runtime.channel("slack", "bench")
+    if args.channel in JOURNALED:
+        channel = runtime.channel(args.channel, "bench")
         await channel.start()
-        app.router.add_get(DONE_PATH, completions(channel.journal))
+        app.router.add_get(DONE_PATH, completions(channel.journal, JOURNALED[args.channel]))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     return runner
 
 
-def completions(journal: InboundJournal) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """Slack is answered once a request is journaled and the work runs after, so the reply's comment question is queued
-    when its replay returns: that moment is recorded here (a reference and a clock read per request), and the
-    driver reads the list once the run is over."""
+# Channels answered once a request is journaled, and how to tell one request from another: Slack's event id, the
+# wamid of the one message in a WhatsApp webhook.
+JOURNALED: dict[str, Callable[[dict], str]] = {
+    "slack": lambda body: body["event_id"],
+    "whatsapp": lambda body: body["entry"][0]["changes"][0]["value"]["messages"][0]["id"],
+}
+
+
+def completions(
+    journal: InboundJournal, ident: Callable[[dict], str]
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """Slack and WhatsApp are answered once a request is journaled and the work runs after, so the reply's comment
+    question is queued when its replay returns: that moment is recorded here (a reference and a clock read per
+    request), and the driver reads the list once the run is over."""
     done: list[tuple[float, str]] = []
     replay = journal.replay
 
@@ -102,7 +118,7 @@ def completions(journal: InboundJournal) -> Callable[[web.Request], Awaitable[we
     journal.replay = timed
 
     async def report(_request: web.Request) -> web.Response:
-        return web.json_response([{"at": at, "event_id": json.loads(body)["event_id"]} for at, body in done])
+        return web.json_response([{"at": at, "event_id": ident(json.loads(body))} for at, body in done])
 
     return report
 
