@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from adapters.http import client_session
 from core.channel import OutboundChannel
 from core.profiles import ProfileSettings
+from core.secrets import SecretBox
 from core.service import SurveyService
 from core.store import Store
 
@@ -38,6 +39,7 @@ class ChannelDeps:
     clock: Callable[[], datetime]
     public_url: str | None
     lease: timedelta  # how long a crashed process's journaled or leased work waits before another takes it
+    secrets: SecretBox | None = None  # seals platform tokens kept in the database (None: no token keys configured)
 
     def http_session(self, **kwargs: Any) -> aiohttp.ClientSession:
         """An aiohttp session that never follows a redirect (adapters.http): a token goes nowhere unconfigured."""
@@ -74,6 +76,11 @@ class ChannelSpec(Generic[C]):
     config: type[C]
     build: Callable[[ChannelDeps, C], Channel]
     alerts: bool = True
+    # The key path (below the channel) of a setting that keeps platform tokens in the database, encrypted with the
+    # operator's token keys, or None: check-config refuses such a setting while no key is configured.
+    stores_tokens: Callable[[C], str | None] | None = None
+    # Why an alert destination does not fit this channel's config, or None (check-config names it by key path).
+    destination_problem: Callable[[C, str], str | None] | None = None
 
     def __post_init__(self) -> None:
         if not NAME.fullmatch(self.name) or self.name in RESERVED:

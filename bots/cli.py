@@ -73,6 +73,23 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tokens(args: argparse.Namespace) -> int:
+    from bots.token_keys import ENV, environment_keys, reencrypt
+    from core.secrets import new_key
+
+    if args.action == "new-key":
+        print(new_key())
+        return 0
+    keys, problems = environment_keys()
+    if problems or not keys:
+        print(f"npsbot tokens: {'; '.join(problems) or ENV + ' holds no key'}", file=sys.stderr)
+        return 2
+    url = args.database or _config(args).database_url
+    done = asyncio.run(reencrypt(url, keys))
+    print(done)
+    return 1 if done.unreadable else 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from bots.demo import run_demo
 
@@ -98,6 +115,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                 agent=args.agent,
                 team=args.team,
                 locale=args.locale,
+                workspace=args.workspace,
                 since=args.since,
                 until=args.until,
                 by=by,
@@ -189,12 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_config(sub.add_parser("report", help="print the Customer Feedback Report"))
     p.add_argument("--database", help="database URL (default: database_url from the config)")
     p.add_argument("--profile")
-    for dim in ("channel", "agent", "team", "locale"):
+    for dim in ("channel", "agent", "team", "locale", "workspace"):
         p.add_argument(f"--{dim}", help=f"only this {dim}")
     p.add_argument("--since", help="ISO date or time (UTC unless it has an offset), inclusive")
     p.add_argument("--until", help="ISO time, exclusive; a bare date includes that whole day")
     p.add_argument(
-        "--by", default="agent,team,channel", help="comma-separated: profile,channel,agent,team,locale,theme"
+        "--by", default="agent,team,channel", help="comma-separated: profile,channel,agent,team,locale,workspace,theme"
     )
     p.add_argument("--bucket", choices=["day", "week", "month"], default="week")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
@@ -219,6 +237,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["revoke-all"], help="revoke-all: sign every browser out, in every process")
     p.add_argument("--database", help="database URL (default: database_url from the config)")
     p.set_defaults(func=cmd_sessions)
+
+    p = with_config(sub.add_parser("tokens", help="keys for the platform tokens stored in the database"))
+    p.add_argument(
+        "action",
+        choices=["new-key", "reencrypt"],
+        help="new-key: print a fresh key; reencrypt: re-seal every stored token with the first of NPSBOT_TOKEN_KEYS",
+    )
+    p.add_argument("--database", help="database URL (default: database_url from the config)")
+    p.set_defaults(func=cmd_tokens)
 
     from bots import rules_cli
 

@@ -10,14 +10,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 from sqlalchemy.engine import make_url
 
+from bots.channel_checks import alert_problems, token_key_problems
 from bots.channels import discover
 from bots.durations import Duration
 from bots.privacy_config import PrivacyConfig
 from bots.retention_config import PruningConfig, RedactionConfig, RetentionConfig
 from bots.routing_config import EVENT_NAME, RuleConfig, rule_problems, subscription_problems, to_rules
+from bots.token_keys import read_keys
 from bots.worker import WorkerSettings
 from core.messages import LOCALES, MessageCatalog, language, validate_overrides
 from core.profiles import EVENT_TYPES, AlertTarget, ProfileSettings, Subscription
@@ -172,6 +174,7 @@ class ProfileConfig(Strict):
             for i, a in enumerate(self.alerts)
             if a.channel not in self.channels
         ]
+        problems += alert_problems(self.alerts, self.channels)  # a destination in the form its channel reads
         problems += rule_problems(self) + subscription_problems(self)
         if problems:
             raise _Nested(problems)
@@ -279,6 +282,12 @@ class Config(Strict):
     pruning: PruningConfig = Field(default_factory=PruningConfig)  # operational rows past their useful life
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     profiles: dict[str, ProfileConfig] = Field(min_length=1)
+    _token_keys: tuple[str, ...] = PrivateAttr(default=())  # from the environment: bots/token_keys.py
+
+    @property
+    def token_keys(self) -> tuple[str, ...]:
+        """The keys that seal platform tokens kept in the database: the first seals, every one opens."""
+        return self._token_keys
 
     @field_validator("profiles")
     @classmethod
@@ -338,6 +347,8 @@ def parse_config(data: Any, env: dict[str, str] | None = None) -> Config:
         unset = {p.split(": ", 1)[0] for p in problems}
         problems += [line for e in exc.errors() for line in _lines(e) if line.split(": ", 1)[0] not in unset]
         raise ConfigError(problems) from None
+    config._token_keys, key_problems = read_keys(os.environ if env is None else env)
+    problems += key_problems + token_key_problems(config.profiles, config.token_keys)
     if problems:
         raise ConfigError(problems)
     return config

@@ -81,6 +81,7 @@ async def run_report(
     agent: str | None = None,
     team: str | None = None,
     locale: str | None = None,
+    workspace: str | None = None,
     console: Console | None = None,
     profiles: Collection[str] | None = None,
 ) -> str:
@@ -96,6 +97,7 @@ async def run_report(
     if bucket not in BUCKETS:
         raise ReportError(f"--bucket {bucket}: choose from {','.join(BUCKETS)}")
     options = {"profile": profile, "channel": channel, "agent": agent, "team": team, "locale": locale}
+    options["workspace"] = workspace
     try:
         filters = ReportFilters.parse(options | {"since": since, "until": until}).filters()
     except FilterError as exc:

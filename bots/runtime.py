@@ -13,6 +13,7 @@ from bots.channels import build_channels
 from bots.config import Config
 from bots.metrics import Metrics, journaled_channels
 from bots.startup import ChannelStarts, RetryPolicy
+from bots.token_keys import secret_box
 from bots.worker import Worker
 from core.channel import OutboundChannel
 from core.retention_pass import RetentionPass
@@ -33,6 +34,7 @@ class Runtime:
         self.config = config
         self.store = store or Store(config.database_url)
         self.profiles = config.profile_settings()
+        self.secrets = secret_box(config.token_keys)  # seals tokens channels keep in the database
         self.service = SurveyService(self.store, self.profiles, clock, SuppressionKeys(config.privacy.keys()))
         self.channels: list[Channel] = build_channels({n: p.channels for n, p in config.profiles.items()}, self.deps)
         self.senders: dict[tuple[str, str], OutboundChannel] = {(c.name, c.profile): c for c in self.channels}
@@ -60,6 +62,7 @@ class Runtime:
             clock=self.service.clock,
             public_url=self.config.server.public_url,
             lease=self.config.worker.lease,  # a crashed process's journaled requests wait this long, as its sends do
+            secrets=self.secrets,
         )
 
     def channel(self, channel: str, profile: str) -> Channel:

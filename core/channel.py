@@ -31,6 +31,7 @@ class Delivery:
     locale: str | None
     attempts: int
     question_ref: str | None = None
+    workspace: str | None = None  # the survey's Address.workspace: whose credentials the send uses
 
 
 def score_labels(action: AskScore) -> tuple[str, ...]:

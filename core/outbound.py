@@ -63,6 +63,8 @@ def messages_for(survey: Survey, actions: list[Action], settings: ProfileSetting
         "thread": a.thread,
         "locale": survey.locale,
     }
+    if a.workspace is not None:
+        customer_target["workspace"] = a.workspace
     customer_key = f"{a.channel}:{a.profile}:{a.conversation_id}"
     out: list[NewMessage] = []
     for action in actions:

@@ -18,6 +18,7 @@ from core.routing_step import route_step
 from core.question_status import QuestionStatus
 from core.redaction import stored_survey
 from core.store import Store, contacts_seen, replays
+from core.store import installations as installs
 from core.store import outbox as ob
 from core.store import question_status as qs
 from core.store import sla as sla_q
@@ -176,6 +177,8 @@ class SurveyService:
         a = event.address
         listed_as = await self.suppression.lookup(conn, a.profile, a.channel, a.user_id, now)
         contact = await q.contact_status(conn, event.address, case_id, listed_as)
+        if event.address.workspace is not None and await installs.removed(conn, event.address):
+            contact = replace(contact, uninstalled=True)
         survey, actions = start(replace(event, case_id=case_id), contact, settings.policy, now)
         if contact.suppressed:  # erased on request: the skip is counted, and the row names nobody
             return await self._suppressed(conn, survey, settings)
@@ -210,6 +213,8 @@ class SurveyService:
             a = event.address
             if survey is not None and (survey.address.profile, survey.address.channel) != (a.profile, a.channel):
                 survey = None
+            if survey is not None and None not in (a.workspace, survey.address.workspace):
+                survey = survey if survey.address.workspace == a.workspace else None  # another workspace's
         if survey is None:
             return Outcome("no_survey")
         actor = event.actor_id or event.address.user_id

@@ -53,6 +53,7 @@ class SkipReason(enum.StrEnum):
     REOPENED = "reopened"
     UNREACHABLE = "unreachable"
     OUTSIDE_WINDOW = "outside_window"  # the platform's messaging window had closed and nothing could reopen it
+    UNINSTALLED = "uninstalled"  # the workspace removed the app (Slack app_uninstalled / tokens_revoked)
     SUPPRESSED = "suppressed"  # the person was erased on request and is never surveyed again
 
 
@@ -128,6 +129,7 @@ class ContactStatus:
     last_surveyed_at: datetime | None = None
     has_open_survey_for_case: bool = False
     locale: str | None = None  # last language the platform reported for this customer
+    uninstalled: bool = False  # the conversation's workspace removed the app: nothing can reach it any more
     suppressed: bool = False  # on the suppression list (erased on request): never surveyed again
 
 
@@ -162,6 +164,8 @@ def _skip_reason(contact: ContactStatus, policy: Policy, now: datetime) -> SkipR
         return SkipReason.SUPPRESSED
     if contact.has_open_survey_for_case:
         return SkipReason.DUPLICATE
+    if contact.uninstalled:
+        return SkipReason.UNINSTALLED
     if contact.opted_out:
         return SkipReason.OPTED_OUT
     if contact.unreachable:

@@ -15,6 +15,9 @@ class Address:
     conversation_id: str
     user_id: str
     thread: str | None = None
+    # The platform tenant the conversation lives in, where a channel serves several (a Slack workspace's team id,
+    # or an Enterprise Grid org's id for an org-wide install); sends pick that tenant's credentials by it.
+    workspace: str | None = None
 
 
 # ---- inbound events -------------------------------------------------------------------------------------------

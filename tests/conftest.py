@@ -91,6 +91,7 @@ async def _migrate(store: Store) -> None:
 
 TABLES = ("outbox", "inbound_keys", "surveys", "contacts", "dead_endpoints", "inbound_journal", "web_sessions")
 TABLES += ("response_themes",)  # refers to surveys, so truncated with it
+TABLES += ("installations", "install_states")
 TABLES += ("chores",)  # the retention pass's schedule and progress
 TABLES += ("followup_slas",)  # refers to surveys too
 TABLES += ("suppressions", "audit_log", "privacy_keys")

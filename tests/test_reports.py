@@ -234,6 +234,8 @@ async def test_every_dimension_filters_and_breaks_down(store: Store) -> None:
         {"score": 3, "profile": "tapas", "channel": "slack", "agent": "ben", "team": "care", "locale": "es"},
         {"score": 7, "profile": "tapas", "channel": "webhook", "agent": "ben", "team": "care", "locale": "ca"},
     ]
+    for row, workspace in zip(rows, ("T0ACME", "E0ORG", "T0ACME", "T0TAPAS"), strict=True):  # Slack team / org ids
+        row["workspace"] = workspace
     await insert(store, *rows)
     for dim in DIMENSIONS:
         values = sorted({r[dim] for r in rows})

@@ -1,6 +1,7 @@
 """One slack-bolt AsyncApp per profile, mounted at /slack/{profile}/events for events, interactivity, slash
 commands and shortcuts alike. Each request goes through bolt twice: first only to find its listener (and the
-answer), then, once journaled and answered, to run it."""
+answer), then, once journaled and answered, to run it. Bolt's authorize picks the bot of the workspace a request
+comes from (adapters/slack/workspaces.py); with `oauth`, "Add to Slack" is mounted too (adapters/slack/install.py)."""
 
 from __future__ import annotations
 
@@ -20,18 +21,21 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
-from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.config import NAME, SlackConfig
+from adapters.slack.install import Installer
+from adapters.slack.installations import SlackStateStore, workspace_key
 from adapters.slack.listeners import Context, Listener, register
 from adapters.slack.payloads import ValidationError, problems
 from adapters.slack.sender import SlackSender
+from adapters.slack.workspaces import NotInstalled, Workspaces
 from adapters.spec import Channel, ChannelDeps
 from core import jsonbody
 from core.channel import SendsThrough
 from core.inbound_journal import InboundJournal
+from core.installations import Installations
 
 log = logging.getLogger(__name__)
 WARM_UP_SECONDS = 5.0
@@ -40,6 +44,7 @@ MISSHAPEN = "malformed Slack request: not the shape of a Slack payload"
 # What bolt reads from the headers (the body's format), plus what tells a retry and its signature apart later.
 KEPT_HEADERS = ("content-type", "x-slack-request-timestamp", "x-slack-signature", "x-slack-retry-num",
                 "x-slack-retry-reason")  # fmt: skip
+WORKSPACE = "npsbot_workspace"  # where authorize leaves, in bolt's context, the workspace that serves the request
 
 
 @dataclass
@@ -51,6 +56,7 @@ class _Pass:
     ignored: bool = False  # the listener has nothing to do with it (another emoji, an edit, a bot): not journaled
     invalid: str | None = None  # where the payload is not the shape its listener reads
     error: Exception | None = None
+    not_installed: NotInstalled | None = None  # signed by Slack, but from a workspace this app does not serve
 
 
 _PASS: ContextVar[_Pass | None] = ContextVar("slack_pass", default=None)
@@ -75,6 +81,9 @@ def _error(status: int, message: str) -> web.Response:
 async def _on_error(error: Exception) -> BoltResponse | None:
     """Bolt answers 500 to anything that raises while it routes; a payload of the wrong shape is the sender's
     fault (400). In a replay Slack already has its answer: the status only tells the journal it failed."""
+    if isinstance(error, NotInstalled):
+        log.info("slack: refused a request: %s", error)
+        return BoltResponse(status=403, body=json.dumps({"error": f"{error}: install it to use it there"}))
     # The exception's text may quote the payload (a customer's message): its kind only above DEBUG.
     log.warning("slack request failed: %s", type(error).__name__)
     log.debug("slack request failed", exc_info=error)
@@ -94,19 +103,37 @@ class SlackChannel(SendsThrough, Channel):
         # bolt derives per request; without it slack_sdk opens a session per call, and that one follows them.
         session = deps.http_session(timeout=aiohttp.ClientTimeout(total=30))  # slack_sdk's own default timeout
         self.client = AsyncWebClient(token=config.bot_token, session=session, **kwargs)
+        # Without a token of its own: each call names its workspace's (or, at oauth.v2.access, the app's) secret.
+        self.bare = bare = AsyncWebClient(session=session, **kwargs)
         self.verifier = SignatureVerifier(config.signing_secret)
-        self._identity: AuthorizeResult | None = None
+        self.installs = Installations(deps.store, NAME, profile, deps.clock)
+        self.workspaces = Workspaces(profile, config, bare, self.installs, deps.secrets)
 
-        async def authorize() -> AuthorizeResult:  # bolt passes arguments by name; this one needs none
-            return await self._authorize()
+        async def authorize(enterprise_id: str | None, team_id: str | None, context: Any) -> AuthorizeResult:
+            """Bolt passes arguments by name. The routing pass only needs to know a bot serves the workspace; the
+            replay also refreshes an expiring token."""
+            current = _PASS.get()
+            routing = current is not None and current.routing
+            try:
+                served = await self.workspaces.for_request(
+                    enterprise_id, team_id, context.is_enterprise_install, refresh=not routing
+                )
+            except NotInstalled as exc:
+                if current is not None:
+                    current.not_installed = exc
+                raise
+            context[WORKSPACE] = served.workspace
+            assert served.identity is not None  # a request is always served with an identity
+            return served.identity
 
         # Slack retries after 3 s without an answer, so the answer comes from a routing pass that runs no
         # listener; the work is a replay of the journaled request (process_before_response: bolt returns once the
         # listener is done). `handle` verifies the signature itself, so bolt's check is off (a replay is old).
-        # `authorize` serves the bot identity fetched once (at start), so no request waits on auth.test; bolt
-        # then gives each request a client carrying the token, so its own client holds only the base URL.
+        # `authorize` serves what the installation recorded (or the configured token's identity, fetched once at
+        # start), so no request waits on auth.test; bolt then gives each request a client carrying the token, so
+        # its own client holds only the base URL.
         self.app = AsyncApp(
-            client=AsyncWebClient(session=session, **kwargs),
+            client=bare,
             signing_secret=config.signing_secret,
             authorize=authorize,
             process_before_response=True,
@@ -115,9 +142,26 @@ class SlackChannel(SendsThrough, Channel):
         )
         self.app.error(_on_error)
         agents = frozenset(config.agents)
-        ctx = Context(deps.service, profile, deps.settings, self.client, config.close_reaction, agents, deps.clock)
+        self.ctx = ctx = Context(
+            deps.service,
+            profile,
+            deps.settings,
+            self.client,
+            config.close_reaction,
+            agents,
+            deps.clock,
+            workspaces=self.workspaces,
+        )
         register(self.app, ctx, self._wrap)
-        self.sender = SlackSender(self.client, profile)
+        self.sender = SlackSender(bare, profile, self.workspaces)
+        self.installer: Installer | None = None
+        if config.oauth is not None and self.workspaces.installs is not None:
+            states = SlackStateStore(self.installs, config.oauth.state_expiration_seconds)
+            brand = deps.settings.policy.brand
+            self.installer = Installer(
+                profile, brand, config.oauth, deps.public_url, bare, self.workspaces.installs, states
+            )
+        self.default_token = config.bot_token is not None
         self.journal = InboundJournal(deps.store, self.name, profile, self._replay, deps.clock, deps.lease)
         self._journal_started = False
 
@@ -127,7 +171,7 @@ class SlackChannel(SendsThrough, Channel):
         in a replay it hands the listener what `read` returned."""
 
         def decorate(listener: Listener) -> Callable[..., Awaitable[None]]:
-            async def run(body: dict[str, Any], ack: Any, respond: Any) -> None:
+            async def run(body: dict[str, Any], ack: Any, respond: Any, context: Any) -> None:
                 current = _PASS.get()
                 if current is not None and current.routing:
                     current.reached = True
@@ -141,8 +185,12 @@ class SlackChannel(SendsThrough, Channel):
                 payload = read(body)
                 if payload is None:
                     return
+                workspace = context.get(WORKSPACE) or workspace_key(
+                    context.enterprise_id, context.team_id, context.is_enterprise_install
+                )
                 try:
-                    await listener(payload, respond)
+                    with self.ctx.serving(context.client, workspace):
+                        await listener(payload, respond)
                 except Exception as exc:
                     if current is not None:
                         current.error = exc
@@ -165,6 +213,13 @@ class SlackChannel(SendsThrough, Channel):
     async def _replay(self, body: str, headers: dict[str, str]) -> str | None:
         """Run a journaled request's listener to the end; None when it succeeded, else why not."""
         response, current = await self._through_bolt(body, headers, routing=False)
+        if current.not_installed is not None:  # the workspace removed the app since: nothing to do for it
+            log.info(
+                "slack %s: dropped a request journaled before its workspace left (%s)",
+                self.profile,
+                current.not_installed,
+            )
+            return None
         if current.error is not None:
             return repr(current.error)
         if response.status >= 300:
@@ -177,6 +232,8 @@ class SlackChannel(SendsThrough, Channel):
 
     def mount(self, app: web.Application) -> None:
         app.router.add_post(f"/slack/{self.profile}/events", self.handle)
+        if self.installer is not None:
+            self.installer.mount(app)
 
     async def handle(self, request: web.Request) -> web.Response:
         """The signature and the 5-minute window are checked before anything parses the body: unsigned input is
@@ -211,25 +268,15 @@ class SlackChannel(SendsThrough, Channel):
             await self.journal.accept(body, headers)
         return await to_aiohttp_response(bolt_response)
 
-    async def _authorize(self) -> AuthorizeResult:
-        if self._identity is None:
-            try:
-                found = await self.client.auth_test()
-            except SlackApiError as exc:
-                # Bolt answers 200 to a failed authorize, and the event would be lost; a 500 makes Slack retry.
-                raise ConnectionError(f"Slack auth.test failed: {exc.response.get('error')}") from exc
-            self._identity = AuthorizeResult.from_auth_test_response(
-                auth_test_response=found, bot_token=self.client.token
-            )
-        return self._identity
-
     async def start(self) -> None:
-        """Learn the bot's identity before the first event, then replay what a crashed process journaled but never
-        processed. When Slack can't tell the identity now, the journal is replayed all the same (each request asks
-        again) and ConnectionError reports the channel as not started, so start is called again later."""
+        """Learn the configured bot's identity before the first event, then replay what a crashed process journaled
+        but never processed. When Slack can't tell the identity now, the journal is replayed all the same (each
+        request asks again) and ConnectionError reports the channel as not started, so start is called again
+        later. Installed workspaces need nothing at start: each request reads its own installation."""
         failure: Exception | None = None
         try:
-            await asyncio.wait_for(self._authorize(), WARM_UP_SECONDS)
+            if self.default_token:
+                await asyncio.wait_for(self.workspaces.default_works(), WARM_UP_SECONDS)
         except Exception as exc:  # the inbound side must not wait for Slack to be reachable
             failure = exc
         if not self._journal_started:

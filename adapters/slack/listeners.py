@@ -6,7 +6,9 @@ import functools
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -17,8 +19,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks, payloads
-from adapters.slack.config import NAME
+from adapters.slack.config import NAME, split_destination
+from adapters.slack.installations import UNINSTALLED
 from adapters.slack.sender import message_ref
+from adapters.slack.workspaces import Workspaces
 from core import followup
 from core.profiles import ProfileSettings
 from core.service import Outcome, SurveyService
@@ -36,23 +40,55 @@ Listener = Callable[[Any, Any], Awaitable[None]]
 Wrap = Callable[[Callable[[dict[str, Any]], Any]], Callable[[Listener], Any]]
 
 
+@dataclass(frozen=True)
+class Turn:
+    """The request a listener runs for: bolt's client for it (carrying its workspace's token) and that workspace."""
+
+    client: AsyncWebClient
+    workspace: str | None
+
+
+_TURN: ContextVar[Turn | None] = ContextVar("slack_turn", default=None)
+
+
 @dataclass
 class Context:
     service: SurveyService
     profile: str
     settings: ProfileSettings
-    client: AsyncWebClient
+    base: AsyncWebClient  # outside a request (no workspace's token): only the base URL and the session
     close_reaction: str
     agents: frozenset[str]
     clock: Callable[[], datetime] | None = None
-    users: TTLCache[str, dict[str, Any]] = field(init=False)
+    workspaces: Workspaces | None = None
+    users: TTLCache[tuple[str | None, str], dict[str, Any]] = field(init=False)
 
     def __post_init__(self) -> None:
         timer = time.monotonic if self.clock is None else (lambda: self.clock().timestamp())  # type: ignore[misc]
         self.users = TTLCache(maxsize=USER_CACHE, ttl=USER_TTL, timer=timer)
 
+    @contextmanager
+    def serving(self, client: AsyncWebClient, workspace: str | None) -> Iterator[None]:
+        """Listeners run inside this: Web API calls go out with the request's workspace's token."""
+        token = _TURN.set(Turn(client, workspace))
+        try:
+            yield
+        finally:
+            _TURN.reset(token)
+
+    @property
+    def client(self) -> AsyncWebClient:
+        turn = _TURN.get()
+        return self.base if turn is None else turn.client
+
+    @property
+    def workspace(self) -> str | None:
+        """The workspace (team id, or org id for an org-wide install) the request being handled concerns."""
+        turn = _TURN.get()
+        return None if turn is None else turn.workspace
+
     def address(self, channel: str, user: str, thread: str | None) -> Address:
-        return Address(CHANNEL, self.profile, channel, user, thread)
+        return Address(CHANNEL, self.profile, channel, user, thread, self.workspace)
 
     def text(self, key: str, locale: str | None, **values: object) -> str:
         return self.settings.policy.messages.text(key, locale, **values)
@@ -63,7 +99,7 @@ class Context:
     async def user(self, user: str) -> dict[str, Any]:
         """users.info (with the locale); {} when Slack can't say. Only answers are cached, for a day and for the
         10,000 most recent people, so a failed lookup is tried again next time."""
-        known = self.users.get(user)
+        known = self.users.get((self.workspace, user))
         if known is not None:
             return known
         try:
@@ -71,7 +107,7 @@ class Context:
         except Exception as exc:  # a locale or a name is a nicety: fall back to the default and the id
             log.info("slack %s: users.info failed (%s)", self.profile, type(exc).__name__)  # not who it was for
             return {}
-        self.users[user] = answer = dict(info.get("user") or {})
+        self.users[(self.workspace, user)] = answer = dict(info.get("user") or {})
         return answer
 
     async def locale(self, user: str) -> str | None:
@@ -96,8 +132,20 @@ class Context:
 
     async def survey(self, survey_id: int) -> Survey | None:
         """The survey of this profile on Slack with that id; None for any other (an id from a button is client
-        input, and another profile's survey is not this app's to touch)."""
-        return await self.service.survey(survey_id, self.profile, CHANNEL)
+        input, and another profile's survey is not this app's to touch), nor one of another workspace."""
+        found = await self.service.survey(survey_id, self.profile, CHANNEL)
+        if found is None or None in (found.address.workspace, self.workspace):
+            return found
+        return found if found.address.workspace == self.workspace else None
+
+    def alerted_here(self, channel: str) -> bool:
+        """Whether this profile's Slack alerts go to `channel` of the request's workspace (a destination naming no
+        workspace is the configured bot_token's)."""
+        for destination in self.settings.alert_destinations(CHANNEL):
+            workspace, alerted = split_destination(destination)
+            if alerted == channel and workspace in (None, self.workspace):
+                return True
+        return False
 
     def now(self) -> datetime:
         return self.clock() if self.clock else datetime.now(UTC)
@@ -216,7 +264,7 @@ def register(app: AsyncApp, ctx: Context, wrap: Wrap) -> None:
     async def on_follow_up(tap: payloads.FollowUpTap, respond: Any) -> None:
         # Only the team that got the alert (anyone in a channel the profile's alerts go to) or a listed agent, and
         # only on a detractor of this profile: the button's value is client input.
-        if tap.channel not in ctx.settings.alert_destinations(CHANNEL) and tap.user not in ctx.agents:
+        if not ctx.alerted_here(tap.channel) and tap.user not in ctx.agents:
             await ctx.note(tap.channel, tap.user, ctx.text("not_allowed", await ctx.locale(tap.user)), tap.thread_ts)
             return
         act = followup.claim if tap.action_id == blocks.CLAIM_ACTION else followup.resolve
@@ -236,6 +284,25 @@ def register(app: AsyncApp, ctx: Context, wrap: Wrap) -> None:
         if not state.resolved_by:
             kept.extend(b for b in tap.blocks if b.get("type") == "actions")
         await ctx.client.chat_update(channel=tap.channel, ts=tap.message_ts, text=status, blocks=kept)
+
+    @app.event("app_uninstalled")
+    @wrap(payloads.Uninstalled.read)
+    async def on_uninstalled(e: payloads.Uninstalled, respond: Any) -> None:
+        if ctx.workspaces is not None:
+            await ctx.workspaces.uninstalled(ctx.workspace, UNINSTALLED)
+
+    @app.event("tokens_revoked")
+    @wrap(payloads.TokensRevoked.read)
+    async def on_tokens_revoked(e: payloads.TokensRevoked, respond: Any) -> None:
+        """A revoked bot token leaves the app nothing to post with there: that removes the installation. A user
+        token revoked alone (the installer's) is only dropped."""
+        if ctx.workspaces is None:
+            return
+        if e.bot:
+            await ctx.workspaces.uninstalled(ctx.workspace, f"{UNINSTALLED}: bot token revoked")
+            return
+        for user in e.oauth:
+            await ctx.workspaces.user_token_revoked(ctx.workspace, user)
 
 
 def _note(ctx: Context, out: Outcome, locale: str | None) -> str | None:

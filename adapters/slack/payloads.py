@@ -30,6 +30,8 @@ __all__ = [
     "FollowUpTap",
     "Reaction",
     "ScoreTap",
+    "TokensRevoked",
+    "Uninstalled",
     "ValidationError",
     "problems",
 ]
@@ -230,6 +232,28 @@ class CommentSubmission(Payload):
     text: Annotated[str, StringConstraints(max_length=3000)] | None = at(
         "view", "state", "values", "comment", "text", "value"
     )
+
+    @classmethod
+    def read(cls, body: dict[str, Any]) -> Self:
+        return cls.model_validate(body)
+
+
+class Uninstalled(Payload):
+    """app_uninstalled: the workspace (or org) in the envelope removed the app."""
+
+    event_id: Key = at("event_id")
+
+    @classmethod
+    def read(cls, body: dict[str, Any]) -> Self:
+        return cls.model_validate(body)
+
+
+class TokensRevoked(Payload):
+    """tokens_revoked: the user ids whose user tokens (`oauth`) and bot tokens (`bot`) were revoked."""
+
+    event_id: Key = at("event_id")
+    oauth: list[Id] = at("event", "tokens", "oauth", default=[])
+    bot: list[Id] = at("event", "tokens", "bot", default=[])
 
     @classmethod
     def read(cls, body: dict[str, Any]) -> Self:

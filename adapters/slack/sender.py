@@ -1,4 +1,6 @@
-"""Core's outbound actions → Slack Web API calls; Slack errors → the worker's neutral delivery errors."""
+"""Core's outbound actions → Slack Web API calls; Slack errors → the worker's neutral delivery errors. Each send
+goes out with the token of the workspace it is for (the survey's, or the one an alert destination names); a token
+Slack calls expired is refreshed and the call made once more."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks
+from adapters.slack.config import split_destination
+from adapters.slack.workspaces import NotInstalled, RefreshFailed, Served, Workspaces
 from core.channel import Delivery, OutboundChannel, score_labels
 from core.delivery import DeliveryError, PermanentFailure, RetryLater
 from core.ratelimit import Limit, Rate
@@ -27,27 +31,67 @@ def message_ref(channel: str, ts: str) -> str:
     return f"{channel}:{ts}"
 
 
+def where(delivery: Delivery) -> tuple[str | None, str]:
+    """(workspace, channel) of a send: an alert destination may name its workspace (`T0123/C0456`)."""
+    workspace, channel = split_destination(delivery.conversation_id)
+    return delivery.workspace or workspace, channel
+
+
 class SlackSender(OutboundChannel):
-    def __init__(self, client: AsyncWebClient, profile: str) -> None:
-        self.client = client
+    def __init__(self, client: AsyncWebClient, profile: str, workspaces: Workspaces | None = None) -> None:
+        self.client = client  # shared; each call names its workspace's token (without `workspaces`: the client's)
         self.profile = profile
+        self.workspaces = workspaces
 
     def rate_limits(self, delivery: Delivery) -> list[Limit]:
-        chan = delivery.conversation_id
+        workspace, chan = where(delivery)
+        team = f":{workspace}" if workspace else ""
         return [
-            (f"slack:chan:{self.profile}:{chan}", Rate(1.0, burst=2)),
-            (f"slack:team:{self.profile}", Rate(20.0, 5)),
+            (f"slack:chan:{self.profile}{team}:{chan}", Rate(1.0, burst=2)),
+            (f"slack:team:{self.profile}{team}", Rate(20.0, 5)),
         ]
+
+    async def _serving(self, workspace: str | None) -> Served | None:
+        if self.workspaces is None:
+            return None
+        try:
+            return await self.workspaces.for_send(workspace)
+        except NotInstalled as exc:
+            raise PermanentFailure(str(exc)) from None
+        except RefreshFailed as exc:
+            raise PermanentFailure(f"Slack: {exc}") from None
+
+    async def _call(self, workspace: str | None, method: str, **params: Any) -> Any:
+        """One Web API call with the workspace's token; `token_expired`: refreshed, then once more."""
+        served = await self._serving(workspace)
+        call = getattr(self.client, method)
+        try:
+            return await call(token=served.token if served else self.client.token, **params)
+        except SlackApiError as exc:
+            if _error(exc) != "token_expired" or served is None or not served.refreshable:
+                raise classify(exc) from exc
+        assert self.workspaces is not None
+        try:
+            served = await self.workspaces.refresh(served)
+        except (NotInstalled, RefreshFailed) as exc:
+            raise PermanentFailure(f"Slack: {exc}") from None
+        try:
+            return await call(token=served.token, **params)
+        except SlackApiError as exc:
+            raise classify(exc) from exc
 
     async def _post(
         self, delivery: Delivery, text: str, body: list[dict[str, Any]] | None = None, *, thread: bool = True
     ) -> str:
-        try:
-            resp = await self.client.chat_postMessage(
-                channel=delivery.conversation_id, thread_ts=delivery.thread if thread else None, text=text, blocks=body
-            )
-        except SlackApiError as exc:
-            raise classify(exc) from exc
+        workspace, channel = where(delivery)
+        resp = await self._call(
+            workspace,
+            "chat_postMessage",
+            channel=channel,
+            thread_ts=delivery.thread if thread else None,
+            text=text,
+            blocks=body,
+        )
         return message_ref(resp["channel"], resp["ts"])
 
     async def say(self, delivery: Delivery, action: Say) -> str | None:
@@ -69,10 +113,8 @@ class SlackSender(OutboundChannel):
         if not ref:
             return None
         chan, ts = ref.split(":", 1)
-        try:
-            await self.client.chat_update(channel=chan, ts=ts, text=action.text, blocks=blocks.answered(action.text))
-        except SlackApiError as exc:
-            raise classify(exc) from exc
+        body = blocks.answered(action.text)
+        await self._call(delivery.workspace, "chat_update", channel=chan, ts=ts, text=action.text, blocks=body)
         return ref
 
     async def alert(self, delivery: Delivery, action: DetractorAlert) -> str | None:
@@ -83,7 +125,7 @@ def classify(exc: SlackApiError) -> DeliveryError:
     """429 waits for Retry-After; 5xx and Slack's transient codes are retried by the worker with backoff;
     a gone channel or user marks the customer unreachable; anything else is permanent (bad token, scope, blocks)."""
     status = exc.response.status_code
-    error = str(exc.response.get("error") or "") if isinstance(exc.response.data, dict) else ""
+    error = _error(exc)
     if status == 429 or error == "ratelimited":
         retry = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after")
         return RetryLater(f"Slack rate limit ({error or status})", float(retry) if retry else None)
@@ -92,3 +134,7 @@ def classify(exc: SlackApiError) -> DeliveryError:
     if error in UNREACHABLE:
         return PermanentFailure(f"Slack: {error}", unreachable=True)
     return PermanentFailure(f"Slack: {error or status}")
+
+
+def _error(exc: SlackApiError) -> str:
+    return str(exc.response.get("error") or "") if isinstance(exc.response.data, dict) else ""

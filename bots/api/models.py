@@ -95,7 +95,7 @@ class ResponseParams(ReportFilters):
     category: Category | None = None
     limit: int = Field(50, ge=1, le=500)
     cursor: int | None = Field(None, ge=1, le=MAX_ID)
-    by: Literal["profile", "channel", "agent", "team", "locale", "theme"] | None = None
+    by: Literal["profile", "channel", "agent", "team", "locale", "workspace", "theme"] | None = None
     bucket: Bucket | None = None
     status: Literal["open", "claimed", "resolved"] | None = None
 

@@ -98,7 +98,7 @@ ERRORS = {
         "content": _json("Error"),
     },
 }
-FILTERS = ("profile", "channel", "agent", "team", "locale", "since", "until")
+FILTERS = ("profile", "channel", "agent", "team", "locale", "workspace", "since", "until")
 
 
 def _op(summary: str, ok: dict[str, Any], **extra: Any) -> dict[str, Any]:

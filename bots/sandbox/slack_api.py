@@ -1,4 +1,6 @@
-"""A fake Slack Web API on 127.0.0.1: records calls, answers like Slack, can answer 429 with Retry-After."""
+"""A fake Slack Web API on 127.0.0.1: records calls (with the Authorization header each carried), answers like
+Slack, can answer 429 with Retry-After; installs, token rotation and per-token identities are `workspaces`
+(bots/sandbox/slack_oauth.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from bots.sandbox.server import LocalServer
+from bots.sandbox.slack_oauth import OAUTH_METHODS, SlackWorkspaces
 
 
 @dataclass
@@ -32,6 +35,7 @@ class FakeSlack(LocalServer):
     statuses: dict[str, int] = field(default_factory=dict)  # method -> bare HTTP status, e.g. 503 (once)
     held: dict[str, asyncio.Event] = field(default_factory=dict)  # method -> answered only once the event is set
     parents: dict[str, str] = field(default_factory=dict)  # thread reply ts -> its parent's ts
+    workspaces: SlackWorkspaces = field(default_factory=SlackWorkspaces)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -57,7 +61,7 @@ class FakeSlack(LocalServer):
         elif request.content_type == "application/json":
             params = await request.json()
         else:
-            params = {}
+            params = dict(request.query)  # slack_sdk sends some methods' arguments in the query (oauth.v2.exchange)
             for k, v in (await request.post()).items():
                 text = str(v)
                 params[k] = json.loads(text) if k in ("blocks", "view") else text
@@ -76,7 +80,18 @@ class FakeSlack(LocalServer):
             return web.json_response({"ok": False, "error": self.errors.pop(method)})
         if method in self.lasting_errors:
             return web.json_response({"ok": False, "error": self.lasting_errors[method]})
-        call.result = self._result(method, params)
+        if method in OAUTH_METHODS:
+            answer = self.workspaces.answer(method, params, call.token)
+            if isinstance(answer, str):
+                return web.json_response({"ok": False, "error": answer})
+            call.result = answer
+            return web.json_response({"ok": True, **answer})
+        token = call.token.removeprefix("Bearer ")
+        problem = self.workspaces.problem(token)
+        if problem is not None:
+            return web.json_response({"ok": False, "error": problem})
+        call.result = self.workspaces.identity(token) if method == "auth.test" else None
+        call.result = call.result or self._result(method, params)
         return web.json_response({"ok": True, **call.result})
 
     def _result(self, method: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -114,6 +114,7 @@ class ReportFilters(BaseModel):
     agent: Text = Field(None, max_length=191)
     team: Text = Field(None, max_length=191)
     locale: Text = Field(None, max_length=16)
+    workspace: Text = Field(None, max_length=64)
     since: Since = None
     until: Until = None
 
@@ -133,6 +134,7 @@ class ReportFilters(BaseModel):
             agent=self.agent,
             team=self.team,
             locale=self.locale,
+            workspace=self.workspace,
             since=self.since,
             until=self.until,
             profiles=profiles,

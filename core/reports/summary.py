@@ -14,7 +14,7 @@ from core.store import Store
 from core.store.tables import SurveyRow
 
 S = SurveyRow.__table__
-DIMENSIONS = ("profile", "channel", "agent", "team", "locale")
+DIMENSIONS = ("profile", "channel", "agent", "team", "locale", "workspace")
 MIN_RESPONSES = 30  # below this an NPS is shown with its count but flagged as not significant
 
 
@@ -27,6 +27,7 @@ class Filters:
     agent: str | None = None
     team: str | None = None
     locale: str | None = None
+    workspace: str | None = None  # the Slack workspace (team id, or org id for an org-wide install)
     since: datetime | None = None
     until: datetime | None = None
     profiles: tuple[str, ...] | None = None  # the profiles a caller may see

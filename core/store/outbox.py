@@ -60,6 +60,7 @@ class OutboxItem:
             t.get("locale"),
             self.attempts,
             self.question_ref,
+            t.get("workspace"),
         )
         return delivery, action
 

@@ -113,6 +113,7 @@ def _row_values(survey: Survey, policy: Policy) -> dict[str, Any]:
         "conversation_id": a.conversation_id,
         "user_id": a.user_id,
         "thread": a.thread,
+        "workspace": a.workspace,
         "case_id": survey.case_id or a.conversation_id,
         "case_key": case_key(a, survey.case_id) if counts and survey.case_id else None,
         "agent": survey.agent,
@@ -141,7 +142,7 @@ def _row_values(survey: Survey, policy: Policy) -> dict[str, Any]:
 _ROW_COLUMNS = (
     "profile", "channel", "conversation_id", "user_id", "thread", "case_id", "case_key", "agent", "team", "locale",
     "customer_name", "state", "skip_reason", "score", "category", "comment", "reasks", "unparsed", "created_at",
-    "due_at", "asked_at", "scored_at", "completed_at", "next_check_at",
+    "due_at", "asked_at", "scored_at", "completed_at", "next_check_at", "workspace",
 )  # fmt: skip
 _INSERT = insert(S).values({c: bindparam(c, type_=S.c[c].type) for c in (*_ROW_COLUMNS, "extra")}).returning(S.c.id)
 
@@ -162,7 +163,8 @@ async def insert_survey(conn: AsyncConnection, survey: Survey, policy: Policy) -
     return int(result.scalar_one())
 
 
-_FIXED = ("profile", "channel", "conversation_id", "user_id", "thread", "case_id", "case_key", "created_at")
+_FIXED = ("profile", "channel", "conversation_id", "user_id", "thread", "workspace", "case_id", "case_key",
+          "created_at")  # fmt: skip
 
 
 def changed_values(old: Survey, new: Survey, policy: Policy) -> dict[str, Any]:
@@ -186,7 +188,7 @@ async def update_survey(conn: AsyncConnection, old: Survey, new: Survey, policy:
 def to_survey(row: Any) -> Survey:
     return Survey(
         id=row.id,
-        address=Address(row.channel, row.profile, row.conversation_id, row.user_id, row.thread),
+        address=Address(row.channel, row.profile, row.conversation_id, row.user_id, row.thread, row.workspace),
         state=State(row.state),
         locale=row.locale,
         created_at=row.created_at,

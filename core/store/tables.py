@@ -54,6 +54,7 @@ class SurveyRow(SQLModel, table=True):
     conversation_id: str = Field(max_length=191)
     user_id: str = Field(max_length=128)
     thread: str | None = Field(default=None, max_length=191)
+    workspace: str | None = Field(default=None, max_length=64)  # Address.workspace: the Slack team (or org) it lives in
     case_id: str = Field(max_length=191)
     # Set while the survey counts for its case; NULL for skipped ones, so only one real survey per case exists.
     case_key: str | None = Field(default=None, max_length=512, unique=True)
@@ -179,6 +180,7 @@ class WebSessionRow(SQLModel, table=True):
 
 
 from core.store import retention_tables as _retention_tables  # noqa: E402,F401
+from core.store import installation_tables as _installation_tables  # noqa: E402,F401
 from core.store import theme_tables as _theme_tables  # noqa: E402,F401
 from core.store import privacy_tables as _privacy_tables  # noqa: E402,F401
 from core.store import sla_tables as _sla_tables  # noqa: E402,F401

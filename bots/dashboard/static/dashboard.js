@@ -76,6 +76,8 @@ function drawBreakdowns(breakdowns, minimum) {
   root.replaceChildren();
   for (const [dim, rows] of Object.entries(breakdowns)) {
     if (!rows.length) continue;
+    const picker = document.getElementById(dim);  // a dimension most setups leave empty shows only when used
+    if (picker && "hideEmpty" in picker.dataset && rows.every((r) => r.key === null)) continue;
     const table = el("table", { "data-dimension": dim });
     const head = el("tr");
     const delivery = dim === "channel";  // did the questions arrive: delivered, the rate against them, skipped
@@ -125,6 +127,7 @@ function fillSelect(id, values) {
   select.replaceChildren(first, ...values.map((v) => el("option", { value: v }, v)));
   if (chosen && !values.includes(chosen)) select.append(el("option", { value: chosen }, chosen));
   select.value = chosen;
+  if ("hideEmpty" in select.dataset) select.hidden = !values.length && !chosen;  // e.g. no Slack workspaces
 }
 
 function hours(seconds) {
