@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bots.sla_cli import print_sla, sla_section
 from core.reports import DIMENSIONS, Filters, breakdown, summary
 from core.reports.analytics import BUCKETS, dimension_values, followup_stats, trend
 from core.reports.delivery import channel_rows, skipped_by_reason, total_skipped
@@ -57,6 +58,7 @@ async def build(store: Store, filters: Filters, by: list[str], bucket: str, mini
         "breakdowns": breakdowns,
         "trend": [{"period": p, **s.as_dict(minimum)} for p, s in await trend(store, filters, bucket)],  # type: ignore[arg-type]
         "detractor_follow_up": await followup_stats(store, filters),
+        "follow_up_sla": await sla_section(store, filters),
     }
 
 
@@ -158,6 +160,7 @@ def _print(console: Console, data: dict[str, Any], minimum: int) -> None:
     when = "n/a" if median is None else f"{median / 3600:.1f} h"
     console.print(f"detractor follow-up: {f['open']} open · {f['claimed']} claimed · {f['resolved']} resolved · "
                   f"median time to resolve {when}")  # fmt: skip
+    print_sla(console, data["follow_up_sla"])
 
 
 def _print_channels(console: Console, rows: list[dict[str, Any]], minimum: int) -> None:
