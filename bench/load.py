@@ -6,9 +6,9 @@ next to a bare aiohttp + one-INSERT baseline on the same backend in the same run
 
 The server runs in its own process (as in production); this process only drives it. A Telegram or webhook reply
 is answered after the comment question is committed to the outbox, so the request latency is the
-reply→comment-question-queued time. Slack and WhatsApp are answered once the request is journaled and the work runs
-after, so for them the server records when each reply's work has committed, and latency and rate are taken from those
-moments.
+reply→comment-question-queued time. Slack, WhatsApp, Messenger and Instagram are answered once the request is
+journaled and the work runs after, so for them the server records when each reply's work has committed, and latency
+and rate are taken from those moments.
 """
 
 from __future__ import annotations
@@ -29,7 +29,10 @@ import aiohttp
 from bench.server import (
     CPU_PATH,
     DONE_PATH,
+    INSTAGRAM_ACCOUNT,
     MEMORY_TOKEN,
+    MESSENGER_PAGE,
+    META_APP_SECRET,
     SLACK_SIGNING_SECRET,
     TELEGRAM_SECRET,
     WEBHOOK_SECRET,
@@ -127,8 +130,28 @@ def whatsapp_message_id(i: int) -> str:
     return f"wamid.BENCH{i:010d}"
 
 
+def messaging_request(channel: str, obj: str, account: str) -> Callable[[int], Request]:
+    """A customer's typed score as Messenger (`page`) or Instagram (`instagram`) posts it: one entry, one
+    `messaging` event, signed X-Hub-Signature-256."""
+
+    def build(i: int) -> Request:
+        event = {"sender": {"id": str(100000 + i)}, "recipient": {"id": account}, "timestamp": 1767225600000,
+                 "message": {"mid": messaging_mid(i), "text": "9"}}  # fmt: skip
+        body = json.dumps({"object": obj, "entry": [{"id": account, "time": 1767225600000, "messaging": [event]}]})
+        raw = body.encode()
+        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": meta_signature(META_APP_SECRET, raw)}
+        return f"/{channel}/bench/webhook", raw, headers
+
+    return build
+
+
+def messaging_mid(i: int) -> str:
+    return f"m_BENCH{i:010d}"
+
+
 # Answered once journaled: the work is timed from the server's record of each request (by this id) instead.
-JOURNALED: dict[str, Callable[[int], str]] = {"slack": slack_event_id, "whatsapp": whatsapp_message_id}
+JOURNALED: dict[str, Callable[[int], str]] = {"slack": slack_event_id, "whatsapp": whatsapp_message_id,
+                                              "messenger": messaging_mid, "instagram": messaging_mid}  # fmt: skip
 
 
 SCENARIOS: dict[str, tuple[str, Callable[[int], Request]]] = {
@@ -138,6 +161,8 @@ SCENARIOS: dict[str, tuple[str, Callable[[int], Request]]] = {
     "webhook": ("app", webhook_request),
     "slack": ("app", slack_request),
     "whatsapp": ("app", whatsapp_request),
+    "messenger": ("app", messaging_request("messenger", "page", MESSENGER_PAGE)),
+    "instagram": ("app", messaging_request("instagram", "instagram", INSTAGRAM_ACCOUNT)),
 }
 
 
@@ -272,7 +297,7 @@ async def admin(sql: str) -> None:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"])
-    scenarios = ["telegram", "webhook", "slack", "whatsapp"]
+    scenarios = ["telegram", "webhook", "slack", "whatsapp", "messenger", "instagram"]
     parser.add_argument("--scenarios", nargs="+", default=scenarios, choices=list(SCENARIOS)[1:])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)

@@ -29,6 +29,9 @@ SLACK_SIGNING_SECRET = "bench-slack-signing-secret-0000"
 MEMORY_TOKEN = "bench-memory-trial-token"
 WHATSAPP_APP_SECRET = "bench-whatsapp-app-secret-000000"
 WHATSAPP_NUMBER = "106540352242922"
+META_APP_SECRET = "bench-meta-app-secret-0000000000"  # Messenger's and Instagram's
+MESSENGER_PAGE = "106112865011426"
+INSTAGRAM_ACCOUNT = "17841405822304914"
 CPU_PATH = "/_bench/cpu"
 DONE_PATH = "/_bench/done"
 
@@ -52,6 +55,12 @@ def bench_config(database_url: str, channels: list[str], slack_api: str = "http:
         chans["whatsapp"] = {"app_secret": WHATSAPP_APP_SECRET, "verify_token": "bench-verify-token",
                              "access_token": "EAAG-bench-token-000", "phone_number_id": WHATSAPP_NUMBER,
                              "api_base": "http://127.0.0.1:9/v21.0"}  # fmt: skip
+    meta = {"app_secret": META_APP_SECRET, "verify_token": "bench-verify-token", "access_token": "EAAG-bench-token-000",
+            "api_base": "http://127.0.0.1:9/v21.0"}  # fmt: skip
+    if "messenger" in channels:
+        chans["messenger"] = {**meta, "page_id": MESSENGER_PAGE}
+    if "instagram" in channels:
+        chans["instagram"] = {**meta, "account_id": INSTAGRAM_ACCOUNT}
     return {
         "database_url": database_url,
         "worker": {"role": "web"},
@@ -63,7 +72,9 @@ async def seed(runtime: Runtime, channel: str, count: int) -> None:
     """Open `count` surveys (asked state) so every bench request is a reply that queues a comment question."""
     for i in range(count):
         user = str(100000 + i)
-        conv = {"telegram": user, "slack": f"D{i}", "whatsapp": user}.get(channel, f"conv-{i}")
+        conv = {"telegram": user, "slack": f"D{i}", "whatsapp": user, "messenger": user, "instagram": user}.get(
+            channel, f"conv-{i}"
+        )
         event = ConversationClosed(Address(channel, "bench", conv, user), agent=f"agent-{i % 7}")
         await runtime.service.handle(event)
 
@@ -98,6 +109,8 @@ async def run_app(args: argparse.Namespace) -> web.AppRunner:
 JOURNALED: dict[str, Callable[[dict], str]] = {
     "slack": lambda body: body["event_id"],
     "whatsapp": lambda body: body["entry"][0]["changes"][0]["value"]["messages"][0]["id"],
+    "messenger": lambda body: body["entry"][0]["messaging"][0]["message"]["mid"],
+    "instagram": lambda body: body["entry"][0]["messaging"][0]["message"]["mid"],
 }
 
 
