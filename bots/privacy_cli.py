@@ -34,6 +34,9 @@ def add_commands(actions: Any, with_config: Any) -> None:
         p.add_argument("--database", help="database URL (default: database_url from the config)")
         if name == "export":
             p.add_argument("-o", "--output", type=Path, help="write the JSON to this file (default: standard output)")
+            p.add_argument(
+                "--unredacted", action="store_true", help="the stored text, not as the profile shows it (redaction)"
+            )
         p.set_defaults(privacy_run=cmd_erase if name == "erase" else cmd_export)
     p = with_config(actions.add_parser("audit", help="print the audit log, newest first, one JSON object a line"))
     p.add_argument("--action", choices=audit.ACTIONS)
@@ -97,7 +100,7 @@ def cmd_export(cfg: Any, args: argparse.Namespace) -> int:
     async def work(store: Store) -> dict[str, Any]:
         return await privacy.export(
             store, keys, channel=args.channel, user_id=args.user_id, scope=_scope(cfg, args.profile), actor=actor(),
-            now=utcnow(), redact=privacy.redactor(cfg.profile_settings()),
+            now=utcnow(), redact=None if args.unredacted else privacy.redactor(cfg.profile_settings()),
         )  # fmt: skip
 
     try:

@@ -274,8 +274,8 @@ async def export(
     now: datetime,
     redact: Redact | None = None,
 ) -> dict[str, Any]:
-    """Everything stored about the person in `scope`, as JSON values; the export itself is recorded in the audit
-    log. UnknownPerson as for `erase`."""
+    """Everything stored about the person in `scope`, as JSON values, texts passed through `redact` (None: as
+    stored); the export itself is recorded in the audit log. UnknownPerson as for `erase`."""
     async with store.transaction() as conn:
         found = await _find(conn, keys, channel, user_id, scope, now)
         private = _private_keys(channel, user_id, found.profiles)
@@ -309,6 +309,6 @@ async def export(
             profile=_one(profiles),
             target=subject_target(key, channel, user_id),
             at=now,
-            details={"channel": channel, "profiles": profiles, "rows": counts},
+            details={"channel": channel, "profiles": profiles, "rows": counts, "redacted": redact is not None},
         )
     return result

@@ -122,6 +122,8 @@ async def test_an_erased_person_is_never_surveyed_again(client: TestClient, stor
     assert await w.holding(store, w.NEEDLES) == []  # the skipped survey names nobody, no contact is made again
     resp = await client.get("/api/v1/responses?profile=shop&state=skipped", headers=w.bearer(w.ADMIN))
     assert [i["skip_reason"] for i in (await resp.json())["items"]] == ["suppressed"]
+    report = await (await client.get("/api/v1/nps?profile=shop", headers=w.bearer(w.ADMIN))).json()
+    assert report["skipped"] == {"suppressed": 1}  # among the report's skip reasons
     # someone else is still surveyed
     other = await w.close(client, w.CONTROL, "Bruno Okafor", case="again")
     assert other["survey"]["state"] == "asked"

@@ -107,3 +107,9 @@ async def test_texts_are_shown_as_the_profile_shows_them(store: Store, clock, fa
         found = await _export(client)
         assert found["surveys"][0]["comment"] == f"{w.COMMENT}, charged twice on [card]"
         assert card not in str(found)
+        # an access request that must hand over everything: admins only, and on record as such
+        assert (await client.get(PATH + "?unredacted=true", headers=w.bearer(w.SHOP))).status == 403
+        stored = await _export(client, path=PATH + "?unredacted=true")
+        assert stored["surveys"][0]["comment"] == f"{w.COMMENT}, charged twice on {card}"
+        resp = await client.get("/api/v1/audit?action=export", headers=w.bearer(w.ADMIN))
+        assert [e["details"]["redacted"] for e in (await resp.json())["items"]] == [False, True]

@@ -35,6 +35,13 @@ class PersonParams(_Query):
     profile: Text = Field(None, max_length=64)
 
 
+class ExportParams(PersonParams):
+    """`?unredacted=true` (admin tokens only): the stored text, for an access request that must hand over everything;
+    by default texts are shown as the profile shows them."""
+
+    unredacted: bool = False
+
+
 class AuditParams(_Query):
     action: Action | None = None
     profile: Text = Field(None, max_length=64)

@@ -81,6 +81,17 @@ def _person_parameters() -> list[dict[str, Any]]:
     ]
 
 
+def _export_parameters() -> list[dict[str, Any]]:
+    unredacted = {
+        "name": "unredacted",
+        "in": "query",
+        "required": False,
+        "description": "Admin tokens only (403 otherwise): texts as stored, not as the profile's redaction shows them",
+        "schema": {"type": "boolean", "default": False},
+    }
+    return [*_person_parameters(), unredacted]
+
+
 def _audit_parameters() -> list[dict[str, Any]]:
     def query(name: str, schema: dict[str, Any], what: str) -> dict[str, Any]:
         return {"name": name, "in": "query", "required": False, "description": what, "schema": schema}
@@ -99,9 +110,10 @@ def paths(op: Callable[..., dict[str, Any]], content: Callable[..., dict[str, An
     export = op(
         "Everything stored about one person, as JSON: contact records, surveys with comments and metadata, the "
         "messages sent to them, raw requests not yet processed, and the audit entries about them (without who "
-        "made them). Recorded in the audit log. 404 when nothing is stored about them within the token's reach.",
+        "made them). Texts as the profile shows them (redaction) unless an admin asks for `unredacted`. Recorded in "
+        "the audit log. 404 when nothing is stored about them within the token's reach.",
         {"description": "The person's data", "content": content("PersonExport")},
-        parameters=_person_parameters(),
+        parameters=_export_parameters(),
     )
     page = {
         "type": "object",

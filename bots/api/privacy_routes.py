@@ -12,7 +12,7 @@ from typing import TypeVar
 from aiohttp import web
 from pydantic import BaseModel
 
-from bots.api.privacy_models import CHANNEL_WIDTH, USER_WIDTH, AuditParams, PersonParams
+from bots.api.privacy_models import CHANNEL_WIDTH, USER_WIDTH, AuditParams, ExportParams, PersonParams
 from bots.audit_trail import actor_of
 from bots.auth import Principal, authenticate, require_profile
 from bots.runtime import Runtime
@@ -75,7 +75,9 @@ def privacy_routes(runtime: Runtime) -> list[web.RouteDef]:
 
     async def export(request: web.Request) -> web.Response:
         principal = authenticate(request, runtime.config)
-        params = _query(request, PersonParams)
+        params = _query(request, ExportParams)
+        if params.unredacted and principal.profiles is not None:
+            raise _json_error(web.HTTPForbidden, "only an admin token may export the stored, unredacted text")
         channel, user_id = _person(request)
         try:
             found = await privacy.export(
@@ -86,7 +88,7 @@ def privacy_routes(runtime: Runtime) -> list[web.RouteDef]:
                 scope=scope_for(principal, params.profile, runtime),
                 actor=actor_of(request, principal),
                 now=runtime.service.clock(),
-                redact=privacy.redactor(runtime.profiles),
+                redact=None if params.unredacted else privacy.redactor(runtime.profiles),
             )
         except privacy.UnknownPerson:
             raise _json_error(web.HTTPNotFound, "no such contact") from None
