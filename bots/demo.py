@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from aiohttp import ClientSession, web
@@ -22,11 +23,13 @@ from rich.console import Console
 
 from bots.app import create_app
 from bots.config import parse_config
+from bots.demo_meta import API_TOKEN, MetaDemoCustomers, meta_channels
 from bots.demo_report import print_alerts, print_report, print_themes, print_transcript
-from bots.demo_story import AGENTS, COMMENTS, OPENINGS, THEMES, Plan, make_plans, shown
+from bots.demo_story import AGENTS, COMMENTS, OPENINGS, THEMES, Plan, make_plans, meta_plans, shown
 from bots.runtime import Runtime
 from bots.sandbox.bridge import FakeBridge
 from bots.sandbox.customers import BridgeCustomers, Driver, SlackCustomers, TelegramCustomers
+from bots.sandbox.graph_api import FakeGraph
 from bots.sandbox.slack_api import FakeSlack
 from bots.sandbox.telegram_api import FakeTelegram
 from core.reports import breakdown, summary
@@ -56,14 +59,17 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
-def demo_config(database_url: str, telegram: FakeTelegram, slack: FakeSlack, bridge: FakeBridge) -> dict[str, Any]:
-    """One brand on three channels, each pointed at its local stand-in."""
+def demo_config(
+    database_url: str, telegram: FakeTelegram, slack: FakeSlack, bridge: FakeBridge, graph: FakeGraph | None = None
+) -> dict[str, Any]:
+    """One brand on three channels, each pointed at its local stand-in; with `graph`, WhatsApp and Instagram too."""
     channels = {
         "telegram": {"token": TELEGRAM_TOKEN, "secret_token": TELEGRAM_SECRET, "api_base": telegram.base,
                      "agents": [int(a.key) for a in AGENTS["telegram"]]},
         "slack": {"bot_token": SLACK_TOKEN, "signing_secret": SLACK_SIGNING, "api_base": slack.base,
                   "agents": [str(a.key) for a in AGENTS["slack"]]},
         "webhook": {"secrets": [BRIDGE_SECRET], "deliver_url": bridge.url(DELIVER)},
+        **(meta_channels(graph) if graph else {}),
     }  # fmt: skip
     profile = {
         "brand": "Acme Cloud",
@@ -72,6 +78,7 @@ def demo_config(database_url: str, telegram: FakeTelegram, slack: FakeSlack, bri
         "alerts": [{"channel": "slack", "destination": LEADS}],
         "policy": {"expiry": "24h", "comment_window": "1h", "throttle": "0s"},
         "themes": THEMES,
+        **({"api_tokens": [API_TOKEN]} if graph else {}),  # the help desk closes WhatsApp / Instagram chats
     }
     return {"database_url": database_url, "server": {"host": "127.0.0.1"}, "profiles": {PROFILE: profile}}
 
@@ -108,18 +115,21 @@ def quiet_logs() -> Iterator[None]:
 
 async def run_demo(conversations: int = 42, seed: int = 7, database_url: str | None = None) -> dict[str, Any]:
     console = Console()
-    plans = make_plans(conversations, random.Random(seed))
+    rng = random.Random(seed)
+    plans = make_plans(conversations, rng)
+    plans += meta_plans(len(plans), rng)
     with quiet_logs():
         async with AsyncExitStack() as stack:
             if database_url is None:
                 workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="npsbot-demo-"))
                 database_url = f"sqlite+aiosqlite:///{workdir}/demo.db"
-            telegram, slack, bridge = FakeTelegram(), FakeSlack(), FakeBridge()
-            for fake in (telegram, slack, bridge):
+            telegram, slack, bridge, graph = FakeTelegram(), FakeSlack(), FakeBridge(), FakeGraph()
+            for fake in (telegram, slack, bridge, graph):
                 await fake.start()
                 stack.push_async_callback(fake.close)
             clock = Clock(utcnow())
-            runtime = Runtime(parse_config(demo_config(database_url, telegram, slack, bridge), env={}), clock=clock)
+            cfg = parse_config(demo_config(database_url, telegram, slack, bridge, graph), env={})
+            runtime = Runtime(cfg, clock=clock)
             runtime.worker.sleep = clock.sleep
             stack.push_async_callback(runtime.store.dispose)
             await runtime.store.migrate()
@@ -138,9 +148,17 @@ async def run_demo(conversations: int = 42, seed: int = 7, database_url: str | N
                 "slack": SlackCustomers(http, app_url, PROFILE, SLACK_SIGNING, slack, slack_channel.idle),
                 "webhook": BridgeCustomers(http, app_url, PROFILE, BRIDGE_SECRET, bridge, DELIVER),
             }
+            for name in ("whatsapp", "instagram"):
+                meta_channel: Any = runtime.channel(name, PROFILE)
+                meta = MetaDemoCustomers(
+                    http, app_url, name, PROFILE, graph, meta_channel.idle, partial(settle, runtime, clock), clock
+                )
+                meta.late = {p.conversation for p in plans if p.channel == name and p.behaviour == "late"}
+                drivers[name] = meta
             console.print(
                 f"Simulating {len(plans)} support conversations in {len({p.locale for p in plans})} languages "
-                "through the real Telegram, Slack and webhook adapters, against local stand-ins for each platform "
+                "through the real Telegram, Slack, webhook, WhatsApp and Instagram adapters, against local stand-ins "
+                "for each platform "
                 f"(bots/sandbox), on {'SQLite' if runtime.store.is_sqlite else 'PostgreSQL'}: customers tap buttons, "
                 "type scores (words, digits, keycaps, full-width), send junk first, opt out, or never answer."
             )
@@ -151,11 +169,13 @@ async def run_demo(conversations: int = 42, seed: int = 7, database_url: str | N
             by_theme = await theme_figures(runtime.store, themes=list(THEMES))
             transcripts = {p.conversation: drivers[p.channel].transcript(p.conversation) for p in shown(plans)}
             alerts = [c for c in slack.of("chat.postMessage") if c.params.get("channel") == LEADS]
-            ports = [runner.addresses[0][1]] + [fake.server.port for fake in (telegram, slack, bridge) if fake.server]
+            fakes = (telegram, slack, bridge, graph)
+            ports = [runner.addresses[0][1]] + [fake.server.port for fake in fakes if fake.server]
             calls = {
                 "telegram": Counter(c.method for c in telegram.calls),
                 "slack": Counter(c.method for c in slack.calls),
                 "bridge": Counter(r.json.get("type") for r in bridge.at(DELIVER)),
+                "graph": Counter(f"{s.node}:{s.json.get('type', 'message')}" for s in graph.sent),
             }
 
     for plan in shown(plans):

@@ -15,7 +15,8 @@ from bots.sandbox.customers import clip
 from core.reports import Summary
 from core.reports.summary import MIN_RESPONSES
 
-TITLES = {"telegram": "Telegram", "slack": "Slack", "webhook": "Webhook bridge"}
+TITLES = {"telegram": "Telegram", "slack": "Slack", "webhook": "Webhook bridge", "whatsapp": "WhatsApp",
+          "instagram": "Instagram"}  # fmt: skip
 
 
 def print_transcript(console: Console, plan: Plan, lines: Sequence[str]) -> None:

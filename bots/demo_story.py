@@ -65,6 +65,8 @@ AGENTS = {
     "slack": [Person("U0ELENA01", "Elena", team="accounts"), Person("U0FARID01", "Farid", team="accounts")],
     "webhook": [Person("carla", "Carla", team="tech"), Person("dmitri", "Dmitri", team="tech"),
                 Person("ana", "Ana", team="billing")],
+    "whatsapp": [Person("gabriela", "Gabriela", team="social")],
+    "instagram": [Person("hugo", "Hugo", team="social")],
 }  # fmt: skip
 # How each agent's customers score 0..10 in this story: Carla delights, Dmitri struggles, so the breakdown differs.
 SCORE_WEIGHTS = {
@@ -74,6 +76,14 @@ SCORE_WEIGHTS = {
     "Dmitri": [3, 2, 3, 3, 3, 3, 3, 3, 2, 1, 1],
     "Elena": [0, 0, 0, 1, 1, 1, 2, 3, 5, 6, 5],
     "Farid": [1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 2],
+    "Gabriela": [0, 1, 1, 0, 1, 1, 1, 2, 4, 7, 8],
+    "Hugo": [0, 1, 1, 1, 1, 2, 2, 3, 4, 4, 4],
+}
+# WhatsApp and Instagram conversations, after the others: taps on the list (scores 1 and 2 through its second step)
+# or the quick replies, typed scores, and on WhatsApp a customer who last wrote a day ago, reached by the template.
+META_BEHAVIOURS = {
+    "whatsapp": ["button", "late", "words", "button", "digits", "late", "junk_then_score"],
+    "instagram": ["button", "digits", "words"],
 }
 
 
@@ -139,9 +149,33 @@ def make_plans(n: int, rng: random.Random) -> list[Plan]:
     return plans
 
 
+def meta_plans(start: int, rng: random.Random) -> list[Plan]:
+    """WhatsApp conversations in each language, then a few on Instagram; `start` numbers them after the others."""
+    plans = []
+    for channel, behaviours in META_BEHAVIOURS.items():
+        for j, behaviour in enumerate(behaviours):
+            i = start + len(plans)
+            locale, agent = LOCALES[j % 7], AGENTS[channel][0]
+            score = rng.choices(range(11), weights=SCORE_WEIGHTS[agent.name])[0]
+            if behaviour == "late" and j == 1:
+                score = 2  # the transcript shown: the template, its quick reply, the list's "1 – 2" row, then 2
+            key = f"3460055{i:04d}" if channel == "whatsapp" else f"17841400{i:07d}"  # wa_id / IGSID
+            customer = Person(key, CUSTOMERS[locale][(i // 7 + 1) % 3], locale)
+            steps: list[int | str]
+            if behaviour == "junk_then_score":
+                steps = [rng.choice(JUNK), _typed(score, "digits", locale, rng)]
+            else:  # a late customer taps too, once the template's quick reply has brought the list
+                steps = [_typed(score, "button" if behaviour == "late" else behaviour, locale, rng)]
+            if rng.random() < 0.75:
+                steps.append(COMMENTS[locale][0 if score <= 6 else 1 if score <= 8 else 2])
+            plans.append(Plan(key, channel, locale, customer, agent, behaviour, score, steps))
+    return plans
+
+
 def shown(plans: list[Plan]) -> list[Plan]:
-    """One transcript per channel: a tap on Telegram, junk then a score on Slack, a keycap through the bridge."""
-    wanted = [("telegram", "button"), ("slack", "junk_then_score"), ("webhook", "keycap")]
+    """One transcript per channel: a tap on Telegram, junk then a score on Slack, a keycap through the bridge, the
+    template then the list on WhatsApp."""
+    wanted = [("telegram", "button"), ("slack", "junk_then_score"), ("webhook", "keycap"), ("whatsapp", "late")]
     shown = []
     for channel, behaviour in wanted:
         mine = [p for p in plans if p.channel == channel]

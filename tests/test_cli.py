@@ -55,22 +55,24 @@ def test_demo_drives_the_real_adapters_and_its_numbers_are_the_customers(tmp_pat
     out = capsys.readouterr().out
     flat = out.replace("\n", " ")
     plans = result["plans"]
-    # a few dozen conversations in seven languages on three channels, answered every way the issue lists
-    assert len(plans) == 42 and len({p.locale for p in plans}) == 7
-    assert {p.channel for p in plans} == {"telegram", "slack", "webhook"}
+    # a few dozen conversations in seven languages on three channels, answered every way the issue lists, then a
+    # few on WhatsApp and Instagram
+    assert len([p for p in plans if p.channel in ("telegram", "slack", "webhook")]) == 42
+    assert len({p.locale for p in plans}) == 7
+    assert {p.channel for p in plans} == {"telegram", "slack", "webhook", "whatsapp", "instagram"}
     behaviours = {"button", "words", "digits", "keycap", "fullwidth", "junk_then_score", "silent", "opt_out"}
     for channel in ("telegram", "slack", "webhook"):
         assert {p.behaviour for p in plans if p.channel == channel} >= behaviours, channel
     # recomputed here from the plans, independently of the demo's own check
     answered = [p for p in plans if p.score is not None]
     assert result["summary"].result == nps_from_scores([p.score for p in answered])
-    assert result["summary"].asked == 42
+    assert result["summary"].asked == len(plans)  # every conversation was asked, the silent ones too
     for agent in {p.agent_key for p in plans}:
         mine = [p.score for p in answered if p.agent_key == agent]
         assert result["by_agent"][agent] == nps_from_scores(mine), agent
         assert f" {agent} │" in out  # printed in the by-agent table
-    assert set(result["by_channel"]) == {"telegram", "slack", "webhook"}
-    for channel in ("telegram", "slack", "webhook"):
+    assert set(result["by_channel"]) == {"telegram", "slack", "webhook", "whatsapp", "instagram"}
+    for channel in ("telegram", "slack", "webhook", "whatsapp", "instagram"):
         mine = [p.score for p in answered if p.channel == channel]
         assert result["by_channel"][channel] == nps_from_scores(mine), channel
         assert f" {channel} │" in out  # printed in the by-channel table
@@ -82,6 +84,9 @@ def test_demo_drives_the_real_adapters_and_its_numbers_are_the_customers(tmp_pat
     assert slack["chat.postMessage"] >= 14 and slack["chat.update"] >= 1 and slack["users.info"] >= 1
     assert slack["response_url"] >= 1 and slack["conversations.replies"] >= 1  # /nps-close and the ✅ reaction
     assert bridge["question"] == 14 and bridge["follow_up"] >= 1 and bridge["question_answered"] >= 1
+    graph = result["calls"]["graph"]  # WhatsApp: the list, a template outside the window; Instagram's quick replies
+    assert graph["106540352242922:interactive"] >= 7 and graph["106540352242922:template"] >= 1
+    assert graph["17841405822304914:message"] >= 3
     # one alert per detractor in the support team's channel, and an example printed
     assert result["alerts"] == sum(1 for p in answered if p.score <= 6) > 0
     assert "← chat.postMessage" in out and "[Claim] [Resolved]" in out
