@@ -6,11 +6,12 @@ the 30 days the default pruning keeps, which is what a deployment's key table ho
     python -m bench.privacy_bench                              # 1,000,000 surveys on both backends
     python -m bench.privacy_bench --rows 20000 --backends sqlite
 
-The data is the retention bench's (bench/retention_bench.py, generated set-based inside the database): about three
-surveys per customer over five profiles and three channels, every question and detractor alert in the outbox, two
-delivery keys per survey. Each timed erasure erases a different person (erasing someone twice is the cheap
-"already erased" path), as does each baseline UPDATE; the best of several is shown. The plan of the survey lookup
-is printed, so a lost index shows.
+The data is generated set-based inside the database (INSERT … SELECT over a generated series): two years of surveys,
+about three per customer over five profiles and three channels, with names, comments and metadata; every question
+and detractor alert in the outbox; two delivery keys per survey; a journaled request for one survey in 1,000.
+
+Each timed erasure erases a different person (erasing someone twice is the cheap "already erased" path), as does
+each baseline UPDATE; the best of several is shown. The plan of the survey lookup is printed, so a lost index shows.
 """
 
 from __future__ import annotations
@@ -23,14 +24,12 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import delete, func, select, text, update
 
 from bench.report_bench import PG_ADMIN, admin
-from bench.retention_bench import NOW as GENERATED_UNTIL
-from bench.retention_bench import PROFILES, generate
 from core import privacy
 from core.retention import Pruning
 from core.store import Store
@@ -39,9 +38,102 @@ from core.suppression import SuppressionKeys
 
 S = SurveyRow.__table__
 K = InboundKeyRow.__table__
+PROFILES = tuple(f"p{n}" for n in range(5))
 CHANNELS = ("telegram", "slack", "webhook")
+GENERATED_UNTIL = datetime(2026, 1, 1, tzinfo=UTC)
+SPAN_SECONDS = 730 * 86400  # surveys spread evenly over the two years before GENERATED_UNTIL
 NOW = datetime(2026, 1, 2, tzinfo=UTC)
 REPEAT = 5
+
+
+def statements(dialect: str, rows: int) -> list[str]:
+    """INSERT … SELECT statements filling every table an erasure reads. Customer u has profile p{u % 5} and the
+    channel by u % 3 (the number of customers is a multiple of 15, so each keeps one of each)."""
+    users = max(15, rows // 3 // 15 * 15)
+    origin = (GENERATED_UNTIL - timedelta(seconds=SPAN_SECONDS)).strftime("%Y-%m-%d %H:%M:%S")
+    if dialect == "postgresql":
+        prefix, source = "", f"generate_series(1::bigint, {rows}) AS g(i)"
+
+        def at(seconds: str) -> str:
+            return f"(timestamptz '{origin}+00' + ({seconds}) * interval '1 second')"
+
+        def js(value: str) -> str:
+            return f"CAST({value} AS json)"
+
+        sep = "chr(31)"
+    else:
+        prefix = f"WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < {rows}) "
+        source = "g"
+
+        def at(seconds: str) -> str:
+            return f"(strftime('%Y-%m-%d %H:%M:%S', '{origin}', '+' || ({seconds}) || ' seconds') || '.000000')"
+
+        def js(value: str) -> str:
+            return value
+
+        sep = "char(31)"
+    empty_list, empty_object = js("'[]'"), js("'{}'")
+    numbers = (
+        f"SELECT i, i % {users} AS u, ((i * 31) + (i / 7)) % 11 AS s, (i * 2654435761) % 1000 < 700 AS a, "
+        f"i * {SPAN_SECONDS} / {rows} AS t FROM {source}"
+    )
+    person = "'p' || (u % 5) AS p, CASE u % 3 WHEN 0 THEN 'telegram' WHEN 1 THEN 'slack' ELSE 'webhook' END AS ch"
+    metadata = js('\'{"email": "c\' || u || \'@example.org", "plan": "pro"}\'')
+    surveys = (
+        "INSERT INTO surveys (profile, channel, conversation_id, user_id, case_id, case_key, agent, team, locale, "
+        "customer_name, state, score, category, comment, reasks, unparsed, extra, created_at, asked_at, scored_at, "
+        f"completed_at) {prefix}"
+        f"SELECT p, ch, 'c' || i, 'u' || u, 'c' || i, p || {sep} || ch || {sep} || 'c' || i, 'agent-' || (i % 40), "
+        "'team-' || (i % 6), 'en', 'Customer ' || u, CASE WHEN a THEN 'completed' ELSE 'expired' END, "
+        "CASE WHEN a THEN s END, "
+        "CASE WHEN NOT a THEN NULL WHEN s >= 9 THEN 'promoter' WHEN s >= 7 THEN 'passive' ELSE 'detractor' END, "
+        "CASE WHEN a AND i % 5 < 3 THEN 'Invoice ' || i || ' was wrong, call me back' END, "
+        f"0, {empty_list}, {metadata}, {at('t')}, {at('t + 60')}, "
+        f"CASE WHEN a THEN {at('t + 600')} END, CASE WHEN a THEN {at('t + 900')} END "
+        f"FROM (SELECT x.*, {person} FROM ({numbers}) AS x) AS y"
+    )
+    contacts = (
+        "INSERT INTO contacts (profile, channel, user_id, locale, name, last_surveyed_at) "
+        "SELECT profile, channel, user_id, 'en', max(customer_name), max(created_at) FROM surveys "
+        "GROUP BY profile, channel, user_id"
+    )
+    columns = (
+        "INSERT INTO outbox (profile, channel, kind, survey_id, ordering_key, target, payload, status, attempts, "
+        "next_attempt_at, created_at, sent_at) "
+    )
+    target = js('\'{"conversation_id": "\' || conversation_id || \'", "user_id": "\' || user_id || \'"}\'')
+    question = js('\'{"text": "How likely are you to recommend Acme?"}\'')
+    alert = js('\'{"comment": "\' || comment || \'", "customer": "\' || customer_name || \'"}\'')
+    outbox = (
+        f"{columns}SELECT profile, channel, 'ask_score', id, profile || ':' || channel || ':' || conversation_id, "
+        f"{target}, {question}, 'sent', 1, created_at, created_at, created_at FROM surveys ORDER BY id"
+    )
+    alerts = (
+        f"{columns}SELECT profile, 'slack', 'detractor_alert', id, profile || ':slack:support', "
+        f"{empty_object}, {alert}, 'sent', 1, completed_at, completed_at, completed_at "
+        "FROM surveys WHERE category = 'detractor' AND comment IS NOT NULL ORDER BY id"
+    )
+    keys = (
+        "INSERT INTO inbound_keys (key, received_at, survey_id) "
+        "SELECT 'memory:' || profile || ':close-' || id, created_at, id FROM surveys "
+        "UNION ALL SELECT 'memory:' || profile || ':score-' || id, scored_at, NULL FROM surveys "
+        "WHERE scored_at IS NOT NULL"
+    )
+    journal = (
+        "INSERT INTO inbound_journal (channel, profile, body, headers, received_at, status, attempts, last_error) "
+        "SELECT channel, profile, '{\"user\": \"' || user_id || '\"}', "
+        f"{empty_object}, created_at, 'dead', 8, 'gave up' FROM surveys WHERE id % 1000 = 0"
+    )
+    return [surveys, contacts, outbox, alerts, keys, journal]
+
+
+async def generate(store: Store, rows: int) -> None:
+    """A migrated database holding `rows` surveys and what goes with them, analysed."""
+    await store.migrate()
+    async with store.transaction() as conn:
+        for statement in statements(store.dialect, rows):
+            await conn.exec_driver_sql(statement)
+        await conn.execute(text("ANALYZE"))
 
 
 def person(n: int) -> tuple[str, str, str]:
