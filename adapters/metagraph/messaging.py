@@ -24,8 +24,12 @@ log = logging.getLogger(__name__)
 
 # ---- webhook events -------------------------------------------------------------------------------------------
 
-Id = Annotated[StrictStr, Field(min_length=1, max_length=64)]  # a PSID, an IGSID, a Page or Instagram account id
-Mid = Annotated[StrictStr, Field(min_length=1, max_length=191)]  # a message id; the width of question_ref
+# A PSID, an IGSID, a Page or Instagram account id: digits as Meta issues them, letters tolerated; never a character a
+# database column or a log line would choke on.
+Id = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_.-]+$")]
+# A message id (`mid.1457764197618:41d102a3e1ae206a38`, `m_…`, base64 on Instagram): visible ASCII, the width of
+# question_ref.
+Mid = Annotated[StrictStr, Field(min_length=1, max_length=191, pattern=r"^[!-~]+$")]
 MAX_WATERMARK = 2**53  # milliseconds; anything larger is not a time
 
 
