@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import ClientSession, web
 from rich.console import Console
 
+from bots import demo_routing
 from bots.app import create_app
 from bots.config import parse_config
 from bots.demo_meta import API_TOKEN, MetaDemoCustomers, meta_channels
@@ -33,6 +34,7 @@ from bots.sandbox.graph_api import FakeGraph
 from bots.sandbox.slack_api import FakeSlack
 from bots.sandbox.telegram_api import FakeTelegram
 from core.reports import breakdown, summary
+from core.reports.analytics import trend
 from core.reports.themes import theme_figures
 from core.scoring import nps_from_scores
 from core.service import utcnow
@@ -77,6 +79,7 @@ def demo_config(
         "channels": channels,
         "alerts": [{"channel": "slack", "destination": LEADS}],
         "policy": {"expiry": "24h", "comment_window": "1h", "throttle": "0s"},
+        "rules": demo_routing.RULES,  # the follow-up SLA, and billing complaints made urgent
         "themes": THEMES,
         **({"api_tokens": [API_TOKEN]} if graph else {}),  # the help desk closes WhatsApp / Instagram chats
     }
@@ -94,7 +97,7 @@ async def settle(runtime: Runtime, clock: Clock) -> None:
         clock.now = max(clock.now, due)
 
 
-NOISY = ("alembic", "aiohttp.access", "aiogram", "slack_bolt", "slack_sdk", "core.transitions")
+NOISY = ("alembic", "aiohttp.access", "aiogram", "slack_bolt", "slack_sdk", "core.transitions", "core.escalation")
 
 
 @contextmanager
@@ -127,7 +130,8 @@ async def run_demo(conversations: int = 42, seed: int = 7, database_url: str | N
             for fake in (telegram, slack, bridge, graph):
                 await fake.start()
                 stack.push_async_callback(fake.close)
-            clock = Clock(utcnow())
+            clock = Clock(utcnow() - timedelta(weeks=demo_routing.WEEKS))  # spread over the last twelve weeks
+            start = clock.now
             cfg = parse_config(demo_config(database_url, telegram, slack, bridge, graph), env={})
             runtime = Runtime(cfg, clock=clock)
             runtime.worker.sleep = clock.sleep
@@ -162,11 +166,20 @@ async def run_demo(conversations: int = 42, seed: int = 7, database_url: str | N
                 f"(bots/sandbox), on {'SQLite' if runtime.store.is_sqlite else 'PostgreSQL'}: customers tap buttons, "
                 "type scores (words, digits, keycaps, full-width), send junk first, opt out, or never answer."
             )
-            await _play(plans, drivers, runtime, clock)
+            missed = demo_routing.slipped(demo_routing.weeks_of(plans))
+            slack_customers: Any = drivers["slack"]
+            leads = demo_routing.Leads(
+                slack_customers, slack, runtime.store, LEADS, None if missed is None else missed.conversation
+            )
+            await _play(plans, drivers, runtime, clock, leads)
             total = await summary(runtime.store)
             by_agent = await breakdown(runtime.store, "agent")
             by_channel = await breakdown(runtime.store, "channel")
             by_theme = await theme_figures(runtime.store, themes=list(THEMES))
+            escalations = demo_routing.posted(slack, demo_routing.HEAD)
+            sla = await demo_routing.sla_figures(runtime.store, clock.now)
+            weekly = await trend(runtime.store, bucket="week")
+            story = await demo_routing.story(runtime.store, start, "Dmitri")
             transcripts = {p.conversation: drivers[p.channel].transcript(p.conversation) for p in shown(plans)}
             alerts = [c for c in slack.of("chat.postMessage") if c.params.get("channel") == LEADS]
             fakes = (telegram, slack, bridge, graph)
@@ -185,12 +198,16 @@ async def run_demo(conversations: int = 42, seed: int = 7, database_url: str | N
     print_alerts(console, alerts, LEADS, expected_alerts)
     print_report(console, total, {"agent": by_agent, "channel": by_channel})
     print_themes(console, by_theme)
+    demo_routing.print_story(console, story, "Dmitri", weekly)
+    demo_routing.print_escalations(console, escalations, sla)
 
     # The check: what the database reports must be what the simulated customers meant to give.
     def expected_by(key: str) -> dict[str, Any]:
         groups: dict[str, list[int]] = {}
-        for p in answered:
-            groups.setdefault(p.agent_key if key == "agent" else p.channel, []).append(p.score)  # type: ignore[arg-type]
+        for p in plans:  # an agent or channel whose customers were all asked but none answered is a row too
+            scores = groups.setdefault(p.agent_key if key == "agent" else p.channel, [])
+            if p.score is not None:
+                scores.append(p.score)
         return {k: nps_from_scores(v) for k, v in groups.items()}
 
     expected = nps_from_scores([p.score for p in answered])  # type: ignore[misc]
@@ -212,6 +229,19 @@ async def run_demo(conversations: int = 42, seed: int = 7, database_url: str | N
         f"by channel {'matches' if ok_channels else 'DOES NOT MATCH'} too; "
         f"theme mentions {'match' if ok_themes else 'DO NOT MATCH'} the comments they wrote"
     )
+    # Twelve weeks: a trend point per week with conversations, each period's NPS (and Dmitri's) the customers' own;
+    # exactly one escalation, for the one alert the leads missed.
+    weeks_asked = len({p.week for p in plans})  # every plan's question is asked in its week
+    ok_story = len(weekly) == weeks_asked and [(r["nps"], r["agent"]) for r in story] == (
+        demo_routing.expected_story(plans, "Dmitri")
+    )
+    expected_escalations = 0 if missed is None else 1
+    ok_sla = len(escalations) == sla["escalations"] == sla["claim_breaches"] == expected_escalations
+    console.print(
+        f"check: {len(weekly)} weekly trend points for the {weeks_asked} weeks with conversations, and every four "
+        f"weeks' NPS {'match' if ok_story else 'DO NOT MATCH'} the customers' scores; {len(escalations)} escalation "
+        f"{'as expected' if ok_sla else f'BUT {expected_escalations} EXPECTED'} for the alert the leads missed"
+    )
     return {
         "summary": total,
         "expected": expected,
@@ -226,26 +256,47 @@ async def run_demo(conversations: int = 42, seed: int = 7, database_url: str | N
         "plans": plans,
         "themes": reported_themes,
         "expected_themes": expected_themes,
-        "ok": ok_total and ok_agents and ok_channels and ok_alerts and ok_themes,
+        "escalations": len(escalations),
+        "sla": sla,
+        "weekly": [(period, s.result) for period, s in weekly],
+        "ok": ok_total and ok_agents and ok_channels and ok_alerts and ok_themes and ok_story and ok_sla,
     }
 
 
-async def _play(plans: list[Plan], drivers: dict[str, Driver], runtime: Runtime, clock: Clock) -> None:
-    """Agents close every conversation; customers then act a step at a time, a few minutes apart; two days
-    later every comment window has closed and every unanswered question has expired."""
-    for plan in plans:
-        await drivers[plan.channel].close(plan.conversation, plan.customer, plan.agent, OPENINGS[plan.locale])
-    await settle(runtime, clock)
-    for step in range(max((len(p.steps) for p in plans), default=0)):
-        clock.now += timedelta(minutes=3)
-        for plan in plans:
-            if step >= len(plan.steps):
-                continue
-            action, driver = plan.steps[step], drivers[plan.channel]
-            if isinstance(action, int):
-                await driver.tap(plan.conversation, plan.customer, action)
-            else:
-                await driver.write(plan.conversation, plan.customer, action)
+async def _play(
+    plans: list[Plan],
+    drivers: dict[str, Driver],
+    runtime: Runtime,
+    clock: Clock,
+    leads: demo_routing.Leads | None = None,
+) -> None:
+    """Week by week, oldest first: agents close that week's conversations; customers then act a step at a time, a
+    few minutes apart; the support leads claim the new detractor alerts within the hour and resolve them the next
+    day; two days on, every comment window has closed and every unanswered question has expired."""
+    start = clock.now
+    for week, those in enumerate(demo_routing.weeks_of(plans)):
+        clock.now = max(clock.now, start + timedelta(weeks=week))
+        for plan in those:
+            await drivers[plan.channel].close(plan.conversation, plan.customer, plan.agent, OPENINGS[plan.locale])
         await settle(runtime, clock)
-    clock.now += timedelta(days=2)
-    await settle(runtime, clock)
+        for step in range(max((len(p.steps) for p in those), default=0)):
+            clock.now += timedelta(minutes=3)
+            for plan in those:
+                if step >= len(plan.steps):
+                    continue
+                action, driver = plan.steps[step], drivers[plan.channel]
+                if isinstance(action, int):
+                    await driver.tap(plan.conversation, plan.customer, action)
+                else:
+                    await driver.write(plan.conversation, plan.customer, action)
+            await settle(runtime, clock)
+        for wait in (timedelta(minutes=20), timedelta(hours=1)):  # comment windows close meanwhile
+            clock.now += wait
+            await settle(runtime, clock)
+            if leads is not None:
+                await leads.claim_new()
+        clock.now += timedelta(days=1)
+        if leads is not None:
+            await leads.resolve_claimed()
+        clock.now += timedelta(days=1)
+        await settle(runtime, clock)

@@ -40,6 +40,17 @@ COMMENTS = {
     "fr": ("Le délai était trop long", "Correct, mais lent", "Rapide et aimable"),
     "de": ("Drei Tage für eine Rechnung", "Gut, aber langsam", "Sehr hilfreich, danke"),
 }
+# The story's rising complaint: a double charge (the billing theme only), which detractors write more often week after
+# week (a new billing system went live), instead of the waiting they complained about at first. Fourth in each tuple.
+DOUBLE_CHARGE = {
+    "en": "They charged me twice this month", "es": "Me hicieron un cobro doble", "ca": "M'han fet un cobrament doble",
+    "it": "Mi hanno fatto un addebito doppio", "pt": "Fizeram uma cobrança dupla",
+    "fr": "On m'a fait un double prélèvement", "de": "Die Abbuchung kam doppelt",
+}  # fmt: skip
+COMMENTS = {locale: (*texts, DOUBLE_CHARGE[locale]) for locale, texts in COMMENTS.items()}
+WEEKS = 12  # the demo's conversations are spread over the last twelve weeks, oldest first
+# Dmitri, new on the team, struggles at first and learns: by the last week his customers score like Elena's.
+IMPROVING = {"Dmitri": [0, 0, 0, 1, 1, 1, 2, 3, 5, 6, 5]}
 # The demo profile's comment themes (profiles.acme.themes): keywords per language, matched on word roots.
 THEMES = {
     "billing": {"en": ["invoice", "charge", "refund"], "es": ["factura", "cobro", "reembolso"],
@@ -99,6 +110,7 @@ class Plan:
     behaviour: str  # button | words | digits | keycap | fullwidth | junk_then_score | junk_twice | silent | opt_out
     score: int | None
     steps: list[int | str] = field(default_factory=list)
+    week: int | None = None  # 0 … WEEKS - 1; None: spread over the weeks by its place among the plans
 
     @property
     def agent_key(self) -> str:
@@ -122,8 +134,8 @@ def make_plans(n: int, rng: random.Random) -> list[Plan]:
     plans = []
     for i in range(n):
         locale, channel, behaviour = LOCALES[i % 7], CHANNELS[i % 3], BEHAVIOURS[i % 10]
-        agent = rng.choice(AGENTS[channel])
-        score = rng.choices(range(11), weights=SCORE_WEIGHTS[agent.name])[0]
+        agent, week = rng.choice(AGENTS[channel]), i * WEEKS // n
+        score = rng.choices(range(11), weights=weights(agent.name, week))[0]
         comments = rng.random() < 0.75
         name = CUSTOMERS[locale][i // 7 % 3]
         if channel == "telegram":
@@ -144,9 +156,32 @@ def make_plans(n: int, rng: random.Random) -> list[Plan]:
         else:
             steps = [_typed(score, behaviour, locale, rng)]
         if score is not None and comments:
-            steps.append(COMMENTS[locale][0 if score <= 6 else 1 if score <= 8 else 2])
-        plans.append(Plan(conversation, channel, locale, customer, agent, behaviour, score, steps))
+            double_charge = score <= 6 and rng.random() < week / (WEEKS - 1)
+            steps.append(COMMENTS[locale][3 if double_charge else 0 if score <= 6 else 1 if score <= 8 else 2])
+        plans.append(Plan(conversation, channel, locale, customer, agent, behaviour, score, steps, week))
     return plans
+
+
+def weights(agent: str, week: int) -> list[float]:
+    """How the agent's customers score 0..10 in that week: fixed, or moving from the first week's to IMPROVING's."""
+    first, last = SCORE_WEIGHTS[agent], IMPROVING.get(agent)
+    if last is None:
+        return list(first)
+    t = week / (WEEKS - 1)
+    return [(1 - t) * a + t * b for a, b in zip(first, last, strict=True)]
+
+
+def by_week(plans: list[Plan]) -> list[list[Plan]]:
+    """The plans of each week, in order; plans without a week are dealt over the weeks in turn."""
+    weeks: list[list[Plan]] = [[] for _ in range(WEEKS)]
+    unset = [p for p in plans if p.week is None]
+    for p in plans:
+        if p.week is not None:
+            weeks[p.week].append(p)
+    for i, p in enumerate(unset):
+        p.week = i * WEEKS // len(unset)
+        weeks[p.week].append(p)
+    return weeks
 
 
 def meta_plans(start: int, rng: random.Random) -> list[Plan]:

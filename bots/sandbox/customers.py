@@ -287,6 +287,32 @@ class SlackCustomers(Driver):
     async def write(self, conversation: str, customer: Person, text: str) -> None:
         await self._message(conversation, customer, text, self.threads.get(conversation))
 
+    async def follow_up(self, alert: Any, lead: Person, action: str = "nps_claim") -> None:
+        """A support lead taps Claim (`nps_claim`) or Resolved (`nps_resolve`) on a detractor alert the fake
+        recorded (its chat.postMessage call): a block_actions interaction from the alert's channel."""
+        channel = str(alert.params["channel"])
+        buttons = [e for b in alert.params["blocks"] if b["type"] == "actions" for e in b["elements"]]
+        button = next(e for e in buttons if e["action_id"] == action)
+        ts = alert.result["ts"] if alert.result else self._ts()
+        message = {"type": "message", "ts": ts, "text": alert.params.get("text"), "bot_id": "B0BOT"}
+        payload = {
+            "type": "block_actions",
+            "team": {"id": self.TEAM, "domain": "acme-cloud"},
+            "user": {"id": lead.key, "username": lead.name.lower(), "name": lead.name, "team_id": self.TEAM},
+            "api_app_id": self.APP,
+            "token": "demo-verification-token",
+            "container": {"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": False},
+            "trigger_id": f"{next(self._ids)}.demo",
+            "channel": {"id": channel, "name": "support-leads"},
+            "message": message | {"blocks": alert.params["blocks"]},
+            "actions": [{"action_id": action, "block_id": "follow_up", "value": button["value"], "type": "button",
+                         "text": button["text"], "action_ts": self._ts()}],
+        }  # fmt: skip
+        self.fake.names[str(lead.key)] = lead.name
+        body = urllib.parse.urlencode({"payload": json.dumps(payload)})
+        await self._signed(channel, f"block_actions from {lead.name}: {action} ({button['value']})", body,
+                           "application/x-www-form-urlencoded")  # fmt: skip
+
     def calls(self, conversation: str) -> list[tuple[int, str]]:
         customer = self.customers.get(conversation)
         out = []
