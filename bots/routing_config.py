@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from bots.channel_checks import alert_problems
 from bots.channels import discover
 from bots.durations import Duration
 from core.profiles import EVENT_TYPES, AlertTarget
@@ -245,9 +246,14 @@ def rule_problems(profile: ProfileConfig) -> list[str]:
             problems.append(f"{where}.name: {rule.name!r} is already the name of rules[{seen[rule.name]}]")
         seen.setdefault(rule.name, i)
         for key in ("alert", "escalate_to"):
-            for j, t in enumerate(getattr(rule.then, key)):
+            targets = getattr(rule.then, key)
+            for j, t in enumerate(targets):
                 if t.channel not in profile.channels:
                     problems.append(f"{where}.then.{key}[{j}].channel: the profile has no {t.channel} channel")
+            # A destination in the form its channel reads, as for the profile's alerts.
+            problems += [
+                f"{where}.then.{key}{p.removeprefix('alerts')}" for p in alert_problems(targets, profile.channels)
+            ]
         unknown = [c for c in rule.when.channel if c not in profile.channels]
         if unknown:
             problems.append(f"{where}.when.channel: the profile has no {', '.join(unknown)} channel configured")

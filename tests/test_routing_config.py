@@ -147,3 +147,11 @@ def test_an_alert_channel_that_talks_only_to_customers_is_refused() -> None:
         f"profiles.acme.rules[0].then.escalate_to[0].channel: the {name} channel does not carry alerts (it only talks"
         " to customers)"
     ]
+
+
+def test_a_destination_is_checked_in_the_form_its_channel_reads() -> None:
+    found = problems([{"name": "x", "then": {"escalate_to": [{"channel": "slack", "destination": "T0123ABCD/"}]}}])
+    assert found == [
+        "profiles.acme.rules[0].then.escalate_to[0].destination: expected <workspace>/<channel>, e.g. "
+        "T0123ABCD/C0456EFGH (a team id, or an E… org id)"
+    ]
