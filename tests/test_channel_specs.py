@@ -32,7 +32,7 @@ from tests.test_memory_endpoint import _client as memory_client
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "tests" / "example_channel"
-BUILT_IN = ("chatwoot", "instagram", "memory", "messenger", "slack", "telegram", "webhook")
+BUILT_IN = ("chatwoot", "instagram", "memory", "messenger", "slack", "telegram", "webhook", "whatsapp")
 TOKEN = "example-bridge-token-0123"
 
 
@@ -89,6 +89,12 @@ MINIMAL = {
         "verify_token": "verify-1",
         "access_token": "IGAA-tok-1",
         "account_id": "2",
+    },
+    "whatsapp": {
+        "app_secret": "secret-1",
+        "verify_token": "verify-1",
+        "access_token": "EAAG-tok-1-whatsapp",
+        "phone_number_id": "3",
     },
 }
 
