@@ -96,6 +96,8 @@ class SlackChannel(SendsThrough, Channel):
     name = NAME
 
     def __init__(self, deps: ChannelDeps, config: SlackConfig) -> None:
+        if config.oauth is not None and deps.secrets is None:  # check-config refuses it: never a token in the clear
+            raise ValueError("Slack OAuth stores tokens encrypted: no token keys are configured")
         self.profile = profile = deps.profile
         # slack_sdk joins base_url and the method name with urljoin, so the base must end with "/".
         kwargs = {"base_url": config.api_base.rstrip("/") + "/"} if config.api_base else {}

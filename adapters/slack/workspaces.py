@@ -26,6 +26,7 @@ from core.secrets import SecretBox
 log = logging.getLogger(__name__)
 CACHE_SECONDS = 30  # another process's refresh or removal is seen within this (a send failing on it reads again)
 FORCE = 10**9  # minutes: "refresh whatever the expiry says"
+RACE_PAUSES = (0.05, 0.2, 0.5, 1.0)  # seconds between looks for another process's refresh, after Slack refused ours
 
 
 class NotInstalled(Exception):
@@ -203,7 +204,7 @@ class Workspaces:
     async def refresh(self, served: Served) -> Served:
         """A new token now, whatever its expiry said (Slack answered `token_expired`)."""
         if not served.refreshable:
-            raise RefreshFailed("the token expired and Slack gave no refresh token for it")
+            raise RefreshFailed("token expired, and no refresh token to renew it")
         fresh = await self._rotate(served, FORCE)
         self._cache.clear()
         return fresh
@@ -222,11 +223,15 @@ class Workspaces:
                     installation=served.installation, minutes_before_expiration=minutes
                 )
             except SlackTokenRotationError as exc:
-                again = await self._current(served)
-                if again.record is not None and again.record.version != served.record.version:
-                    return again  # another process refreshed first, with the refresh token we also held
+                # Another process may have refreshed first with the refresh token we also held (Slack spends it):
+                # its tokens are saved a moment after its answer, so look a few times before giving up.
+                for pause in RACE_PAUSES:
+                    again = await self._current(served)
+                    if again.record is not None and again.record.version != served.record.version:
+                        return again
+                    await asyncio.sleep(pause)
                 error = exc.api_error.response.get("error") if isinstance(exc.api_error, SlackApiError) else None
-                raise RefreshFailed(f"Slack refused to refresh the token: {error or 'error'}") from None
+                raise RefreshFailed(f"token refresh refused ({error or 'error'})") from None
             if rotated is None:
                 return served
             saved = await self.installs.replace(served.record, rotated)

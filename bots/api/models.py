@@ -27,6 +27,8 @@ class CloseBody(BaseModel):
     conversation_id: Name = Ident
     user_id: Name = Field(min_length=1, max_length=128)  # the width of contacts.user_id
     thread: Text = Field(None, max_length=191)
+    # The Slack workspace (team id, or org id for an org-wide install) of a profile whose app many installed.
+    workspace: Text = Field(None, max_length=64)
     agent: Text = Field(None, max_length=191)
     team: Text = Field(None, max_length=191)
     locale: Text = Field(None, max_length=16)

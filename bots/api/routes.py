@@ -108,7 +108,7 @@ def api_routes(runtime: Any) -> list[web.RouteDef]:
         if body.last_customer_message_at is not None:  # Meta's 24-hour window counts from it (core.last_inbound)
             metadata[LAST_MESSAGE_HINT] = utc(body.last_customer_message_at).isoformat()
         event = ConversationClosed(
-            Address(body.channel, body.profile, body.conversation_id, body.user_id, body.thread),
+            Address(body.channel, body.profile, body.conversation_id, body.user_id, body.thread, body.workspace),
             body.agent,
             body.team,
             body.locale,
