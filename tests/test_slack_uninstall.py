@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 from bots.sandbox.slack_api import FakeSlack
 from core.secrets import SecretBox
 from core.store import Store
+from core.store.tables import ContactRow
 from tests.slack_installs import (
     IN,
     KEY,
@@ -28,7 +29,9 @@ from tests.slack_installs import (
     rows,
     serve,
 )
-from tests.slack_requests import ADMIN, slack_fake
+from tests.slack_requests import ADMIN, post_json, slack_fake, surveys
+from tests.slack_requests import reaction as desk_reaction
+from tests.slack_requests import serve as serve_desk
 
 fake = pytest.fixture(slack_fake)
 ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN}"}
@@ -175,3 +178,51 @@ async def test_installing_again_brings_the_workspace_back(client: TestClient, fa
     [sent] = fake.of("chat.postMessage")
     assert sent.token == f"Bearer {fake.workspaces.bot_token(TEAM_A)}"
     assert (await rows(client, S))[-1].state == "asked"
+
+
+async def test_a_process_that_has_not_seen_the_removal_yet_gives_up_at_slacks_answer(
+    tmp_path, fake: FakeSlack, clock, store: Store
+) -> None:
+    """The web process removes A; the worker still holds A's installation in its short cache and sends an alert
+    there: Slack answers token_revoked, the worker reads the removal and gives up saying so, and no customer is
+    marked unreachable."""
+    async with serve(tmp_path, fake, clock, store=store) as web, serve(tmp_path, fake, clock, store=store) as worker:
+        await install(web, fake, "code-a", team_id=TEAM_A)
+        await install(web, fake, "code-b", team_id=TEAM_B)
+        slack = worker.runtime.channel("slack", "desk")  # type: ignore[attr-defined]
+        await slack.workspaces.for_send(TEAM_A)  # read, and kept for a few seconds
+        fake.workspaces.revoke(TEAM_A)
+        assert (await post(web, uninstalled(TEAM_A)))[0] == 200
+        await close(web, "D0CUSTB", TEAM_B)
+        await deliver(worker)
+        sid = (await rows(web, S))[0].id
+        for n, text in enumerate(("2", "Nobody answered")):
+            message = {"type": "message", "channel": "D0CUSTB", "user": "UCUST001", "text": text,
+                       "ts": f"170000020{n}.000001", "channel_type": "im"}  # fmt: skip
+            await post(web, event(TEAM_B, message, f"Ev0B{n}"))
+        await deliver(worker)
+    [alert] = [r for r in await rows(web, OB) if r.kind == "detractor_alert"]
+    assert (alert.status, alert.last_error, alert.survey_id) == ("dead", "workspace uninstalled", sid)
+    revoked_call = [c for c in fake.of("chat.postMessage") if c.params["channel"] == "CLEADS"]
+    assert len(revoked_call) == 1  # the one attempt Slack refused
+    assert all(c.unreachable_at is None for c in await rows(web, ContactRow.__table__))
+
+
+async def test_a_configured_tokens_workspace_can_leave_and_come_back(tmp_path, fake: FakeSlack, clock) -> None:
+    """bot_token only: the workspace auth.test names (T0001) uninstalls; its surveys are skipped from then on, until
+    a start finds the configured token working again (a reinstall gave a new one)."""
+    async with serve_desk(tmp_path, fake, clock) as client:
+        assert (await post_json(client, desk_reaction("Ev0BEFORE1")))[0] == 200
+        assert (await post_json(client, event("T0001", {"type": "app_uninstalled"}, "Ev0UNINST9")))[0] == 200
+        [before] = await surveys(client)
+        assert (before.workspace, before.state, before.skip_reason) == ("T0001", "skipped", "uninstalled")
+        opened = await client.post(
+            "/api/v1/conversations/close",
+            json={"profile": "desk", "channel": "slack", "conversation_id": "D0X", "user_id": "U0X",
+                  "workspace": "T0001"},
+            headers=ADMIN_HEADERS,
+        )  # fmt: skip
+        assert (await opened.json())["survey"]["skip_reason"] == "uninstalled"
+    async with serve_desk(tmp_path, fake, clock) as client:  # started again: auth.test answers for T0001
+        assert (await post_json(client, desk_reaction("Ev0AFTER01")))[0] == 200
+        assert [(r.workspace, r.state) for r in await surveys(client)][-1] == ("T0001", "asked")

@@ -22,6 +22,8 @@ UNREACHABLE = {
     "user_disabled", "restricted_action", "team_access_not_granted",
 }  # fmt: skip
 # Slack's codes for a temporary failure on its side; any other `ok: false` would be refused again.
+# A token that no longer works at all: the workspace may have removed the app (not the customer's doing).
+REVOKED = {"token_revoked", "invalid_auth", "account_inactive", "not_authed"}
 TRANSIENT = {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "team_added_to_org"}
 
 
@@ -68,7 +70,12 @@ class SlackSender(OutboundChannel):
         try:
             return await call(token=served.token if served else self.client.token, **params)
         except SlackApiError as exc:
-            if _error(exc) != "token_expired" or served is None or not served.refreshable:
+            error = _error(exc)
+            # Another process may have removed the workspace since this one read its installation.
+            installed = served.record if served is not None else None
+            if error in REVOKED and installed is not None and await self._gone(installed.workspace):
+                raise PermanentFailure("workspace uninstalled") from None
+            if error != "token_expired" or served is None or not served.refreshable:
                 raise classify(exc) from exc
         assert self.workspaces is not None
         try:
@@ -79,6 +86,9 @@ class SlackSender(OutboundChannel):
             return await call(token=served.token, **params)
         except SlackApiError as exc:
             raise classify(exc) from exc
+
+    async def _gone(self, workspace: str) -> bool:
+        return self.workspaces is not None and await self.workspaces.gone(workspace)
 
     async def _post(
         self, delivery: Delivery, text: str, body: list[dict[str, Any]] | None = None, *, thread: bool = True

@@ -268,6 +268,11 @@ class Workspaces:
             await self.installs.remove(workspace, reason)
         self._cache.clear()
 
+    async def gone(self, workspace: str) -> bool:
+        """Whether the workspace removed the app, as stored now (not as cached)."""
+        self._cache.clear()
+        return await self._removed(workspace)
+
     async def user_token_revoked(self, workspace: str | None, user_id: str) -> None:
         if workspace is not None and self.installs is not None:
             await self.installs.drop_user_token([workspace], user_id)
