@@ -78,6 +78,9 @@ class SurveyOut(BaseModel):
     scored_at: datetime | None
     completed_at: datetime | None
     metadata: dict[str, Any] = Field(description="the fields the helpdesk sent when the conversation closed")
+    themes: list[str] = Field(default_factory=list, description="the comment themes its comment mentions")
+    priority: Literal["low", "normal", "high", "urgent"] = Field("normal", description="set by the routing rules")
+    tags: list[str] = Field(default_factory=list, description="added by the routing rules")
 
 
 class ResponseOut(SurveyOut):

@@ -18,6 +18,7 @@ from bots.api.models import (
 )
 from bots.api.privacy_openapi import paths as privacy_paths
 from bots.api.privacy_openapi import schemas as privacy_schemas
+from bots.api.routing_openapi import paths as routing_paths
 from core.reports.filters import FIRST_YEAR, LAST_YEAR
 
 REF = "#/components/schemas/{model}"
@@ -306,6 +307,7 @@ def spec() -> dict[str, Any]:
                 )
             },
             **privacy_paths(_op, _json),
+            **routing_paths(_op, _json, _query(*FILTERS)),
             "/memory/{profile}": _trial_path(),
         },
     }

@@ -12,10 +12,10 @@ from bots.api.models import MAX_ID
 from bots.api.routes import _error
 from bots.auth import authenticate, require_profile
 from core.reports.filters import FilterError, ReportFilters
-from core.reports.sla import sla_report
+from core.reports.sla import SLA_DIMENSIONS, sla_report
 from core.routing_explain import NotAnswered, explain_response
 
-SlaBy = Literal["profile", "channel", "agent", "team", "locale", "claimed_by"]
+SlaBy = Literal[SLA_DIMENSIONS]  # type: ignore[valid-type]  # the report's dimensions and who claimed
 
 
 class RulesTestParams(BaseModel):
