@@ -107,12 +107,18 @@ _COUNT = re.compile(rf"(?<![^\W_])(?:{_NUMBER})\s+(?:{_COUNTED})(?!\w)")
 _TOKEN = re.compile(r"\d+|[^\W\d_]+(?:'[^\W\d_]+)?")
 
 
+# Words that become a number word only once their accent is gone: French "très" (very) is not "tres" (es/ca
+# three) nor "três" (pt three), so "10 · Très probable" and "très bien" keep their meaning.
+_ACCENTED_WORDS = re.compile(r"(?<!\w)très(?!\w)")
+
+
 def _normalize(text: str) -> str:
     """Cut before and after normalising: NFKC alone can make one character eighteen (U+FDFA), and every
     pattern below runs over the result, so the work stays bounded by MAX_LEN whatever was sent."""
     text = text[:MAX_LEN].replace("\U0001f51f", " 10 ")
     text = _KEYCAP.sub(r"\1", text)
-    return _strip_accents(unicodedata.normalize("NFKC", text)[:MAX_LEN].casefold())[:MAX_LEN]
+    folded = _ACCENTED_WORDS.sub(" ", unicodedata.normalize("NFKC", text)[:MAX_LEN].casefold())
+    return _strip_accents(folded)[:MAX_LEN]
 
 
 def _strip_accents(text: str) -> str:

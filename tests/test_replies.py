@@ -4,7 +4,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.channel import score_labels
+from core.messages import LOCALES, MessageCatalog
 from core.replies import MAX_LEN, interpret, is_opt_out, parse_score
+from core.types import AskScore
 
 WORDS = {
     "en": ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"],
@@ -213,3 +216,19 @@ def test_normalisation_cannot_multiply_the_work() -> None:
     assert len(_normalize("\ufdfa" * MAX_LEN)) <= MAX_LEN
     assert parse_score("\ufdfa" * MAX_LEN) is None
     assert is_opt_out("\ufdfa" * 200) is False
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_each_languages_scale_labels_read_back_as_their_numbers(locale: str) -> None:
+    """Channels that echo the tapped option's title as text (Chatwoot, WhatsApp, Messenger) rely on this."""
+    catalog = MessageCatalog()
+    ask = AskScore(text="?", low_label=catalog.text("scale_low", locale), high_label=catalog.text("scale_high", locale))
+    assert [parse_score(label) for label in score_labels(ask)] == list(range(11))
+
+
+@pytest.mark.parametrize(
+    ("text", "score"),
+    [("très bien", None), ("TRÈS content", None), ("Très bien, 9", 9), ("10 très satisfait", 10), ("três", 3)],
+)
+def test_french_tres_is_very_not_three(text: str, score: int | None) -> None:
+    assert parse_score(text) == score
