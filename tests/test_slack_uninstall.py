@@ -5,6 +5,8 @@ are skipped and counted in the report; the other workspaces go on. Both backends
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +14,7 @@ from aiohttp.test_utils import TestClient
 
 from bots.sandbox.slack_api import FakeSlack
 from core.secrets import SecretBox
-from core.store import Store
+from core.store import Store, journal
 from core.store.tables import ContactRow
 from tests.slack_installs import (
     IN,
@@ -226,3 +228,24 @@ async def test_a_configured_tokens_workspace_can_leave_and_come_back(tmp_path, f
     async with serve_desk(tmp_path, fake, clock) as client:  # started again: auth.test answers for T0001
         assert (await post_json(client, desk_reaction("Ev0AFTER01")))[0] == 200
         assert [(r.workspace, r.state) for r in await surveys(client)][-1] == ("T0001", "asked")
+
+
+async def test_a_request_journaled_before_its_workspace_left_is_dropped_on_replay(
+    tmp_path, fake: FakeSlack, clock, store: Store
+) -> None:
+    """A process answered A's event and crashed before working it; A uninstalled meanwhile. The next start replays
+    the request, finds no installation for A and lets it go instead of retrying it until it is dead."""
+    async with serve(tmp_path, fake, clock, store=store) as client:
+        await install(client, fake, "code-a", team_id=TEAM_A)
+        await post(client, uninstalled(TEAM_A))
+    crashed_at = clock() - timedelta(minutes=5)
+    body = json.dumps(reaction(TEAM_A, "Ev0LEFTOVER", "C0ALPHA"))
+    async with store.transaction() as conn:
+        await journal.add(conn, "slack", "desk", body, {"content-type": "application/json"}, crashed_at, "gone:1",
+                          timedelta(seconds=60))  # fmt: skip
+    fake.calls.clear()
+    async with serve(tmp_path, fake, clock, store=store) as client:
+        await client.runtime.channel("slack", "desk").idle()  # type: ignore[attr-defined]
+        async with client.runtime.store.read() as conn:  # type: ignore[attr-defined]
+            assert await journal.entries(conn, "slack") == []
+        assert await rows(client, S) == [] and fake.calls == []

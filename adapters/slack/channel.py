@@ -168,9 +168,10 @@ class SlackChannel(SendsThrough, Channel):
         self._journal_started = False
 
     def _wrap(self, read: Callable[[dict[str, Any]], Any]) -> Callable[[Listener], Any]:
-        """Bolt calls the returned function (by argument name: body, ack, respond). In the routing pass it only
-        reads the payload with `read` (noting a payload of the wrong shape, or one with nothing to do) and acks;
-        in a replay it hands the listener what `read` returned."""
+        """Bolt calls the returned function (by argument name: body, ack, respond, context). In the routing pass it
+        only reads the payload with `read` (noting a payload of the wrong shape, or one with nothing to do) and
+        acks; in a replay it hands the listener what `read` returned, its Web API calls made with the token of the
+        request's workspace."""
 
         def decorate(listener: Listener) -> Callable[..., Awaitable[None]]:
             async def run(body: dict[str, Any], ack: Any, respond: Any, context: Any) -> None:

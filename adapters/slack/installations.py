@@ -1,4 +1,4 @@
-"""slack_sdk's installation and OAuth state stores, kept in npsbot's own database (core.store.installations) so any
+"""slack_sdk's installation and OAuth state stores, kept in npsbot's own database (core.installations) so any
 process can finish an install another started and every process serves every workspace. Slack's `Installation`
 is split into what is secret (its tokens, sealed with the operator's keys by core.secrets) and what is not (ids,
 names, scopes, who installed it, when the tokens expire)."""
