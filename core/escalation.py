@@ -61,26 +61,40 @@ def escalation_messages(
 async def escalate_due(
     store: Store, profiles: Mapping[str, ProfileSettings], now: datetime, limit: int = 200
 ) -> list[Escalated]:
-    """Step every SLA whose next deadline has passed; returns the escalations queued by this call."""
-    done: list[Escalated] = []
+    """Step every SLA whose next deadline has passed, in a transaction of its own; returns the escalations queued."""
     async with store.transaction() as conn:
-        for state in await sla_q.due(conn, now, limit, list(profiles)):
-            kinds, next_check = step(state, now)
-            if not await sla_q.advance(conn, state, kinds, now, next_check) or not kinds:
-                continue
-            survey = await q.get_survey(conn, state.survey_id)
-            if survey is None:
-                continue
-            themes = (await stored_themes.of(conn, [state.survey_id])).get(state.survey_id, ())
-            survey = replace(survey, themes=themes)
-            settings = await _live(conn, profiles[state.profile])
-            messages = [m for kind in kinds for m in escalation_messages(survey, state, kind, settings, now)]
-            await ob.enqueue(conn, messages, now)
-            done += [Escalated(state.survey_id, state.profile, kind) for kind in kinds]
+        done = await escalate(conn, profiles, now, limit)
+    log_escalations(done)
+    return done
+
+
+async def escalate(
+    conn: Any, profiles: Mapping[str, ProfileSettings], now: datetime, limit: int = 200
+) -> list[Escalated]:
+    """The same in the caller's transaction (the worker's pass over due surveys): log them once it commits."""
+    done: list[Escalated] = []
+    if not await sla_q.any_due(conn, now, list(profiles)):  # the idle pass: one indexed lookup, no row locked
+        return done
+    for state in await sla_q.due(conn, now, limit, list(profiles)):
+        kinds, next_check = step(state, now)
+        if not await sla_q.advance(conn, state, kinds, now, next_check) or not kinds:
+            continue
+        survey = await q.get_survey(conn, state.survey_id)
+        if survey is None:
+            continue
+        themes = (await stored_themes.of(conn, [state.survey_id])).get(state.survey_id, ())
+        survey = replace(survey, themes=themes)
+        settings = await _live(conn, profiles[state.profile])
+        messages = [m for kind in kinds for m in escalation_messages(survey, state, kind, settings, now)]
+        await ob.enqueue(conn, messages, now)
+        done += [Escalated(state.survey_id, state.profile, kind) for kind in kinds]
+    return done
+
+
+def log_escalations(done: list[Escalated]) -> None:
     for e in done:
         done_word = "claimed" if e.kind is Kind.CLAIM else "resolved"
         log.info("follow-up %s (%s): escalated, not %s in time", e.survey_id, e.profile, done_word)
-    return done
 
 
 async def _live(conn: Any, settings: ProfileSettings) -> ProfileSettings:

@@ -10,13 +10,13 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from core.escalation import escalate_due
+from core.escalation import escalate, log_escalations
 from core.last_inbound import last_message_hint
 from core.outbound import messages_for
 from core.profiles import ProfileSettings
-from core.routing_step import route_step
 from core.question_status import QuestionStatus
 from core.redaction import stored_survey
+from core.routing_step import route_step
 from core.store import Store, contacts_seen, replays
 from core.store import installations as installs
 from core.store import outbox as ob
@@ -274,10 +274,11 @@ class SurveyService:
                 new, actions = step(survey, Tick(), settings.policy, now)
                 await self._save(conn, survey, new, actions, settings, now)
                 moved.append(Transition.of(survey, new))
+            escalated = await escalate(conn, self.profiles, now, limit)  # follow-ups past their SLA
         for transition in moved:
             if transition is not None:
                 transition.log()
-        escalated = await escalate_due(self.store, self.profiles, now, limit)  # follow-ups past their SLA
+        log_escalations(escalated)
         return len(due) + len(escalated)
 
     async def contacts_seen(self, profile: str, channel: str, seen: Sequence[tuple[str, datetime]]) -> None:

@@ -66,6 +66,12 @@ async def due(conn: AsyncConnection, now: datetime, limit: int, profiles: list[s
     return [_state(r) for r in (await conn.execute(q)).all()]
 
 
+async def any_due(conn: AsyncConnection, now: datetime, profiles: list[str]) -> bool:
+    """Whether any SLA has a deadline passed: a read, so a worker's idle pass takes no write lock for it."""
+    q = select(L.c.survey_id).where(L.c.next_check_at <= now, L.c.profile.in_(profiles)).limit(1)
+    return (await conn.execute(q)).first() is not None
+
+
 async def get(conn: AsyncConnection, survey_id: int) -> SlaState | None:
     q = select(*_COLUMNS).join(S, S.c.id == L.c.survey_id).where(L.c.survey_id == survey_id)
     row = (await conn.execute(q)).first()
