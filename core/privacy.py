@@ -43,6 +43,7 @@ CONTACT_FIELDS = (
     "last_surveyed_at",
 )
 MIN_NEEDLE = 3
+MIN_METADATA = 6  # a metadata value shorter than this is a flag or a plan ("pro"), not something that names anyone
 Redact = Callable[[str, str | None], str | None]  # (profile, text) -> the text as that profile shows it
 
 
@@ -127,7 +128,7 @@ def _needles(user_id: str, surveys: list[dict[str, Any]], contacts: list[dict[st
             str(v) for v in (s["conversation_id"], s["thread"], s["case_id"], s["customer_name"], s["comment"]) if v
         )
         found.update(str(v) for v in s["unparsed"] or () if v)
-        found.update(_strings(s["extra"]))
+        found.update(v for v in _strings(s["extra"]) if len(v) >= MIN_METADATA)
     found.update(str(c["name"]) for c in contacts if c["name"])
     # Shorter text names nobody and would only garble the kept history (a "1" in a field, an "ok" comment).
     kept = {n.strip() for n in found if len(n.strip()) >= MIN_NEEDLE} | {user_id}

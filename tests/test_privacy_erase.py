@@ -10,13 +10,16 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp.test_utils import TestClient
+from sqlalchemy import select
 
 from bots.sandbox.bridge import FakeBridge
 from bots.sandbox.telegram_api import FakeTelegram
 from core.store import Store
+from core.store.tables import OutboxRow
 from tests import privacy_world as w
 
 ERASE = f"/api/v1/contacts/telegram/{w.PERSON}"
+OB = OutboxRow.__table__
 
 
 fake = pytest.fixture(w.fake_telegram)
@@ -58,6 +61,19 @@ async def test_erasure_leaves_no_trace_and_the_report_unchanged(client: TestClie
     sent = len(fake.calls)
     await w.deliver(client)
     assert len(fake.calls) == sent  # the queued question is gone, not sent later
+
+
+async def test_sent_messages_keep_their_history(client: TestClient, store: Store) -> None:
+    """What was sent stays countable and readable — kind, status, score, agent, event type — without the person."""
+    await client.delete(ERASE, headers=w.bearer(w.ADMIN))
+    async with store.read() as conn:
+        rows = (await conn.execute(select(OB).where(OB.c.status == "sent"))).all()
+    alert = next(r for r in rows if r.kind == "detractor_alert")
+    assert (alert.payload["score"], alert.payload["agent"], alert.payload["comment"]) == (3, "Marta", None)
+    assert alert.payload["customer"].startswith("anon:") and alert.target["conversation_id"] == str(w.SUPPORT)
+    events = [r.payload for r in rows if r.kind == "event_notice" and r.payload["data"]["score"] == 3]
+    assert {e["type"] for e in events} == {"survey.responded", "survey.completed", "detractor.created"}
+    assert all(e["data"]["comment"] is None and e["data"]["metadata"] == {} for e in events)
 
 
 async def test_the_open_survey_ends_without_changing_the_figures(client: TestClient, store: Store) -> None:
