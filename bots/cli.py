@@ -249,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from bots import rules_cli
 
-    rules_cli.add_command(sub, with_config)
+    rules_cli.add_command(sub, with_config, _config)
 
     from bots import privacy_cli, retention_cli
 

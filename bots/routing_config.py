@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
@@ -26,14 +26,18 @@ from bots.durations import Duration
 from core.profiles import EVENT_TYPES, AlertTarget
 from core.routing import Rule, Then, When, can_match_detractors
 
-if TYPE_CHECKING:
-    from bots.config import ProfileConfig
-
 RULE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.:-]{0,63}")
 TAG = re.compile(r"[a-z0-9][a-z0-9_:.-]{0,63}")
 EVENT_NAME = re.compile(r"[a-z][a-z0-9_-]*(?:\.[a-z][a-z0-9_-]*)+")  # dotted, as the built-in ones: ticket.create
 ESCALATED = "detractor.escalated"  # raised by the SLA, never by a rule
 FOLLOW_UP_KEYS = ("alert", "claim_within", "resolve_within", "escalate_to")
+
+
+class ProfileView(Protocol):
+    """What the checks read of a profile's configuration (bots.config.ProfileConfig; `rules` and `themes` too)."""
+
+    channels: dict[str, BaseModel]
+    subscriptions: list[Any]
 
 
 class _Strict(BaseModel):
@@ -219,7 +223,7 @@ def to_rules(configs: list[RuleConfig]) -> tuple[Rule, ...]:
     return tuple(c.rule() for c in configs)
 
 
-def _theme_names(profile: ProfileConfig) -> list[str] | None:
+def _theme_names(profile: ProfileView) -> list[str] | None:
     """The profile's theme names, or None when it defines no themes."""
     themes = getattr(profile, "themes", None)
     if isinstance(themes, Mapping):
@@ -228,12 +232,12 @@ def _theme_names(profile: ProfileConfig) -> list[str] | None:
     return list(names) if names else None
 
 
-def custom_events(profile: ProfileConfig) -> set[str]:
+def custom_events(profile: ProfileView) -> set[str]:
     """Event types the profile's rules raise besides the built-in ones."""
     return {e for r in getattr(profile, "rules", []) for e in r.then.emit} - set(EVENT_TYPES)
 
 
-def rule_problems(profile: ProfileConfig) -> list[str]:
+def rule_problems(profile: ProfileView) -> list[str]:
     """What does not fit together between the rules and the rest of the profile, each line naming its key path
     below the profile (`rules[2].then.alert[0].channel: ...`)."""
     rules: list[RuleConfig] = getattr(profile, "rules", [])
@@ -274,7 +278,7 @@ def rule_problems(profile: ProfileConfig) -> list[str]:
     return problems
 
 
-def subscription_problems(profile: ProfileConfig) -> list[str]:
+def subscription_problems(profile: ProfileView) -> list[str]:
     """A subscription may want an event a rule emits; any other unknown type is a typo."""
     known = [*EVENT_TYPES, *sorted(custom_events(profile))]
     problems = []

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -97,22 +98,20 @@ def _span(seconds: float | None) -> str:
     return "—" if seconds is None else compact(timedelta(seconds=seconds))
 
 
-def add_command(sub: Any, with_config: Any) -> None:
-    """`npsbot rules test`, registered on the CLI's subcommands."""
+def add_command(sub: Any, with_config: Any, load: Callable[[Any], Config]) -> None:
+    """`npsbot rules test`, registered on the CLI's subcommands; `load` reads the -c file as every command does."""
     p = sub.add_parser("rules", help="routing rules: try the configuration's rules on stored responses")
     actions = p.add_subparsers(dest="rules_action", required=True)
     t = with_config(actions.add_parser("test", help="which rules match a response and why, and what they would do"))
     t.add_argument("--response", type=int, required=True, help="the response (survey) id")
     t.add_argument("--database", help="database URL (default: database_url from the config)")
     t.add_argument("--format", choices=["table", "json"], default="table")
-    t.set_defaults(func=cmd_rules_test)
+    t.set_defaults(func=lambda args: cmd_rules_test(args, load))
 
 
-def cmd_rules_test(args: Any) -> int:
-    from bots.cli import _config  # the CLI imports this module
-
+def cmd_rules_test(args: Any, load: Callable[[Any], Config]) -> int:
     try:
-        found = asyncio.run(rules_test(_config(args), args.response, args.database))
+        found = asyncio.run(rules_test(load(args), args.response, args.database))
     except RulesTestError as exc:
         print(f"npsbot rules test: {exc}", file=sys.stderr)
         return 2

@@ -18,13 +18,12 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.scoring import classify
 from core.themes.matcher import keys, language
 
 if TYPE_CHECKING:
-    from core.profiles import AlertTarget
     from core.survey import Survey
 
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -34,7 +33,17 @@ ALERT_MODES = ("replace", "add")
 DETRACTOR_SCORES = (0, 6)
 
 
-class Outcome(enum.StrEnum):
+class Target(Protocol):
+    """Where an alert goes (a core.profiles.AlertTarget): routing only passes them on."""
+
+    @property
+    def channel(self) -> str: ...
+
+    @property
+    def destination(self) -> str: ...
+
+
+class Match(enum.StrEnum):
     MATCHED = "matched"
     NO_MATCH = "no_match"
     WAITING = "waiting"  # a condition needs the comment, which is not in yet
@@ -68,7 +77,7 @@ class When:
 class Then:
     """A rule's actions."""
 
-    alert: tuple[AlertTarget, ...] = ()
+    alert: tuple[Target, ...] = ()
     alert_mode: str = "replace"
     priority: str | None = None
     tags: tuple[str, ...] = ()
@@ -76,7 +85,7 @@ class Then:
     stop: bool = False
     claim_within: timedelta | None = None
     resolve_within: timedelta | None = None
-    escalate_to: tuple[AlertTarget, ...] = ()
+    escalate_to: tuple[Target, ...] = ()
 
     @property
     def follow_up(self) -> bool:
@@ -142,7 +151,7 @@ class Check:
 @dataclass(frozen=True, slots=True)
 class Verdict:
     rule: Rule
-    outcome: Outcome
+    outcome: Match
     checks: tuple[Check, ...]
 
 
@@ -154,23 +163,23 @@ class Decision:
     priority: str = DEFAULT_PRIORITY
     tags: tuple[str, ...] = ()
     emit: tuple[str, ...] = ()
-    alert_targets: tuple[AlertTarget, ...] = ()  # a detractor's alert goes to these
+    alert_targets: tuple[Target, ...] = ()  # a detractor's alert goes to these
     defaults_replaced: bool = False
     claim_within: timedelta | None = None
     resolve_within: timedelta | None = None
-    escalate_to: tuple[AlertTarget, ...] = ()  # empty: the escalation goes where the alert went
+    escalate_to: tuple[Target, ...] = ()  # empty: the escalation goes where the alert went
     stopped_by: str | None = None
 
     @property
     def matched(self) -> tuple[str, ...]:
-        return tuple(v.rule.name for v in self.verdicts if v.outcome is Outcome.MATCHED)
+        return tuple(v.rule.name for v in self.verdicts if v.outcome is Match.MATCHED)
 
     @property
     def has_sla(self) -> bool:
         return self.claim_within is not None or self.resolve_within is not None
 
     @property
-    def escalation_targets(self) -> tuple[AlertTarget, ...]:
+    def escalation_targets(self) -> tuple[Target, ...]:
         return self.escalate_to or self.alert_targets
 
 
@@ -261,12 +270,12 @@ def checks(when: When, facts: Facts) -> tuple[Check, ...]:
     return tuple(out)
 
 
-def outcome_of(results: Sequence[Check]) -> Outcome:
+def outcome_of(results: Sequence[Check]) -> Match:
     if any(c.result is False for c in results):
-        return Outcome.NO_MATCH
+        return Match.NO_MATCH
     if any(c.result is None for c in results):
-        return Outcome.WAITING
-    return Outcome.MATCHED
+        return Match.WAITING
+    return Match.MATCHED
 
 
 # ---- evaluation ---------------------------------------------------------------------------------------------------
@@ -278,7 +287,7 @@ def _add(into: list[Any], items: Sequence[Any]) -> None:
             into.append(item)
 
 
-def evaluate(rules: Sequence[Rule], facts: Facts, defaults: Sequence[AlertTarget] = ()) -> Decision:
+def evaluate(rules: Sequence[Rule], facts: Facts, defaults: Sequence[Target] = ()) -> Decision:
     """Walk the rules in order and combine what the matched ones do (see the module's docstring)."""
     verdicts: list[Verdict] = []
     halted: str | None = None
@@ -286,21 +295,21 @@ def evaluate(rules: Sequence[Rule], facts: Facts, defaults: Sequence[AlertTarget
     priority: str | None = None
     claim: timedelta | None = None
     resolve: timedelta | None = None
-    escalate: tuple[AlertTarget, ...] = ()
+    escalate: tuple[Target, ...] = ()
     tags: list[str] = []
     emit: list[str] = []
-    added: list[AlertTarget] = []
+    added: list[Target] = []
     replaced = False
     for rule in rules:
         results = checks(rule.when, facts)
         if halted is not None:
-            verdicts.append(Verdict(rule, Outcome.NOT_REACHED, results))
+            verdicts.append(Verdict(rule, Match.NOT_REACHED, results))
             continue
         outcome = outcome_of(results)
         verdicts.append(Verdict(rule, outcome, results))
-        if outcome is Outcome.WAITING and rule.then.stop:
+        if outcome is Match.WAITING and rule.then.stop:
             halted = rule.name  # whether evaluation goes past it is known once the comment is in
-        if outcome is not Outcome.MATCHED:
+        if outcome is not Match.MATCHED:
             continue
         then = rule.then
         priority = priority or then.priority
@@ -314,7 +323,7 @@ def evaluate(rules: Sequence[Rule], facts: Facts, defaults: Sequence[AlertTarget
             replaced = replaced or then.alert_mode == "replace"
         if then.stop:
             halted = stopped_by = rule.name
-    targets: list[AlertTarget] = [] if replaced else list(defaults)
+    targets: list[Target] = [] if replaced else list(defaults)
     _add(targets, added)
     return Decision(
         verdicts=tuple(verdicts),
@@ -367,7 +376,7 @@ def explain(decision: Decision, facts: Facts) -> dict[str, Any]:
     }
 
 
-def _target(t: AlertTarget) -> dict[str, str]:
+def _target(t: Target) -> dict[str, str]:
     return {"channel": t.channel, "destination": t.destination}
 
 

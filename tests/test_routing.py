@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.profiles import AlertTarget
-from core.routing import Facts, Outcome, Rule, Then, When, can_match_detractors, evaluate, explain, mentions
+from core.routing import Facts, Match, Rule, Then, When, can_match_detractors, evaluate, explain, mentions
 
 DEFAULTS = (AlertTarget("slack", "C0LEADS"),)
 TARGETS = [AlertTarget("slack", "C0VIP"), AlertTarget("telegram", "-100"), AlertTarget("slack", "C0LEADS")]
@@ -67,11 +67,11 @@ def matched(rules: list[Rule], f: Facts) -> list[Rule]:
     out = []
     for rule in rules:
         verdict = evaluate([rule], f).verdicts[0]
-        if verdict.outcome is Outcome.MATCHED:
+        if verdict.outcome is Match.MATCHED:
             out.append(rule)
             if rule.then.stop:
                 break
-        elif verdict.outcome is Outcome.WAITING and rule.then.stop:
+        elif verdict.outcome is Match.WAITING and rule.then.stop:
             break
     return out
 
@@ -103,7 +103,7 @@ def test_nothing_after_a_matched_stop_counts(rules: list[Rule], f: Facts, more: 
         d.alert_targets,
         d.matched,
     )
-    assert all(v.outcome is Outcome.NOT_REACHED for v in e.verdicts[len(rules) :])
+    assert all(v.outcome is Match.NOT_REACHED for v in e.verdicts[len(rules) :])
 
 
 @settings(max_examples=200, deadline=None)
@@ -140,7 +140,7 @@ def test_what_matched_when_scored_still_matches_when_completed(rules: list[Rule]
     assert set(early.emit) <= set(final.emit)
     for v in early.verdicts:
         if v.rule.when.themes or v.rule.when.keywords:
-            assert v.outcome is not Outcome.MATCHED
+            assert v.outcome is not Match.MATCHED
 
 
 def test_order_matters() -> None:
@@ -161,10 +161,10 @@ def test_a_rule_waiting_for_the_comment_holds_back_the_rules_after_it_only_if_it
     rest = Rule("rest", When(), Then(tags=("seen",)))
     scored = Facts(score=3, channel="slack", locale="en")
     d = evaluate([billing, rest], scored)
-    assert [v.outcome for v in d.verdicts] == [Outcome.WAITING, Outcome.NOT_REACHED]
+    assert [v.outcome for v in d.verdicts] == [Match.WAITING, Match.NOT_REACHED]
     assert d.priority == "normal" and d.tags == ()
     d = evaluate([replace(billing, then=Then(priority="high")), rest], scored)
-    assert [v.outcome for v in d.verdicts] == [Outcome.WAITING, Outcome.MATCHED] and d.tags == ("seen",)
+    assert [v.outcome for v in d.verdicts] == [Match.WAITING, Match.MATCHED] and d.tags == ("seen",)
     done = replace(scored, themes=("billing",), comment="invoice wrong")
     assert evaluate([billing, rest], done).matched == ("billing",)
     assert evaluate([billing, rest], replace(done, themes=())).matched == ("rest",)
