@@ -164,3 +164,27 @@ async def test_the_token_goes_in_the_header_only(app: App, fake: FakeGraph, cloc
     [question] = app.to()
     assert question.headers["Authorization"].startswith("Bearer EAAG-acme")
     assert "EAAG" not in question.raw_path
+
+
+async def test_a_bad_token_refusing_every_send_is_warned_about_once(
+    app: App, fake: FakeGraph, clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    for user in ("34600000001", "34600000002", "34600000003"):
+        await app.post(inbound("text", user=user, at=clock()))
+    fake.fail(**fault("access_token_expired", times=3))
+    with caplog.at_level(logging.INFO):
+        for user in ("34600000001", "34600000002", "34600000003"):
+            await app.close(user=user)
+    assert [r.status for r in await app.outbox()] == ["dead"] * 3
+    mine = [r for r in caplog.records if r.name.startswith("adapters.whatsapp")]
+    assert [r.levelno for r in mine] == [logging.WARNING, logging.INFO, logging.INFO]
+    await app.post(inbound("text", user="34600000004", at=clock()))
+    await app.close(user="34600000004")  # the token was renewed: this one goes through
+    assert app.to("34600000004")[-1].message_id is not None
+    caplog.clear()
+    await app.post(inbound("text", user="34600000005", at=clock()))
+    with caplog.at_level(logging.INFO):
+        fake.fail(**fault("access_token_expired"))
+        await app.close(user="34600000005")
+    mine = [r for r in caplog.records if r.name.startswith("adapters.whatsapp")]
+    assert [r.levelno for r in mine] == [logging.WARNING]  # refused again after a success: warned again

@@ -4,11 +4,7 @@ text may quote what was sent, and it never reaches a log or `last_error`."""
 
 from __future__ import annotations
 
-import logging
-
 from core.delivery import DeliveryError, OutsideWindow, PermanentFailure, RetryLater
-
-log = logging.getLogger(__name__)
 
 # Wait and retry; seconds to wait when Meta names no time.
 RETRY_AFTER: dict[int, float] = {
@@ -27,9 +23,13 @@ ACCESS = frozenset({0, 3, 10, 190, *range(200, 300), 131031, 131042, 131045, 133
 REQUEST = frozenset({100, 131008, 131009, 131021, 131051, 131052, 131053, *range(132000, 133000)})
 
 
-def for_code(status: int, code: int | None, subcode: int | None = None, *, what: str = "send") -> DeliveryError:
-    """The delivery error for one Graph error answer. Access and request errors are logged once at WARNING (code,
-    subcode and what was being sent; nothing the customer wrote or who they are)."""
+def needs_operator(code: int | None) -> bool:
+    """A refusal only an operator can fix: the token, the account or number, or what is sent (a template)."""
+    return code in ACCESS or code in REQUEST
+
+
+def for_code(status: int, code: int | None, subcode: int | None = None) -> DeliveryError:
+    """The delivery error for one Graph error answer; its text is the code, subcode, status and a fixed reason."""
     label = f"WhatsApp Graph error {code}" + (f"/{subcode}" if subcode else "") + f" (HTTP {status})"
     if code in RETRY_AFTER:
         return RetryLater(label, RETRY_AFTER[code])
@@ -37,9 +37,8 @@ def for_code(status: int, code: int | None, subcode: int | None = None, *, what:
         return OutsideWindow(f"{label}: outside the 24-hour customer-service window")
     if code in UNREACHABLE:
         return PermanentFailure(f"{label}: message undeliverable", unreachable=True)
-    if code in ACCESS or code in REQUEST:
+    if needs_operator(code):
         kind = "access token, permission or account" if code in ACCESS else "request or template"
-        log.warning("WhatsApp refused a %s: %s error %s (subcode %s)", what, kind, code, subcode)
         return PermanentFailure(f"{label}: {kind} problem")
     if code in TRANSIENT or status >= 500:
         return DeliveryError(label)

@@ -20,7 +20,7 @@ from adapters.metagraph.client import GraphClient, GraphError
 from adapters.metagraph.window import within_window
 from adapters.spec import ChannelDeps
 from adapters.whatsapp.config import NAME, WhatsAppConfig
-from adapters.whatsapp.errors import for_code
+from adapters.whatsapp.errors import ACCESS, for_code, needs_operator
 from adapters.whatsapp.payloads import MAX_TEXT, WA_ID
 from adapters.whatsapp.scale import score_list, step_buttons
 from adapters.whatsapp.steps import STEP
@@ -52,6 +52,7 @@ class WhatsAppSender(OutboundChannel):
         self.per_customer = Rate.per_minute(config.per_customer_per_minute, burst=PER_CUSTOMER_BURST)
         self.session: aiohttp.ClientSession | None = None
         self._client: GraphClient | None = None
+        self._warned: set[int | None] = set()  # codes warned about since the last send Meta took
 
     async def start(self) -> None:
         if self.session is None:
@@ -106,12 +107,24 @@ class WhatsAppSender(OutboundChannel):
         values = {"brand": policy.brand, "question": action.text}
         return await self._send(template_message(to, template, delivery.survey_id, values), f"template {template.name}")
 
+    def _refused(self, exc: GraphError, what: str) -> None:
+        """A WARNING the first time a code refuses a send (until a send goes through again), INFO after that: a bad
+        token refuses every queued message, and one line says so. Codes and what was sent, never the customer."""
+        level = logging.INFO if exc.code in self._warned else logging.WARNING
+        self._warned.add(exc.code)
+        kind = "access token, permission or account" if exc.code in ACCESS else "request or template"
+        log.log(level, "whatsapp %s: Meta refused a %s: %s error %s (subcode %s)", self.profile, what, kind, exc.code,
+                exc.subcode)  # fmt: skip
+
     async def _send(self, message: dict[str, Any], what: str | None) -> str | None:
         client = await self.client()
         try:
             answer = await client.post([self.config.phone_number_id, "messages"], message)
         except GraphError as exc:
-            raise for_code(exc.status, exc.code, exc.subcode, what=what or "message") from exc
+            if needs_operator(exc.code):
+                self._refused(exc, what or "message")
+            raise for_code(exc.status, exc.code, exc.subcode) from exc
+        self._warned.clear()
         sent = answer.get("messages")
         if isinstance(sent, list) and sent and isinstance(sent[0], dict) and isinstance(sent[0].get("id"), str):
             return str(sent[0]["id"])[:191]
