@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import select
 
 from adapters.memory import MemoryChannel
+from bots.config import parse_config
+from bots.runtime import Runtime
 from core.escalation import escalate_due
 from core.profiles import AlertTarget, ProfileSettings, Subscription
 from core.routing import Rule, Then, When
@@ -258,3 +260,43 @@ async def test_the_conditional_update_lets_one_of_two_readers_through(store: Sto
         assert await sla_q.advance(conn, state, [], clock.now, state.resolve_due_at) is True
     async with store.transaction() as conn:
         assert await sla_q.advance(conn, state, [], clock.now, state.resolve_due_at) is False
+
+
+def runtime_config(url: str) -> dict[str, Any]:
+    rule = {
+        "name": "claim fast",
+        "when": {"category": "detractor"},
+        "then": {"claim_within": "1h", "escalate_to": [{"channel": "memory", "destination": "head"}]},
+    }
+    profile = {
+        "brand": "Acme",
+        "policy": {"throttle": "0s"},
+        "channels": {"memory": {}},
+        "alerts": [{"channel": "memory", "destination": "leads"}],
+        "rules": [rule],
+    }
+    return {"database_url": url, "profiles": {"acme": profile}}
+
+
+async def test_a_new_runtime_on_the_same_database_escalates_what_the_old_one_left(store: Store) -> None:
+    """The deadline is stored, not a timer: the process that queued the alert stops, and the worker of the one
+    started after the deadline sends the escalation, once."""
+    clock = FakeClock()
+    first = Runtime(parse_config(runtime_config(store.url), env={}), store=Store(store.url), clock=clock)
+    chat = MemoryChannel(first.service, "acme")
+    await detractor(chat, clock, "c1")
+    await first.worker.drain()
+    memory: Any = first.channel("memory", "acme")
+    assert [d.conversation_id for d in memory.delivered if d.kind == "detractor_alert"] == ["leads"]
+    await first.stop()
+
+    clock.advance(hours=2)
+    second = Runtime(parse_config(runtime_config(store.url), env={}), store=Store(store.url), clock=clock)
+    try:
+        await second.worker.drain()
+        await second.worker.drain()
+        memory = second.channel("memory", "acme")
+        [escalation] = [d for d in memory.delivered if d.kind == "detractor_alert"]
+        assert escalation.conversation_id == "head" and escalation.action.escalation == "claim"
+    finally:
+        await second.stop()
