@@ -244,6 +244,32 @@ async def test_a_question_refused_outside_the_window_is_a_dead_letter_and_skips_
     assert (await skipped_by_reason(store)) == {WA: {"outside_window": 1}}
 
 
+async def test_a_question_that_never_reached_the_customer_frees_its_case_and_their_throttle(
+    store: Store, clock: FakeClock
+) -> None:
+    """The refused question bothered nobody: closing the same case again surveys it, and the contact's throttle
+    counts from the last survey that did reach them (none here, then the earlier one)."""
+    service = SurveyService(store, {PROFILE: ProfileSettings(PROFILE, Policy(throttle=timedelta(days=30)))}, clock)
+    user = "31611111111"
+    first = await close(service, user, conversation="case-1")
+    await Worker(service, {(WA, PROFILE): WindowClosed((user, AskScore))}).drain()
+    assert (await survey_row(store, first)).skip_reason == "outside_window"
+    assert (await contact(store, user)).last_surveyed_at is None
+
+    clock.advance(hours=1)
+    again = await close(service, user, conversation="case-1")  # the same case, closed again
+    await Worker(service, {(WA, PROFILE): Scripted("wamid.REACHED")}).drain()
+    reached = await survey_row(store, again)
+    assert (reached.state, reached.skip_reason, reached.asked_at) == ("asked", None, clock())
+    asked_at = clock()
+
+    clock.advance(days=40)  # past the throttle: asked again, and this time refused
+    third = await close(service, user, conversation="case-2")
+    await Worker(service, {(WA, PROFILE): WindowClosed((user, AskScore))}).drain()
+    assert (await survey_row(store, third)).skip_reason == "outside_window"
+    assert (await contact(store, user)).last_surveyed_at == asked_at
+
+
 async def test_outside_window_on_another_kind_is_an_ordinary_dead_letter(store: Store, clock: FakeClock) -> None:
     service = service_on(store, clock)
     survey_id = await close(service, "31611111111")

@@ -8,14 +8,14 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.question_status import FOLLOWS, QuestionStatus
-from core.store.tables import SurveyRow
+from core.store.tables import ContactRow, SurveyRow
 from core.survey import SkipReason, State
 
-S = SurveyRow.__table__
+S, C = SurveyRow.__table__, ContactRow.__table__
 UNANSWERED = (str(State.PENDING), str(State.ASKED))
 OUTSIDE_WINDOW = SkipReason.OUTSIDE_WINDOW
 
@@ -68,15 +68,34 @@ async def survey_by_ref(conn: AsyncConnection, profile: str, channel: str, ref: 
 
 async def skip_outside_window(conn: AsyncConnection, survey_id: int | None, now: datetime) -> bool:
     """The platform refused the question because its window with the customer had closed and nothing could reopen
-    it: a survey not answered yet ends as skipped (outside_window) instead of waiting to expire."""
-    result = await conn.execute(
-        update(S)
-        .where(S.c.id == survey_id, S.c.state.in_(UNANSWERED), S.c.score.is_(None))
-        .values(
-            state=str(State.SKIPPED),
-            skip_reason=str(OUTSIDE_WINDOW),
-            next_check_at=None,
-            completed_at=now,
+    it: a survey not answered yet ends as skipped (outside_window) instead of waiting to expire. The question never
+    reached the customer, so the survey gives its case back (a later close of the case is surveyed) and the
+    contact's throttle counts from the last survey that did reach them, as if this one had not been asked."""
+    skipped = (
+        await conn.execute(
+            update(S)
+            .where(S.c.id == survey_id, S.c.state.in_(UNANSWERED), S.c.score.is_(None))
+            .values(
+                state=str(State.SKIPPED),
+                skip_reason=str(OUTSIDE_WINDOW),
+                next_check_at=None,
+                completed_at=now,
+                case_key=None,
+            )
+            .returning(S.c.profile, S.c.channel, S.c.user_id)
         )
+    ).first()
+    if skipped is None:
+        return False
+    person = (S.c.profile == skipped.profile, S.c.channel == skipped.channel, S.c.user_id == skipped.user_id)
+    reached = (
+        select(func.max(S.c.asked_at))
+        .where(*person, S.c.id != survey_id, or_(S.c.skip_reason.is_(None), S.c.skip_reason != str(OUTSIDE_WINDOW)))
+        .scalar_subquery()
     )
-    return result.rowcount > 0
+    await conn.execute(
+        update(C)
+        .where(C.c.profile == skipped.profile, C.c.channel == skipped.channel, C.c.user_id == skipped.user_id)
+        .values(last_surveyed_at=reached)
+    )
+    return True
