@@ -1,6 +1,6 @@
 """When each customer last wrote to us (contacts.last_inbound_at), for platforms whose messaging window opens with
-the customer's message (Meta's 24 hours). A batch of messages is one upsert, and the time only moves forward: a
-redelivered or late webhook can never close a window a newer message opened."""
+the customer's message (Meta's 24 hours). A batch of messages is one prepared upsert run per customer, and the time
+only moves forward: a redelivered or late webhook can never close a window a newer message opened."""
 
 from __future__ import annotations
 
@@ -19,16 +19,20 @@ KEY = ("profile", "channel", "user_id")
 USER_WIDTH = 128  # contacts.user_id
 
 
-CHUNK = 1000  # rows per statement: 4 parameters each, far below SQLite's and asyncpg's limits
-
-
-def _upsert(dialect: str, rows: list[dict[str, Any]]) -> Any:
-    """One multi-row INSERT … ON CONFLICT DO UPDATE that keeps the later of the stored and the new time."""
+@cache
+def _upsert(dialect: str) -> Any:
+    """INSERT … ON CONFLICT DO UPDATE that keeps the later of the stored and the new time, built once per dialect
+    (it runs for every webhook batch) and executed with one parameter set per customer."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stmt = dialect_insert(C).values(rows)
+    stmt = dialect_insert(C).values(
+        profile=bindparam("profile"),
+        channel=bindparam("channel"),
+        user_id=bindparam("user_id"),
+        last_inbound_at=bindparam("last_inbound_at", type_=C.c.last_inbound_at.type),
+    )
     newer = case(
         (C.c.last_inbound_at.is_(None), stmt.excluded.last_inbound_at),
         (stmt.excluded.last_inbound_at > C.c.last_inbound_at, stmt.excluded.last_inbound_at),
@@ -66,8 +70,8 @@ async def contacts_seen(
         {"profile": profile, "channel": channel, "user_id": user, "last_inbound_at": when}
         for user, when in sorted(latest(seen, not_after).items())  # a fixed order: batches never lock crosswise
     ]
-    for start in range(0, len(rows), CHUNK):  # one statement for any batch Meta sends (up to 1000 messages)
-        await conn.execute(_upsert(conn.dialect.name, rows[start : start + CHUNK]))
+    if rows:
+        await conn.execute(_upsert(conn.dialect.name), rows)
     return len(rows)
 
 
