@@ -11,7 +11,7 @@ import pytest
 from bots.sandbox.signing import slack_headers, standard_webhook, standard_webhook_valid
 
 ROOT = Path(__file__).resolve().parent.parent
-FAKES = {"LocalServer", "FakeBridge", "FakeSlack", "FakeTelegram"}
+FAKES = {"LocalServer", "FakeBridge", "FakeSlack", "FakeTelegram", "FakeGraph"}
 
 # https://api.slack.com/authentication/verifying-requests-from-slack, the worked example.
 SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
