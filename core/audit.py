@@ -1,7 +1,7 @@
-"""The audit log: who claimed or resolved a follow-up, erased or exported a person, used a token to change
-something, and when the configuration was loaded. An entry holds who, what, when, the profile and a target (a
-survey, a route, a keyed hash of a person) — never message text and never a person's address; `details` takes
-only short plain values, so a message cannot slip in by accident."""
+"""The audit log: who claimed or resolved a follow-up (and which follow-ups were escalated), erased or exported a
+person, used a token to change something, and when the configuration was loaded. An entry holds who, what, when,
+the profile and a target (a survey, a route, a keyed hash of a person) — never message text and never a person's
+address; `details` takes only short plain values, so a message cannot slip in by accident."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from typing import Any
 from core.store import Store
 from core.store import audit_log as q
 
-CLAIM, RESOLVE, ERASE, EXPORT, TOKEN_USE = "claim", "resolve", "erase", "export", "token_use"
-CONFIG_LOADED, CONFIG_RELOADED = "config_loaded", "config_reloaded"
-ACTIONS = (CLAIM, RESOLVE, ERASE, EXPORT, TOKEN_USE, CONFIG_LOADED, CONFIG_RELOADED)
+CLAIM, RESOLVE, ESCALATE, ERASE, EXPORT = "claim", "resolve", "escalate", "erase", "export"
+TOKEN_USE, CONFIG_LOADED, CONFIG_RELOADED = "token_use", "config_loaded", "config_reloaded"
+ACTIONS = (CLAIM, RESOLVE, ESCALATE, ERASE, EXPORT, TOKEN_USE, CONFIG_LOADED, CONFIG_RELOADED)
+SYSTEM = "npsbot"  # the actor of what the service does by itself (an SLA escalation)
 MAX_VALUE = 200  # a details string longer than this is cut: details are names, counts and routes, not text
 MAX_ITEMS = 50
 ACTOR, TARGET, PROFILE = 191, 191, 64  # the columns' widths

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from core import audit
 from core.outbound import alert_messages, event_messages
 from core.profiles import ProfileSettings
 from core.sla import Kind, SlaState, compact, step
@@ -87,6 +88,13 @@ async def escalate(
         settings = await _live(conn, profiles[state.profile])
         messages = [m for kind in kinds for m in escalation_messages(survey, state, kind, settings, now)]
         await ob.enqueue(conn, messages, now)
+        for kind in kinds:
+            details = {"deadline": str(kind), "targets": [t.channel for t in state.escalate_to]}
+            target = audit.survey_target(state.survey_id)
+            await audit.record_in(
+                conn, actor=audit.SYSTEM, action=audit.ESCALATE, profile=state.profile, target=target, at=now,
+                details=details,
+            )  # fmt: skip
         done += [Escalated(state.survey_id, state.profile, kind) for kind in kinds]
     return done
 

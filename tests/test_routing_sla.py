@@ -13,6 +13,7 @@ from sqlalchemy import select
 from adapters.memory import MemoryChannel
 from bots.config import parse_config
 from bots.runtime import Runtime
+from core import audit
 from core.escalation import escalate_due
 from core.profiles import AlertTarget, ProfileSettings, Subscription
 from core.routing import Rule, Then, When
@@ -163,6 +164,12 @@ async def detractor(chat: MemoryChannel, clock: FakeClock, conversation: str) ->
     return sid
 
 
+async def escalations_audited(store: Store) -> list[tuple[str, str]]:
+    entries, _ = await audit.entries(store, audit.AuditQuery(action=audit.ESCALATE, limit=500))
+    assert {(e["actor"], e["profile"]) for e in entries} <= {(audit.SYSTEM, "acme")}
+    return [(e["target"], e["details"]["deadline"]) for e in entries]
+
+
 async def test_escalations_survive_a_restart_and_happen_once(store: Store, clock: FakeClock) -> None:
     first = SurveyService(store, profiles(), clock)
     chat = MemoryChannel(first, "acme")
@@ -212,6 +219,9 @@ async def test_escalations_survive_a_restart_and_happen_once(store: Store, clock
     async with store.read() as conn:
         rows = (await conn.execute(select(SLA.c.survey_id, SLA.c.next_check_at))).all()
     assert {r.next_check_at for r in rows} == {None}  # nothing left to watch
+    assert sorted(await escalations_audited(store)) == sorted(
+        [(f"survey:{sid}", "claim"), *((f"survey:{i}", "resolve") for i in (sid, on_time, late))]
+    )  # each escalation is in the audit log once, by the service itself
 
 
 async def test_a_resolved_follow_up_is_never_escalated(store: Store, clock: FakeClock) -> None:
@@ -246,6 +256,7 @@ async def test_two_workers_on_postgresql_escalate_each_deadline_once(pg_store: S
     sent = alerts(await outbox(pg_store, mark))
     assert sorted(a.survey_id for _, a in sent) == sorted(ids)
     assert len(events(await outbox(pg_store, mark))) == len(ids)
+    assert sorted(await escalations_audited(pg_store)) == sorted((f"survey:{i}", "claim") for i in ids)
 
 
 async def test_the_conditional_update_lets_one_of_two_readers_through(store: Store, clock: FakeClock) -> None:

@@ -12,7 +12,7 @@ from core.reports.filters import FilterError, Since, Text, Until
 
 MAX_LIMIT = 500
 MAX_CURSOR = 2**62
-Action = Literal["claim", "resolve", "erase", "export", "token_use", "config_loaded", "config_reloaded"]
+Action = Literal["claim", "resolve", "escalate", "erase", "export", "token_use", "config_loaded", "config_reloaded"]
 assert set(Action.__args__) == set(audit.ACTIONS)  # one list of actions; the literal is for the document
 CHANNEL_WIDTH, USER_WIDTH = 32, 128  # surveys.channel, contacts.user_id
 
