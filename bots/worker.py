@@ -202,7 +202,8 @@ class Worker:
             self._count("retried", item)
             delay = exc.retry_after if exc.retry_after is not None else backoff_delay(item.attempts)
             # Counted from the answer, not from before the send: nothing for this target goes out any sooner.
-            self.limiter.pause([key for key, _ in limits], self._now() + delay)
+            booked = [key for key, _ in limits]
+            self.limiter.pause([exc.bucket] if exc.bucket in booked else booked, self._now() + delay)
             await self.deliveries.retry(item, self.worker_id, delay, f"rate limited: {exc}")
         except PermanentFailure as exc:
             self._count("failed", item)

@@ -8,11 +8,14 @@ class DeliveryError(Exception):
 
 
 class RetryLater(DeliveryError):
-    """The platform asked us to slow down; `retry_after` seconds is honoured exactly when given."""
+    """The platform asked us to slow down; `retry_after` seconds is honoured exactly when given. `bucket` names the
+    one rate-limit bucket the platform throttled when it says which (WhatsApp's pair limit is one customer's): only
+    that bucket pauses; otherwise every bucket the send booked does."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, retry_after: float | None = None, *, bucket: str | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.bucket = bucket
 
 
 class PermanentFailure(DeliveryError):

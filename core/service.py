@@ -26,7 +26,7 @@ from core.store import surveys as q
 from core.store import themes as stored_themes
 from core.store.steps import save_step
 from core.suppression import SuppressionKeys, anonymised, anonymous_marker
-from core.survey import OPEN_STATES, State, Survey, opts_out, start, step
+from core.survey import OPEN_STATES, SkipReason, State, Survey, opts_out, start, step
 from core.transitions import Transition
 from core.types import (
     Action,
@@ -302,6 +302,30 @@ class SurveyService:
         stored once the send returned: a receipt quicker than that finds nothing, and the next one counts."""
         new = QuestionStatus(status)  # ValueError for anything else
         return await self.store.run_in_transaction(lambda conn: qs.advance_by_ref(conn, profile, channel, ref, new, at))
+
+    async def question_unreachable(self, profile: str, channel: str, ref: str, at: datetime) -> bool:
+        """The platform reported after the fact that the question `ref` could not reach the customer (WhatsApp's
+        131026 in a `failed` status: not a WhatsApp number, an old app, or they blocked us): the status becomes
+        failed, the contact is marked unreachable as a refusal at send time marks it, and its open survey ends
+        skipped (unreachable). True when the contact was found."""
+        now = self.clock()
+
+        async def work(conn: Any) -> tuple[bool, Transition | None]:
+            await qs.advance_by_ref(conn, profile, channel, ref, QuestionStatus.FAILED, at)
+            survey_id = await qs.survey_by_ref(conn, profile, channel, ref)
+            survey = None if survey_id is None else await q.get_survey(conn, survey_id, lock=True)
+            if survey is None:
+                return False, None
+            await q.touch_contact(conn, survey.address, unreachable_at=now)
+            if not survey.is_open:
+                return True, None
+            await q.skip_unreachable(conn, survey.id, now)
+            return True, Transition.of(survey, replace(survey, state=State.SKIPPED, skip_reason=SkipReason.UNREACHABLE))
+
+        found, skipped = await self.store.run_in_transaction(work)
+        if skipped is not None:
+            skipped.log()
+        return found
 
     async def question_outside_window(self, profile: str, channel: str, ref: str, at: datetime) -> bool:
         """The platform reported after the fact that the question `ref` failed because the customer's window had

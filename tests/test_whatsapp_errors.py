@@ -118,6 +118,22 @@ async def test_undeliverable_marks_the_customer_unreachable(app: App, fake: Fake
     assert (await app.survey(survey_id)).skip_reason == "unreachable"
 
 
+async def test_undeliverable_reported_after_the_send_marks_the_customer_unreachable(app: App, clock) -> None:
+    """Meta accepted the question, then reported it failed with 131026 in a status (the documented failed status
+    example carries exactly this code): the customer is marked as a refusal at send time marks them."""
+    await wrote(app, clock)
+    survey_id = await app.close()
+    [question] = app.to()
+    assert await app.post(inbound("status_failed", mid=question.message_id, at=clock())) == 200
+    row = await app.survey(survey_id)
+    assert (row.state, row.skip_reason, row.question_status) == ("skipped", "unreachable", "failed")
+    assert (await app.contact(JANE.key)).unreachable_at is not None
+    clock.advance(days=40)
+    await wrote(app, clock)
+    again = await app.survey(await app.close(conversation_id="later"))
+    assert (again.state, again.skip_reason) == ("skipped", "unreachable")  # nobody asks them again
+
+
 @pytest.mark.parametrize("name", FINAL_WITH_WARNING)
 async def test_refused_token_request_or_template_is_final_and_warned_once(
     app: App, fake: FakeGraph, clock, caplog: pytest.LogCaptureFixture, name: str

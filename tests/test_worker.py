@@ -361,6 +361,29 @@ async def test_retry_after_pauses_the_target_from_the_answer_on(store: Store, cl
     assert worker.limiter.earliest([("bot", Rate(25.0))], clock().timestamp()) == pytest.approx(10.0)
 
 
+async def test_a_limit_naming_one_bucket_pauses_only_that_bucket(store: Store, clock) -> None:
+    """WhatsApp's pair limit (131056) throttles one customer: their bucket waits, the number's other sends go on."""
+    service = service_for(store, clock)
+    chat = MemoryChannel(service, "acme")
+
+    class PairLimited(Scripted):
+        def rate_limits(self, delivery: Delivery) -> list:
+            return [("number", Rate(40.0)), (f"customer:{delivery.conversation_id}", Rate(1.0))]
+
+    sender = PairLimited(RetryLater("131056", retry_after=6, bucket="customer:c1"))
+    worker = Worker(service, {("memory", "acme"): sender})
+    await chat.close("c1", "u1")
+    await worker.run_once()
+    now = clock().timestamp()
+    assert worker.limiter.earliest([("customer:c1", Rate(1.0))], now) == pytest.approx(6.0)
+    assert worker.limiter.earliest([("number", Rate(40.0))], now) < 1.0  # the number is not held for 6 s
+    await chat.close("c2", "u2")
+    await worker.run_once()
+    assert [d.conversation_id for d in sender.calls] == ["c1", "c2"]  # c1's refused attempt, then c2 at once
+    rows = {r.ordering_key: r.status for r in await outbox_rows(store)}
+    assert rows == {"memory:acme:c1": "pending", "memory:acme:c2": "sent"}  # c1 waits its 6 s
+
+
 async def test_two_workers_keep_each_conversation_in_order(pg_store: Store, clock) -> None:
     service = service_for(pg_store, clock)
     chat = MemoryChannel(service, "acme")

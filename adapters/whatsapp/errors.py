@@ -28,11 +28,16 @@ def needs_operator(code: int | None) -> bool:
     return code in ACCESS or code in REQUEST
 
 
-def for_code(status: int, code: int | None, subcode: int | None = None) -> DeliveryError:
+PAIR_LIMIT = 131056  # one customer's limit: only their bucket waits, the number's other sends go on
+
+
+def for_code(
+    status: int, code: int | None, subcode: int | None = None, *, customer_bucket: str | None = None
+) -> DeliveryError:
     """The delivery error for one Graph error answer; its text is the code, subcode, status and a fixed reason."""
     label = f"WhatsApp Graph error {code}" + (f"/{subcode}" if subcode else "") + f" (HTTP {status})"
     if code in RETRY_AFTER:
-        return RetryLater(label, RETRY_AFTER[code])
+        return RetryLater(label, RETRY_AFTER[code], bucket=customer_bucket if code == PAIR_LIMIT else None)
     if code in OUTSIDE_WINDOW:
         return OutsideWindow(f"{label}: outside the 24-hour customer-service window")
     if code in UNREACHABLE:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 from adapters.metagraph.webhook import message_key
 from adapters.spec import ChannelDeps
 from adapters.whatsapp.config import NAME, WhatsAppConfig
-from adapters.whatsapp.errors import OUTSIDE_WINDOW
+from adapters.whatsapp.errors import OUTSIDE_WINDOW, UNREACHABLE
 from adapters.whatsapp.payloads import STATUSES, Entry, Message, Status, Value
 from adapters.whatsapp.scale import ASK, MORE, Reply, parse_reply
 from adapters.whatsapp.steps import Steps
@@ -142,12 +142,16 @@ class Inbound:
     async def status(self, s: Status, now: datetime) -> None:
         """A status of a message we sent; only a question's is recorded (core knows which wamid asked what). A
         question that failed because the window had closed (131047, reported after Meta accepted the send) skips its
-        survey as outside_window, as a refusal at send time does."""
+        survey as outside_window, as a refusal at send time does; one that could not reach the customer (131026) marks
+        them unreachable, as a refusal at send time does too."""
         if s.status not in STATUSES:
             return
         codes = {e.code for e in s.errors if e.code is not None}
         if s.status == "failed" and codes & OUTSIDE_WINDOW:
             await self.service.question_outside_window(self.profile, NAME, s.id, s.at(now))
+            return
+        if s.status == "failed" and codes & UNREACHABLE:  # accepted, then undeliverable: as a refusal at send time
+            await self.service.question_unreachable(self.profile, NAME, s.id, s.at(now))
             return
         recorded = await self.service.question_status(self.profile, NAME, s.id, s.status, s.at(now))
         if s.status == "failed":

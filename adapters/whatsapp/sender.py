@@ -71,8 +71,10 @@ class WhatsAppSender(OutboundChannel):
 
     def rate_limits(self, delivery: Delivery) -> list[Limit]:
         """The number's throughput, and Meta's pair limit for this one customer."""
-        customer = f"{NAME}:{self.config.phone_number_id}:{delivery.conversation_id}"
-        return [self.number, (customer, self.per_customer)]
+        return [self.number, (self._customer_bucket(delivery.conversation_id), self.per_customer)]
+
+    def _customer_bucket(self, to: str) -> str:
+        return f"{NAME}:{self.config.phone_number_id}:{to}"
 
     async def say(self, delivery: Delivery, action: Say) -> str | None:
         to = _recipient(delivery)
@@ -123,7 +125,9 @@ class WhatsAppSender(OutboundChannel):
         except GraphError as exc:
             if needs_operator(exc.code):
                 self._refused(exc, what or "message")
-            raise for_code(exc.status, exc.code, exc.subcode) from exc
+            to = message.get("to")
+            bucket = self._customer_bucket(to) if isinstance(to, str) else None
+            raise for_code(exc.status, exc.code, exc.subcode, customer_bucket=bucket) from exc
         self._warned.clear()
         sent = answer.get("messages")
         if isinstance(sent, list) and sent and isinstance(sent[0], dict) and isinstance(sent[0].get("id"), str):
