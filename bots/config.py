@@ -18,11 +18,11 @@ from bots.channels import discover
 from bots.durations import Duration
 from bots.privacy_config import PrivacyConfig
 from bots.retention_config import PruningConfig, RedactionConfig, RetentionConfig
-from bots.routing_config import EVENT_NAME, RuleConfig, rule_problems, subscription_problems, to_rules
+from bots.routing_config import EVENT_NAME, RuleConfig, TargetConfig, rule_problems, subscription_problems, to_rules
 from bots.token_keys import read_keys
 from bots.worker import WorkerSettings
 from core.messages import LOCALES, MessageCatalog, language, validate_overrides
-from core.profiles import EVENT_TYPES, AlertTarget, ProfileSettings, Subscription
+from core.profiles import EVENT_TYPES, ProfileSettings, Subscription
 from core.reports.summary import MIN_RESPONSES
 from core.survey import Policy
 from core.themes.matcher import ThemeMatcher
@@ -73,22 +73,6 @@ class PolicyConfig(Strict):
         return v
 
 
-class AlertConfig(Strict):
-    channel: str
-    destination: str = Field(min_length=1)
-
-    @field_validator("channel")
-    @classmethod
-    def _carries_alerts(cls, v: str) -> str:
-        found = discover()
-        spec = found.specs.get(v)
-        if spec is None:
-            raise ValueError(found.unknown(v))
-        if not spec.alerts:
-            raise ValueError(f"the {v} channel does not carry alerts (it only talks to customers)")
-        return v
-
-
 class SubscriptionConfig(Strict):
     url: str = Field(pattern=r"^https?://")
     secret: str | None = None
@@ -110,7 +94,7 @@ class ProfileConfig(Strict):
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     messages: dict[str, dict[str, str]] = Field(default_factory=dict)
     channels: dict[str, BaseModel] = Field(default_factory=dict)  # validated by each channel's own model
-    alerts: list[AlertConfig] = Field(default_factory=list)
+    alerts: list[TargetConfig] = Field(default_factory=list)
     subscriptions: list[SubscriptionConfig] = Field(default_factory=list)
     review_url: str | None = None
     link_template: str | None = None
@@ -197,7 +181,7 @@ class ProfileConfig(Strict):
         return ProfileSettings(
             name=name,
             policy=policy,
-            alert_targets=tuple(AlertTarget(a.channel, a.destination) for a in self.alerts),
+            alert_targets=tuple(a.target() for a in self.alerts),
             subscriptions=tuple(Subscription(s.url, frozenset(s.events)) for s in self.subscriptions),
             link_template=self.link_template,
             rules=to_rules(self.rules),

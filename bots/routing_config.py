@@ -99,7 +99,7 @@ EventName = Annotated[str, _pattern(EVENT_NAME, "an event type (dotted lowercase
 
 
 class TargetConfig(_Strict):
-    """Where an alert or escalation goes: as the profile's `alerts` entries."""
+    """Where an alert or escalation goes: a profile's `alerts` entries, a rule's `alert` and `escalate_to`."""
 
     channel: str
     destination: str = Field(min_length=1)
