@@ -7,7 +7,8 @@ by `?profile=`; a profile token reaches its own profiles only — another profil
 from __future__ import annotations
 
 import re
-from typing import TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -21,6 +22,7 @@ from core.reports.filters import FilterError
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 Q = TypeVar("Q", bound=BaseModel)
+T = TypeVar("T")
 
 
 def _json_error(cls: type[web.HTTPException], message: str) -> web.HTTPException:
@@ -54,22 +56,29 @@ def scope_for(principal: Principal, profile: str | None, runtime: Runtime) -> pr
 
 
 def privacy_routes(runtime: Runtime) -> list[web.RouteDef]:
-    async def erase(request: web.Request) -> web.Response:
-        principal = authenticate(request, runtime.config)
-        params = _query(request, PersonParams)
+    async def on_person(
+        request: web.Request, principal: Principal, profile: str | None, act: Callable[..., Awaitable[T]], **extra: Any
+    ) -> T:
+        """Erase or export the person in the path, within what the token reaches; nobody stored there: 404."""
         channel, user_id = _person(request)
         try:
-            done = await privacy.erase(
+            return await act(
                 runtime.store,
                 runtime.service.suppression,
                 channel=channel,
                 user_id=user_id,
-                scope=scope_for(principal, params.profile, runtime),
+                scope=scope_for(principal, profile, runtime),
                 actor=actor_of(request, principal),
                 now=runtime.service.clock(),
+                **extra,
             )
         except privacy.UnknownPerson:
             raise _json_error(web.HTTPNotFound, "no such contact") from None
+
+    async def erase(request: web.Request) -> web.Response:
+        principal = authenticate(request, runtime.config)
+        params = _query(request, PersonParams)
+        done = await on_person(request, principal, params.profile, privacy.erase)
         status = "erased" if done.changed else "already_erased"
         return web.json_response({"status": status, "profiles": list(done.profiles), "rows": done.counts})
 
@@ -78,20 +87,8 @@ def privacy_routes(runtime: Runtime) -> list[web.RouteDef]:
         params = _query(request, ExportParams)
         if params.unredacted and principal.profiles is not None:
             raise _json_error(web.HTTPForbidden, "only an admin token may export the stored, unredacted text")
-        channel, user_id = _person(request)
-        try:
-            found = await privacy.export(
-                runtime.store,
-                runtime.service.suppression,
-                channel=channel,
-                user_id=user_id,
-                scope=scope_for(principal, params.profile, runtime),
-                actor=actor_of(request, principal),
-                now=runtime.service.clock(),
-                redact=None if params.unredacted else privacy.redactor(runtime.profiles),
-            )
-        except privacy.UnknownPerson:
-            raise _json_error(web.HTTPNotFound, "no such contact") from None
+        redact = None if params.unredacted else privacy.redactor(runtime.profiles)
+        found = await on_person(request, principal, params.profile, privacy.export, redact=redact)
         return web.json_response(found)
 
     async def audit_log(request: web.Request) -> web.Response:
