@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal, Self
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
 from core import audit
-from core.reports.filters import FilterError, Since, Text, Until
+from core.reports.filters import QueryParams, Since, Text, Until
 
 MAX_LIMIT = 500
 MAX_CURSOR = 2**62
@@ -17,19 +16,7 @@ assert set(Action.__args__) == set(audit.ACTIONS)  # one list of actions; the li
 CHANNEL_WIDTH, USER_WIDTH = 32, 128  # surveys.channel, contacts.user_id
 
 
-class _Query(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    @classmethod
-    def parse(cls, data: Mapping[str, Any]) -> Self:
-        """FilterError (one line naming the parameter) instead of pydantic's report."""
-        try:
-            return cls.model_validate(dict(data))
-        except ValidationError as exc:
-            raise FilterError.of(exc) from None
-
-
-class PersonParams(_Query):
+class PersonParams(QueryParams):
     """`?profile=` narrows an erasure or export to one profile; without it, every profile the token reaches."""
 
     profile: Text = Field(None, max_length=64)
@@ -42,7 +29,7 @@ class ExportParams(PersonParams):
     unredacted: bool = False
 
 
-class AuditParams(_Query):
+class AuditParams(QueryParams):
     action: Action | None = None
     profile: Text = Field(None, max_length=64)
     since: Since = None

@@ -105,18 +105,10 @@ Since = Annotated[datetime | None, BeforeValidator(_since)]
 Until = Annotated[datetime | None, BeforeValidator(_until)]
 
 
-class ReportFilters(BaseModel):
-    """The filters every report takes; subclasses add what one surface needs (paging, buckets, comment search)."""
+class QueryParams(BaseModel):
+    """Query parameters or CLI options: unknown keys refused, problems one FilterError line naming the key."""
 
     model_config = ConfigDict(extra="forbid")
-    profile: Text = Field(None, max_length=64)
-    channel: Text = Field(None, max_length=32)
-    agent: Text = Field(None, max_length=191)
-    team: Text = Field(None, max_length=191)
-    locale: Text = Field(None, max_length=16)
-    workspace: Text = Field(None, max_length=64)
-    since: Since = None
-    until: Until = None
 
     @classmethod
     def parse(cls, data: Mapping[str, Any]) -> Self:
@@ -125,6 +117,19 @@ class ReportFilters(BaseModel):
             return cls.model_validate(dict(data))
         except ValidationError as exc:
             raise FilterError.of(exc) from None
+
+
+class ReportFilters(QueryParams):
+    """The filters every report takes; subclasses add what one surface needs (paging, buckets, comment search)."""
+
+    profile: Text = Field(None, max_length=64)
+    channel: Text = Field(None, max_length=32)
+    agent: Text = Field(None, max_length=191)
+    team: Text = Field(None, max_length=191)
+    locale: Text = Field(None, max_length=16)
+    workspace: Text = Field(None, max_length=64)
+    since: Since = None
+    until: Until = None
 
     def filters(self, profiles: tuple[str, ...] | None = None) -> Filters:
         """The SQL-side filters, restricted to `profiles` (the caller's view) when given."""
