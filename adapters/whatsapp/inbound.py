@@ -48,11 +48,8 @@ class Inbound:
     async def entry(self, raw: dict[str, Any]) -> None:
         """Every `messages` change of one entry. A message whose handling raised (the database was unreachable) does
         not stop the others; the first such error is raised at the end, so the batch is retried from the journal."""
-        try:
-            entry = Entry.model_validate(raw)
-        except ValidationError as exc:
-            log.warning("whatsapp %s: an entry is not shaped as Meta documents (%d errors); skipped", self.profile,
-                        exc.error_count())  # fmt: skip
+        entry = _parsed(Entry, raw, self.profile, "an entry")
+        if entry is None:
             return
         failure: Exception | None = None
         for change in entry.changes:
@@ -66,11 +63,8 @@ class Inbound:
             raise failure
 
     async def _change(self, raw: Any) -> None:
-        try:
-            value = Value.model_validate(raw)
-        except ValidationError as exc:
-            log.warning("whatsapp %s: a change is not shaped as Meta documents (%d errors); skipped", self.profile,
-                        exc.error_count())  # fmt: skip
+        value = _parsed(Value, raw, self.profile, "a change")
+        if value is None:
             return
         if value.metadata.phone_number_id != self.phone_number_id:
             log.info("whatsapp %s: a change for phone number id %s (not this profile's) ignored", self.profile,
@@ -159,12 +153,16 @@ class Inbound:
             log.info("whatsapp %s: a message failed (error %s; a question: %s)", self.profile, shown, recorded)
 
 
+def _parsed(model: type[M], raw: Any, profile: str, what: str) -> M | None:
+    """`raw` read as `model`; None, logged without its content, when it does not fit Meta's documented shape."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        log.warning("whatsapp %s: %s is not shaped as Meta documents (%d errors); skipped", profile, what,
+                    exc.error_count())  # fmt: skip
+        return None
+
+
 def _valid(model: type[M], items: list[Any], profile: str, what: str) -> list[M]:
-    out: list[M] = []
-    for index, item in enumerate(items):
-        try:
-            out.append(model.model_validate(item))
-        except ValidationError as exc:
-            log.warning("whatsapp %s: %s %d is not shaped as Meta documents (%d errors); skipped", profile, what,
-                        index, exc.error_count())  # fmt: skip
-    return out
+    parsed = (_parsed(model, item, profile, f"{what} {index}") for index, item in enumerate(items))
+    return [item for item in parsed if item is not None]
