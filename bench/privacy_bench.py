@@ -19,17 +19,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
-import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import delete, func, select, text, update
 
-from bench.report_bench import PG_ADMIN, admin
+from bench.databases import empty_store
 from core import privacy
 from core.retention import Pruning
 from core.store import Store
@@ -205,24 +201,8 @@ async def survey_plan(store: Store, who: tuple[str, str, str]) -> str:
 
 
 async def run_backend(backend: str, rows: int) -> list[tuple[str, float]]:
-    if backend == "sqlite":
-        directory = Path(tempfile.mkdtemp(prefix="npsbot-pbench-"))
-        store = Store(f"sqlite+aiosqlite:///{directory / 'p.db'}")
-        try:
-            return await bench(store, rows)
-        finally:
-            await store.dispose()
-            shutil.rmtree(directory, ignore_errors=True)
-    name = f"npsbot_pbench_{uuid.uuid4().hex[:8]}"
-    await admin(f'CREATE DATABASE "{name}"')
-    try:
-        store = Store(PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}")
-        try:
-            return await bench(store, rows)
-        finally:
-            await store.dispose()
-    finally:
-        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with empty_store(backend, "pbench") as store:
+        return await bench(store, rows)
 
 
 async def main() -> None:

@@ -12,21 +12,18 @@ import argparse
 import asyncio
 import csv
 import io
-import os
 import random
-import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
+from bench.databases import PG_ADMIN, admin, empty_store  # noqa: F401 (benches import PG_ADMIN and admin from here)
 from core.reports import Filters, breakdown, summary
 from core.reports.analytics import distribution, followup_stats, trend
 from core.store import Store
 
-PG_ADMIN = os.environ.get("NPSBOT_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 COLUMNS = (
     "profile", "channel", "conversation_id", "user_id", "case_id", "agent", "team", "locale", "state", "score",
     "category", "reasks", "unparsed", "extra", "created_at", "asked_at", "scored_at", "completed_at", "resolved_at",
@@ -116,36 +113,14 @@ async def bench(store: Store, n: int) -> list[tuple[str, float]]:
     ]  # fmt: skip
 
 
-async def admin(sql: str) -> None:
-    import asyncpg
-
-    con = await asyncpg.connect(PG_ADMIN)
-    try:
-        await con.execute(sql)
-    finally:
-        await con.close()
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"])
     args = parser.parse_args()
     for backend in args.backends:
-        if backend == "sqlite":
-            store = Store(f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='npsbot-rbench-')}/r.db")
+        async with empty_store(backend, "rbench") as store:
             results = await bench(store, args.rows)
-            await store.dispose()
-        else:
-            name = f"npsbot_rbench_{uuid.uuid4().hex[:8]}"
-            await admin(f'CREATE DATABASE "{name}"')
-            try:
-                url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
-                store = Store(url)
-                results = await bench(store, args.rows)
-                await store.dispose()
-            finally:
-                await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         base = results[0][1]
         print(f"{backend}, {args.rows:,} responses (best of 3):")
         for label, seconds in results:

@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import timeit
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import text
 
+from bench.databases import empty_store
 from bench.parser_bench import bare
-from bench.report_bench import PG_ADMIN, admin, timed
+from bench.report_bench import timed
 from core.replies import interpret
 from core.reports import Filters
 from core.reports.analytics import comments
@@ -167,20 +166,8 @@ async def main() -> None:
     if args.part == "match":
         return
     for backend in args.backends:
-        if backend == "sqlite":
-            store = Store(f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='npsbot-tbench-')}/t.db")
+        async with empty_store(backend, "tbench") as store:
             results = await report_part(store, args.rows)
-            await store.dispose()
-        else:
-            name = f"npsbot_tbench_{uuid.uuid4().hex[:8]}"
-            await admin(f'CREATE DATABASE "{name}"')
-            try:
-                url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
-                store = Store(url)
-                results = await report_part(store, args.rows)
-                await store.dispose()
-            finally:
-                await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         base = results[0][1]
         print(f"{backend}, {args.rows:,} responses (best of 3):")
         for label, seconds in results:
