@@ -36,6 +36,7 @@ JANE, BOB = "1254477777772919", "1254477777772920"  # the customers' scoped ids 
 FAST = {"rate_per_second": 1000, "per_recipient_per_second": 1000}
 SURVEYS, OUTBOX, CONTACTS = SurveyRow.__table__, OutboxRow.__table__, ContactRow.__table__
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+REASK = "Sorry, I didn't catch that"  # how the re-ask of the question starts
 
 
 def account(kind: str, profile: str) -> str:
@@ -185,6 +186,13 @@ class App:
         out = await resp.json()
         await self.drain()
         return int(out["survey"]["id"]) if out.get("survey") else None
+
+    async def asked(self, customer: str = JANE, profile: str = "acme") -> int:
+        """A survey whose question went out: the customer wrote, then the conversation was closed. Its id."""
+        await self.write("hello", customer, profile)
+        survey_id = await self.close(customer, profile)
+        assert survey_id is not None
+        return survey_id
 
     async def drain(self) -> None:
         await self.runtime.worker.drain()

@@ -11,22 +11,13 @@ from sqlalchemy import func, select
 
 from bots.sandbox.meta_customers import signed
 from core.store.tables import InboundJournalRow
-from tests.messaging_app import APP_SECRET, BACKENDS, BOB, IG, JANE, App, doc, serve
-
-REASK = "Sorry, I didn't catch that"
+from tests.messaging_app import APP_SECRET, BACKENDS, BOB, IG, JANE, REASK, App, doc, serve
 
 
 @pytest.fixture(params=BACKENDS)
 async def app(request: pytest.FixtureRequest, tmp_path, clock):
     async with serve("instagram", request.param, request, tmp_path, clock) as a:
         yield a
-
-
-async def asked(app: App, customer: str = JANE, profile: str = "acme") -> int:
-    await app.write("hello", customer, profile)
-    survey_id = await app.close(customer, profile)
-    assert survey_id is not None
-    return survey_id
 
 
 def now_ms(app: App) -> int:
@@ -40,7 +31,7 @@ async def post_doc(app: App, name: str, **subs: str) -> int:
 
 
 async def test_our_echo_is_not_a_reply(app: App) -> None:
-    survey_id = await asked(app)
+    survey_id = await app.asked()
     assert await post_doc(app, "instagram_echo.json", **{"MESSAGE-TEXT": "7"}) == 200
     row = await app.survey(survey_id)
     assert (row.score, row.reasks) == (None, 0) and len(app.fake.sent) == 1
@@ -51,27 +42,27 @@ async def test_our_echo_is_not_a_reply(app: App) -> None:
     ["instagram_attachment.json", "instagram_story_mention.json", "instagram_unsupported.json"],
 )
 async def test_a_message_without_text_gets_the_question_again(app: App, name: str) -> None:
-    survey_id = await asked(app)
+    survey_id = await app.asked()
     assert await post_doc(app, name) == 200
     assert app.fake.sent[-1].json["message"]["text"].startswith(REASK)
     assert (await app.survey(survey_id)).reasks == 1
 
 
 async def test_an_unsent_message_is_ignored(app: App) -> None:
-    survey_id = await asked(app)
+    survey_id = await app.asked()
     assert await post_doc(app, "instagram_deleted.json") == 200
     assert (await app.survey(survey_id)).reasks == 0 and len(app.fake.sent) == 1
 
 
 async def test_a_reaction_to_the_question_gets_it_again(app: App) -> None:
-    survey_id = await asked(app)
+    survey_id = await app.asked()
     assert await post_doc(app, "instagram_reaction.json", **{"MESSAGE-ID": app.fake.sent[0].message_id}) == 200
     assert app.fake.sent[-1].json["message"]["text"].startswith(REASK)
     assert (await app.survey(survey_id)).reasks == 1
 
 
 async def test_a_redelivered_message_is_handled_once(app: App) -> None:
-    survey_id = await asked(app)
+    survey_id = await app.asked()
     body = app.message("6")
     await app.post(body)
     await app.post(body)
@@ -79,8 +70,8 @@ async def test_a_redelivered_message_is_handled_once(app: App) -> None:
 
 
 async def test_forged_quick_replies_are_refused(app: App) -> None:
-    mine, bobs = await asked(app), await asked(app, BOB)
-    theirs = await asked(app, JANE, "tapas")
+    mine, bobs = await app.asked(), await app.asked(BOB)
+    theirs = await app.asked(JANE, "tapas")
     await app.tap(1, payload=f"nps:{bobs}:1")  # another customer's survey
     await app.tap(2, payload=f"nps:{theirs}:2")  # another profile's survey
     for survey_id in (mine, bobs, theirs):
@@ -88,7 +79,7 @@ async def test_forged_quick_replies_are_refused(app: App) -> None:
 
 
 async def test_an_entry_for_another_account_is_ignored(app: App) -> None:
-    survey_id = await asked(app)
+    survey_id = await app.asked()
     body = app.message("10")
     body["entry"][0]["id"] = IG["tapas"]
     assert await app.post(body) == 200

@@ -13,9 +13,7 @@ from sqlalchemy import func, select
 
 from bots.sandbox.meta_customers import messaging_attachment, messaging_body, signed
 from core.store.tables import InboundJournalRow
-from tests.messaging_app import APP_SECRET, BACKENDS, BOB, CONTACTS, JANE, PAGE, SURVEYS, VERIFY, App, doc, serve
-
-REASK = "Sorry, I didn't catch that"
+from tests.messaging_app import APP_SECRET, BACKENDS, BOB, CONTACTS, JANE, PAGE, REASK, SURVEYS, VERIFY, App, doc, serve
 
 
 @pytest.fixture(params=BACKENDS)
@@ -24,19 +22,12 @@ async def app(request: pytest.FixtureRequest, tmp_path, clock):
         yield a
 
 
-async def asked(app: App, customer: str = JANE, profile: str = "acme") -> int:
-    await app.write("hello", customer, profile)
-    survey_id = await app.close(customer, profile)
-    assert survey_id is not None
-    return survey_id
-
-
 def texts(app: App, customer: str = JANE) -> list[str]:
     return [s.json["message"]["text"] for s in app.fake.of(to=customer)]
 
 
 async def test_a_redelivered_message_is_handled_once(app: App) -> None:
-    survey_id = await asked(app)
+    survey_id = await app.asked()
     body = app.message("huh?")
     assert await app.post(body) == 200
     assert await app.post(body) == 200  # Meta got no 200 in time and sent the batch again
@@ -45,7 +36,7 @@ async def test_a_redelivered_message_is_handled_once(app: App) -> None:
 
 
 async def test_a_batch_with_a_bad_entry_loses_none_of_the_others(app: App) -> None:
-    jane, bob = await asked(app), await asked(app, BOB)
+    jane, bob = await app.asked(), await app.asked(BOB)
     good = app.message("8")
     other = app.message("nine", BOB)["entry"][0]
     broken_event = {"sender": {"id": 12}, "recipient": {}, "message": "not an object"}
@@ -60,7 +51,7 @@ async def test_a_batch_with_a_bad_entry_loses_none_of_the_others(app: App) -> No
 
 
 async def test_our_own_echo_is_not_a_reply(app: App) -> None:
-    survey_id = await asked(app)
+    survey_id = await app.asked()
     before = len(app.fake.sent)
     echo = doc("messenger_echo.json", app.subs(**{"hello, world!": "9"}))
     assert await app.post(echo) == 200
@@ -70,7 +61,7 @@ async def test_our_own_echo_is_not_a_reply(app: App) -> None:
 
 @pytest.mark.parametrize("name", ["messenger_attachment.json", "messenger_sticker.json", "messenger_fallback.json"])
 async def test_a_message_without_text_gets_the_question_again(app: App, name: str) -> None:
-    survey_id = await asked(app)
+    survey_id = await app.asked()
     body = doc(name, app.subs())
     body["entry"][0]["messaging"][0]["timestamp"] = int(app.clock().timestamp() * 1000)
     assert await app.post(body) == 200
@@ -81,14 +72,14 @@ async def test_a_message_without_text_gets_the_question_again(app: App, name: st
 
 @pytest.mark.parametrize("kind", ["location", "audio", "video", "file"])
 async def test_location_audio_video_and_files_get_the_question_again(app: App, kind: str) -> None:
-    survey_id = await asked(app)
+    survey_id = await app.asked()
     assert await app.post(messaging_body("page", PAGE["acme"], [messaging_attachment(JANE, PAGE["acme"], kind)])) == 200
     assert texts(app)[-1].startswith(REASK)
     assert (await app.survey(survey_id)).reasks == 1
 
 
 async def test_a_reaction_gets_the_question_again(app: App) -> None:
-    survey_id = await asked(app)
+    survey_id = await app.asked()
     reaction = doc("messenger_reaction.json", app.subs(**{"<MID_OF_ReactedTo_Message>": app.fake.sent[0].message_id}))
     assert await app.post(reaction) == 200
     assert texts(app)[-1].startswith(REASK)
@@ -98,7 +89,7 @@ async def test_a_reaction_gets_the_question_again(app: App) -> None:
 
 
 async def test_a_sticker_in_place_of_the_comment_ends_the_survey_without_one(app: App) -> None:
-    survey_id = await asked(app)
+    survey_id = await app.asked()
     await app.tap(10)
     await app.post(doc("messenger_sticker.json", app.subs()))
     row = await app.survey(survey_id)
@@ -116,7 +107,7 @@ async def test_a_menu_postback_is_no_reply_but_opens_the_window(app: App) -> Non
 
 
 async def test_a_postback_carrying_a_score_counts(app: App) -> None:
-    survey_id = await asked(app)
+    survey_id = await app.asked()
     postback = doc("messenger_postback.json", app.subs(**{"<USER_DEFINED_PAYLOAD>": f"nps:{survey_id}:7"}))
     await app.post(postback)
     assert (await app.survey(survey_id)).score == 7
@@ -125,7 +116,7 @@ async def test_a_postback_carrying_a_score_counts(app: App) -> None:
 async def test_a_quick_reply_naming_another_customers_survey_is_refused(
     app: App, caplog: pytest.LogCaptureFixture
 ) -> None:
-    mine, bobs = await asked(app), await asked(app, BOB)
+    mine, bobs = await app.asked(), await app.asked(BOB)
     with caplog.at_level(logging.INFO):
         await app.tap(0, payload=f"nps:{bobs}:0")
     assert (await app.survey(bobs)).score is None and (await app.survey(mine)).score is None
@@ -134,8 +125,8 @@ async def test_a_quick_reply_naming_another_customers_survey_is_refused(
 
 
 async def test_a_quick_reply_naming_another_profiles_survey_is_refused(app: App) -> None:
-    mine = await asked(app)
-    theirs = await asked(app, JANE, "tapas")  # the same person writes to the other profile's Page
+    mine = await app.asked()
+    theirs = await app.asked(JANE, "tapas")  # the same person writes to the other profile's Page
     await app.tap(0, payload=f"nps:{theirs}:0")  # arriving at acme's webhook
     assert (await app.survey(theirs)).score is None and (await app.survey(mine)).score is None
     await app.tap(6, profile="tapas")
@@ -143,7 +134,7 @@ async def test_a_quick_reply_naming_another_profiles_survey_is_refused(app: App)
 
 
 async def test_a_payload_out_of_bounds_is_read_as_the_text_it_came_with(app: App) -> None:
-    survey_id = await asked(app)
+    survey_id = await app.asked()
     await app.tap(5, payload="nps:99999999999999999999:5")
     assert (await app.survey(survey_id)).score == 5  # the title "5", as typed
     await app.tap(2, payload="nps:1:11")  # no such score: only the comment counts now
@@ -152,7 +143,7 @@ async def test_a_payload_out_of_bounds_is_read_as_the_text_it_came_with(app: App
 
 
 async def test_an_entry_for_another_page_is_ignored(app: App) -> None:
-    survey_id = await asked(app)
+    survey_id = await app.asked()
     body = app.message("10")
     body["entry"][0]["id"] = PAGE["tapas"]
     assert await app.post(body) == 200
