@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from sqlalchemy import text
 
+from bots.sandbox.graph_api import FakeGraph
 from core.store import Store
 
 PG_ADMIN = os.environ.get("NPSBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -131,3 +132,11 @@ async def sqlite_store(tmp_path) -> AsyncIterator[Store]:
     await s.migrate()
     yield s
     await s.dispose()
+
+
+@pytest.fixture
+async def fake_graph() -> AsyncIterator[FakeGraph]:
+    """The sandbox's Graph API on a local port, which the Meta channels' tests send to."""
+    graph = await FakeGraph().start()
+    yield graph
+    await graph.close()

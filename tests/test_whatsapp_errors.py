@@ -37,16 +37,9 @@ def fault(name: str, **kw: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeGraph]:
-    f = await FakeGraph().start()
-    yield f
-    await f.close()
-
-
-@pytest.fixture
-async def app(store: Store, fake: FakeGraph, clock) -> AsyncIterator[App]:
+async def app(store: Store, fake_graph: FakeGraph, clock) -> AsyncIterator[App]:
     templates = {"en": {"name": "nps_survey", "language": "en_US"}}
-    async with serve(store, fake, clock, templates=templates) as a:
+    async with serve(store, fake_graph, clock, templates=templates) as a:
         yield a
 
 
@@ -85,9 +78,9 @@ async def wrote(app: App, clock) -> None:
 
 
 @pytest.mark.parametrize(("name", "delay"), [("throughput", 2.0), ("pair_rate_limit", 6.0)])
-async def test_rate_limits_wait_and_retry(app: App, fake: FakeGraph, clock, name: str, delay: float) -> None:
+async def test_rate_limits_wait_and_retry(app: App, fake_graph: FakeGraph, clock, name: str, delay: float) -> None:
     await wrote(app, clock)
-    fake.fail(**fault(name))
+    fake_graph.fail(**fault(name))
     survey_id = await app.close()
     [row] = [r for r in await app.outbox() if r.kind == "ask_score"]
     assert (row.status, row.attempts) == ("pending", 1)
@@ -100,17 +93,17 @@ async def test_rate_limits_wait_and_retry(app: App, fake: FakeGraph, clock, name
 
 
 @pytest.mark.parametrize("name", ["unknown", "service_unavailable"])
-async def test_metas_own_failures_are_retried(app: App, fake: FakeGraph, clock, name: str) -> None:
+async def test_metas_own_failures_are_retried(app: App, fake_graph: FakeGraph, clock, name: str) -> None:
     await wrote(app, clock)
-    fake.fail(**fault(name))
+    fake_graph.fail(**fault(name))
     await app.close()
     [row] = [r for r in await app.outbox() if r.kind == "ask_score"]
     assert (row.status, row.attempts) == ("pending", 1) and row.next_attempt_at > clock()
 
 
-async def test_undeliverable_marks_the_customer_unreachable(app: App, fake: FakeGraph, clock) -> None:
+async def test_undeliverable_marks_the_customer_unreachable(app: App, fake_graph: FakeGraph, clock) -> None:
     await wrote(app, clock)
-    fake.fail(**fault("undeliverable"))
+    fake_graph.fail(**fault("undeliverable"))
     survey_id = await app.close()
     [row] = [r for r in await app.outbox() if r.kind == "ask_score"]
     assert row.status == "dead" and "131026" in row.last_error
@@ -136,10 +129,10 @@ async def test_undeliverable_reported_after_the_send_marks_the_customer_unreacha
 
 @pytest.mark.parametrize("name", FINAL_WITH_WARNING)
 async def test_refused_token_request_or_template_is_final_and_warned_once(
-    app: App, fake: FakeGraph, clock, caplog: pytest.LogCaptureFixture, name: str
+    app: App, fake_graph: FakeGraph, clock, caplog: pytest.LogCaptureFixture, name: str
 ) -> None:
     await wrote(app, clock)
-    fake.fail(**fault(name))
+    fake_graph.fail(**fault(name))
     with caplog.at_level(logging.INFO):
         await app.close()
     [row] = [r for r in await app.outbox() if r.kind == "ask_score"]
@@ -153,9 +146,9 @@ async def test_refused_token_request_or_template_is_final_and_warned_once(
             assert JANE.key not in text and ERRORS[name]["error"]["message"] not in text
 
 
-async def test_a_refused_template_is_a_dead_letter_naming_it(app: App, fake: FakeGraph, clock) -> None:
+async def test_a_refused_template_is_a_dead_letter_naming_it(app: App, fake_graph: FakeGraph, clock) -> None:
     await app.post(inbound("text", at=clock() - timedelta(hours=30)))
-    fake.fail(**fault("template_missing"))
+    fake_graph.fail(**fault("template_missing"))
     survey_id = await app.close()
     [template] = app.to()
     assert template.json["type"] == "template"
@@ -164,17 +157,17 @@ async def test_a_refused_template_is_a_dead_letter_naming_it(app: App, fake: Fak
     assert (await app.survey(survey_id)).state == "asked"  # not the window's fault: an operator must fix it
 
 
-async def test_the_comment_question_outside_the_window_is_a_dead_letter(app: App, fake: FakeGraph, clock) -> None:
+async def test_the_comment_question_outside_the_window_is_a_dead_letter(app: App, fake_graph: FakeGraph, clock) -> None:
     await wrote(app, clock)
     survey_id = await app.close()
-    fake.fail(**fault("re_engagement"))
+    fake_graph.fail(**fault("re_engagement"))
     await app.post(inbound("interactive_list_reply", interactive=pick(app.to()[-1], "9")))
     [row] = [r for r in await app.outbox() if r.kind == "ask_comment"]
     assert row.status == "dead" and "131047" in row.last_error
     assert (await app.survey(survey_id)).state == "scored"  # the score stands
 
 
-async def test_the_token_goes_in_the_header_only(app: App, fake: FakeGraph, clock) -> None:
+async def test_the_token_goes_in_the_header_only(app: App, fake_graph: FakeGraph, clock) -> None:
     await wrote(app, clock)
     await app.close()
     [question] = app.to()
@@ -183,11 +176,11 @@ async def test_the_token_goes_in_the_header_only(app: App, fake: FakeGraph, cloc
 
 
 async def test_a_bad_token_refusing_every_send_is_warned_about_once(
-    app: App, fake: FakeGraph, clock, caplog: pytest.LogCaptureFixture
+    app: App, fake_graph: FakeGraph, clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     for user in ("34600000001", "34600000002", "34600000003"):
         await app.post(inbound("text", user=user, at=clock()))
-    fake.fail(**fault("access_token_expired", times=3))
+    fake_graph.fail(**fault("access_token_expired", times=3))
     with caplog.at_level(logging.INFO):
         for user in ("34600000001", "34600000002", "34600000003"):
             await app.close(user=user)
@@ -200,7 +193,7 @@ async def test_a_bad_token_refusing_every_send_is_warned_about_once(
     caplog.clear()
     await app.post(inbound("text", user="34600000005", at=clock()))
     with caplog.at_level(logging.INFO):
-        fake.fail(**fault("access_token_expired"))
+        fake_graph.fail(**fault("access_token_expired"))
         await app.close(user="34600000005")
     mine = [r for r in caplog.records if r.name.startswith("adapters.whatsapp")]
     assert [r.levelno for r in mine] == [logging.WARNING]  # refused again after a success: warned again

@@ -23,15 +23,8 @@ BOB, ANA = "34600111222", "34600333444"
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeGraph]:
-    f = await FakeGraph().start()
-    yield f
-    await f.close()
-
-
-@pytest.fixture
-async def app(store: Store, fake: FakeGraph, clock) -> AsyncIterator[App]:
-    async with serve(store, fake, clock) as a:
+async def app(store: Store, fake_graph: FakeGraph, clock) -> AsyncIterator[App]:
+    async with serve(store, fake_graph, clock) as a:
         yield a
 
 

@@ -19,15 +19,8 @@ COMMENT = "pterodactyl slow support, write me at zoe.q@example.org"
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeGraph]:
-    f = await FakeGraph().start()
-    yield f
-    await f.close()
-
-
-@pytest.fixture
-async def app(store: Store, fake: FakeGraph, clock) -> AsyncIterator[App]:
-    async with serve(store, fake, clock) as a:
+async def app(store: Store, fake_graph: FakeGraph, clock) -> AsyncIterator[App]:
+    async with serve(store, fake_graph, clock) as a:
         yield a
 
 
@@ -38,7 +31,7 @@ def named(body: dict) -> dict:
 
 
 async def test_no_info_record_holds_customer_text_names_or_ids(
-    app: App, fake: FakeGraph, clock, caplog: pytest.LogCaptureFixture
+    app: App, fake_graph: FakeGraph, clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     await app.post(named(inbound("text", user=WA_ID, text={"body": OPENING}, at=clock())))
@@ -53,7 +46,7 @@ async def test_no_info_record_holds_customer_text_names_or_ids(
     await app.post(failed)
     await app.post(named(inbound("text", user=WA_ID, number="999999999999999", text={"body": OPENING})))
     token = example("errors")["access_token_expired"]["error"]
-    fake.fail(token["code"], status=401, message=token["message"])
+    fake_graph.fail(token["code"], status=401, message=token["message"])
     await app.post(named(inbound("text", user=WA_ID, text={"body": COMMENT})))  # the thanks is refused: 190
     assert (await app.survey(survey_id)).comment.startswith("pterodactyl slow support")  # an email is redacted
     records = [r for r in caplog.records if r.levelno >= logging.INFO]

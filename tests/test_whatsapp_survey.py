@@ -16,15 +16,8 @@ from tests.whatsapp_app import ACCESS, JANE, NUMBER, App, buttons_of, inbound, p
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeGraph]:
-    f = await FakeGraph().start()
-    yield f
-    await f.close()
-
-
-@pytest.fixture
-async def app(store: Store, fake: FakeGraph, clock) -> AsyncIterator[App]:
-    async with serve(store, fake, clock) as a:
+async def app(store: Store, fake_graph: FakeGraph, clock) -> AsyncIterator[App]:
+    async with serve(store, fake_graph, clock) as a:
         yield a
 
 
@@ -62,8 +55,10 @@ async def test_a_full_survey_list_pick_comment_thanks(app: App, clock) -> None:
 
 
 @pytest.mark.parametrize("score", range(11))
-async def test_every_score_is_at_most_two_taps_away(sqlite_store: Store, fake: FakeGraph, clock, score: int) -> None:
-    async with serve(sqlite_store, fake, clock) as app:
+async def test_every_score_is_at_most_two_taps_away(
+    sqlite_store: Store, fake_graph: FakeGraph, clock, score: int
+) -> None:
+    async with serve(sqlite_store, fake_graph, clock) as app:
         customers = app.customers()
         await customers.write(JANE.key, JANE, "hi")
         survey_id = await app.close()
@@ -90,9 +85,9 @@ async def test_every_score_is_at_most_two_taps_away(sqlite_store: Store, fake: F
      ("fr", "neuf sur dix", 9), ("de", "0/10", 0)],
 )  # fmt: skip
 async def test_a_typed_score_in_each_shipped_language(
-    sqlite_store: Store, fake: FakeGraph, clock, locale: str, typed: str, score: int
+    sqlite_store: Store, fake_graph: FakeGraph, clock, locale: str, typed: str, score: int
 ) -> None:
-    async with serve(sqlite_store, fake, clock) as app:
+    async with serve(sqlite_store, fake_graph, clock) as app:
         await app.post(inbound("text", at=clock()))
         survey_id = await app.close(locale=locale)
         question = app.to()[-1]

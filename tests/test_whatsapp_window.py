@@ -21,15 +21,8 @@ TEMPLATES = {
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeGraph]:
-    f = await FakeGraph().start()
-    yield f
-    await f.close()
-
-
-@pytest.fixture
-async def app(store: Store, fake: FakeGraph, clock) -> AsyncIterator[App]:
-    async with serve(store, fake, clock, templates=TEMPLATES) as a:
+async def app(store: Store, fake_graph: FakeGraph, clock) -> AsyncIterator[App]:
+    async with serve(store, fake_graph, clock, templates=TEMPLATES) as a:
         yield a
 
 
@@ -102,9 +95,9 @@ async def test_a_locale_without_a_template_falls_back_to_the_profile_default(app
 
 
 async def test_outside_the_window_without_a_template_the_survey_is_skipped(
-    store: Store, fake: FakeGraph, clock
+    store: Store, fake_graph: FakeGraph, clock
 ) -> None:
-    async with serve(store, fake, clock) as app:
+    async with serve(store, fake_graph, clock) as app:
         await wrote(app, clock, 25)
         survey_id = await app.close()
         assert app.to() == []  # nothing was sent: Meta would refuse it
@@ -115,11 +108,11 @@ async def test_outside_the_window_without_a_template_the_survey_is_skipped(
 
 
 async def test_never_seen_writing_the_list_is_tried_and_meta_131047_falls_back_to_the_template(
-    app: App, fake: FakeGraph, clock
+    app: App, fake_graph: FakeGraph, clock
 ) -> None:
     """A help desk's inbox got the customer's messages, so npsbot does not know when they last wrote."""
     assert await app.contact(JANE.key) is None
-    fake.fail(**_error("re_engagement"))
+    fake_graph.fail(**_error("re_engagement"))
     survey_id = await app.close()
     refused, template = app.to()
     assert refused.json["type"] == "interactive" and refused.message_id is None
@@ -132,8 +125,8 @@ async def test_never_seen_writing_the_list_goes_out_when_meta_takes_it(app: App,
     assert app.to()[-1].json["interactive"]["type"] == "list"
 
 
-async def test_a_failed_status_131047_skips_the_unanswered_survey(store: Store, fake: FakeGraph, clock) -> None:
-    async with serve(store, fake, clock) as app:
+async def test_a_failed_status_131047_skips_the_unanswered_survey(store: Store, fake_graph: FakeGraph, clock) -> None:
+    async with serve(store, fake_graph, clock) as app:
         await app.close()  # never seen writing: the list is tried and Meta takes it, then fails it
         [question] = app.to()
         failed = inbound("status_failed", mid=question.message_id, at=clock())
