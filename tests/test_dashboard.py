@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import shutil
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -20,6 +18,7 @@ from bots.runtime import Runtime
 from core import followup
 from core.service import utcnow
 from core.types import Address, ConversationClosed, ScoreGiven, TextReceived
+from tests.browser import chromium, headless_chrome
 from tests.live import live_app
 
 ADMIN, ACME = "dash-admin-token", "dash-acme-token"
@@ -189,12 +188,6 @@ def test_assets_ship_in_the_package_without_external_urls() -> None:
         assert not re.search(r"""(?:src|href)\s*=\s*["'](?!/report/)""", text), f"{f.name} loads from elsewhere"
 
 
-def chromium() -> tuple[str, str] | None:
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
-    return (browser, driver) if browser and driver else None
-
-
 @pytest.fixture
 def live(tmp_path) -> Iterator[str]:
     with live_app(config(str(tmp_path / "live.db")), seed) as url:
@@ -204,23 +197,11 @@ def live(tmp_path) -> Iterator[str]:
 @pytest.mark.browser
 @pytest.mark.skipif(chromium() is None, reason="Debian chromium and chromium-driver are not installed")
 def test_dashboard_renders_charts_in_chromium(live: str, tmp_path) -> None:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    browser, driver_path = chromium()  # type: ignore[misc]
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for arg in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1100",
-        f"--user-data-dir={tempfile.mkdtemp(prefix='npsbot-chromium-')}",
-    ):  # fmt: skip
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # to read Content-Security-Policy reports
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver = headless_chrome("--window-size=1400,1100")
     loaded = ec.presence_of_element_located((By.CSS_SELECTOR, "body[data-loaded=true]"))
     try:
         driver.get(live + "/report")
@@ -319,22 +300,11 @@ def live_themes(tmp_path) -> Iterator[str]:
 @pytest.mark.browser
 @pytest.mark.skipif(chromium() is None, reason="Debian chromium and chromium-driver are not installed")
 def test_theme_chart_and_table_filter_the_comments_in_chromium(live_themes: str, tmp_path) -> None:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    browser, driver_path = chromium()  # type: ignore[misc]
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for arg in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-        "--window-size=1400,1600", f"--user-data-dir={tempfile.mkdtemp(prefix='npsbot-chromium-')}",
-    ):  # fmt: skip
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver = headless_chrome("--window-size=1400,1600")
     loaded = ec.presence_of_element_located((By.CSS_SELECTOR, "body[data-loaded=true]"))
 
     def reload_after(action) -> None:

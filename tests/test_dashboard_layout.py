@@ -5,7 +5,6 @@ are saved under the test's tmp path."""
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,8 +16,8 @@ from bots.runtime import Runtime
 from core import followup
 from core.service import utcnow
 from core.types import Address, ConversationClosed, ScoreGiven, TextReceived
+from tests.browser import chromium, headless_chrome
 from tests.live import live_app
-from tests.test_dashboard import chromium
 
 ADMIN = "layout-admin-token"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -92,22 +91,6 @@ def live(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def _driver() -> Any:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    browser, driver_path = chromium()  # type: ignore[misc]
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for arg in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-        f"--user-data-dir={tempfile.mkdtemp(prefix='npsbot-chromium-')}",
-    ):  # fmt: skip
-        options.add_argument(arg)
-    return webdriver.Chrome(service=Service(driver_path), options=options)
-
-
 def _viewport(driver: Any, width: int, height: int, mobile: bool) -> None:
     """The page's own viewport, exactly (a window size would include the browser's frame)."""
     metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile}
@@ -167,7 +150,7 @@ return {
 def test_dashboard_layout_at_desktop_and_phone_widths(live: str, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
 
-    driver = _driver()
+    driver = headless_chrome("--hide-scrollbars")
     shots = tmp_path / "screenshots"
     shots.mkdir()
     try:
