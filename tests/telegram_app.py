@@ -90,6 +90,17 @@ async def survey_row(client: TestClient, **where: Any) -> Any:
         return (await conn.execute(q)).first()
 
 
+async def detractor(client: TestClient, comment: str) -> int:
+    """Ivo, asked in GROUP after an agent's /close, scores 3 and comments; the alert has gone out. The survey's id."""
+    customer = tg.user(4245, "Ivo", "en")
+    await post(client, tg.text_update(GROUP, AGENT, "/close", reply_to=tg.message(GROUP, customer, "meh")))
+    survey_id = (await survey_row(client)).id
+    await post(client, tg.text_update(GROUP, customer, "3"))
+    await post(client, tg.text_update(GROUP, customer, comment))
+    await deliver(client)
+    return survey_id
+
+
 def sent_texts(fake: FakeTelegram, chat_id: int) -> list[str]:
     return [c.params["text"] for c in fake.of("sendMessage", chat_id)]
 

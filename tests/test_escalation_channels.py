@@ -26,7 +26,7 @@ from tests.slack_requests import (
     thread_reply,
 )
 from tests.slack_requests import deliver as slack_deliver
-from tests.telegram_app import AGENT, GROUP, SUPPORT, deliver, make_config, post, survey_row
+from tests.telegram_app import SUPPORT, deliver, detractor, make_config, post, survey_row
 
 ESCALATIONS = -100777  # the head of support's Telegram group
 
@@ -55,13 +55,7 @@ async def test_telegram_escalation_reaches_the_escalation_chat_which_may_claim(t
         await runtime.store.migrate()
         async with TestClient(TestServer(create_app(runtime))) as client:
             client.runtime = runtime  # type: ignore[attr-defined]
-            customer = tg.user(4245, "Ivo", "en")
-            asked = tg.message(GROUP, customer, "meh")
-            await post(client, tg.text_update(GROUP, AGENT, "/close", reply_to=asked))
-            sid = (await survey_row(client)).id
-            await post(client, tg.text_update(GROUP, customer, "3"))
-            await post(client, tg.text_update(GROUP, customer, "Nobody answered for two days"))
-            await deliver(client)
+            sid = await detractor(client, "Nobody answered for two days")
             [alert] = fake.of("sendMessage", SUPPORT)
             assert alert.params["text"].endswith("\n[high] #vip")
             assert fake.of("sendMessage", ESCALATIONS) == []

@@ -18,6 +18,7 @@ from tests.telegram_app import (
     SECRET,
     SUPPORT,
     deliver,
+    detractor,
     labelled_ends,
     make_config,
     post,
@@ -195,13 +196,7 @@ async def test_kicking_the_bot_opts_out(client: TestClient, fake: FakeTelegram) 
 
 
 async def test_detractor_alert_with_claim_and_resolve(client: TestClient, fake: FakeTelegram) -> None:
-    customer = tg.user(4245, "Ivo", "en")
-    asked = tg.message(GROUP, customer, "meh")
-    await post(client, tg.text_update(GROUP, AGENT, "/close", reply_to=asked))
-    sid = (await survey_row(client)).id
-    await post(client, tg.text_update(GROUP, customer, "3"))
-    await post(client, tg.text_update(GROUP, customer, "Nobody answered for two days"))
-    await deliver(client)
+    sid = await detractor(client, "Nobody answered for two days")
     [alert] = fake.of("sendMessage", SUPPORT)
     assert "Detractor (3/10)" in alert.params["text"] and "Nobody answered" in alert.params["text"]
     labels = [b["text"] for b in alert.params["reply_markup"]["inline_keyboard"][0]]
