@@ -92,6 +92,16 @@ async def served(
         yield client
 
 
+async def populated_client(
+    store: Store, clock: Any, fake: FakeTelegram, bridge: FakeBridge
+) -> AsyncIterator[TestClient]:
+    """Fixture body, `client = pytest.fixture(populated_client)`: the app, populated; `client.detractor` is the
+    person's detractor survey id."""
+    async with served(store, clock, fake, bridge) as client:
+        client.detractor = await populate(client, clock)  # type: ignore[attr-defined]
+        yield client
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

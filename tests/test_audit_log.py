@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -25,11 +24,7 @@ fake = pytest.fixture(w.fake_telegram)
 bridge = pytest.fixture(w.fake_bridge)
 
 
-@pytest.fixture
-async def client(store: Store, clock, fake, bridge) -> AsyncIterator[TestClient]:
-    async with w.served(store, clock, fake, bridge) as c:
-        c.detractor = await w.populate(c, clock)  # type: ignore[attr-defined]
-        yield c
+client = pytest.fixture(w.populated_client)
 
 
 async def entries(client: TestClient, query: str = "") -> list[dict]:

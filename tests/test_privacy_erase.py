@@ -6,14 +6,10 @@ is never surveyed again."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from bots.sandbox.bridge import FakeBridge
-from bots.sandbox.telegram_api import FakeTelegram
 from core.store import Store
 from core.store.tables import OutboxRow
 from tests import privacy_world as w
@@ -26,11 +22,7 @@ fake = pytest.fixture(w.fake_telegram)
 bridge = pytest.fixture(w.fake_bridge)
 
 
-@pytest.fixture
-async def client(store: Store, clock, fake: FakeTelegram, bridge: FakeBridge) -> AsyncIterator[TestClient]:
-    async with w.served(store, clock, fake, bridge) as c:
-        await w.populate(c, clock)
-        yield c
+client = pytest.fixture(w.populated_client)
 
 
 async def test_the_person_is_stored_everywhere_before(client: TestClient, store: Store) -> None:

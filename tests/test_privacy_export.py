@@ -4,8 +4,6 @@ profile shows them — on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -17,11 +15,7 @@ fake = pytest.fixture(w.fake_telegram)
 bridge = pytest.fixture(w.fake_bridge)
 
 
-@pytest.fixture
-async def client(store: Store, clock, fake, bridge) -> AsyncIterator[TestClient]:
-    async with w.served(store, clock, fake, bridge) as c:
-        c.detractor = await w.populate(c, clock)  # type: ignore[attr-defined]
-        yield c
+client = pytest.fixture(w.populated_client)
 
 
 async def _export(client: TestClient, token: str = w.ADMIN, path: str = PATH) -> dict:
