@@ -3,17 +3,14 @@ the person's surveys are found through the ix_survey_person index."""
 
 from __future__ import annotations
 
+from bench.databases import empty_store
 from bench.privacy_bench import bench, person, survey_plan
-from core.store import Store
 
 
-async def test_bench_runs_every_measure_next_to_the_baseline(tmp_path) -> None:
-    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'bench.db'}")
-    try:
+async def test_bench_runs_every_measure_next_to_the_baseline() -> None:
+    async with empty_store("sqlite", "test") as store:
         results = await bench(store, 3000)  # each erasure also checks it found the person's surveys
         plan = await survey_plan(store, person(7))
-    finally:
-        await store.dispose()
     labels = [label for label, _ in results]
     assert labels[0].startswith("baseline") and len(labels) == len(set(labels)) == 5
     assert all(seconds > 0 for _, seconds in results)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
+from bench.databases import empty_store
 from bench.report_bench import bench
-from core.store import Store
 
 
-async def test_bench_runs_every_query_next_to_the_baseline(tmp_path) -> None:
-    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'bench.db'}")
-    try:
+async def test_bench_runs_every_query_next_to_the_baseline() -> None:
+    async with empty_store("sqlite", "test") as store:
         results = await bench(store, 500)  # also checks the summary counted every generated response
-    finally:
-        await store.dispose()
     labels = [label for label, _ in results]
     assert labels[0] == "bare GROUP BY category" and len(labels) == len(set(labels)) == 7
     assert "detractor follow-up, median to resolve" in labels and all(seconds > 0 for _, seconds in results)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
+from bench.databases import empty_store
 from bench.themes_bench import match_part, report_part
-from core.store import Store
 
 
-async def test_report_part_generates_in_sql_and_times_every_query(tmp_path) -> None:
-    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'bench.db'}")
-    try:
+async def test_report_part_generates_in_sql_and_times_every_query() -> None:
+    async with empty_store("sqlite", "test") as store:
         results = await report_part(store, 500)  # also checks that every generated response is there
-    finally:
-        await store.dispose()
     labels = [label for label, _ in results]
     assert labels[0] == "bare GROUP BY category (surveys)" and len(set(labels)) == len(labels) == 6
     assert all(seconds > 0 for _, seconds in results)
