@@ -24,7 +24,7 @@ from sqlalchemy import text
 
 from bench.databases import empty_store
 from bench.parser_bench import bare
-from bench.report_bench import timed
+from bench.report_bench import show, timed
 from core.replies import interpret
 from core.reports import Filters
 from core.reports.analytics import comments
@@ -168,10 +168,7 @@ async def main() -> None:
     for backend in args.backends:
         async with empty_store(backend, "tbench") as store:
             results = await report_part(store, args.rows)
-        base = results[0][1]
-        print(f"{backend}, {args.rows:,} responses (best of 3):")
-        for label, seconds in results:
-            print(f"  {label:<42} {seconds * 1000:9.1f} ms   {seconds / base:5.2f}× the bare GROUP BY")
+        show(f"{backend}, {args.rows:,} responses (best of 3):", results, width=42)
 
 
 if __name__ == "__main__":
