@@ -32,3 +32,22 @@ def headless_chrome(*args: str) -> Any:
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(driver_path), options=options)
+
+
+def until_loaded(driver: Any) -> None:
+    """Wait until the dashboard has drawn its data: it then sets body[data-loaded=true]."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 30).until(ec.presence_of_element_located((By.CSS_SELECTOR, "body[data-loaded=true]")))
+
+
+def sign_in(driver: Any, url: str, token: str) -> None:
+    """Open the dashboard at `url`, sign in with `token` and wait until it has drawn."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(url)
+    driver.find_element(By.NAME, "token").send_keys(token)
+    driver.find_element(By.ID, "signin").click()
+    until_loaded(driver)

@@ -18,7 +18,7 @@ from bots.runtime import Runtime
 from core import followup
 from core.service import utcnow
 from core.types import Address, ConversationClosed, ScoreGiven, TextReceived
-from tests.browser import chromium, headless_chrome
+from tests.browser import chromium, headless_chrome, sign_in, until_loaded
 from tests.live import live_app
 
 ADMIN, ACME = "dash-admin-token", "dash-acme-token"
@@ -202,12 +202,8 @@ def test_dashboard_renders_charts_in_chromium(live: str, tmp_path) -> None:
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     driver = headless_chrome("--window-size=1400,1100")
-    loaded = ec.presence_of_element_located((By.CSS_SELECTOR, "body[data-loaded=true]"))
     try:
-        driver.get(live + "/report")
-        driver.find_element(By.NAME, "token").send_keys(ADMIN)
-        driver.find_element(By.ID, "signin").click()
-        WebDriverWait(driver, 30).until(loaded)
+        sign_in(driver, live + "/report", ADMIN)
         assert driver.find_element(By.ID, "responses").text == str(len(SCORES) + 1)
         assert "95 % interval" in driver.find_element(By.ID, "interval").text
         bars = driver.find_elements(By.CSS_SELECTOR, "#distribution rect")
@@ -226,7 +222,7 @@ def test_dashboard_renders_charts_in_chromium(live: str, tmp_path) -> None:
         Select(driver.find_element(By.ID, "agent")).select_by_value("ben")
         driver.execute_script("document.body.dataset.loaded = 'false'")
         driver.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
-        WebDriverWait(driver, 30).until(loaded)
+        until_loaded(driver)
         assert driver.find_element(By.ID, "responses").text == str(len(SCORES) // 2)
         assert "agent=ben" in driver.find_element(By.ID, "csv").get_attribute("href")
         refused = [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
@@ -301,16 +297,14 @@ def live_themes(tmp_path) -> Iterator[str]:
 @pytest.mark.skipif(chromium() is None, reason="Debian chromium and chromium-driver are not installed")
 def test_theme_chart_and_table_filter_the_comments_in_chromium(live_themes: str, tmp_path) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver = headless_chrome("--window-size=1400,1600")
-    loaded = ec.presence_of_element_located((By.CSS_SELECTOR, "body[data-loaded=true]"))
 
     def reload_after(action) -> None:
         driver.execute_script("document.body.dataset.loaded = 'false'")
         action()
-        WebDriverWait(driver, 30).until(loaded)
+        until_loaded(driver)
 
     def comment_texts() -> list[str]:
         return [
@@ -319,10 +313,7 @@ def test_theme_chart_and_table_filter_the_comments_in_chromium(live_themes: str,
         ]
 
     try:
-        driver.get(live_themes + "/report")
-        driver.find_element(By.NAME, "token").send_keys(ACME)
-        driver.find_element(By.ID, "signin").click()
-        WebDriverWait(driver, 30).until(loaded)
+        sign_in(driver, live_themes + "/report", ACME)
         bars = {
             g.get_attribute("data-theme"): g for g in driver.find_elements(By.CSS_SELECTOR, "#theme-chart g.theme-bar")
         }

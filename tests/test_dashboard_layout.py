@@ -16,7 +16,7 @@ from bots.runtime import Runtime
 from core import followup
 from core.service import utcnow
 from core.types import Address, ConversationClosed, ScoreGiven, TextReceived
-from tests.browser import chromium, headless_chrome
+from tests.browser import chromium, headless_chrome, sign_in, until_loaded
 from tests.live import live_app
 
 ADMIN = "layout-admin-token"
@@ -98,12 +98,8 @@ def _viewport(driver: Any, width: int, height: int, mobile: bool) -> None:
 
 
 def _load(driver: Any, url: str) -> None:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
-
     driver.get(url)
-    WebDriverWait(driver, 30).until(ec.presence_of_element_located((By.CSS_SELECTOR, "body[data-loaded=true]")))
+    until_loaded(driver)
 
 
 # Facts about the laid-out page, read in one script: row heights, each table's height against its rows',
@@ -148,16 +144,13 @@ return {
 @pytest.mark.browser
 @pytest.mark.skipif(chromium() is None, reason="Debian chromium and chromium-driver are not installed")
 def test_dashboard_layout_at_desktop_and_phone_widths(live: str, tmp_path: Path) -> None:
-    from selenium.webdriver.common.by import By
 
     driver = headless_chrome("--hide-scrollbars")
     shots = tmp_path / "screenshots"
     shots.mkdir()
     try:
         _viewport(driver, 1366, 900, mobile=False)
-        driver.get(live + "/report")
-        driver.find_element(By.NAME, "token").send_keys(ADMIN)
-        driver.find_element(By.ID, "signin").click()
+        sign_in(driver, live + "/report", ADMIN)
         _load(driver, live + "/report")
         desktop = driver.execute_script(FACTS)
         _full_page_screenshot(driver, shots / "dashboard-desktop-1366.png", 1366)
