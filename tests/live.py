@@ -1,14 +1,15 @@
-"""Serve the real app on 127.0.0.1 from a thread of its own, for clients that are not asyncio (schemathesis,
-selenium)."""
+"""Serve the real app, migrated and seeded: on 127.0.0.1 from a thread of its own, for clients that are not asyncio
+(schemathesis, selenium), or to aiohttp's test client in the test's own loop."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
 from bots.app import create_app
 from bots.config import parse_config
@@ -47,3 +48,13 @@ def live_app(cfg: dict, seed: Callable[[Runtime], Awaitable[None]] | None = None
     finally:
         asyncio.run_coroutine_threadsafe(state["runner"].cleanup(), loop).result(30)
         loop.call_soon_threadsafe(loop.stop)
+
+
+@asynccontextmanager
+async def served(cfg: dict, seed: Callable[[Runtime], Awaitable[None]]) -> AsyncIterator[TestClient]:
+    """The app over `cfg`'s database, migrated and seeded, for aiohttp's test client."""
+    runtime = Runtime(parse_config(cfg, env={}))
+    await runtime.store.migrate()
+    await seed(runtime)
+    async with TestClient(TestServer(create_app(runtime))) as client:
+        yield client

@@ -9,17 +9,15 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from bots.app import create_app
-from bots.config import parse_config
 from bots.dashboard.routes import STATIC
 from bots.runtime import Runtime
 from core import followup
 from core.service import utcnow
 from core.types import Address, ConversationClosed, ScoreGiven, TextReceived
 from tests.browser import chromium, headless_chrome, sign_in, until_loaded
-from tests.live import live_app
+from tests.live import live_app, served
 
 ADMIN, ACME = "dash-admin-token", "dash-acme-token"
 SCORES = [10, 10, 9, 9, 9, 8, 7, 6, 3, 0, 10, 9]
@@ -69,10 +67,7 @@ async def seed(runtime: Runtime) -> None:
 
 @pytest.fixture
 async def client(tmp_path):
-    runtime = Runtime(parse_config(config(str(tmp_path / "d.db")), env={}))
-    await runtime.store.migrate()
-    await seed(runtime)
-    async with TestClient(TestServer(create_app(runtime))) as c:
+    async with served(config(str(tmp_path / "d.db")), seed) as c:
         yield c
 
 

@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from bots.app import create_app
 from bots.cli import main
 from bots.config import parse_config
 from bots.runtime import Runtime
 from core.types import Address, ConversationClosed, ScoreGiven, TextReceived
+from tests.live import served
 
 ADMIN, ACME, TAPAS = "themes-admin-token", "themes-acme-token", "themes-tapas-token"
 THEMES = {
@@ -70,10 +70,7 @@ async def seed(runtime: Runtime) -> None:
 
 @pytest.fixture
 async def client(tmp_path):
-    runtime = Runtime(parse_config(config(str(tmp_path / "t.db")), env={}))
-    await runtime.store.migrate()
-    await seed(runtime)
-    async with TestClient(TestServer(create_app(runtime))) as c:
+    async with served(config(str(tmp_path / "t.db")), seed) as c:
         yield c
 
 
