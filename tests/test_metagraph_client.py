@@ -19,58 +19,51 @@ WHATSAPP_TEXT = {"messaging_product": "whatsapp", "to": "16505551234", "type": "
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeGraph]:
-    server = await FakeGraph().start()
-    yield server
-    await server.close()
-
-
-@pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with client_session() as s:
         yield s
 
 
-async def test_a_send_carries_the_token_as_a_bearer_header_and_never_in_the_url(fake, session) -> None:
-    client = GraphClient(session, fake.base, TOKEN)
+async def test_a_send_carries_the_token_as_a_bearer_header_and_never_in_the_url(fake_graph, session) -> None:
+    client = GraphClient(session, fake_graph.base, TOKEN)
     answer = await client.post(["106540352242922", "messages"], WHATSAPP_TEXT)
-    sent = fake.sent[-1]
+    sent = fake_graph.sent[-1]
     assert sent.raw_path == "/v21.0/106540352242922/messages"
     assert sent.headers["Authorization"] == f"Bearer {TOKEN}"
     assert TOKEN not in sent.raw_path
-    assert all(TOKEN not in h.raw_path for h in fake.heard)
+    assert all(TOKEN not in h.raw_path for h in fake_graph.heard)
     assert sent.json == WHATSAPP_TEXT
     assert answer["messaging_product"] == "whatsapp"
     assert answer["messages"][0]["id"] == sent.message_id and sent.message_id.startswith("wamid.")
     assert answer["contacts"] == [{"input": "16505551234", "wa_id": "16505551234"}]
 
 
-async def test_messenger_and_instagram_answers_carry_recipient_and_message_id(fake, session) -> None:
-    client = GraphClient(session, fake.base + "/", TOKEN)  # a trailing slash on api_base is harmless
+async def test_messenger_and_instagram_answers_carry_recipient_and_message_id(fake_graph, session) -> None:
+    client = GraphClient(session, fake_graph.base + "/", TOKEN)  # a trailing slash on api_base is harmless
     payload = {"recipient": {"id": "1254459154682919"}, "messaging_type": "RESPONSE", "message": {"text": "Hi"}}
     answer = await client.post(["me", "messages"], payload)
-    assert fake.sent[-1].raw_path == "/v21.0/me/messages"
+    assert fake_graph.sent[-1].raw_path == "/v21.0/me/messages"
     assert answer["recipient_id"] == "1254459154682919"
     assert answer["message_id"].startswith("m_")
 
 
-async def test_a_get_sends_its_query_and_reads_the_profile(fake, session) -> None:
-    fake.profiles["1254459154682919"] = {"first_name": "Peter", "last_name": "Chang", "locale": "es_ES"}
-    client = GraphClient(session, fake.base, TOKEN)
+async def test_a_get_sends_its_query_and_reads_the_profile(fake_graph, session) -> None:
+    fake_graph.profiles["1254459154682919"] = {"first_name": "Peter", "last_name": "Chang", "locale": "es_ES"}
+    client = GraphClient(session, fake_graph.base, TOKEN)
     found = await client.get(["1254459154682919"], {"fields": "first_name,locale"})
     assert found == {"id": "1254459154682919", "first_name": "Peter", "locale": "es_ES"}
-    assert fake.heard[-1].headers["Authorization"] == f"Bearer {TOKEN}"
+    assert fake_graph.heard[-1].headers["Authorization"] == f"Bearer {TOKEN}"
 
 
 @pytest.mark.parametrize(
     "bad", ["..", ".", "", "a/b", "me?x=1", "%2e%2e", "me#frag", "ünï", "a b", "x" * 129, "me\n", "1\x00"]
 )
-async def test_a_segment_that_is_not_an_id_is_refused_before_anything_is_sent(fake, session, bad: str) -> None:
-    client = GraphClient(session, fake.base, TOKEN)
+async def test_a_segment_that_is_not_an_id_is_refused_before_anything_is_sent(fake_graph, session, bad: str) -> None:
+    client = GraphClient(session, fake_graph.base, TOKEN)
     with pytest.raises(BadSegment) as caught:
         await client.post([bad, "messages"], WHATSAPP_TEXT)
     assert isinstance(caught.value, PermanentFailure)  # a dead letter, never retried
-    assert fake.heard == []
+    assert fake_graph.heard == []
 
 
 def test_valid_segments_pass_unchanged() -> None:
@@ -101,10 +94,10 @@ def test_api_base_must_be_an_absolute_http_url() -> None:
     ],
 )
 async def test_an_error_envelope_becomes_a_graph_error_with_codes_only(
-    fake, session, name: str, code: int, subcode: int | None, status: int
+    fake_graph, session, name: str, code: int, subcode: int | None, status: int
 ) -> None:
-    fake.fail(**ERRORS[name])
-    client = GraphClient(session, fake.base, TOKEN)
+    fake_graph.fail(**ERRORS[name])
+    client = GraphClient(session, fake_graph.base, TOKEN)
     with pytest.raises(GraphError) as caught:
         await client.post(["106540352242922", "messages"], WHATSAPP_TEXT)
     err = caught.value
@@ -117,30 +110,30 @@ async def test_an_error_envelope_becomes_a_graph_error_with_codes_only(
     assert (await client.post(["106540352242922", "messages"], WHATSAPP_TEXT))["messages"]
 
 
-async def test_a_graph_error_never_carries_what_the_other_host_wrote(fake, session) -> None:
+async def test_a_graph_error_never_carries_what_the_other_host_wrote(fake_graph, session) -> None:
     secret = "customer said: my card number is 4111 1111 1111 1111"
-    fake.fail(131026, message=secret, type="Injected type with spaces and text", details=secret)
+    fake_graph.fail(131026, message=secret, type="Injected type with spaces and text", details=secret)
     with pytest.raises(GraphError) as caught:
-        await GraphClient(session, fake.base, TOKEN).post(["1", "messages"], WHATSAPP_TEXT)
+        await GraphClient(session, fake_graph.base, TOKEN).post(["1", "messages"], WHATSAPP_TEXT)
     assert "4111" not in str(caught.value) and "customer" not in str(caught.value)
     assert caught.value.type is None  # not a name Meta uses: dropped rather than echoed
 
 
-async def test_retry_after_is_read_when_a_proxy_sends_it(fake, session) -> None:
-    fake.fail(130429, retry_after=7)
+async def test_retry_after_is_read_when_a_proxy_sends_it(fake_graph, session) -> None:
+    fake_graph.fail(130429, retry_after=7)
     with pytest.raises(GraphError) as caught:
-        await GraphClient(session, fake.base, TOKEN).post(["1", "messages"], WHATSAPP_TEXT)
+        await GraphClient(session, fake_graph.base, TOKEN).post(["1", "messages"], WHATSAPP_TEXT)
     assert caught.value.retry_after == 7.0
 
 
-async def test_metas_own_wait_is_read_from_the_usage_header(fake, session) -> None:
-    fake.fail(**ERRORS["messenger_rate_limit"], regain_minutes=15)
+async def test_metas_own_wait_is_read_from_the_usage_header(fake_graph, session) -> None:
+    fake_graph.fail(**ERRORS["messenger_rate_limit"], regain_minutes=15)
     with pytest.raises(GraphError) as caught:
-        await GraphClient(session, fake.base, TOKEN).post(["me", "messages"], {"recipient": {"id": "1"}})
+        await GraphClient(session, fake_graph.base, TOKEN).post(["me", "messages"], {"recipient": {"id": "1"}})
     assert (caught.value.code, caught.value.retry_after) == (613, 900.0)
-    fake.fail(613, regain_minutes=15, retry_after=30)  # a Retry-After wins
+    fake_graph.fail(613, regain_minutes=15, retry_after=30)  # a Retry-After wins
     with pytest.raises(GraphError) as caught:
-        await GraphClient(session, fake.base, TOKEN).post(["me", "messages"], {"recipient": {"id": "1"}})
+        await GraphClient(session, fake_graph.base, TOKEN).post(["me", "messages"], {"recipient": {"id": "1"}})
     assert caught.value.retry_after == 30.0
 
 
@@ -149,27 +142,27 @@ async def test_metas_own_wait_is_read_from_the_usage_header(fake, session) -> No
               '{"1": [{"estimated_time_to_regain_access": 0}]}', '{"1": [{"estimated_time_to_regain_access": true}]}',
               "[" * 5000],
 )  # fmt: skip
-async def test_a_usage_header_that_names_no_wait_gives_none(fake, session, usage: str) -> None:
-    fake.fail(613, usage=usage)
+async def test_a_usage_header_that_names_no_wait_gives_none(fake_graph, session, usage: str) -> None:
+    fake_graph.fail(613, usage=usage)
     with pytest.raises(GraphError) as caught:
-        await GraphClient(session, fake.base, TOKEN).post(["me", "messages"], {"recipient": {"id": "1"}})
+        await GraphClient(session, fake_graph.base, TOKEN).post(["me", "messages"], {"recipient": {"id": "1"}})
     assert caught.value.code == 613 and caught.value.retry_after is None
 
 
-async def test_an_unknown_token_is_refused_with_190(fake, session) -> None:
-    fake.tokens = {"the-right-token"}
+async def test_an_unknown_token_is_refused_with_190(fake_graph, session) -> None:
+    fake_graph.tokens = {"the-right-token"}
     with pytest.raises(GraphError) as caught:
-        await GraphClient(session, fake.base, TOKEN).post(["1", "messages"], WHATSAPP_TEXT)
+        await GraphClient(session, fake_graph.base, TOKEN).post(["1", "messages"], WHATSAPP_TEXT)
     assert (caught.value.code, caught.value.status) == (190, 401)
 
 
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
-async def test_a_redirect_is_never_followed(fake, session, status: int) -> None:
+async def test_a_redirect_is_never_followed(fake_graph, session, status: int) -> None:
     elsewhere = await FakeGraph().start()
     try:
-        fake.misbehave(status, redirect_to=elsewhere.url().rstrip("/"))
+        fake_graph.misbehave(status, redirect_to=elsewhere.url().rstrip("/"))
         with pytest.raises(PermanentFailure) as caught:
-            await GraphClient(session, fake.base, TOKEN).post(["1", "messages"], WHATSAPP_TEXT)
+            await GraphClient(session, fake_graph.base, TOKEN).post(["1", "messages"], WHATSAPP_TEXT)
         assert str(caught.value) == f"{status} redirect refused"
         assert elsewhere.heard == []  # the token went nowhere else
     finally:
@@ -181,25 +174,25 @@ async def test_a_redirect_is_never_followed(fake, session, status: int) -> None:
     [(429, RetryLater), (502, DeliveryError), (503, DeliveryError), (408, DeliveryError), (404, PermanentFailure)],
 )
 async def test_an_answer_without_an_envelope_maps_on_its_status_and_names_no_body(
-    fake, session, status: int, error: type[Exception]
+    fake_graph, session, status: int, error: type[Exception]
 ) -> None:
-    fake.misbehave(status, b"<html>upstream said something private</html>", reason="Private Reason Text")
+    fake_graph.misbehave(status, b"<html>upstream said something private</html>", reason="Private Reason Text")
     with pytest.raises(error) as caught:
-        await GraphClient(session, fake.base, TOKEN).post(["1", "messages"], WHATSAPP_TEXT)
+        await GraphClient(session, fake_graph.base, TOKEN).post(["1", "messages"], WHATSAPP_TEXT)
     assert not isinstance(caught.value, GraphError)
     assert "private" not in str(caught.value).lower()
     assert str(caught.value).startswith(str(status))
 
 
-async def test_a_2xx_answer_that_is_not_json_counts_as_sent(fake, session) -> None:
-    fake.misbehave(200, b"not json")
-    assert await GraphClient(session, fake.base, TOKEN).post(["1", "messages"], WHATSAPP_TEXT) == {}
+async def test_a_2xx_answer_that_is_not_json_counts_as_sent(fake_graph, session) -> None:
+    fake_graph.misbehave(200, b"not json")
+    assert await GraphClient(session, fake_graph.base, TOKEN).post(["1", "messages"], WHATSAPP_TEXT) == {}
 
 
 async def test_an_unreachable_graph_is_a_delivery_error_to_retry(session) -> None:
-    fake = await FakeGraph().start()
-    base = fake.base
-    await fake.close()
+    fake_graph = await FakeGraph().start()
+    base = fake_graph.base
+    await fake_graph.close()
     with pytest.raises(DeliveryError) as caught:
         await GraphClient(session, base, TOKEN).post(["1", "messages"], WHATSAPP_TEXT)
     assert not isinstance(caught.value, PermanentFailure)
