@@ -60,7 +60,9 @@ def test_old_keys_are_checked_like_the_new_ones_and_named_as_deprecated() -> Non
 def test_check_config_accepts_old_keys_and_names_each_with_its_new_name(tmp_path: Path, capsys) -> None:
     profile = {"brand": "A", "channels": {"memory": {}}, "messages": {"es": OLD}}
     path = tmp_path / "npsbot.yaml"
-    path.write_text(yaml.safe_dump({"database_url": "sqlite://", "profiles": {"acme": profile}}), encoding="utf-8")
+    privacy = {"hash_key": "k" * 64}  # set, so the only warnings are the deprecated keys
+    config = {"database_url": "sqlite://", "privacy": privacy, "profiles": {"acme": profile}}
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
     assert main(["check-config", "-c", str(path)]) == 0
     out, err = capsys.readouterr()
     assert "configuration OK" in out
@@ -71,7 +73,7 @@ def test_check_config_accepts_old_keys_and_names_each_with_its_new_name(tmp_path
         "comment_question_promoter",
     ]
     profile["messages"] = {"es": {"comment_question_detractor": OLD["followup_detractor"]}}
-    path.write_text(yaml.safe_dump({"database_url": "sqlite://", "profiles": {"acme": profile}}), encoding="utf-8")
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
     assert main(["check-config", "-c", str(path)]) == 0
     assert capsys.readouterr().err == ""
 

@@ -189,7 +189,9 @@ async def test_two_worker_processes_on_postgres_send_each_message_once(tmp_path,
     async with runtime.store.transaction() as conn:
         from sqlalchemy import text
 
-        await conn.execute(text("TRUNCATE outbox, inbound_keys, surveys, contacts, dead_endpoints RESTART IDENTITY"))
+        from tests.conftest import TABLES
+
+        await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY"))
     await open_surveys(runtime, 200, first_chat=20_000)
     cfg_path = tmp_path / "npsbot.yaml"
     cfg = config(pg_url, fake, batch=10)
