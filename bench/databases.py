@@ -1,5 +1,6 @@
 """The empty databases the benches fill: a new SQLite file, or a PostgreSQL database created for the run and
-dropped after it (NPSBOT_BENCH_PG names the server's admin database)."""
+dropped after it (NPSBOT_BENCH_PG names the server's admin database); and the SQL each backend spells its own way
+when the benches generate their rows inside the database."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from core.store import Store
@@ -48,3 +51,32 @@ async def empty_store(backend: str, tag: str) -> AsyncIterator[Store]:
             await store.dispose()
     finally:
         await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass(frozen=True)
+class Generated:
+    """Rows numbered 1..n for INSERT … SELECT: `prefix` goes before the statement, `source` in its FROM (a column
+    `i`); `at` a timestamp some seconds after `origin`, `js` a JSON value from text, `sep` the unit separator."""
+
+    dialect: str
+    origin: str  # "YYYY-MM-DD HH:MM:SS", UTC
+    prefix: str
+    source: str
+    sep: str
+
+    def at(self, seconds: str) -> str:
+        if self.dialect == "postgresql":
+            return f"(timestamptz '{self.origin}+00' + ({seconds}) * interval '1 second')"
+        return f"(strftime('%Y-%m-%d %H:%M:%S', '{self.origin}', '+' || ({seconds}) || ' seconds') || '.000000')"
+
+    def js(self, value: str) -> str:
+        return f"CAST({value} AS json)" if self.dialect == "postgresql" else value
+
+
+def generated(dialect: str, rows: int, origin: datetime) -> Generated:
+    """`rows` numbers from generate_series on PostgreSQL, from a recursive CTE on SQLite."""
+    start = origin.strftime("%Y-%m-%d %H:%M:%S")
+    if dialect == "postgresql":
+        return Generated(dialect, start, "", f"generate_series(1::bigint, {rows}) AS g(i)", "chr(31)")
+    recursive = f"WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < {rows}) "
+    return Generated(dialect, start, recursive, "g", "char(31)")

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select, text, update
 
-from bench.databases import empty_store
+from bench.databases import empty_store, generated
 from core import privacy
 from core.retention import Pruning
 from core.store import Store
@@ -46,28 +46,8 @@ def statements(dialect: str, rows: int) -> list[str]:
     """INSERT … SELECT statements filling every table an erasure reads. Customer u has profile p{u % 5} and the
     channel by u % 3 (the number of customers is a multiple of 15, so each keeps one of each)."""
     users = max(15, rows // 3 // 15 * 15)
-    origin = (GENERATED_UNTIL - timedelta(seconds=SPAN_SECONDS)).strftime("%Y-%m-%d %H:%M:%S")
-    if dialect == "postgresql":
-        prefix, source = "", f"generate_series(1::bigint, {rows}) AS g(i)"
-
-        def at(seconds: str) -> str:
-            return f"(timestamptz '{origin}+00' + ({seconds}) * interval '1 second')"
-
-        def js(value: str) -> str:
-            return f"CAST({value} AS json)"
-
-        sep = "chr(31)"
-    else:
-        prefix = f"WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < {rows}) "
-        source = "g"
-
-        def at(seconds: str) -> str:
-            return f"(strftime('%Y-%m-%d %H:%M:%S', '{origin}', '+' || ({seconds}) || ' seconds') || '.000000')"
-
-        def js(value: str) -> str:
-            return value
-
-        sep = "char(31)"
+    g = generated(dialect, rows, GENERATED_UNTIL - timedelta(seconds=SPAN_SECONDS))
+    prefix, source, sep, at, js = g.prefix, g.source, g.sep, g.at, g.js
     empty_list, empty_object = js("'[]'"), js("'{}'")
     numbers = (
         f"SELECT i, i % {users} AS u, ((i * 31) + (i / 7)) % 11 AS s, (i * 2654435761) % 1000 < 700 AS a, "
