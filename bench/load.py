@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import tempfile
 import time
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from bench.databases import PG_ADMIN, admin
 from bench.server import (
     CPU_PATH,
     DONE_PATH,
@@ -40,8 +40,6 @@ from bench.server import (
     WHATSAPP_NUMBER,
 )
 from bots.sandbox.signing import TELEGRAM_SECRET_HEADER, meta_signature, slack_headers, standard_webhook
-
-PG_ADMIN = os.environ.get("NPSBOT_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 Request = tuple[str, bytes, dict[str, str]]
 
@@ -282,16 +280,6 @@ async def run_scenario(backend: str, url: str, scenario: str, n: int, concurrenc
         await proc.wait()
     result.backend, result.scenario = backend, scenario
     return result
-
-
-async def admin(sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 async def main() -> None:
