@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from bench.databases import PG_ADMIN, admin, empty_store  # noqa: F401 (benches import PG_ADMIN and admin from here)
+from bench.databases import empty_store
 from core.reports import Filters, breakdown, summary
 from core.reports.analytics import distribution, followup_stats, trend
 from core.store import Store

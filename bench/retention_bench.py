@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import String, Text, and_, case, cast, delete, exists, func, or_, select, text, update
 
-from bench.report_bench import PG_ADMIN, admin
+from bench.databases import PG_ADMIN, admin, generated
 from core.profiles import ProfileSettings
 from core.retention import ANONYMOUS, Pruning, Retention
 from core.retention_pass import RetentionPass
@@ -64,29 +64,9 @@ def statements(dialect: str, rows: int) -> list[str]:
     a few hours (1 in 50 opted out, 1 in 101 unreachable). Outbox: every survey's question (1 in 200 dead, some of
     the open ones still pending) and every commented detractor's alert. Delivery keys: every close and every score.
     1 in 1,000 surveys left a journaled request given up on."""
-    start = (NOW - SPAN).strftime("%Y-%m-%d %H:%M:%S")
     span = int(SPAN.total_seconds())
-    if dialect == "postgresql":
-        prefix, source = "", f"generate_series(1::bigint, {rows}) AS g(i)"
-
-        def at(seconds: str) -> str:
-            return f"(timestamptz '{start}+00' + ({seconds}) * interval '1 second')"
-
-        def js(value: str) -> str:
-            return f"CAST({value} AS json)"
-
-        sep = "chr(31)"
-    else:
-        prefix = f"WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < {rows}) "
-        source = "g"
-
-        def at(seconds: str) -> str:
-            return f"(strftime('%Y-%m-%d %H:%M:%S', '{start}', '+' || ({seconds}) || ' seconds') || '.000000')"
-
-        def js(value: str) -> str:
-            return value
-
-        sep = "char(31)"
+    g = generated(dialect, rows, NOW - SPAN)
+    prefix, source, sep, at, js = g.prefix, g.source, g.sep, g.at, g.js
     answered = "CASE WHEN (i * 2654435761) % 1000 < 700 THEN 1 ELSE 0 END"
     still_open = f"CASE WHEN i > {rows - rows // 200} AND {answered} = 0 THEN 1 ELSE 0 END"
     numbers = (
