@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import bindparam, case, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.store.inserts import dialect_insert
 from core.store.tables import ContactRow
 
 C = ContactRow.__table__
@@ -23,11 +24,7 @@ USER_WIDTH = 128  # contacts.user_id
 def _upsert(dialect: str) -> Any:
     """INSERT … ON CONFLICT DO UPDATE that keeps the later of the stored and the new time, built once per dialect
     (it runs for every webhook batch) and executed with one parameter set per customer."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stmt = dialect_insert(C).values(
+    stmt = dialect_insert(dialect, C).values(
         profile=bindparam("profile"),
         channel=bindparam("channel"),
         user_id=bindparam("user_id"),

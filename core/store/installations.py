@@ -16,6 +16,7 @@ from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.store.engine import Store
+from core.store.inserts import dialect_insert
 from core.store.installation_tables import InstallationRow, InstallStateRow
 from core.store.tables import OutboxRow, SurveyRow
 from core.survey import SkipReason, State
@@ -76,14 +77,6 @@ def _record(row: Any) -> Installation:
     )
 
 
-def _upsert(dialect: str) -> Any:
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(IN)
-
-
 async def save(store: Store, installation: Installation) -> Installation:
     """Store an installation, replacing the tenant's earlier one (a reinstall, new scopes) or its removal."""
     i = installation
@@ -103,7 +96,7 @@ async def save(store: Store, installation: Installation) -> Installation:
         "removed_reason": None,
     }
     async with store.transaction() as conn:
-        stmt = _upsert(conn.dialect.name).values(values)
+        stmt = dialect_insert(conn.dialect.name, IN).values(values)
         changed = {k: stmt.excluded[k] for k in values if k not in ("channel", "profile", "workspace", "version")}
         stmt = stmt.on_conflict_do_update(
             index_elements=["channel", "profile", "workspace"], set_={**changed, "version": IN.c.version + 1}

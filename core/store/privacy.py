@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from sqlalchemy import String, bindparam, case, cast, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.store.inserts import insert_ignore
 from core.store.privacy_tables import PrivacyKeyRow, SuppressionRow
 from core.store.tables import ContactRow, InboundJournalRow, InboundKeyRow, OutboxRow, SurveyRow
 
@@ -25,18 +25,6 @@ SUP = SuppressionRow.__table__
 PK = PrivacyKeyRow.__table__
 OPEN = ("pending", "asked", "scored")
 UNSENT = ("pending", "sending")
-
-
-@cache
-def _insert_ignore(dialect: str, table_name: str, columns: tuple[str, ...], index: tuple[str, ...]) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING, built once per table (both backends spell it alike)."""
-    table = {"suppressions": SUP, "privacy_keys": PK}[table_name]
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    values = {c: bindparam(c, type_=table.c[c].type) for c in columns}
-    return dialect_insert(table).values(values).on_conflict_do_nothing(index_elements=list(index))
 
 
 def _contains(needle: str) -> str:
@@ -54,7 +42,7 @@ async def stored_key(
     """The secret stored under `name`; with `create`, that secret is stored first unless one already is (the first
     process to get here wins, and every process then reads the same one)."""
     if create is not None:
-        stmt = _insert_ignore(conn.dialect.name, "privacy_keys", ("name", "secret", "created_at"), ("name",))
+        stmt = insert_ignore(conn.dialect.name, PK, ("name", "secret", "created_at"), ("name",))
         await conn.execute(stmt, {"name": name, "secret": create, "created_at": now})
     return (await conn.execute(select(PK.c.secret).where(PK.c.name == name))).scalar_one_or_none()
 
@@ -72,7 +60,7 @@ async def suppressed_hashes(conn: AsyncConnection, hashes: Collection[str]) -> s
 
 async def suppress(conn: AsyncConnection, entries: Sequence[tuple[str, str, str]], now: datetime) -> int:
     """Add (hash, profile, channel) entries; one already listed stays as it was. Returns how many were new."""
-    stmt = _insert_ignore(conn.dialect.name, "suppressions", ("hash", "profile", "channel", "created_at"), ("hash",))
+    stmt = insert_ignore(conn.dialect.name, SUP, ("hash", "profile", "channel", "created_at"), ("hash",))
     added = 0
     for digest, profile, channel in entries:
         result = await conn.execute(stmt, {"hash": digest, "profile": profile, "channel": channel, "created_at": now})

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
 from core.retention import ANONYMOUS
+from core.store.inserts import dialect_insert
 from core.store.retention_tables import ChoreRow
 from core.store.tables import ContactRow, InboundJournalRow, InboundKeyRow, OutboxRow, SurveyRow, WebSessionRow
 from core.survey import OPEN_STATES
@@ -45,11 +46,7 @@ async def claim_chore(
 ) -> dict[str, Any] | None:
     """Take the chore's turn if it is due (or `force`, for a run by hand) and nobody holds it: its stored state, or
     None. One UPDATE: on PostgreSQL a second worker's waits for the first's commit and then finds the lease held."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    first = insert(CH).values(name=name, due_at=now, state={}, last_counts={})
+    first = dialect_insert(conn.dialect.name, CH).values(name=name, due_at=now, state={}, last_counts={})
     await conn.execute(first.on_conflict_do_nothing(index_elements=["name"]))
     free = or_(CH.c.lease_until.is_(None), CH.c.lease_until <= now)
     cond = [CH.c.name == name, free] if force else [CH.c.name == name, free, CH.c.due_at <= now]

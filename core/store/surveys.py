@@ -14,6 +14,7 @@ from sqlalchemy import and_, bindparam, exists, func, insert, literal, or_, sele
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.channel import tag
+from core.store.inserts import insert_ignore
 from core.store.privacy import suppressed_clause
 from core.store.tables import ContactRow, DeadEndpointRow, InboundKeyRow, OutboxRow, SurveyRow
 from core.survey import ANSWERABLE_STATES, OPEN_STATES, ContactStatus, Policy, SkipReason, State, Survey
@@ -27,17 +28,6 @@ OB = OutboxRow.__table__
 
 
 # Statements on the hot path are built once with bound parameters, so SQLAlchemy compiles each only once.
-
-
-@cache
-def _insert_ignore(dialect: str, table_name: str, columns: tuple[str, ...], index: tuple[str, ...]) -> Any:
-    table = {"inbound_keys": K, "contacts": C, "dead_endpoints": D}[table_name]
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    values = {c: bindparam(c, type_=table.c[c].type) for c in columns}
-    return dialect_insert(table).values(values).on_conflict_do_nothing(index_elements=list(index))
 
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -54,7 +44,7 @@ def storable_key(key: str) -> str:
 
 async def claim_inbound(conn: AsyncConnection, key: str, now: datetime) -> bool:
     """True the first time a delivery key is seen; False for every replay."""
-    stmt = _insert_ignore(conn.dialect.name, "inbound_keys", ("key", "received_at"), ("key",))
+    stmt = insert_ignore(conn.dialect.name, K, ("key", "received_at"), ("key",))
     result = await conn.execute(stmt, {"key": storable_key(key), "received_at": now})
     return result.rowcount == 1
 
@@ -94,7 +84,7 @@ async def touch_contact(conn: AsyncConnection, address: Address, **values: Any) 
     """Create the contact if new, then set the given columns (None values are left as they are)."""
     base = {"profile": address.profile, "channel": address.channel, "user_id": address.user_id}
     key = ("profile", "channel", "user_id")
-    await conn.execute(_insert_ignore(conn.dialect.name, "contacts", key, key), base)
+    await conn.execute(insert_ignore(conn.dialect.name, C, key, key), base)
     values = {k: v for k, v in values.items() if v is not None}
     if values:
         await conn.execute(
@@ -372,9 +362,7 @@ async def skip_unreachable(conn: AsyncConnection, survey_id: int, now: datetime)
 
 
 async def mark_endpoint_gone(conn: AsyncConnection, profile: str, url: str, now: datetime, reason: str) -> None:
-    stmt = _insert_ignore(
-        conn.dialect.name, "dead_endpoints", ("profile", "url", "gone_at", "reason"), ("profile", "url")
-    )
+    stmt = insert_ignore(conn.dialect.name, D, ("profile", "url", "gone_at", "reason"), ("profile", "url"))
     await conn.execute(stmt, {"profile": profile, "url": url[:1000], "gone_at": now, "reason": reason[:2000]})
 
 
