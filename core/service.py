@@ -306,8 +306,8 @@ class SurveyService:
     async def question_unreachable(self, profile: str, channel: str, ref: str, at: datetime) -> bool:
         """The platform reported after the fact that the question `ref` could not reach the customer (WhatsApp's
         131026 in a `failed` status: not a WhatsApp number, an old app, or they blocked us): the status becomes
-        failed, the contact is marked unreachable as a refusal at send time marks it, and its open survey ends
-        skipped (unreachable). True when the contact was found."""
+        failed and, while the question is unanswered, the contact is marked unreachable as a refusal at send time
+        marks it and the survey ends skipped (unreachable). True when the question's survey was found."""
         now = self.clock()
 
         async def work(conn: Any) -> tuple[bool, Transition | None]:
@@ -316,9 +316,9 @@ class SurveyService:
             survey = None if survey_id is None else await q.get_survey(conn, survey_id, lock=True)
             if survey is None:
                 return False, None
-            await q.touch_contact(conn, survey.address, unreachable_at=now)
-            if not survey.is_open:
+            if survey.state not in (State.PENDING, State.ASKED):  # they answered it: the report is stale, not them
                 return True, None
+            await q.touch_contact(conn, survey.address, unreachable_at=now)
             await q.skip_unreachable(conn, survey.id, now)
             return True, Transition.of(survey, replace(survey, state=State.SKIPPED, skip_reason=SkipReason.UNREACHABLE))
 

@@ -127,6 +127,18 @@ async def test_undeliverable_reported_after_the_send_marks_the_customer_unreacha
     assert (again.state, again.skip_reason) == ("skipped", "unreachable")  # nobody asks them again
 
 
+async def test_an_undeliverable_report_for_an_answered_question_changes_nothing(app: App, clock) -> None:
+    """They answered it, so the late 131026 is stale: the status is recorded, the customer and survey stay."""
+    await wrote(app, clock)
+    survey_id = await app.close()
+    [question] = app.to()
+    await app.post(inbound("interactive_list_reply", interactive=pick(question, "8")))
+    assert await app.post(inbound("status_failed", mid=question.message_id, at=clock())) == 200
+    row = await app.survey(survey_id)
+    assert (row.state, row.score, row.skip_reason, row.question_status) == ("scored", 8, None, "failed")
+    assert (await app.contact(JANE.key)).unreachable_at is None
+
+
 @pytest.mark.parametrize("name", FINAL_WITH_WARNING)
 async def test_refused_token_request_or_template_is_final_and_warned_once(
     app: App, fake_graph: FakeGraph, clock, caplog: pytest.LogCaptureFixture, name: str
