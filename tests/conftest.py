@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -98,11 +100,20 @@ TABLES += ("followup_slas",)  # refers to surveys too
 TABLES += ("suppressions", "audit_log", "privacy_keys")
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file migrated to head per run; each test starts from a copy instead of running every migration
+    again (tests/test_migrations.py runs the history itself)."""
+    path = tmp_path_factory.mktemp("template") / "npsbot.db"
+    run_sync(_migrate(Store(f"sqlite+aiosqlite:///{path}")))
+    return path
+
+
 async def make_store(kind: str, request: pytest.FixtureRequest, tmp_path) -> Store:
     if kind == "sqlite":
-        store = Store(f"sqlite+aiosqlite:///{tmp_path / 'npsbot.db'}")
-        await store.migrate()
-        return store
+        path = tmp_path / "npsbot.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return Store(f"sqlite+aiosqlite:///{path}")
     url = request.getfixturevalue("pg_url")
     store = Store(url)
     async with store.transaction() as conn:
@@ -127,9 +138,8 @@ async def pg_store(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[St
 
 
 @pytest.fixture
-async def sqlite_store(tmp_path) -> AsyncIterator[Store]:
-    s = Store(f"sqlite+aiosqlite:///{tmp_path / 'npsbot.db'}")
-    await s.migrate()
+async def sqlite_store(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[Store]:
+    s = await make_store("sqlite", request, tmp_path)
     yield s
     await s.dispose()
 
