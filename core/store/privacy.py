@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.store.inserts import insert_ignore
 from core.store.privacy_tables import PrivacyKeyRow, SuppressionRow
 from core.store.tables import ContactRow, InboundJournalRow, InboundKeyRow, OutboxRow, SurveyRow
+from core.survey import OPEN_STATES, SkipReason, State
 
 S = SurveyRow.__table__
 C = ContactRow.__table__
@@ -23,7 +24,7 @@ J = InboundJournalRow.__table__
 K = InboundKeyRow.__table__
 SUP = SuppressionRow.__table__
 PK = PrivacyKeyRow.__table__
-OPEN = ("pending", "asked", "scored")
+OPEN = [str(s) for s in OPEN_STATES]
 UNSENT = ("pending", "sending")
 
 
@@ -166,7 +167,7 @@ async def anonymise_surveys(conn: AsyncConnection, ids: Collection[int], marker:
     if not ids:
         return 0
     state = S.c.state
-    still_counts = S.c.case_key.is_not(None) & (state != "pending")
+    still_counts = S.c.case_key.is_not(None) & (state != str(State.PENDING))
     stmt = (
         update(S)
         .where(S.c.id.in_(sorted(ids)))
@@ -183,12 +184,12 @@ async def anonymise_surveys(conn: AsyncConnection, ids: Collection[int], marker:
             extra={},
             question_ref=None,
             state=case(
-                (state == "pending", "skipped"),
-                (state == "asked", "expired"),
-                (state == "scored", "completed"),
+                (state == str(State.PENDING), str(State.SKIPPED)),
+                (state == str(State.ASKED), str(State.EXPIRED)),
+                (state == str(State.SCORED), str(State.COMPLETED)),
                 else_=state,
             ),
-            skip_reason=case((state == "pending", "suppressed"), else_=S.c.skip_reason),
+            skip_reason=case((state == str(State.PENDING), str(SkipReason.SUPPRESSED)), else_=S.c.skip_reason),
             completed_at=case((state.in_(OPEN), now), else_=S.c.completed_at),
             due_at=None,
             next_check_at=None,
