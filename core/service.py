@@ -303,43 +303,28 @@ class SurveyService:
         new = QuestionStatus(status)  # ValueError for anything else
         return await self.store.run_in_transaction(lambda conn: qs.advance_by_ref(conn, profile, channel, ref, new, at))
 
-    async def question_unreachable(self, profile: str, channel: str, ref: str, at: datetime) -> bool:
-        """The platform reported after the fact that the question `ref` could not reach the customer (WhatsApp's
-        131026 in a `failed` status: not a WhatsApp number, an old app, or they blocked us): the status becomes
-        failed and, while the question is unanswered, the contact is marked unreachable as a refusal at send time
-        marks it and the survey ends skipped (unreachable). True when the question's survey was found."""
-        now = self.clock()
-
-        async def work(conn: Any) -> tuple[bool, Transition | None]:
-            await qs.advance_by_ref(conn, profile, channel, ref, QuestionStatus.FAILED, at)
-            survey_id = await qs.survey_by_ref(conn, profile, channel, ref)
-            survey = None if survey_id is None else await q.get_survey(conn, survey_id, lock=True)
-            if survey is None:
-                return False, None
-            if survey.state not in (State.PENDING, State.ASKED):  # they answered it: the report is stale, not them
-                return True, None
-            await q.touch_contact(conn, survey.address, unreachable_at=now)
-            await q.skip_unreachable(conn, survey.id, now)
-            return True, Transition.of(survey, replace(survey, state=State.SKIPPED, skip_reason=SkipReason.UNREACHABLE))
-
-        found, skipped = await self.store.run_in_transaction(work)
-        if skipped is not None:
-            skipped.log()
-        return found
-
-    async def question_outside_window(self, profile: str, channel: str, ref: str, at: datetime) -> bool:
-        """The platform reported after the fact that the question `ref` failed because the customer's window had
-        closed (WhatsApp's 131047 in a `failed` status): the status becomes failed and a survey not answered yet is
-        skipped as outside_window. True when the survey was skipped."""
+    async def question_failed(self, profile: str, channel: str, ref: str, at: datetime, why: SkipReason) -> bool:
+        """The platform reported after the fact that the question `ref` failed (a WhatsApp `failed` status): the
+        status becomes failed and, while the question is unanswered, its survey ends skipped for `why`:
+        outside_window (131047: the customer's window had closed) or unreachable (131026: not a WhatsApp number, an
+        old app, or they blocked us; the contact is marked unreachable as a refusal at send time marks it). An
+        answered question's report is stale and changes nothing else. True when the survey was skipped."""
+        if why not in (SkipReason.OUTSIDE_WINDOW, SkipReason.UNREACHABLE):
+            raise ValueError(f"a failed question skips its survey as outside_window or unreachable, not {why}")
         now = self.clock()
 
         async def work(conn: Any) -> Transition | None:
             await qs.advance_by_ref(conn, profile, channel, ref, QuestionStatus.FAILED, at)
             survey_id = await qs.survey_by_ref(conn, profile, channel, ref)
             survey = None if survey_id is None else await q.get_survey(conn, survey_id, lock=True)
-            if survey is None or not await qs.skip_outside_window(conn, survey.id, now):
+            if survey is None or survey.state not in (State.PENDING, State.ASKED):
                 return None
-            return Transition.of(survey, replace(survey, state=State.SKIPPED, skip_reason=qs.OUTSIDE_WINDOW))
+            if why is SkipReason.UNREACHABLE:
+                await q.touch_contact(conn, survey.address, unreachable_at=now)
+                await q.skip_unreachable(conn, survey.id, now)
+            elif not await qs.skip_outside_window(conn, survey.id, now):
+                return None
+            return Transition.of(survey, replace(survey, state=State.SKIPPED, skip_reason=why))
 
         skipped = await self.store.run_in_transaction(work)
         if skipped is not None:

@@ -28,7 +28,7 @@ from core.reports.delivery import channel_rows, delivery_by_channel, skipped_by_
 from core.service import SurveyService
 from core.store import Store
 from core.store.tables import ContactRow, OutboxRow, SurveyRow
-from core.survey import Policy
+from core.survey import Policy, SkipReason
 from core.types import Address, AskComment, AskScore, ConversationClosed, OutboundAction, TextReceived
 from tests.conftest import TABLES, FakeClock
 from tests.test_worker import Scripted
@@ -218,9 +218,9 @@ async def test_a_closed_window_reported_after_the_send_skips_the_unanswered_surv
     open_id = await asked(service, store, clock, "31611111111", "wamid.LATE")
     answered_id = await asked(service, store, clock, "31622222222", "wamid.ANSWERED")
     await reply(service, "31622222222", "9")
-    assert await service.question_outside_window(PROFILE, WA, "wamid.LATE", clock()) is True
-    assert await service.question_outside_window(PROFILE, WA, "wamid.ANSWERED", clock()) is False
-    assert await service.question_outside_window(PROFILE, WA, "wamid.NOBODY", clock()) is False
+    assert await service.question_failed(PROFILE, WA, "wamid.LATE", clock(), SkipReason.OUTSIDE_WINDOW) is True
+    assert await service.question_failed(PROFILE, WA, "wamid.ANSWERED", clock(), SkipReason.OUTSIDE_WINDOW) is False
+    assert await service.question_failed(PROFILE, WA, "wamid.NOBODY", clock(), SkipReason.OUTSIDE_WINDOW) is False
     skipped, kept = await survey_row(store, open_id), await survey_row(store, answered_id)
     assert (skipped.state, skipped.skip_reason, skipped.question_status) == ("skipped", "outside_window", "failed")
     assert (kept.state, kept.skip_reason, kept.score) == ("scored", None, 9)

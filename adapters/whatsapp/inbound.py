@@ -28,7 +28,7 @@ from adapters.whatsapp.errors import OUTSIDE_WINDOW, UNREACHABLE
 from adapters.whatsapp.payloads import STATUSES, Entry, Message, Status, Value
 from adapters.whatsapp.scale import ASK, MORE, Reply, parse_reply
 from adapters.whatsapp.steps import Steps
-from core.survey import State
+from core.survey import SkipReason, State
 from core.types import Address, ScoreGiven, TextReceived
 
 log = logging.getLogger(__name__)
@@ -141,11 +141,10 @@ class Inbound:
         if s.status not in STATUSES:
             return
         codes = {e.code for e in s.errors if e.code is not None}
-        if s.status == "failed" and codes & OUTSIDE_WINDOW:
-            await self.service.question_outside_window(self.profile, NAME, s.id, s.at(now))
-            return
-        if s.status == "failed" and codes & UNREACHABLE:  # accepted, then undeliverable: as a refusal at send time
-            await self.service.question_unreachable(self.profile, NAME, s.id, s.at(now))
+        outside, unreachable = codes & OUTSIDE_WINDOW, codes & UNREACHABLE
+        why = SkipReason.OUTSIDE_WINDOW if outside else SkipReason.UNREACHABLE if unreachable else None
+        if s.status == "failed" and why is not None:  # accepted, then refused: as a refusal at send time
+            await self.service.question_failed(self.profile, NAME, s.id, s.at(now), why)
             return
         recorded = await self.service.question_status(self.profile, NAME, s.id, s.status, s.at(now))
         if s.status == "failed":
