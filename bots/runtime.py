@@ -12,11 +12,13 @@ from adapters.webhook.events import EventSender
 from bots.channels import build_channels
 from bots.config import Config
 from bots.metrics import Metrics, journaled_channels
+from bots.scheduled_jobs import scheduled_jobs
 from bots.startup import ChannelStarts, RetryPolicy
 from bots.token_keys import secret_box
 from bots.worker import Worker
 from core.channel import OutboundChannel
 from core.retention_pass import RetentionPass
+from core.scheduler import Scheduler
 from core.service import SurveyService, utcnow
 from core.store import Store
 from core.suppression import SuppressionKeys
@@ -51,6 +53,9 @@ class Runtime:
         # Retention and pruning: a chore of every worker, run by one at a time under its stored lease.
         self.retention = RetentionPass(self.store, self.profiles, config.pruning.settings(), self.service.clock)
         self.worker.background.append(self.retention.run)
+        # Campaigns and digests: stored schedules, each occurrence run once among all workers.
+        self.scheduler = Scheduler(self.store, scheduled_jobs(self), self.service.clock)
+        self.worker.background.append(self.scheduler.run)
 
     def deps(self, profile: str) -> ChannelDeps:
         """What one profile's channels are built from."""

@@ -20,7 +20,7 @@ from typing import Any
 
 from core.profiles import ProfileSettings
 from core.retention import Pruning
-from core.store import Store
+from core.store import Store, chores
 from core.store import retention as q
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class RetentionPass:
         """Run the pass if it is due (or `force`) and no other worker holds it: what it did, else None."""
         now = self.clock()
         async with self.store.transaction() as conn:
-            state = await q.claim_chore(conn, CHORE, self.owner, now, self.pruning.lease, force=force)
+            state = await chores.claim_chore(conn, CHORE, self.owner, now, self.pruning.lease, force=force)
         if state is None:
             return None
         self._state, self._lease_until = state, now + self.pruning.lease
@@ -81,11 +81,11 @@ class RetentionPass:
             return None
         except BaseException:
             async with self.store.transaction() as conn:
-                await q.release_chore(conn, CHORE, self.owner)
+                await chores.release_chore(conn, CHORE, self.owner)
             raise
         async with self.store.transaction() as conn:
-            await q.keep_chore(conn, CHORE, self.owner, self.clock() + self.pruning.lease, self._state)
-            await q.finish_chore(conn, CHORE, self.owner, self.clock(), now + self.pruning.every, counts)
+            await chores.keep_chore(conn, CHORE, self.owner, self.clock() + self.pruning.lease, self._state)
+            await chores.finish_chore(conn, CHORE, self.owner, self.clock(), now + self.pruning.every, counts)
         return counts
 
     async def preview(self) -> dict[str, int]:
@@ -93,7 +93,7 @@ class RetentionPass:
         now = self.clock()
         out: Counter[str] = Counter()
         async with self.store.read() as conn:
-            state = ((await q.chore(conn, CHORE)) or {}).get("state") or {}
+            state = ((await chores.chore(conn, CHORE)) or {}).get("state") or {}
             for name, settings in self.profiles.items():
                 r = settings.retention
                 for stage, cutoff in (("personal", r.personal_cutoff(now)), ("comments", r.comments_cutoff(now))):
@@ -184,7 +184,7 @@ class RetentionPass:
         if not save and now < self._lease_until - self.pruning.lease / 2:
             return
         async with self.store.transaction() as conn:
-            held = await q.keep_chore(conn, CHORE, self.owner, now + self.pruning.lease, self._state)
+            held = await chores.keep_chore(conn, CHORE, self.owner, now + self.pruning.lease, self._state)
         if not held:
             raise LeaseLost(CHORE)
         self._lease_until = now + self.pruning.lease

@@ -55,6 +55,14 @@ class SkipReason(enum.StrEnum):
     OUTSIDE_WINDOW = "outside_window"  # the platform's messaging window had closed and nothing could reopen it
     UNINSTALLED = "uninstalled"  # the workspace removed the app (Slack app_uninstalled / tokens_revoked)
     SUPPRESSED = "suppressed"  # the person was erased on request and is never surveyed again
+    NOT_SAMPLED = "not_sampled"  # the profile's sample rate left this conversation out (core/sampling)
+
+
+class Kind(enum.StrEnum):
+    """Why the survey exists: a conversation closed (transactional) or a campaign asked (relational)."""
+
+    TRANSACTIONAL = "transactional"
+    RELATIONAL = "relational"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +108,14 @@ class Survey:
     priority: str | None = None
     tags: tuple[str, ...] = ()
     matched_rules: tuple[str, ...] = ()
+    # The survey programme: what kind of survey this is, the campaign that asked (relational only), the variant of
+    # the profile's or campaign's experiment it got, the customer's IANA time zone (quiet hours) and when the one
+    # reminder went out.
+    kind: Kind = Kind.TRANSACTIONAL
+    campaign: str | None = None
+    variant: str | None = None
+    timezone: str | None = None
+    reminded_at: datetime | None = None
 
     @property
     def category(self) -> str | None:

@@ -236,6 +236,14 @@ async def test_every_dimension_filters_and_breaks_down(store: Store) -> None:
     ]
     for row, workspace in zip(rows, ("T0ACME", "E0ORG", "T0ACME", "T0TAPAS"), strict=True):  # Slack team / org ids
         row["workspace"] = workspace
+    for row, kind, campaign, variant in zip(
+        rows,
+        ("transactional", "relational", "relational", "transactional"),
+        (None, "q4", "q4", None),
+        "abab",
+        strict=True,
+    ):
+        row |= {"kind": kind, "campaign": campaign or "welcome", "variant": variant}
     await insert(store, *rows)
     for dim in DIMENSIONS:
         values = sorted({r[dim] for r in rows})

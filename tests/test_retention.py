@@ -17,8 +17,7 @@ from core.reports import DIMENSIONS, breakdown, summary
 from core.reports.analytics import distribution, followup_stats, trend
 from core.retention import ANONYMOUS
 from core.retention_pass import CHORE, RetentionPass
-from core.store import Store, journal, sessions
-from core.store import retention as rq
+from core.store import Store, chores, journal, sessions
 from core.store.tables import ContactRow, InboundKeyRow, OutboxRow, SurveyRow, metadata
 from core.types import Address, ConversationClosed, ScoreGiven, TextReceived
 from tests.conftest import FakeClock
@@ -206,7 +205,7 @@ async def test_the_schedule_is_stored_and_a_crashed_holder_is_taken_over(store: 
     assert await other.run_due() is not None  # due again after `every`, whichever worker looks
     clock.advance(hours=1)
     async with store.transaction() as conn:  # a worker takes its turn and dies
-        assert await rq.claim_chore(conn, CHORE, "crashed", clock.now, rt.retention.pruning.lease) is not None
+        assert await chores.claim_chore(conn, CHORE, "crashed", clock.now, rt.retention.pruning.lease) is not None
     assert await other.run_due() is None
     clock.advance(minutes=6)  # the lease (5 min) ran out
     assert await other.run_due() is not None
@@ -219,7 +218,7 @@ async def test_the_worker_runs_the_pass_as_its_chore(store: Store) -> None:
     try:
         for _ in range(500):
             async with store.read() as conn:
-                row = await rq.chore(conn, CHORE)
+                row = await chores.chore(conn, CHORE)
             if row is not None and row["last_finished_at"] is not None:
                 break
             await asyncio.sleep(0.02)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
@@ -128,6 +128,9 @@ class ReportFilters(QueryParams):
     team: Text = Field(None, max_length=191)
     locale: Text = Field(None, max_length=16)
     workspace: Text = Field(None, max_length=64)
+    kind: Literal["transactional", "relational"] | None = None
+    campaign: Text = Field(None, max_length=64)
+    variant: Text = Field(None, max_length=64)
     since: Since = None
     until: Until = None
 
@@ -140,6 +143,9 @@ class ReportFilters(QueryParams):
             team=self.team,
             locale=self.locale,
             workspace=self.workspace,
+            kind=self.kind,
+            campaign=self.campaign,
+            variant=self.variant,
             since=self.since,
             until=self.until,
             profiles=profiles,

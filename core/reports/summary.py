@@ -14,7 +14,7 @@ from core.store import Store
 from core.store.tables import SurveyRow
 
 S = SurveyRow.__table__
-DIMENSIONS = ("profile", "channel", "agent", "team", "locale", "workspace")
+DIMENSIONS = ("profile", "channel", "agent", "team", "locale", "workspace", "kind", "campaign", "variant")
 MIN_RESPONSES = 30  # below this an NPS is shown with its count but flagged as not significant
 
 
@@ -28,6 +28,9 @@ class Filters:
     team: str | None = None
     locale: str | None = None
     workspace: str | None = None  # the Slack workspace (team id, or org id for an org-wide install)
+    kind: str | None = None  # core.survey.Kind: transactional or relational
+    campaign: str | None = None  # a relational campaign's name
+    variant: str | None = None  # the experiment's variant the survey got
     since: datetime | None = None
     until: datetime | None = None
     profiles: tuple[str, ...] | None = None  # the profiles a caller may see

@@ -1,4 +1,4 @@
-"""The retention pass's SQL: the chore schedule and its lease, anonymising finished surveys by batches of ids, and
+"""The retention pass's SQL: anonymising finished surveys by batches of ids, and
 pruning operational rows past their useful life. Every statement touches at most one batch, so each runs in a short
 transaction of its own and the reply path never waits long behind it."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import String, Text, case, cast, delete, exists, func, or_, select, text, tuple_, update
@@ -14,12 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
 from core.retention import ANONYMOUS
-from core.store.inserts import dialect_insert
-from core.store.retention_tables import ChoreRow
 from core.store.tables import ContactRow, InboundJournalRow, InboundKeyRow, OutboxRow, SurveyRow, WebSessionRow
 from core.survey import OPEN_STATES
 
-CH = ChoreRow.__table__
 S = SurveyRow.__table__
 C = ContactRow.__table__
 K = InboundKeyRow.__table__
@@ -36,59 +33,6 @@ MAX_LIST = 10_000
 def _chunks(keys: Sequence[Any]) -> list[list[Any]]:
     """A batch's keys, in lists short enough for one statement each."""
     return [list(keys[i : i + MAX_LIST]) for i in range(0, len(keys), MAX_LIST)]
-
-
-# ---- the schedule -----------------------------------------------------------------------------------------------
-
-
-async def claim_chore(
-    conn: AsyncConnection, name: str, owner: str, now: datetime, lease: timedelta, *, force: bool = False
-) -> dict[str, Any] | None:
-    """Take the chore's turn if it is due (or `force`, for a run by hand) and nobody holds it: its stored state, or
-    None. One UPDATE: on PostgreSQL a second worker's waits for the first's commit and then finds the lease held."""
-    first = dialect_insert(conn.dialect.name, CH).values(name=name, due_at=now, state={}, last_counts={})
-    await conn.execute(first.on_conflict_do_nothing(index_elements=["name"]))
-    free = or_(CH.c.lease_until.is_(None), CH.c.lease_until <= now)
-    cond = [CH.c.name == name, free] if force else [CH.c.name == name, free, CH.c.due_at <= now]
-    stmt = (
-        update(CH)
-        .where(*cond)
-        .values(lease_until=now + lease, leased_by=owner, last_started_at=now)
-        .returning(CH.c.state)
-    )
-    row = (await conn.execute(stmt)).first()
-    return None if row is None else dict(row.state or {})
-
-
-async def keep_chore(
-    conn: AsyncConnection, name: str, owner: str, until: datetime, state: dict[str, Any] | None = None
-) -> bool:
-    """Extend the lease (and record progress); False when it was lost, and the holder must stop."""
-    values: dict[str, Any] = {"lease_until": until}
-    if state is not None:
-        values["state"] = state
-    stmt = update(CH).where(CH.c.name == name, CH.c.leased_by == owner).values(**values)
-    return (await conn.execute(stmt)).rowcount == 1
-
-
-async def finish_chore(
-    conn: AsyncConnection, name: str, owner: str, now: datetime, due_at: datetime, counts: dict[str, Any]
-) -> None:
-    await conn.execute(
-        update(CH)
-        .where(CH.c.name == name, CH.c.leased_by == owner)
-        .values(lease_until=None, leased_by=None, last_finished_at=now, due_at=due_at, last_counts=counts)
-    )
-
-
-async def release_chore(conn: AsyncConnection, name: str, owner: str) -> None:
-    """Give the turn back after a failure: the next worker to look may run it at once."""
-    await conn.execute(update(CH).where(CH.c.name == name, CH.c.leased_by == owner).values(lease_until=None))
-
-
-async def chore(conn: AsyncConnection, name: str) -> dict[str, Any] | None:
-    row = (await conn.execute(select(CH).where(CH.c.name == name))).first()
-    return None if row is None else dict(row._mapping)
 
 
 # ---- finished surveys -------------------------------------------------------------------------------------------

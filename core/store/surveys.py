@@ -17,7 +17,7 @@ from core.channel import tag
 from core.store.inserts import insert_ignore
 from core.store.privacy import suppressed_clause
 from core.store.tables import ContactRow, DeadEndpointRow, InboundKeyRow, OutboxRow, SurveyRow
-from core.survey import ANSWERABLE_STATES, OPEN_STATES, ContactStatus, Policy, SkipReason, State, Survey
+from core.survey import ANSWERABLE_STATES, OPEN_STATES, ContactStatus, Kind, Policy, SkipReason, State, Survey
 from core.types import Address, AskComment, AskScore, Say
 
 S = SurveyRow.__table__
@@ -126,13 +126,19 @@ def _row_values(survey: Survey, policy: Policy) -> dict[str, Any]:
         "priority": survey.priority,
         "tags": list(survey.tags) if survey.tags else None,
         "matched_rules": list(survey.matched_rules) if survey.matched_rules else None,
+        "kind": str(survey.kind),
+        "campaign": survey.campaign,
+        "variant": survey.variant,
+        "timezone": survey.timezone,
+        "reminded_at": survey.reminded_at,
     }
 
 
 _ROW_COLUMNS = (
     "profile", "channel", "conversation_id", "user_id", "thread", "case_id", "case_key", "agent", "team", "locale",
     "customer_name", "state", "skip_reason", "score", "category", "comment", "reasks", "unparsed", "created_at",
-    "due_at", "asked_at", "scored_at", "completed_at", "next_check_at", "workspace",
+    "due_at", "asked_at", "scored_at", "completed_at", "next_check_at", "workspace", "kind", "campaign", "variant",
+    "timezone", "reminded_at",
 )  # fmt: skip
 _INSERT = insert(S).values({c: bindparam(c, type_=S.c[c].type) for c in (*_ROW_COLUMNS, "extra")}).returning(S.c.id)
 
@@ -154,7 +160,7 @@ async def insert_survey(conn: AsyncConnection, survey: Survey, policy: Policy) -
 
 
 _FIXED = ("profile", "channel", "conversation_id", "user_id", "thread", "workspace", "case_id", "case_key",
-          "created_at")  # fmt: skip
+          "created_at", "kind", "campaign")  # fmt: skip
 
 
 def changed_values(old: Survey, new: Survey, policy: Policy) -> dict[str, Any]:
@@ -199,6 +205,11 @@ def to_survey(row: Any) -> Survey:
         priority=row.priority,
         tags=tuple(row.tags or ()),
         matched_rules=tuple(row.matched_rules or ()),
+        kind=Kind(row.kind),
+        campaign=row.campaign,
+        variant=row.variant,
+        timezone=row.timezone,
+        reminded_at=row.reminded_at,
     )
 
 

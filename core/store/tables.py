@@ -34,6 +34,17 @@ class ContactRow(SQLModel, table=True):
     last_surveyed_at: datetime | None = None
     # The customer's last message we know of (Meta's 24-hour window); only ever moves forward.
     last_inbound_at: datetime | None = None
+    # The survey programme (core/contacts): where a campaign reaches them, their IANA time zone, the operator's
+    # attributes (plan, segment, country…), consent, and the operator's own id for the person across channels.
+    conversation_id: str | None = Field(default=None, max_length=191)
+    workspace: str | None = Field(default=None, max_length=64)
+    timezone: str | None = Field(default=None, max_length=64)
+    attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict))
+    consent: str | None = Field(default=None, max_length=16)  # granted | denied | NULL (not recorded)
+    consent_at: datetime | None = None
+    external_id: str | None = Field(default=None, max_length=191)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 class SurveyRow(SQLModel, table=True):
@@ -88,6 +99,13 @@ class SurveyRow(SQLModel, table=True):
     priority: str | None = Field(default=None, max_length=16)
     tags: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     matched_rules: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # The survey programme: core.survey.Kind, the campaign that asked, the experiment's variant, the customer's time
+    # zone and the reminder.
+    kind: str = Field(default="transactional", max_length=16)
+    campaign: str | None = Field(default=None, max_length=64)
+    variant: str | None = Field(default=None, max_length=64)
+    timezone: str | None = Field(default=None, max_length=64)
+    reminded_at: datetime | None = None
 
 
 class InboundKeyRow(SQLModel, table=True):
