@@ -103,6 +103,7 @@ class ProfileConfig(Strict):
     redaction: RedactionConfig = Field(default_factory=RedactionConfig)  # bots/retention_config.py
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     themes: dict[str, dict[str, list[str]]] = Field(default_factory=dict)  # comment themes: name → language → keywords
+    benchmark: float | None = Field(None, ge=-100, le=100)  # a reference NPS the reports compare against
 
     @field_validator("themes", mode="before")
     @classmethod
@@ -188,6 +189,7 @@ class ProfileConfig(Strict):
             redaction=self.redaction.settings(self.locale),
             retention=self.retention.settings(),
             themes=ThemeMatcher.of(self.themes),
+            benchmark=self.benchmark,
         )
 
 

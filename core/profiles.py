@@ -43,6 +43,7 @@ class ProfileSettings:
     retention: Retention = field(default_factory=Retention)  # how long comments and personal fields are kept
     themes: ThemeMatcher = EMPTY  # the comment themes the profile's taxonomy defines
     rules: tuple[Rule, ...] = ()  # routing rules (core/routing), in the order they are read
+    benchmark: float | None = None  # an operator-set reference NPS (an industry figure): core/reports/benchmark
 
     def alert_destinations(self, channel: str) -> frozenset[str]:
         """Where this profile's detractor alerts go on one channel, its routing rules' alerts and escalations

@@ -147,6 +147,7 @@ class ContactStatus:
     locale: str | None = None  # last language the platform reported for this customer
     uninstalled: bool = False  # the conversation's workspace removed the app: nothing can reach it any more
     suppressed: bool = False  # on the suppression list (erased on request): never surveyed again
+    timezone: str | None = None  # the contact record's IANA time zone (operator-maintained), before any hint
 
 
 Transition = tuple[Survey, list[Action]]

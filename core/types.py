@@ -34,6 +34,7 @@ class ConversationClosed:
     customer_name: str | None = None
     case_id: str | None = None  # the support case when one chat hosts many (a Telegram DM); else the conversation
     metadata: dict[str, Any] = field(default_factory=dict)
+    timezone: str | None = None  # the customer's IANA time zone as the platform or help desk knows it (a hint)
 
 
 @dataclass(frozen=True, slots=True)
