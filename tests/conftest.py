@@ -98,6 +98,7 @@ TABLES += ("installations", "install_states")
 TABLES += ("chores",)  # the retention pass's schedule and progress
 TABLES += ("followup_slas",)  # refers to surveys too
 TABLES += ("suppressions", "audit_log", "privacy_keys")
+TABLES += ("report_days", "report_skips", "report_theme_days")
 
 
 @pytest.fixture(scope="session")
