@@ -7,11 +7,13 @@ and opted_out as the other ends. Once scored, a survey always completes: an opt-
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from core.messages import MessageCatalog, normalize_locale
+from core.quiet_hours import QuietHours
 from core.replies import interpret
 from core.scoring import classify
 from core.types import (
@@ -30,6 +32,7 @@ from core.types import (
     TextReceived,
     Tick,
 )
+from core.variants import Variant
 
 
 class State(enum.StrEnum):
@@ -79,6 +82,18 @@ class Policy:
     reask_limit: int = 1
     review_url: str | None = None
     messages: MessageCatalog = field(default_factory=MessageCatalog)
+    # The survey programme's rules (issue 15). sample: the share of closed conversations asked, chosen per contact
+    # and sample_period (core/sampling; the config defaults the period to the throttle window). quiet_hours are read
+    # in the customer's zone, `timezone` being the profile's default. reminder: when an unanswered question is sent
+    # once more (None: never). variants: the profile's experiment on transactional surveys; campaign_variants: each
+    # campaign's, by campaign name.
+    sample: float = 1.0
+    sample_period: timedelta = timedelta(days=30)
+    quiet_hours: QuietHours | None = None
+    timezone: str = "UTC"
+    reminder: timedelta | None = None
+    variants: tuple[Variant, ...] = ()
+    campaign_variants: Mapping[str, tuple[Variant, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

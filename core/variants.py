@@ -1,0 +1,43 @@
+"""Variants of the question as an experiment: a profile or a campaign lists two or more wordings or send delays,
+and each contact gets one, chosen by a hash of who they are so they get the same one every time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from hashlib import blake2b
+
+from core.messages import language
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One arm of the experiment: its wording per locale (may use {brand}; a locale it leaves out reads the
+    catalogue's question) and its send delay (None: the policy's)."""
+
+    name: str
+    question: Mapping[str, str] = field(default_factory=dict)
+    send_delay: timedelta | None = None
+
+    def wording(self, locale: str) -> str | None:
+        """The question in `locale` ('pt-BR' also finds 'pt'), None when the variant has none for it."""
+        return self.question.get(locale) or self.question.get(language(locale))
+
+
+def contact_key(profile: str, channel: str, user_id: str, experiment: str = "") -> str:
+    """The key `choose` reads for a contact; `experiment` is "" for the profile's own variants, else the campaign."""
+    return f"{profile}\x1f{channel}\x1f{user_id}" + experiment
+
+
+def choose(variants: Sequence[Variant], key: str) -> Variant | None:
+    """The contact's variant, evenly spread over the list; None when there is no experiment."""
+    if not variants:
+        return None
+    digest = blake2b(key.encode(), digest_size=8).digest()
+    return variants[int.from_bytes(digest, "big") % len(variants)]
+
+
+def named(variants: Sequence[Variant], name: str | None) -> Variant | None:
+    """The variant of that name, None when it is not (or no longer) in the list."""
+    return next((v for v in variants if v.name == name), None) if name is not None else None
