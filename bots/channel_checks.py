@@ -22,8 +22,8 @@ class Profile(Protocol):
     channels: dict[str, BaseModel]
 
 
-def alert_problems(alerts: Sequence[Alert], channels: Mapping[str, BaseModel]) -> list[str]:
-    """`alerts[i].destination: …` for each destination its channel would not read."""
+def alert_problems(alerts: Sequence[Alert], channels: Mapping[str, BaseModel], key: str = "alerts") -> list[str]:
+    """`alerts[i].destination: …` (`key` names the list) for each destination its channel would not read."""
     specs = discover().specs
     problems = []
     for i, alert in enumerate(alerts):
@@ -32,7 +32,7 @@ def alert_problems(alerts: Sequence[Alert], channels: Mapping[str, BaseModel]) -
             continue
         problem = spec.destination_problem(config, alert.destination)
         if problem:
-            problems.append(f"alerts[{i}].destination: {problem}")
+            problems.append(f"{key}[{i}].destination: {problem}")
     return problems
 
 

@@ -13,8 +13,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 from sqlalchemy.engine import make_url
 
+from adapters.email import SPEC as EMAIL
+from adapters.email import EmailConfig
+from bots.campaign_config import CampaignConfig, campaign_problems, to_campaigns
 from bots.channel_checks import alert_problems, token_key_problems
 from bots.channels import discover
+from bots.digest_config import DigestConfig, digest_problems, email_problems
 from bots.durations import Duration
 from bots.privacy_config import PrivacyConfig
 from bots.retention_config import PruningConfig, RedactionConfig, RetentionConfig
@@ -104,6 +108,9 @@ class ProfileConfig(Strict):
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     themes: dict[str, dict[str, list[str]]] = Field(default_factory=dict)  # comment themes: name → language → keywords
     benchmark: float | None = Field(None, ge=-100, le=100)  # a reference NPS the reports compare against
+    digest: DigestConfig | None = None  # the scheduled digest (bots/digest_config.py)
+    smtp: EmailConfig | None = None  # this profile's mail server for email digests (else the top-level smtp)
+    campaigns: list[CampaignConfig] = Field(default_factory=list)  # relational campaigns (bots/campaign_config.py)
 
     @field_validator("themes", mode="before")
     @classmethod
@@ -160,7 +167,8 @@ class ProfileConfig(Strict):
             if a.channel not in self.channels
         ]
         problems += alert_problems(self.alerts, self.channels)  # a destination in the form its channel reads
-        problems += rule_problems(self) + subscription_problems(self)
+        problems += rule_problems(self) + subscription_problems(self) + digest_problems(self.digest, self.channels)
+        problems += campaign_problems(self.campaigns, self.channels)
         if problems:
             raise _Nested(problems)
         self.locale = lang
@@ -179,6 +187,8 @@ class ProfileConfig(Strict):
             review_url=self.review_url,
             messages=MessageCatalog(self.messages, default_locale=self.locale),
         )
+        campaigns = to_campaigns(self.campaigns, policy.timezone)
+        policy = replace(policy, campaign_variants={c.name: c.variants for c in campaigns if c.variants})
         return ProfileSettings(
             name=name,
             policy=policy,
@@ -190,6 +200,8 @@ class ProfileConfig(Strict):
             retention=self.retention.settings(),
             themes=ThemeMatcher.of(self.themes),
             benchmark=self.benchmark,
+            digest=None if self.digest is None else self.digest.settings(),
+            campaigns=campaigns,
         )
 
 
@@ -268,6 +280,7 @@ class Config(Strict):
     pruning: PruningConfig = Field(default_factory=PruningConfig)  # operational rows past their useful life
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     profiles: dict[str, ProfileConfig] = Field(min_length=1)
+    smtp: EmailConfig | None = None  # the mail server email digests go out through (adapters/email)
     _token_keys: tuple[str, ...] = PrivateAttr(default=())  # from the environment: bots/token_keys.py
 
     @property
@@ -282,6 +295,19 @@ class Config(Strict):
             if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", name):
                 raise ValueError(f"profile name {name!r} must be lowercase letters, digits, - or _ (used in URLs)")
         return v
+
+    @model_validator(mode="after")
+    def _email(self) -> Config:
+        """A profile with email digest targets sends them through its own smtp, else the top-level one."""
+        problems: list[str] = []
+        for name, profile in self.profiles.items():
+            found, smtp = email_problems(name, profile.digest, profile.smtp, self.smtp)
+            problems += found
+            if smtp is not None:
+                profile.channels.setdefault(EMAIL.name, smtp)
+        if problems:
+            raise _Nested(problems)
+        return self
 
     def profile_settings(self) -> dict[str, ProfileSettings]:
         return {name: p.settings(name) for name, p in self.profiles.items()}

@@ -7,10 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from bots.campaign_jobs import campaign_jobs
+from bots.digest_jobs import digest_jobs
 from core.scheduler import ScheduledJob
 
 JobBuilder = Callable[[Any], list[ScheduledJob]]
-BUILDERS: list[JobBuilder] = []
+BUILDERS: list[JobBuilder] = [campaign_jobs, digest_jobs]
 
 
 def scheduled_jobs(runtime: Any) -> list[ScheduledJob]:

@@ -13,7 +13,16 @@ from typing import Any
 
 from core.delivery import PermanentFailure
 from core.ratelimit import Limit
-from core.types import AskComment, AskScore, DetractorAlert, EventNotice, MarkAnswered, OutboundAction, Say
+from core.types import (
+    AskComment,
+    AskScore,
+    DetractorAlert,
+    Digest,
+    EventNotice,
+    MarkAnswered,
+    OutboundAction,
+    Say,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +88,10 @@ class OutboundChannel:
         """Event notices go to subscribers' URLs (adapters.webhook.events); a chat channel never gets one."""
         raise PermanentFailure(f"{type(self).__name__} does not deliver event notices")
 
+    async def send_digest(self, delivery: Delivery, action: Digest) -> str | None:
+        """A channel that can't attach the chart sends the digest's text."""
+        return await self.say(delivery, Say(action.text, purpose="digest"))
+
 
 class SendsThrough(OutboundChannel):
     """A channel whose sends live in a sender of its own (the object holding the platform client): every typed
@@ -104,6 +117,9 @@ class SendsThrough(OutboundChannel):
     async def alert(self, delivery: Delivery, action: DetractorAlert) -> str | None:
         return await self.sender.alert(delivery, action)
 
+    async def send_digest(self, delivery: Delivery, action: Digest) -> str | None:
+        return await self.sender.send_digest(delivery, action)
+
 
 @dataclass(frozen=True, slots=True)
 class _Kind:
@@ -124,6 +140,7 @@ KINDS: dict[type, _Kind] = dict(
         _kind(MarkAnswered, "mark_answered", "mark_answered"),
         _kind(DetractorAlert, "detractor_alert", "alert"),
         _kind(EventNotice, "event_notice", "notify"),
+        _kind(Digest, "digest", "send_digest"),
     ]
 )
 BY_TAG: dict[str, type] = {kind.tag: action_type for action_type, kind in KINDS.items()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from core.digest_settings import DigestSettings
 from core.redaction import Redaction
 from core.retention import Retention
 from core.survey import Policy
@@ -13,6 +14,7 @@ from core.themes.matcher import EMPTY, ThemeMatcher
 EVENT_TYPES = ("survey.responded", "survey.completed", "detractor.created", "detractor.escalated")
 
 if TYPE_CHECKING:
+    from core.campaigns import Campaign
     from core.routing import Rule
 
 
@@ -44,6 +46,8 @@ class ProfileSettings:
     themes: ThemeMatcher = EMPTY  # the comment themes the profile's taxonomy defines
     rules: tuple[Rule, ...] = ()  # routing rules (core/routing), in the order they are read
     benchmark: float | None = None  # an operator-set reference NPS (an industry figure): core/reports/benchmark
+    campaigns: tuple[Campaign, ...] = ()  # relational campaigns (core/campaigns), run on their stored schedules
+    digest: DigestSettings | None = None  # the scheduled digest (core/digest_job.py), when the profile has one
 
     def alert_destinations(self, channel: str) -> frozenset[str]:
         """Where this profile's detractor alerts go on one channel, its routing rules' alerts and escalations

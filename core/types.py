@@ -174,7 +174,20 @@ class EventNotice:
     timestamp: str
 
 
-OutboundAction = AskScore | MarkAnswered | AskComment | Say | DetractorAlert | EventNotice  # what a channel is sent
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """A profile's scheduled digest for one target (core/digest.py): the text in the profile's language, a subject
+    for mail, the figures as data (for a webhook) and the trend chart, a PNG as base64 (None: no chart)."""
+
+    text: str
+    subject: str
+    image_png: str | None = None
+    image_name: str = "nps-trend.png"
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+# what a channel is sent
+OutboundAction = AskScore | MarkAnswered | AskComment | Say | DetractorAlert | EventNotice | Digest
 
 
 # ---- hygiene --------------------------------------------------------------------------------------------------

@@ -4,9 +4,10 @@ Slack calls expired is refreshed and the call made once more."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks
@@ -15,7 +16,7 @@ from adapters.slack.workspaces import NotInstalled, RefreshFailed, Served, Works
 from core.channel import Delivery, OutboundChannel, score_labels
 from core.delivery import DeliveryError, PermanentFailure, RetryLater
 from core.ratelimit import Limit, Rate
-from core.types import AskComment, AskScore, DetractorAlert, MarkAnswered, Say
+from core.types import AskComment, AskScore, DetractorAlert, Digest, MarkAnswered, Say
 
 UNREACHABLE = {
     "channel_not_found", "is_archived", "not_in_channel", "account_inactive", "user_not_found", "cannot_dm_bot",
@@ -129,6 +130,27 @@ class SlackSender(OutboundChannel):
 
     async def alert(self, delivery: Delivery, action: DetractorAlert) -> str | None:
         return await self._post(delivery, action.text, blocks.alert(action), thread=False)
+
+    async def send_digest(self, delivery: Delivery, action: Digest) -> str | None:
+        """The chart uploaded to the channel (files_upload_v2: files.getUploadURLExternal, the upload, then
+        files.completeUploadExternal) with the digest's text as its comment; without a chart, the text."""
+        if not action.image_png:
+            return await self._post(delivery, action.text, thread=False)
+        workspace, channel = where(delivery)
+        try:
+            resp = await self._call(
+                workspace,
+                "files_upload_v2",
+                channel=channel,
+                file=base64.b64decode(action.image_png),
+                filename=action.image_name,
+                title=action.subject,
+                alt_txt=action.subject,
+                initial_comment=action.text,
+            )
+        except SlackRequestError as exc:  # the upload URL answered other than 200: Slack's side, try again later
+            raise DeliveryError(f"Slack: file upload failed ({type(exc).__name__})") from None
+        return str(resp["file"]["id"]) if resp.get("file") else None
 
 
 def classify(exc: SlackApiError) -> DeliveryError:

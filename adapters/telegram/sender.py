@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -14,14 +15,15 @@ from aiogram.exceptions import (
     TelegramNotFound,
     TelegramRetryAfter,
 )
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
 
 from adapters.telegram.keyboards import alert_keyboard, answered_keyboard, score_keyboard
 from core.channel import Delivery, OutboundChannel, alert_as_text, score_labels
 from core.delivery import PermanentFailure, RetryLater
 from core.ratelimit import Limit, Rate
-from core.types import AskScore, DetractorAlert, MarkAnswered, Say
+from core.types import AskScore, DetractorAlert, Digest, MarkAnswered, Say
 
+CAPTION_LIMIT = 1024  # a photo's caption, in characters (Bot API sendPhoto)
 HARMLESS = ("message is not modified", "message to edit not found", "message can't be edited")
 UNREACHABLE = ("chat not found", "user not found", "bot was blocked", "bot was kicked", "user is deactivated")
 
@@ -92,3 +94,18 @@ class TelegramSender(OutboundChannel):
             return await super().alert(delivery, action)
         markup = alert_keyboard(action.survey_id, action.claim_label, action.resolve_label, None)
         return await self._message(delivery, alert_as_text(action).text, markup)
+
+    async def send_digest(self, delivery: Delivery, action: Digest) -> str | None:
+        """The chart as a photo captioned with the digest; a text past the caption limit goes first as a message
+        of its own, then the photo."""
+        if not action.image_png:
+            return await self._message(delivery, action.text)
+        chat = int(delivery.conversation_id)
+        photo = BufferedInputFile(base64.b64decode(action.image_png), filename=action.image_name)
+        fits = len(action.text) <= CAPTION_LIMIT
+        with bot_api_errors():
+            if not fits:
+                await self.bot.send_message(chat, action.text)
+            message = await self.bot.send_photo(chat, photo, caption=action.text if fits else None)
+            return str(message.message_id)
+        return None

@@ -20,7 +20,7 @@ from core import jsonbody
 from core.channel import Delivery, score_labels
 from core.delivery import PermanentFailure
 from core.ratelimit import Limit, Rate
-from core.types import AskComment, AskScore, DetractorAlert, MarkAnswered, Say
+from core.types import AskComment, AskScore, DetractorAlert, Digest, MarkAnswered, Say
 
 log = logging.getLogger(__name__)
 
@@ -126,3 +126,14 @@ class WebhookChannel(HttpClient, Channel):
         about |= {"channel": a.channel, "link": a.link, "conversation_id": a.conversation_id}  # the customer's
         about |= {"priority": a.priority, "tags": list(a.tags), "escalation": a.escalation}  # routing rules, SLAs
         return await self._post(self._alert_url(delivery), delivery, "detractor_alert", a.text, **about)
+
+    async def send_digest(self, delivery: Delivery, action: Digest) -> str | None:
+        """A signed digest to one of the profile's digest URLs (the delivery's conversation id): the text, the
+        figures as JSON and the chart as base64."""
+        url = delivery.conversation_id
+        digest = self.settings.digest
+        if digest is None or url not in {t.destination for t in digest.targets if t.channel == self.name}:
+            raise PermanentFailure("digest destination refused: not a configured digest target")
+        extra = {"subject": action.subject, "figures": action.figures}
+        extra |= {"image_png": action.image_png, "image_name": action.image_name if action.image_png else None}
+        return await self._post(url, delivery, "digest", action.text, **extra)

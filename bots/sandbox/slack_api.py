@@ -36,6 +36,7 @@ class FakeSlack(LocalServer):
     held: dict[str, asyncio.Event] = field(default_factory=dict)  # method -> answered only once the event is set
     parents: dict[str, str] = field(default_factory=dict)  # thread reply ts -> its parent's ts
     workspaces: SlackWorkspaces = field(default_factory=SlackWorkspaces)
+    uploads: dict[str, bytes] = field(default_factory=dict)  # file id -> the bytes POSTed to its upload URL
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -45,6 +46,22 @@ class FakeSlack(LocalServer):
     def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/api/{method}", self._handle)
         app.router.add_post("/response/{id}", self._response_url)
+        app.router.add_post("/upload/{file_id}", self._upload)
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """The upload URL files.getUploadURLExternal hands out: raw bytes or a multipart form with the file; an id
+        it did not hand out gets 404, as an expired URL would."""
+        file_id = request.match_info["file_id"]
+        if file_id not in self.uploads:
+            return web.Response(status=404, text="unknown upload")
+        if request.content_type.startswith("multipart/"):
+            form = await request.post()
+            part = next((v for v in form.values() if isinstance(v, web.FileField)), None)
+            data = part.file.read() if part is not None else b""
+        else:
+            data = await request.read()
+        self.uploads[file_id] = data
+        return web.Response(text=f"OK - {len(data)}")
 
     async def _response_url(self, request: web.Request) -> web.Response:
         """Where slash-command `respond()` posts (Slack's response_url)."""
@@ -65,6 +82,8 @@ class FakeSlack(LocalServer):
             for k, v in (await request.post()).items():
                 text = str(v)
                 params[k] = json.loads(text) if k in ("blocks", "view") else text
+        if isinstance(params.get("files"), str):  # files.completeUploadExternal: a JSON array in a form field
+            params["files"] = json.loads(params["files"])
         call = Call(method, params, request.headers.get("Authorization", ""))
         self.calls.append(call)
         if method in self.held:
@@ -113,6 +132,16 @@ class FakeSlack(LocalServer):
             ts = params["ts"]
             parent = self.parents.get(ts, ts)
             return {"messages": [{"type": "message", "ts": parent, "thread_ts": parent}], "has_more": False}
+        if method == "files.getUploadURLExternal":  # docs.slack.dev/reference/methods/files.getUploadURLExternal
+            if not params.get("filename") or not str(params.get("length", "")).isdigit():
+                return {"ok": False, "error": "invalid_arguments"}
+            file_id = f"F{next(self._ts):08d}"
+            self.uploads[file_id] = b""
+            return {"upload_url": self.url(f"/upload/{file_id}"), "file_id": file_id}
+        if method == "files.completeUploadExternal":  # docs.slack.dev/reference/methods/files.completeUploadExternal
+            files = [{"id": f["id"], "title": f.get("title"), "size": len(self.uploads.get(f["id"], b""))}
+                     for f in params.get("files", [])]  # fmt: skip
+            return {"files": files}
         if method == "views.open":
             return {"view": {"id": "V1", **params.get("view", {})}}
         return {}

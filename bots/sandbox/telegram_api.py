@@ -55,7 +55,7 @@ NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are exactly the same "
     "as a current content and reply markup of the message"
 )
-SENDING = {"sendMessage", "editMessageText", "editMessageReplyMarkup"}
+SENDING = {"sendMessage", "sendPhoto", "editMessageText", "editMessageReplyMarkup"}
 
 
 @dataclass
@@ -88,8 +88,14 @@ class FakeTelegram(LocalServer):
             return await request.json()
         form = await request.post()
         out: dict[str, Any] = {}
+        files = {k: v.file.read() for k, v in form.items() if isinstance(v, web.FileField)}  # multipart uploads
         for key, value in form.items():
+            if key in files:
+                continue
             text = str(value)
+            if text.startswith("attach://"):  # how a Bot API request names the file part it sends
+                out[key] = files.get(text.removeprefix("attach://"), b"")
+                continue
             if key in ("reply_markup", "allowed_updates", "entities"):
                 text = json.loads(text)
             out[key] = text
@@ -146,7 +152,10 @@ class FakeTelegram(LocalServer):
         unchanged = self._unchanged(method, params)
         if unchanged is not None:
             return web.json_response({"ok": False, "error_code": 400, "description": unchanged}, status=400)
-        call.result = await self._result(token, method, params)
+        result = await self._result(token, method, params)
+        if isinstance(result, dict) and "_error" in result:
+            return web.json_response({"ok": False, "error_code": 400, "description": result["_error"]}, status=400)
+        call.result = result
         return web.json_response({"ok": True, "result": call.result})
 
     def _unchanged(self, method: str, params: dict[str, Any]) -> str | None:
@@ -181,6 +190,23 @@ class FakeTelegram(LocalServer):
                 msg["reply_markup"] = params["reply_markup"]
             if method == "sendMessage":
                 self.messages[(chat_id, message_id)] = (msg["text"], params.get("reply_markup") or None)
+            return msg
+        if method == "sendPhoto":  # multipart: the photo's bytes, the caption
+            chat_id = int(params["chat_id"])
+            photo = params.get("photo")
+            if not isinstance(photo, bytes) or not photo:
+                return {"_error": "Bad Request: there is no photo in the request"}
+            sizes = [{"file_id": f"AgAD{next(self._ids)}", "file_unique_id": "u1", "width": 640, "height": 320,
+                      "file_size": len(photo)}]  # fmt: skip
+            msg = {
+                "message_id": next(self._ids),
+                "date": int(time.time()),
+                "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"},
+                "from": {"id": bot_id, "is_bot": True, "first_name": "NPS"},
+                "photo": sizes,
+            }
+            if params.get("caption"):
+                msg["caption"] = params["caption"]
             return msg
         if method == "getChatMember":
             user_id = int(params["user_id"])
