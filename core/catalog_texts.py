@@ -10,6 +10,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "comment_question_passive": "Thanks for the {score}. What would have made it a 10?",
         "comment_question_detractor": "We're sorry to hear that ({score}). What went wrong?",
         "reask": "Sorry, I didn't catch that. Please reply with a single whole number from 0 to 10.",
+        "reminder": "A quick reminder: how likely are you to recommend {brand} to a friend or colleague? "
+        "Reply with a number from 0 to 10.",
         "thanks": "Thank you for your feedback!",
         "thanks_no_comment": "Thanks for your rating!",
         "optout_confirm": "Understood. You won't receive more surveys from {brand}.",
@@ -41,6 +43,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "comment_question_passive": "Gracias por el {score}. ¿Qué habría hecho falta para que fuera un 10?",
         "comment_question_detractor": "Sentimos oír eso ({score}). ¿Qué salió mal?",
         "reask": "Perdona, no lo he entendido. Responde con un solo número entero del 0 al 10.",
+        "reminder": "Un recordatorio: ¿qué probabilidad hay de que recomiendes {brand} a un amigo o colega? "
+        "Responde con un número del 0 al 10.",
         "thanks": "¡Gracias por tu opinión!",
         "thanks_no_comment": "¡Gracias por tu valoración!",
         "optout_confirm": "Entendido. No recibirás más encuestas de {brand}.",
@@ -72,6 +76,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "comment_question_passive": "Gràcies pel {score}. Què caldria perquè fos un 10?",
         "comment_question_detractor": "Ens sap greu ({score}). Què ha anat malament?",
         "reask": "Perdona, no ho he entès. Respon amb un sol número enter del 0 al 10.",
+        "reminder": "Un recordatori: quina probabilitat hi ha que recomanis {brand} a un amic o company? "
+        "Respon amb un número del 0 al 10.",
         "thanks": "Gràcies per la teva opinió!",
         "thanks_no_comment": "Gràcies per la valoració!",
         "optout_confirm": "Entesos. No rebràs més enquestes de {brand}.",
@@ -103,6 +109,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "comment_question_passive": "Grazie per il tuo {score}. Cosa ci sarebbe voluto per un 10?",
         "comment_question_detractor": "Ci dispiace ({score}). Che cosa è andato storto?",
         "reask": "Scusa, non ho capito. Rispondi con un solo numero intero da 0 a 10.",
+        "reminder": "Un promemoria: quanto è probabile che tu raccomandi {brand} a un amico o collega? "
+        "Rispondi con un numero da 0 a 10.",
         "thanks": "Grazie per il tuo feedback!",
         "thanks_no_comment": "Grazie per la valutazione!",
         "optout_confirm": "Va bene. Non riceverai altri sondaggi da {brand}.",
@@ -134,6 +142,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "comment_question_passive": "Obrigado pelo {score}. O que faltou para ser um 10?",
         "comment_question_detractor": "Lamentamos ({score}). O que deu errado?",
         "reask": "Desculpe, não entendi. Responda com um único número inteiro de 0 a 10.",
+        "reminder": "Um lembrete: qual a probabilidade de você recomendar {brand} a um amigo ou colega? "
+        "Responda com um número de 0 a 10.",
         "thanks": "Obrigado pela sua opinião!",
         "thanks_no_comment": "Obrigado pela avaliação!",
         "optout_confirm": "Entendido. Você não receberá mais pesquisas de {brand}.",
@@ -165,6 +175,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "comment_question_passive": "Merci pour ce {score}. Que faudrait-il pour mériter un 10 ?",
         "comment_question_detractor": "Nous sommes désolés ({score}). Qu'est-ce qui n'a pas fonctionné ?",
         "reask": "Désolé, je n'ai pas compris. Répondez avec un seul nombre entier de 0 à 10.",
+        "reminder": "Petit rappel : quelle est la probabilité que vous recommandiez {brand} à un ami ou un collègue ? "
+        "Répondez avec un nombre de 0 à 10.",
         "thanks": "Merci pour votre avis !",
         "thanks_no_comment": "Merci pour votre note !",
         "optout_confirm": "C'est noté. Vous ne recevrez plus d'enquêtes de {brand}.",
@@ -197,6 +209,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "comment_question_detractor": "Das tut uns leid ({score}). Was ist schiefgelaufen?",
         "reask": "Entschuldigung, das habe ich nicht verstanden. "
         "Bitte antworten Sie mit einer ganzen Zahl von 0 bis 10.",
+        "reminder": "Eine kurze Erinnerung: Wie wahrscheinlich ist es, dass Sie {brand} einem Freund oder Kollegen "
+        "empfehlen? Antworten Sie mit einer Zahl von 0 bis 10.",
         "thanks": "Vielen Dank für Ihr Feedback!",
         "thanks_no_comment": "Danke für Ihre Bewertung!",
         "optout_confirm": "Verstanden. Sie erhalten keine weiteren Umfragen von {brand}.",

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from core.asking import allowed_at, in_sample, question_text, reminder_at
 from core.messages import MessageCatalog, normalize_locale
-from core.quiet_hours import QuietHours
+from core.quiet_hours import QuietHours, customer_zone
 from core.replies import interpret
 from core.scoring import classify
 from core.types import (
@@ -32,7 +33,7 @@ from core.types import (
     TextReceived,
     Tick,
 )
-from core.variants import Variant
+from core.variants import Variant, choose, contact_key
 
 
 class State(enum.StrEnum):
@@ -112,7 +113,7 @@ class Survey:
     comment: str | None = None
     reasks: int = 0
     unparsed: tuple[str, ...] = ()
-    due_at: datetime | None = None
+    due_at: datetime | None = None  # pending: when the question goes out; asked: when the reminder does
     asked_at: datetime | None = None
     scored_at: datetime | None = None
     completed_at: datetime | None = None
@@ -145,7 +146,8 @@ class Survey:
         if self.state is State.PENDING:
             return self.due_at
         if self.state is State.ASKED and self.asked_at is not None:
-            return self.asked_at + policy.expiry
+            expires = self.asked_at + policy.expiry
+            return self.due_at if self.due_at is not None and self.due_at < expires else expires
         if self.state is State.SCORED and self.scored_at is not None:
             return self.scored_at + policy.comment_window
         return None
@@ -169,8 +171,12 @@ Transition = tuple[Survey, list[Action]]
 
 
 def start(event: ConversationClosed, contact: ContactStatus, policy: Policy, now: datetime) -> Transition:
-    """Create the survey for a closed conversation; a zero send delay asks at once."""
+    """Create the survey for a closed conversation; a zero send delay asks at once (unless in quiet hours). Its
+    variant of the profile's experiment may bring its own send delay."""
     locale = normalize_locale(event.locale or contact.locale, policy.messages.locales(), policy.locale)
+    a = event.address
+    variant = choose(policy.variants, contact_key(a.profile, a.channel, a.user_id))
+    delay = policy.send_delay if variant is None or variant.send_delay is None else variant.send_delay
     survey = Survey(
         address=event.address,
         state=State.PENDING,
@@ -180,14 +186,18 @@ def start(event: ConversationClosed, contact: ContactStatus, policy: Policy, now
         agent=event.agent,
         team=event.team,
         customer_name=event.customer_name,
-        due_at=now + policy.send_delay,
+        due_at=now + delay,
         metadata=dict(event.metadata),
+        variant=None if variant is None else variant.name,
+        timezone=customer_zone(contact.timezone, event.timezone, policy.timezone),
     )
     reason = _skip_reason(contact, policy, now)
+    if reason is None and not in_sample(a, policy.sample, policy.sample_period, now):
+        reason = SkipReason.NOT_SAMPLED  # after the other reasons: a skip is counted under the first that applies
     if reason is not None:
-        return replace(survey, state=State.SKIPPED, skip_reason=reason, due_at=None), []
-    if policy.send_delay <= timedelta(0):
-        return _ask(survey, policy, now)
+        return replace(survey, state=State.SKIPPED, skip_reason=reason, due_at=None, variant=None), []
+    if delay <= timedelta(0):
+        return _ask_when_allowed(survey, policy, now)
     return survey, []
 
 
@@ -242,26 +252,57 @@ def _tick(survey: Survey, policy: Policy, now: datetime) -> Transition:
     if deadline is None or now < deadline:
         return survey, []
     if survey.state is State.PENDING:
-        return _ask(survey, policy, now)
+        return _ask_when_allowed(survey, policy, now)
     if survey.state is State.ASKED:
-        return replace(survey, state=State.EXPIRED, completed_at=now), []
+        assert survey.asked_at is not None
+        if now >= survey.asked_at + policy.expiry:
+            return replace(survey, state=State.EXPIRED, completed_at=now), []
+        return _remind(survey, policy, now)
     return _complete(survey, None, policy, now)
+
+
+def _zone(survey: Survey, policy: Policy) -> str:
+    """The customer's zone for quiet hours: the survey's (a campaign may leave it unset), else the profile's."""
+    return customer_zone(survey.timezone, policy.timezone)
+
+
+def _ask_when_allowed(survey: Survey, policy: Policy, now: datetime) -> Transition:
+    """Ask now, or wait until the customer's quiet hours are over."""
+    allowed = allowed_at(now, policy.quiet_hours, _zone(survey, policy))
+    if allowed > now:
+        return replace(survey, due_at=allowed), []
+    return _ask(survey, policy, now)
 
 
 def _ask(survey: Survey, policy: Policy, now: datetime) -> Transition:
     m, loc = policy.messages, survey.locale
+    variants = policy.campaign_variants.get(survey.campaign, ()) if survey.campaign else policy.variants
     action = AskScore(
-        text=m.text("question", loc, brand=policy.brand),
+        text=question_text(variants, survey.variant, loc, m, policy.brand),
         low_label=m.text("scale_low", loc),
         high_label=m.text("scale_high", loc),
     )
-    return replace(survey, state=State.ASKED, asked_at=now, due_at=None), [action]
+    remind = reminder_at(now, policy.reminder, policy.expiry, policy.quiet_hours, _zone(survey, policy))
+    return replace(survey, state=State.ASKED, asked_at=now, due_at=remind), [action]
+
+
+def _remind(survey: Survey, policy: Policy, now: datetime) -> Transition:
+    """The one reminder of an unanswered question, when it is due; held while the customer's quiet hours last, and
+    dropped when those last until the question expires (or the profile no longer sends reminders)."""
+    assert survey.asked_at is not None
+    if policy.reminder is None or survey.reminded_at is not None:
+        return replace(survey, due_at=None), []
+    allowed = allowed_at(now, policy.quiet_hours, _zone(survey, policy))
+    if allowed > now:
+        return replace(survey, due_at=allowed if allowed < survey.asked_at + policy.expiry else None), []
+    reminder = Say(policy.messages.text("reminder", survey.locale, brand=policy.brand), purpose="reminder")
+    return replace(survey, reminded_at=now, due_at=None), [reminder]
 
 
 def _scored(survey: Survey, score: int, policy: Policy, now: datetime) -> Transition:
     category = classify(score)
     m, loc = policy.messages, survey.locale
-    scored = replace(survey, state=State.SCORED, score=score, scored_at=now)
+    scored = replace(survey, state=State.SCORED, score=score, scored_at=now, due_at=None)
     actions: list[Action] = [
         MarkAnswered(score=score, text=m.text("your_score", loc, score=score)),
         AskComment(

@@ -14,6 +14,7 @@ from sqlalchemy import and_, bindparam, exists, func, insert, literal, or_, sele
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.channel import tag
+from core.store import rollups
 from core.store.inserts import insert_ignore
 from core.store.privacy import suppressed_clause
 from core.store.tables import ContactRow, DeadEndpointRow, InboundKeyRow, OutboxRow, SurveyRow
@@ -59,7 +60,7 @@ async def contact_status(
     """`suppressed_by`: the hashes the address would be on the suppression list under (core.suppression)."""
     row = (
         await conn.execute(
-            select(C.c.opted_out_at, C.c.unreachable_at, C.c.last_surveyed_at, C.c.locale).where(
+            select(C.c.opted_out_at, C.c.unreachable_at, C.c.last_surveyed_at, C.c.locale, C.c.timezone).where(
                 C.c.profile == address.profile, C.c.channel == address.channel, C.c.user_id == address.user_id
             )
         )
@@ -77,6 +78,7 @@ async def contact_status(
         has_open_survey_for_case=taken,
         locale=row.locale,
         suppressed=listed,
+        timezone=row.timezone,
     )
 
 
@@ -156,6 +158,7 @@ def update_statement(columns: tuple[str, ...], prefix: str = "") -> Any:
 
 async def insert_survey(conn: AsyncConnection, survey: Survey, policy: Policy) -> int:
     result = await conn.execute(_INSERT, _row_values(survey, policy) | {"extra": survey.metadata})
+    await rollups.apply(conn, None, survey)
     return int(result.scalar_one())
 
 
@@ -179,6 +182,7 @@ def changed_values(old: Survey, new: Survey, policy: Policy) -> dict[str, Any]:
 async def update_survey(conn: AsyncConnection, old: Survey, new: Survey, policy: Policy) -> None:
     values = changed_values(old, new, policy)
     await conn.execute(update_statement(tuple(sorted(values))), values | {"_id": new.id})
+    await rollups.apply(conn, old, new)
 
 
 def to_survey(row: Any) -> Survey:
@@ -351,7 +355,8 @@ async def due_surveys(conn: AsyncConnection, now: datetime, limit: int, profiles
 
 
 async def set_question_ref(conn: AsyncConnection, survey_id: int, ref: str) -> None:
-    await conn.execute(update(S).where(S.c.id == survey_id).values(question_ref=ref))
+    async with rollups.recounting(conn, [S.c.id == survey_id], ("report_days",)):  # a ref counts as sent
+        await conn.execute(update(S).where(S.c.id == survey_id).values(question_ref=ref))
 
 
 async def question_ref(conn: AsyncConnection, survey_id: int) -> str | None:
@@ -365,11 +370,14 @@ async def count_by_state(conn: AsyncConnection) -> dict[str, int]:
 
 async def skip_unreachable(conn: AsyncConnection, survey_id: int, now: datetime) -> None:
     """The customer can't be messaged any more: an open survey ends as skipped instead of waiting to expire."""
-    await conn.execute(
-        update(S)
-        .where(S.c.id == survey_id, S.c.state.in_([str(s) for s in OPEN_STATES]))
-        .values(state=str(State.SKIPPED), skip_reason=str(SkipReason.UNREACHABLE), next_check_at=None, completed_at=now)
-    )
+    async with rollups.recounting(conn, [S.c.id == survey_id], ("report_skips",)):
+        await conn.execute(
+            update(S)
+            .where(S.c.id == survey_id, S.c.state.in_([str(s) for s in OPEN_STATES]))
+            .values(
+                state=str(State.SKIPPED), skip_reason=str(SkipReason.UNREACHABLE), next_check_at=None, completed_at=now
+            )
+        )
 
 
 async def mark_endpoint_gone(conn: AsyncConnection, profile: str, url: str, now: datetime, reason: str) -> None:
