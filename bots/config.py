@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from adapters.email import SPEC as EMAIL
 from adapters.email import EmailConfig
-from bots.campaign_config import CampaignConfig, campaign_problems, to_campaigns
+from bots.campaign_config import CampaignConfig, VariantConfig, campaign_problems, to_campaigns
 from bots.channel_checks import alert_problems, token_key_problems
 from bots.channels import discover
 from bots.digest_config import DigestConfig, digest_problems, email_problems
@@ -27,7 +27,9 @@ from bots.token_keys import read_keys
 from bots.worker import WorkerSettings
 from core.messages import LOCALES, MessageCatalog, language, validate_overrides
 from core.profiles import EVENT_TYPES, ProfileSettings, Subscription
+from core.quiet_hours import QuietHours
 from core.reports.summary import MIN_RESPONSES
+from core.schedules import zone
 from core.survey import Policy
 from core.themes.matcher import ThemeMatcher
 from core.themes.matcher import problems as theme_problems
@@ -68,6 +70,13 @@ class PolicyConfig(Strict):
     comment_window: Duration = _POLICY.comment_window
     throttle: Duration = _POLICY.throttle
     reask_limit: int = Field(_POLICY.reask_limit, ge=0, le=5)
+    # The survey programme's rules (core/asking.py): see config.example.yaml for each.
+    sample: float = Field(_POLICY.sample, ge=0, le=1)
+    sample_period: Duration | None = _POLICY.sample_period  # None: the throttle window
+    quiet_hours: QuietHours | None = _POLICY.quiet_hours  # written "21:00-09:00"
+    timezone: str = _POLICY.timezone
+    reminder: Duration | None = _POLICY.reminder
+    variants: tuple[VariantConfig, ...] = ()
 
     @field_validator("expiry")
     @classmethod
@@ -75,6 +84,51 @@ class PolicyConfig(Strict):
         if v <= timedelta(0):
             raise ValueError("must be longer than 0s, or every question would expire as it is sent")
         return v
+
+    @field_validator("sample_period", "reminder")
+    @classmethod
+    def _longer_than_zero(cls, v: timedelta | None) -> timedelta | None:
+        if v is not None and v <= timedelta(0):
+            raise ValueError("must be longer than 0s")
+        return v
+
+    @field_validator("quiet_hours", mode="before")
+    @classmethod
+    def _quiet_hours(cls, v: Any) -> Any:
+        return v if v is None or isinstance(v, QuietHours) else QuietHours.parse(v)  # ValueError with the reason
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        zone(v)
+        return v
+
+    @field_validator("variants")
+    @classmethod
+    def _experiment(cls, v: tuple[VariantConfig, ...]) -> tuple[VariantConfig, ...]:
+        names = [x.name for x in v]
+        if len(set(names)) != len(names):
+            raise ValueError(f"variant names must be unique: {names}")
+        if len(v) == 1:
+            raise ValueError("an experiment needs two or more variants (or none)")
+        return v
+
+    @model_validator(mode="after")
+    def _reminder_before_expiry(self) -> PolicyConfig:
+        if self.reminder is not None and self.reminder >= self.expiry:
+            raise ValueError("reminder must be shorter than expiry, or it would never be sent")
+        return self
+
+    def rules(self) -> dict[str, Any]:
+        """The programme's keys as core.survey.Policy fields."""
+        return {
+            "sample": self.sample,
+            "sample_period": self.sample_period,
+            "quiet_hours": self.quiet_hours,
+            "timezone": self.timezone,
+            "reminder": self.reminder,
+            "variants": tuple(x.variant() for x in self.variants),
+        }
 
 
 class SubscriptionConfig(Strict):
@@ -186,6 +240,7 @@ class ProfileConfig(Strict):
             reask_limit=p.reask_limit,
             review_url=self.review_url,
             messages=MessageCatalog(self.messages, default_locale=self.locale),
+            **p.rules(),
         )
         campaigns = to_campaigns(self.campaigns, policy.timezone)
         policy = replace(policy, campaign_variants={c.name: c.variants for c in campaigns if c.variants})
