@@ -116,6 +116,9 @@ def cmd_report(args: argparse.Namespace) -> int:
                 team=args.team,
                 locale=args.locale,
                 workspace=args.workspace,
+                kind=args.kind,
+                campaign=args.campaign,
+                variant=args.variant,
                 since=args.since,
                 until=args.until,
                 by=by,
@@ -123,6 +126,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                 fmt=args.format,
                 minimum=minimum,
                 profiles=list(cfg.profiles) if cfg else None,
+                settings=cfg.profile_settings() if cfg else None,
             )
         )
     except ReportError as exc:
@@ -207,12 +211,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_config(sub.add_parser("report", help="print the Customer Feedback Report"))
     p.add_argument("--database", help="database URL (default: database_url from the config)")
     p.add_argument("--profile")
-    for dim in ("channel", "agent", "team", "locale", "workspace"):
+    for dim in ("channel", "agent", "team", "locale", "workspace", "campaign", "variant"):
         p.add_argument(f"--{dim}", help=f"only this {dim}")
+    p.add_argument("--kind", choices=["transactional", "relational"], help="only this kind of survey")
     p.add_argument("--since", help="ISO date or time (UTC unless it has an offset), inclusive")
     p.add_argument("--until", help="ISO time, exclusive; a bare date includes that whole day")
     p.add_argument(
-        "--by", default="agent,team,channel", help="comma-separated: profile,channel,agent,team,locale,workspace,theme"
+        "--by",
+        default="agent,team,channel",
+        help="comma-separated: profile,channel,agent,team,locale,workspace,kind,campaign,variant,theme",
     )
     p.add_argument("--bucket", choices=["day", "week", "month"], default="week")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
@@ -250,6 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
     from bots import rules_cli
 
     rules_cli.add_command(sub, with_config, _config)
+
+    from bots import campaigns_cli
+
+    campaigns_cli.add_command(sub, with_config, _config)
 
     from bots import privacy_cli, retention_cli
 

@@ -141,7 +141,7 @@ class Scheduler:
                 return None
             row = await chores.chore(conn, job.name)
             assert row is not None
-            occurrence = self._occurrence(job, state, row["due_at"], now)
+            occurrence = self._occurrence(job, state, row["due_at"], now, force=force)
             state["occurrence"] = occurrence.at.isoformat()
             await chores.keep_chore(conn, job.name, self.owner, now + self.lease, state)
         turn = Turn(self, job, occurrence, state)
@@ -162,11 +162,17 @@ class Scheduler:
         first = job.schedule.first(now, job.tz)
         await chores.register_chore(conn, job.name, first, {"anchor": first.isoformat()})
 
-    def _occurrence(self, job: ScheduledJob, state: dict[str, Any], due_at: datetime, now: datetime) -> Occurrence:
-        """The occurrence an unfinished earlier attempt was serving, else the latest one due."""
+    def _occurrence(
+        self, job: ScheduledJob, state: dict[str, Any], due_at: datetime, now: datetime, *, force: bool = False
+    ) -> Occurrence:
+        """The occurrence an unfinished earlier attempt was serving, else the latest one due. A run forced before
+        the next occurrence serves the latest one already past (not the next, which would then be skipped)."""
         if state.get("occurrence"):
             at = datetime.fromisoformat(state["occurrence"])
         else:
             due = due_at if due_at.tzinfo else due_at.replace(tzinfo=now.tzinfo)
-            at = job.schedule.latest(due, now, job.tz, _anchor(state))
+            if force and now < due:
+                at = job.schedule.at_or_before(now, job.tz, _anchor(state))
+            else:
+                at = job.schedule.latest(due, now, job.tz, _anchor(state))
         return Occurrence(at, job.schedule.previous(at, job.tz))

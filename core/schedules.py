@@ -91,6 +91,15 @@ class Schedule:
         assert self.cron is not None
         return next(CronSim(self.cron, occurrence.astimezone(tz), reverse=True)).astimezone(UTC)
 
+    def at_or_before(self, instant: datetime, tz: ZoneInfo, anchor: datetime | None = None) -> datetime:
+        """The last occurrence at or before `instant` (an interval's grid counts from `anchor`; without one, or
+        before it, `instant` itself)."""
+        if self.every is not None:
+            if anchor is None or instant < anchor:
+                return instant
+            return anchor + ((instant - anchor) // self.every) * self.every
+        return self._at_or_before(instant, tz)
+
     def _at_or_before(self, instant: datetime, tz: ZoneInfo) -> datetime:
         assert self.cron is not None
         before = next(CronSim(self.cron, instant.astimezone(tz), reverse=True)).astimezone(UTC)  # strictly before

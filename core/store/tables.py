@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 metadata = SQLModel.metadata
@@ -21,6 +21,8 @@ class ContactRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("profile", "channel", "user_id", name="uq_contact"),
         Index("ix_contact_quiet", "profile", "last_surveyed_at"),  # the retention pass finds contacts gone quiet
+        Index("ix_contact_walk", "profile", "id"),  # a campaign walks a profile's contacts in id order (0015)
+        Index("ix_contact_person", "profile", "external_id"),  # and finds the other contacts of the same person
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -120,12 +122,24 @@ class InboundKeyRow(SQLModel, table=True):
     survey_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
+OUTBOX_WAITING = "status IN ('pending', 'sending')"  # a partial index's predicate; queries spell it the same
+
+
 class OutboxRow(SQLModel, table=True):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_ready", "status", "next_attempt_at"),
         Index("ix_outbox_order", "ordering_key", "id"),
         Index("ix_outbox_done", "status", "created_at"),  # sent and dead messages are pruned by age
+        # Only the messages still to send (migration 0018): the claim never reads a delivered row.
+        Index("ix_outbox_waiting", "id", postgresql_where=text(OUTBOX_WAITING), sqlite_where=text(OUTBOX_WAITING)),
+        Index(
+            "ix_outbox_waiting_order",
+            "ordering_key",
+            "id",
+            postgresql_where=text(OUTBOX_WAITING),
+            sqlite_where=text(OUTBOX_WAITING),
+        ),
     )
 
     id: int | None = Field(default=None, sa_column=_big_id())
@@ -200,6 +214,6 @@ class WebSessionRow(SQLModel, table=True):
 from core.store import installation_tables as _installation_tables  # noqa: E402,F401
 from core.store import privacy_tables as _privacy_tables  # noqa: E402,F401
 from core.store import retention_tables as _retention_tables  # noqa: E402,F401
+from core.store import rollup_tables as _rollup_tables  # noqa: E402,F401
 from core.store import sla_tables as _sla_tables  # noqa: E402,F401
 from core.store import theme_tables as _theme_tables  # noqa: E402,F401
-from core.store import rollup_tables as _rollup_tables  # noqa: E402,F401
