@@ -26,7 +26,7 @@ class DigestTargetConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     channel: DigestChannel
-    destination: str = Field(min_length=1)  # a Slack channel id, a Telegram chat id, an https URL, an address
+    destination: str = Field(min_length=1)  # a Slack channel id, a Telegram chat id, a URL, an address
 
 
 class DigestConfig(BaseModel):
@@ -82,8 +82,7 @@ class DigestConfig(BaseModel):
 
 def digest_problems(digest: DigestConfig | None, channels: Mapping[str, BaseModel]) -> list[str]:
     """A chat or webhook target goes out through the profile's own channel of that name, its destination in the
-    form that channel reads; a webhook target is an https URL. Email targets are checked with the SMTP settings
-    (`email_problems`)."""
+    form that channel reads; a webhook target is a URL. Email targets need an SMTP server (`email_problems`)."""
     if digest is None:
         return []
     problems = []
@@ -94,8 +93,8 @@ def digest_problems(digest: DigestConfig | None, channels: Mapping[str, BaseMode
                 problems.append(f"{where}.destination: expected an email address, e.g. leads@example.com")
         elif t.channel not in channels:
             problems.append(f"{where}.channel: the profile has no {t.channel} channel configured")
-        elif t.channel == "webhook" and not t.destination.startswith("https://"):
-            problems.append(f"{where}.destination: expected an https:// URL")
+        elif t.channel == "webhook" and not t.destination.startswith(("https://", "http://")):
+            problems.append(f"{where}.destination: expected an https:// (or http://) URL")
     problems += alert_problems(digest.targets, channels, key="digest.targets")  # the form each channel reads
     return problems
 

@@ -209,7 +209,11 @@ def render(figures: DigestFigures, brand: str, locale: str | None, tz: ZoneInfo)
             lines.append("  " + text("no_movers", loc))
         for m in movers:
             arrow = {"up": "▲", "down": "▼", "flat": "="}[m.direction]
-            values = {"name": m.name, "change": number(m.change, loc, signed=True), "nps": number(m.nps, loc)}
+            values = {
+                "name": m.name,
+                "change": number(m.change, loc, signed=True),
+                "nps": number(m.nps, loc, signed=True),
+            }
             lines.append("  " + text("mover", loc, arrow=arrow, responses=m.responses, **values))
     return text("subject", loc, **span), "\n".join(lines)
 
