@@ -1,0 +1,192 @@
+"""Report bench at scale: every dashboard panel and API report over 10M generated responses, read from the report
+rollups, next to a bare `SELECT category, count(*) FROM surveys GROUP BY category` in the same run, on PostgreSQL
+and SQLite.
+
+The responses are generated inside the database with set-based SQL: one INSERT … SELECT over generate_series on
+PostgreSQL, over a recursive CTE counting 1..n on SQLite; the theme mentions with one INSERT … SELECT from them, and
+the rollups with the store's rebuild.
+
+    python -m bench.rollup_report_bench                          # 10,000,000 responses, PostgreSQL then SQLite
+    python -m bench.rollup_report_bench --rows 200000 --backends sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+from collections.abc import Awaitable
+from datetime import UTC, datetime
+
+from sqlalchemy import Date, case, cast, func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bench.databases import empty_store, generated
+from bench.report_bench import show, timed
+from core.reports import Filters, breakdown, summary
+from core.reports.analytics import distribution, followup_stats, trend
+from core.reports.delivery import delivery_by_channel, skipped_by_reason
+from core.reports.overview import report_parts
+from core.reports.rollup_query import DAY_MEASURES, DAYS, SKIPS, THEME_DAYS, UNKNOWN_REASON, S, T
+from core.reports.themes import theme_figures, theme_trend
+from core.store import Store
+from core.store.rollup_tables import DAY_COUNTERS, DIMENSION_COLUMNS, SCORE_COLUMNS
+
+ORIGIN = datetime(2025, 1, 1, tzinfo=UTC)
+THEMES = ("billing", "wait", "staff", "app", "login", "delivery")
+COLUMNS = (
+    "profile, channel, conversation_id, user_id, case_id, agent, team, locale, workspace, kind, campaign, variant, "
+    "state, skip_reason, score, category, comment, reasks, unparsed, extra, question_status, question_ref, "
+    "created_at, asked_at, scored_at, completed_at, claimed_at, resolved_at"
+)
+
+
+def statements(dialect: str, rows: int) -> list[str]:
+    """Fill surveys with `rows` surveys over 2025 (3 % skipped, 70 % answered, the rest expired unanswered) and
+    response_themes with the themes of their comments. Values are spread by arithmetic on the row number (a
+    planner may evaluate random() once per reference)."""
+    g = generated(dialect, rows, ORIGIN)
+    asked = g.at("(i * 7919) % 31536000")
+    later = g.at("(i * 7919) % 31536000 + 600 + (i % 5000) * 60")
+    fill = (
+        f"{g.prefix}INSERT INTO surveys ({COLUMNS}) "
+        "SELECT 'p' || (i % 5), CASE i % 3 WHEN 0 THEN 'telegram' WHEN 1 THEN 'slack' ELSE 'webhook' END, "
+        "'c' || i, 'u' || i, 'c' || i, 'agent-' || (i % 40), 'team-' || (i % 6), "
+        "CASE i % 7 WHEN 0 THEN 'en' WHEN 1 THEN 'es' WHEN 2 THEN 'ca' WHEN 3 THEN 'it' WHEN 4 THEN 'pt' "
+        "WHEN 5 THEN 'fr' ELSE 'de' END, CASE WHEN i % 3 = 1 THEN 'T' || (i % 4) END, "
+        "CASE WHEN i % 10 = 0 THEN 'relational' ELSE 'transactional' END, "
+        "CASE WHEN i % 10 = 0 THEN 'q' || (i % 3) END, CASE i % 4 WHEN 0 THEN 'a' WHEN 1 THEN 'b' END, "
+        "CASE WHEN k >= 970 THEN 'skipped' WHEN k < 700 THEN 'completed' ELSE 'expired' END, "
+        "CASE WHEN k >= 970 THEN CASE i % 4 WHEN 0 THEN 'throttled' WHEN 1 THEN 'opted_out' "
+        "WHEN 2 THEN 'unreachable' END END, "
+        "CASE WHEN k < 700 THEN s END, "
+        "CASE WHEN k >= 700 THEN NULL WHEN s >= 9 THEN 'promoter' WHEN s >= 7 THEN 'passive' ELSE 'detractor' END, "
+        "CASE WHEN k < 700 AND (i * 48271) % 100 < 40 THEN 'a comment' END, 0, '[]', '{}', "
+        "CASE WHEN k < 970 THEN CASE i % 5 WHEN 0 THEN 'delivered' WHEN 1 THEN 'read' WHEN 2 THEN 'failed' "
+        "WHEN 3 THEN 'sent' END END, CASE WHEN k < 970 AND i % 2 = 0 THEN 'm' || i END, "
+        "t, CASE WHEN k < 970 THEN t END, CASE WHEN k < 700 THEN t END, CASE WHEN k < 700 THEN t END, "
+        "CASE WHEN k < 700 AND s <= 6 AND i % 3 = 1 THEN u END, CASE WHEN k < 700 AND s <= 6 AND i % 3 = 2 THEN u END "
+        f"FROM (SELECT i, (i * 2654435761) % 1000 AS k, ((i * 31) + (i / 7)) % 11 AS s, {asked} AS t, {later} AS u "
+        f"FROM {g.source}) AS x"
+    )
+    names = " UNION ALL ".join(f"SELECT {k} AS k, '{name}' AS theme" for k, name in enumerate(THEMES))
+    themes = (
+        "INSERT INTO response_themes (survey_id, theme, profile, channel, agent, team, locale, category, asked_at) "
+        "SELECT s.id, n.theme, s.profile, s.channel, s.agent, s.team, s.locale, s.category, s.asked_at "
+        f"FROM surveys AS s CROSS JOIN ({names}) AS n "
+        "WHERE s.comment IS NOT NULL AND ((s.id * 7 + n.k * 13) % 100) < 30 - 4 * n.k"
+    )
+    return [fill, themes]
+
+
+def _day(dialect: str, column: object) -> object:
+    if dialect == "postgresql":
+        return cast(func.timezone("UTC", column), Date)
+    return func.date(column)
+
+
+def _one(condition: object) -> object:
+    return func.sum(case((condition, 1), else_=0))
+
+
+async def fill_rollups(conn: AsyncConnection) -> None:
+    """The three rollup tables from the raw rows, each with one INSERT … SELECT … GROUP BY (the counters' raw
+    conditions are the report's own, core/reports/rollup_query.py)."""
+    dialect = conn.dialect.name
+    dims = [func.coalesce(S.c[d], "").label(d) for d in DIMENSION_COLUMNS]
+    day = _day(dialect, S.c.asked_at).label("day")
+    sums = [_one(DAY_MEASURES[c].raw).label(c) for c in DAY_COUNTERS]
+    days = select(day, *dims, *sums).where(S.c.asked_at.is_not(None)).group_by(day, *dims)
+    await conn.execute(insert(DAYS).from_select(["day", *DIMENSION_COLUMNS, *DAY_COUNTERS], days))
+    created = _day(dialect, S.c.created_at).label("day")
+    reason = func.coalesce(S.c.skip_reason, UNKNOWN_REASON).label("reason")
+    skips = select(created, *dims, reason, func.count().label("surveys")).where(S.c.state == "skipped")
+    skips = skips.group_by(created, *dims, reason)
+    await conn.execute(insert(SKIPS).from_select(["day", *DIMENSION_COLUMNS, "reason", "surveys"], skips))
+    mentioned = _day(dialect, T.c.asked_at).label("day")
+    scores = [_one(S.c.score == n).label(f"s{n}") for n in range(11)]
+    themes = (
+        select(mentioned, *dims, T.c.theme, *scores)
+        .select_from(T.join(S, S.c.id == T.c.survey_id))
+        .where(T.c.asked_at.is_not(None))
+        .group_by(mentioned, *dims, T.c.theme)
+    )
+    await conn.execute(insert(THEME_DAYS).from_select(["day", *DIMENSION_COLUMNS, "theme", *SCORE_COLUMNS], themes))
+
+
+async def generate(store: Store, rows: int) -> None:
+    await store.migrate()
+    t0 = time.perf_counter()
+    async with store.transaction() as conn:
+        for statement in statements(store.dialect, rows):
+            await conn.execute(text(statement))
+    t1 = time.perf_counter()
+    async with store.transaction() as conn:
+        await fill_rollups(conn)
+    async with store.transaction() as conn:
+        await conn.execute(text("ANALYZE"))
+    async with store.read() as conn:
+        counted = (await conn.execute(text("SELECT count(*) FROM surveys"))).scalar_one()
+        mentions = (await conn.execute(text("SELECT count(*) FROM response_themes"))).scalar_one()
+        day_rows = (await conn.execute(text("SELECT count(*) FROM report_days"))).scalar_one()
+    assert counted == rows, f"generated {counted} surveys, not {rows}"
+    print(
+        f"  {store.dialect}: {rows:,} surveys and {mentions:,} theme mentions in {t1 - t0:.0f} s, "
+        f"rollups ({day_rows:,} day rows) rebuilt in {time.perf_counter() - t1:.0f} s"
+    )
+
+
+async def bench(store: Store, rows: int, repeat: int = 3) -> list[tuple[str, float]]:
+    await generate(store, rows)
+    async with store.read() as conn:
+        asked = (await conn.execute(text("SELECT count(asked_at) FROM surveys"))).scalar_one()
+    got = await summary(store)
+    assert got.asked == asked, f"the summary saw {got.asked} asked, not {asked}"
+
+    async def bare() -> None:
+        async with store.read() as conn:
+            (await conn.execute(text("SELECT category, count(*) FROM surveys GROUP BY category"))).all()
+
+    # A period that starts and ends inside a day: whole days from the rollups, both partial days from raw rows.
+    quarter = Filters(
+        profile="p1", since=datetime(2025, 4, 1, 9, 30, tzinfo=UTC), until=datetime(2025, 7, 1, 17, 0, tzinfo=UTC)
+    )
+
+    def endpoint() -> Awaitable[object]:  # what GET /api/v1/nps?by=agent&bucket=week reads
+        return report_parts(store, Filters(), by="agent", bucket="week", minimum=30)
+
+    panels = [
+        ("bare GROUP BY category", bare),
+        ("GET /api/v1/nps?by=agent&bucket=week", endpoint),
+        ("summary (NPS, margin, response rate)", lambda: summary(store)),
+        ("distribution 0-10", lambda: distribution(store)),
+        ("breakdown by agent", lambda: breakdown(store, "agent")),
+        ("weekly trend", lambda: trend(store, Filters(), "week")),
+        ("monthly trend", lambda: trend(store, Filters(), "month")),
+        ("theme report", lambda: theme_figures(store)),
+        ("weekly theme trend", lambda: theme_trend(store, Filters(), "week")),
+        ("delivery by channel", lambda: delivery_by_channel(store)),
+        ("skipped by reason", lambda: skipped_by_reason(store)),
+        ("detractor follow-ups, median to resolve", lambda: followup_stats(store)),
+        ("summary, one profile, a quarter from 09:30", lambda: summary(store, quarter)),
+        ("weekly trend, one profile, a quarter from 09:30", lambda: trend(store, quarter, "week")),
+    ]  # fmt: skip
+    return [(label, await timed(fn, repeat)) for label, fn in panels]
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--backends", nargs="+", default=["postgres", "sqlite"], choices=["sqlite", "postgres"])
+    args = parser.parse_args()
+    for backend in args.backends:
+        print(f"load average before {backend}: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        async with empty_store(backend, "rollbench") as store:
+            results = await bench(store, args.rows)
+        show(f"{backend}, {args.rows:,} surveys (best of 3):", results, width=48)
+        print(f"load average after {backend}: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
