@@ -14,11 +14,10 @@ import math
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from core.messages import LOCALES, language
-from core.reports.filters import FIRST_YEAR, LAST_YEAR
 from core.schedules import zone
 
 CONSENTS = ("granted", "denied")
@@ -28,11 +27,11 @@ WIDTHS = {
     "conversation_id": 191, "workspace": 64,
 }  # fmt: skip
 TEXT_FIELDS = ("locale", "timezone", "name", "external_id", "conversation_id", "workspace")
-FIELDS = (*TEXT_FIELDS, "consent", "consent_at", "attributes")  # what a change may set
+FIELDS = (*TEXT_FIELDS, "consent", "attributes")  # what a change may set; consent_at is when consent changed
 MAX_ATTRIBUTES = 50  # in one change
 MAX_KEY = 64
 MAX_VALUE = 256  # characters of a text attribute
-MAX_INT = 2**53 - 1  # every JSON reader (a browser's included) holds it exactly
+MAX_INT = 2**53 - 1  # every JSON reader (a browser's included) holds a whole number up to it exactly
 ATTRIBUTE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # PostgreSQL text holds neither NUL nor a lone surrogate
@@ -109,12 +108,12 @@ def _text(name: str, value: Any, width: int) -> str | None:
     return value
 
 
-def address_part(name: str, value: Any) -> str:
+def address_part(name: str, value: Any, width: int) -> str:
     """The channel or the user id: required, as written (no trimming: it is the platform's id)."""
     if not isinstance(value, str) or not value:
         raise InvalidContact(name, "required (text)")
-    if len(value) > WIDTHS[name]:
-        raise InvalidContact(name, f"at most {WIDTHS[name]} characters")
+    if len(value) > width:
+        raise InvalidContact(name, f"at most {width} characters")
     if _UNSTORABLE.search(value):
         raise InvalidContact(name, "must not contain NUL characters or unpaired surrogates")
     return value
@@ -153,23 +152,6 @@ def consent_value(value: Any) -> str | None:
     return str(text)
 
 
-def instant(name: str, value: Any) -> datetime | None:
-    """An ISO 8601 time (no offset: UTC) or an aware datetime."""
-    if value is None or value == "":
-        return None
-    when = value
-    if isinstance(value, str):
-        try:
-            when = datetime.fromisoformat(value.strip()) if len(value) <= 64 else None
-        except ValueError:
-            when = None
-    if not isinstance(when, datetime):
-        raise InvalidContact(name, f"{str(value)[:40]!r} is not an ISO 8601 time such as 2026-01-31T09:00:00Z")
-    if not FIRST_YEAR <= when.year <= LAST_YEAR:
-        raise InvalidContact(name, f"the year must lie in {FIRST_YEAR}–{LAST_YEAR}")
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
-
-
 def attribute_key(key: Any) -> str:
     if not isinstance(key, str) or not ATTRIBUTE_KEY.match(key) or len(key) > MAX_KEY:
         shown = repr(key)[:80]
@@ -181,17 +163,13 @@ def attribute_key(key: Any) -> str:
 
 
 def attribute_value(key: str, value: Any) -> Attribute | None:
-    """Text (at most MAX_VALUE characters), a whole number, a finite number, true/false; None removes the key."""
+    """Text (at most MAX_VALUE characters), a number within ±MAX_INT, true/false; None removes the key."""
     where = f"attributes.{key}"
     if value is None or isinstance(value, bool):
         return value
-    if isinstance(value, int):
-        if abs(value) > MAX_INT:
-            raise InvalidContact(where, f"a whole number between -{MAX_INT} and {MAX_INT}")
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidContact(where, "a finite number")
+    if isinstance(value, int | float):
+        if not math.isfinite(value) or abs(value) > MAX_INT:
+            raise InvalidContact(where, f"a number between -{MAX_INT} and {MAX_INT}")
         return value
     if isinstance(value, str):
         if len(value) > MAX_VALUE:
@@ -213,7 +191,6 @@ def attributes_patch(value: Any) -> dict[str, Attribute | None]:
 _READERS = {
     "timezone": lambda v, _: time_zone(v),
     "consent": lambda v, _: consent_value(v),
-    "consent_at": lambda v, _: instant("consent_at", v),
     "attributes": lambda v, _: attributes_patch(v),
     "locale": locale_code,
 }
@@ -226,10 +203,12 @@ def change(
     given: Mapping[str, Any],
     *,
     locales: Collection[str] = LOCALES,
-    now: datetime,
 ) -> ContactChange:
-    """The change `given` asks for (keys among FIELDS; any other is refused); InvalidContact for the first problem.
-    A consent given without its time is dated when it changes (core/store/contacts.py), not when it is repeated."""
+    """The change `given` asks for the contact `user_id` (called `id` where the operator writes it) of `channel`
+    (keys among FIELDS; any other is refused); InvalidContact for the first problem.
+    A consent is dated `now` when it changes (core/store/contacts.py), not when it is repeated unchanged."""
+    channel = address_part("channel", channel, WIDTHS["channel"])
+    user_id = address_part("id", user_id, WIDTHS["user_id"])
     unknown = sorted(set(given) - set(FIELDS))
     if unknown:
         raise InvalidContact(str(unknown[0])[:64], f"not a contact field (use {', '.join(FIELDS)})")
@@ -237,10 +216,4 @@ def change(
     for name, raw in given.items():
         reader = _READERS.get(name)
         values[name] = reader(raw, locales) if reader else _text(name, raw, WIDTHS[name])
-    if values.get("consent_at") is None:
-        values.pop("consent_at", None)
-    elif values.get("consent") is None:
-        raise InvalidContact("consent_at", "is given with a consent of granted or denied")
-    elif values["consent_at"] > now:
-        raise InvalidContact("consent_at", "must not lie in the future")
-    return ContactChange(profile, address_part("channel", channel), address_part("user_id", user_id), values)
+    return ContactChange(profile, channel, user_id, values)

@@ -17,8 +17,9 @@ from tests.live import live_app
 
 TOKEN = "schema-admin-token"
 schema = schemathesis.openapi.from_dict(spec())
-# What a request that follows the document may still get: 404 for an id that does not exist.
-ACCEPTED = {"GET": {200, 404}, "POST": {200, 404}, "DELETE": {200, 404}}
+# What a request that follows the document may still get: 404 for an id that does not exist (and, for a contact
+# PUT, 404 for a channel the profile does not have and 409 for a person an earlier DELETE erased).
+ACCEPTED = {"GET": {200, 404}, "POST": {200, 404}, "DELETE": {200, 404}, "PUT": {200, 404, 409}}
 DETRACTOR_ID = 2
 
 
@@ -53,10 +54,20 @@ def base_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         yield url
 
 
+def _attribute_names(body: dict) -> None:
+    """Contact attribute names follow a rule OpenAPI 3.0 cannot state (it has no propertyNames): generated names
+    are replaced by valid ones, keeping the values, so a request valid in every other way reaches the database."""
+    items = body.get("contacts") if isinstance(body.get("contacts"), list) else [body]
+    for item in items:
+        if isinstance(item, dict) and isinstance(item.get("attributes"), dict):
+            item["attributes"] = {f"a{i}": v for i, v in enumerate(item["attributes"].values())}
+
+
 def _aim_at_the_real_profile(case: schemathesis.Case) -> None:
     """A random profile name only ever reaches the 404; naming the configured one takes the request all the way
     to the database."""
     if isinstance(case.body, dict):
+        _attribute_names(case.body)
         if "profile" in case.body:
             case.body["profile"] = "acme"
         if "channel" in case.body:

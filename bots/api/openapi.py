@@ -6,6 +6,8 @@ from functools import cache
 from typing import Any
 
 from adapters.memory import TRIAL_EVENTS
+from bots.api.contacts_openapi import paths as contacts_paths
+from bots.api.contacts_openapi import schemas as contacts_schemas
 from bots.api.models import (
     MAX_IDEMPOTENCY_KEY,
     CloseBody,
@@ -18,6 +20,7 @@ from bots.api.models import (
 )
 from bots.api.privacy_openapi import paths as privacy_paths
 from bots.api.privacy_openapi import schemas as privacy_schemas
+from bots.api.programme_openapi import paths as programme_paths
 from bots.api.routing_openapi import paths as routing_paths
 from core.reports.filters import FIRST_YEAR, LAST_YEAR
 
@@ -99,7 +102,9 @@ ERRORS = {
         "content": _json("Error"),
     },
 }
-FILTERS = ("profile", "channel", "agent", "team", "locale", "workspace", "since", "until")
+FILTERS = (
+    "profile", "channel", "agent", "team", "locale", "workspace", "kind", "campaign", "variant", "since", "until",
+)  # fmt: skip
 
 
 def _op(summary: str, ok: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -177,6 +182,7 @@ def spec() -> dict[str, Any]:
                 "ResponseDetailOut": _schema(ResponseDetailOut),
                 **_trial_schemas(),
                 **privacy_schemas(),
+                **contacts_schemas(),
             },
         },
         "paths": {
@@ -238,9 +244,14 @@ def spec() -> dict[str, Any]:
             "/api/v1/nps": {
                 "get": _op(
                     "NPS with margin of error and the 0–10 distribution, optionally broken down by one dimension "
-                    "and over time (day, week or month)",
+                    "and over time (day, week or month). The summary carries `benchmark` ({benchmark, difference, "
+                    "significant}) when the report covers one profile that has one (the `profile` filter, or the "
+                    "token's only profile); `sampling` says how many closed conversations the sample rate let "
+                    "through ({closed, sampled, sampled_out}; null when the filters select relational surveys). "
+                    "`compare=kind` adds `comparison`: the transactional and relational summaries, and whether "
+                    "their response rates and NPS differ significantly (relational minus transactional)",
                     {"description": "Summary", "content": _json(schema=obj)},
-                    parameters=_query(*FILTERS, "by", "bucket"),
+                    parameters=_query(*FILTERS, "by", "compare", "bucket"),
                 )
             },
             "/api/v1/themes": {
@@ -306,8 +317,9 @@ def spec() -> dict[str, Any]:
                     requestBody={"required": True, "content": _json("FollowUpBody")},
                 )
             },
-            **privacy_paths(_op, _json),
+            **contacts_paths(_op, _json, privacy_paths(_op, _json)),
             **routing_paths(_op, _json, _query(*FILTERS)),
+            **programme_paths(_op, _json, _query),
             "/memory/{profile}": _trial_path(),
         },
     }

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from bots.api.contacts_routes import contacts_routes
 from bots.api.models import MAX_ID, MAX_IDEMPOTENCY_KEY, CloseBody, FollowUpBody, ReopenBody, ResponseParams
 from bots.api.openapi import spec
 from bots.api.privacy_routes import privacy_routes
@@ -21,6 +22,8 @@ from core.reports import Filters, breakdown, summary
 from core.reports.analytics import distribution, trend
 from core.reports.delivery import channel_rows, skipped_by_reason, total_skipped
 from core.reports.filters import FilterError, ReportFilters
+from core.reports.kinds import compare_kinds
+from core.reports.programme import benchmark_of, benchmarks, programme
 from core.reports.responses import ResponseQuery, export_csv, get_response, list_responses
 from core.reports.themes import theme_figures
 from core.store import outbox as ob
@@ -161,12 +164,20 @@ def api_routes(runtime: Any) -> list[web.RouteDef]:
         principal, params = auth(request), _params(request)
         filters = replace(_filters(params), profiles=_scope(principal, params, runtime))
         minimum = config.report.min_responses
+        total = await summary(runtime.store, filters)
+        # the benchmark of the one profile the report covers; closed conversations the sample rate let through
+        benchmark = benchmark_of(params.profile, principal.visible(list(config.profiles)), benchmarks(runtime.profiles))
+        extra = await programme(runtime.store, filters, total, benchmark)
         results: dict[str, Any] = {
-            "summary": (await summary(runtime.store, filters)).as_dict(minimum),
+            "summary": total.as_dict(minimum) | {"benchmark": extra["benchmark"]},
             "distribution": await distribution(runtime.store, filters),
             "skipped": total_skipped(await skipped_by_reason(runtime.store, filters)),
+            "sampling": extra["sampling"],
             "min_responses": minimum,
         }
+        if params.compare == "kind":  # transactional against relational, and whether the NPS differs
+            kinds = await compare_kinds(runtime.store, filters, minimum)
+            results["comparison"] = {"by": "kind", **kinds.as_dict(minimum)}
         if params.by == "theme":  # per theme mentioned: its mentions' NPS ± margin, shares and impact
             results["by"] = params.by
             figures = await theme_figures(runtime.store, filters)
@@ -229,4 +240,5 @@ def api_routes(runtime: Any) -> list[web.RouteDef]:
         web.get("/api/v1/detractors", detractors),
         web.post(r"/api/v1/detractors/{id}/{action:claim|resolve}", act),
         *privacy_routes(runtime),
+        *contacts_routes(runtime),
     ]

@@ -23,7 +23,7 @@ from core.store.tables import ContactRow
 
 C = ContactRow.__table__
 KEY = ("profile", "channel", "user_id")
-FLAGGED = (*TEXT_FIELDS, "consent", "consent_at", "attributes")
+FLAGGED = (*TEXT_FIELDS, "consent", "attributes")
 INSERTED = (*KEY, *TEXT_FIELDS, "consent", "consent_at", "attributes", "created_at", "updated_at")
 
 
@@ -45,12 +45,10 @@ def _upsert(dialect: str) -> Any:
     stmt = dialect_insert(dialect, C).values({c: bindparam(c, type_=C.c[c].type) for c in INSERTED})
     new = stmt.excluded
     values: dict[str, Any] = {c: case((_given(c), new[c]), else_=C.c[c]) for c in (*TEXT_FIELDS, "consent")}
-    # A consent dated by the caller keeps that time; one repeated unchanged keeps the time it was first recorded.
+    # A consent repeated unchanged (a nightly CRM sync) keeps the time it was first recorded.
     repeated = and_(C.c.consent.is_not_distinct_from(new.consent), C.c.consent_at.is_not(None))
     values["consent_at"] = case(
-        (_given("consent_at"), new.consent_at),
-        (_given("consent"), case((repeated, C.c.consent_at), else_=new.consent_at)),
-        else_=C.c.consent_at,
+        (_given("consent"), case((repeated, C.c.consent_at), else_=new.consent_at)), else_=C.c.consent_at
     )
     patch = bindparam("attributes_patch", type_=C.c.attributes.type)
     values["attributes"] = case((_given("attributes"), _merged(dialect, patch)), else_=C.c.attributes)
@@ -63,7 +61,7 @@ def _row(change: ContactChange, now: datetime) -> dict[str, Any]:
     patch = v.get("attributes") or {}
     row: dict[str, Any] = {"profile": change.profile, "channel": change.channel, "user_id": change.user_id}
     row |= {c: v.get(c) for c in (*TEXT_FIELDS, "consent")}
-    row["consent_at"] = v.get("consent_at") or (now if v.get("consent") is not None else None)
+    row["consent_at"] = now if v.get("consent") is not None else None
     row["attributes"] = {k: a for k, a in patch.items() if a is not None}  # a new contact: nothing to remove
     row["attributes_patch"] = patch
     row |= {f"given_{c}": c in v for c in FLAGGED}
