@@ -41,6 +41,15 @@ CONTACT_FIELDS = (
     "opted_out_at",
     "unreachable_at",
     "last_surveyed_at",
+    "timezone",
+    "attributes",
+    "consent",
+    "consent_at",
+    "external_id",
+    "conversation_id",
+    "workspace",
+    "created_at",
+    "updated_at",
 )
 MIN_NEEDLE = 3
 MIN_METADATA = 6  # a metadata value shorter than this is a flag or a plan ("pro"), not something that names anyone
