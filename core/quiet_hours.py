@@ -5,6 +5,7 @@ occurrence."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -13,7 +14,6 @@ from zoneinfo import ZoneInfo
 from core.schedules import zone
 
 _WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
-_ONE_SECOND = timedelta(seconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +62,15 @@ class QuietHours:
         raise AssertionError(f"quiet hours {self} never end in {tz.key}")  # pragma: no cover
 
     def _end_after(self, instant: datetime, tz: ZoneInfo) -> datetime:
-        """The first end of quiet hours after `instant`, which is inside them."""
+        """The first end of quiet hours after `instant`, which is inside them: the clock reaching `end`, or the
+        clocks going back to before `start` first."""
+        end = self._wall_end_after(instant, tz)
+        change = _offset_change(instant, end, tz)
+        if change is not None and change < end and not self.contains(change, tz):
+            return change
+        return end
+
+    def _wall_end_after(self, instant: datetime, tz: ZoneInfo) -> datetime:
         local = instant.astimezone(tz)
         day = local.date()
         if self.crosses_midnight and local.time().replace(tzinfo=None) >= self.start:
@@ -81,23 +89,27 @@ def _instants(day: date, wall: time, tz: ZoneInfo) -> list[datetime]:
     first = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
     second = naive.replace(tzinfo=tz, fold=1).astimezone(UTC)
     if first.astimezone(tz).replace(tzinfo=None) != naive:
-        return [_gap_end(naive, tz)]
+        # Skipped: read with the offset after the jump it falls before the jump, with the one before it after it.
+        jump = _offset_change(second, first, tz)
+        assert jump is not None
+        return [jump]
     return [first] if second == first else [first, second]
 
 
-def _gap_end(naive: datetime, tz: ZoneInfo) -> datetime:
-    """The instant the clocks jump over `naive` (a wall time they skip): the first instant whose wall time is later."""
-    before = naive.replace(tzinfo=tz, fold=1).astimezone(UTC)  # read with the offset after the jump: before it
-    after = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)  # read with the offset before the jump: after it
-    low, high = min(before, after), max(before, after)
-    # Offsets change on whole seconds: search the seconds in between for the first one past the wall time.
-    while high - low > _ONE_SECOND:
-        middle = low + ((high - low) // 2 // _ONE_SECOND) * _ONE_SECOND
-        if middle.astimezone(tz).replace(tzinfo=None) >= naive:
-            high = middle
-        else:
+def _offset_change(after: datetime, until: datetime, tz: ZoneInfo) -> datetime | None:
+    """The instant in (after, until] at which the zone's UTC offset changes (at most once in a day or two), or None."""
+    offset = after.astimezone(tz).utcoffset()
+    if until.astimezone(tz).utcoffset() == offset:
+        return None
+    # Offsets change on whole seconds: search the seconds in between for the first with the new offset.
+    low, high = math.floor(after.timestamp()), math.ceil(until.timestamp())
+    while high - low > 1:
+        middle = (low + high) // 2
+        if datetime.fromtimestamp(middle, tz).utcoffset() == offset:
             low = middle
-    return high
+        else:
+            high = middle
+    return datetime.fromtimestamp(high, UTC)
 
 
 def customer_zone(*names: str | None) -> str:
