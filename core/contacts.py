@@ -143,6 +143,14 @@ def time_zone(value: Any) -> str | None:
         raise InvalidContact("timezone", str(exc)) from None
 
 
+def zone_hint(value: str | None) -> str | None:
+    """A platform's or help desk's time zone for the customer, or None when it names no zone we know."""
+    try:
+        return time_zone(value)
+    except InvalidContact:
+        return None
+
+
 def consent_value(value: Any) -> str | None:
     if value is None or value == "":
         return None

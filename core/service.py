@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from core.contacts import zone_hint
 from core.escalation import escalate, log_escalations
 from core.last_inbound import last_message_hint
 from core.outbound import messages_for
@@ -18,6 +19,7 @@ from core.question_status import QuestionStatus
 from core.redaction import stored_survey
 from core.routing_step import route_step
 from core.store import Store, contacts_seen, replays
+from core.store import contacts as contacts_q
 from core.store import installations as installs
 from core.store import outbox as ob
 from core.store import question_status as qs
@@ -190,7 +192,12 @@ class SurveyService:
             locale=event.locale,
             name=event.customer_name,
             last_surveyed_at=now if survey.state is State.ASKED else None,
+            conversation_id=a.conversation_id,  # where a campaign reaches them (core/contacts)
+            workspace=a.workspace,
+            updated_at=now,
         )
+        if (zone := zone_hint(event.timezone)) is not None:  # the platform's hint; an operator-set zone wins
+            await contacts_q.adopt_timezone(conn, a.profile, a.channel, a.user_id, zone)
         hint = last_message_hint(event.metadata, now)  # the help desk may have seen a later customer message
         if hint is not None and 0 < len(event.address.user_id) <= contacts_seen.USER_WIDTH:
             seen = [(event.address.user_id, hint)]

@@ -163,6 +163,7 @@ class Context:
             customer_name=self.name(who),
             case_id=case,
             metadata={"slack_channel": channel, "thread_ts": thread},
+            timezone=who.get("tz"),  # the customer's Slack time zone: the contact's until the operator sets one
         )
         await self.service.handle(event, dedup_key=key)
 

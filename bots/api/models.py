@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from core.reports.analytics import Bucket
 from core.reports.filters import ReportFilters, blank_is_none, storable
 from core.reports.filters import Text as FilterText
+from core.schedules import zone
 
 MAX_ID = 2**62  # fits a signed 64-bit column on every backend
 MAX_IDEMPOTENCY_KEY = 200
 
 Text = Annotated[str | None, AfterValidator(storable)]
+ZONES = sorted(available_timezones())
+Zone = Annotated[str | None, AfterValidator(lambda v: None if v is None else zone(v).key)]  # ValueError: one line
 Name = Annotated[str, AfterValidator(storable)]
 Ident = Field(min_length=1, max_length=191)
 Category = Literal["promoter", "passive", "detractor"]
@@ -39,6 +43,13 @@ class CloseBody(BaseModel):
         None,
         description="when the customer last wrote (ISO 8601; no offset means UTC), where the closing system saw "
         "messages the channel did not: Meta's 24-hour window counts from it",
+    )
+    timezone: Zone = Field(
+        None,
+        max_length=64,
+        description="the customer's IANA time zone as the closing system knows it; it becomes the contact's only "
+        "while the contact has none (a zone set through /api/v1/contacts wins)",
+        json_schema_extra={"enum": [*ZONES, None]},
     )
 
 
@@ -85,6 +96,9 @@ class SurveyOut(BaseModel):
 
 class ResponseOut(SurveyOut):
     unparsed: list[str] = Field(description="replies that were not a score, kept as text")
+    kind: Literal["transactional", "relational"] = Field(description="a closed conversation's, or a campaign's")
+    campaign: str | None = Field(description="the relational campaign that asked")
+    variant: str | None = Field(description="the experiment's variant the customer got")
 
 
 class ResponseDetailOut(ResponseOut):
@@ -100,7 +114,11 @@ class ResponseParams(ReportFilters):
     category: Category | None = None
     limit: int = Field(50, ge=1, le=500)
     cursor: int | None = Field(None, ge=1, le=MAX_ID)
-    by: Literal["profile", "channel", "agent", "team", "locale", "workspace", "theme"] | None = None
+    by: (
+        Literal["profile", "channel", "agent", "team", "locale", "workspace", "kind", "campaign", "variant", "theme"]
+        | None
+    ) = None
+    compare: Literal["kind"] | None = None  # /nps: transactional against relational
     bucket: Bucket | None = None
     status: Literal["open", "claimed", "resolved"] | None = None
 

@@ -118,6 +118,7 @@ def api_routes(runtime: Any) -> list[web.RouteDef]:
             body.customer_name,
             body.case_id,
             metadata,
+            timezone=body.timezone,
         )
         key = request.headers.get("Idempotency-Key")
         if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:

@@ -29,6 +29,7 @@ class FakeSlack(LocalServer):
     calls: list[Call] = field(default_factory=list)
     locales: dict[str, str] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)  # user id -> real name; none: an empty real_name
+    timezones: dict[str, str] = field(default_factory=dict)  # user id -> users.info "tz"; none: no tz
     rate_limited: dict[str, int] = field(default_factory=dict)  # method -> Retry-After seconds (once)
     errors: dict[str, str] = field(default_factory=dict)  # method -> Slack error code (once)
     lasting_errors: dict[str, str] = field(default_factory=dict)  # method -> Slack error code, until removed
@@ -123,8 +124,9 @@ class FakeSlack(LocalServer):
             user = params["user"]
             name = self.names.get(user, "")
             profile = {"real_name": name, "display_name": name.split(" ")[0]}
+            zone = {"tz": self.timezones[user]} if user in self.timezones else {}
             return {"user": {"id": user, "name": user.lower(), "real_name": name, "profile": profile,
-                             "locale": self.locales.get(user, "en-US")}}  # fmt: skip
+                             "locale": self.locales.get(user, "en-US"), **zone}}  # fmt: skip
         if method == "auth.test":
             return {"url": "https://example.slack.com/", "team": "Example", "user": "npsbot", "team_id": "T0001",
                     "user_id": "UBOTUSER", "bot_id": "B0BOT"}  # fmt: skip
