@@ -83,18 +83,22 @@ class Policy:
     reask_limit: int = 1
     review_url: str | None = None
     messages: MessageCatalog = field(default_factory=MessageCatalog)
-    # The survey programme's rules (issue 15). sample: the share of closed conversations asked, chosen per contact
-    # and sample_period (core/sampling; the config defaults the period to the throttle window). quiet_hours are read
-    # in the customer's zone, `timezone` being the profile's default. reminder: when an unanswered question is sent
-    # once more (None: never). variants: the profile's experiment on transactional surveys; campaign_variants: each
-    # campaign's, by campaign name.
+    # The survey programme's rules. sample: the share of closed conversations asked, chosen per contact and
+    # sample_period (core/sampling; None: the throttle window). quiet_hours are read in the customer's zone,
+    # `timezone` being the profile's default. reminder: when an unanswered question is sent once more (None: never).
+    # variants: the profile's experiment on transactional surveys; campaign_variants: each campaign's, by name.
     sample: float = 1.0
-    sample_period: timedelta = timedelta(days=30)
+    sample_period: timedelta | None = None
     quiet_hours: QuietHours | None = None
     timezone: str = "UTC"
     reminder: timedelta | None = None
     variants: tuple[Variant, ...] = ()
     campaign_variants: Mapping[str, tuple[Variant, ...]] = field(default_factory=dict)
+
+    @property
+    def sampling_period(self) -> timedelta:
+        """The period a contact's sampling choice holds for: sample_period, else the throttle window (else a day)."""
+        return self.sample_period or self.throttle or timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +196,7 @@ def start(event: ConversationClosed, contact: ContactStatus, policy: Policy, now
         timezone=customer_zone(contact.timezone, event.timezone, policy.timezone),
     )
     reason = _skip_reason(contact, policy, now)
-    if reason is None and not in_sample(a, policy.sample, policy.sample_period, now):
+    if reason is None and not in_sample(a, policy.sample, policy.sampling_period, now):
         reason = SkipReason.NOT_SAMPLED  # after the other reasons: a skip is counted under the first that applies
     if reason is not None:
         return replace(survey, state=State.SKIPPED, skip_reason=reason, due_at=None, variant=None), []

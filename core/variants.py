@@ -17,12 +17,16 @@ class Variant:
     catalogue's question) and its send delay (None: the policy's)."""
 
     name: str
-    question: Mapping[str, str] = field(default_factory=dict)
+    question: Mapping[str, str] = field(default_factory=dict, hash=False)
     send_delay: timedelta | None = None
 
     def wording(self, locale: str) -> str | None:
-        """The question in `locale` ('pt-BR' also finds 'pt'), None when the variant has none for it."""
-        return self.question.get(locale) or self.question.get(language(locale))
+        """The question in `locale`, else in another form of its language ('pt' finds 'pt-BR'); None when the
+        variant has none for it."""
+        if self.question.get(locale):
+            return self.question[locale]
+        lang = language(locale)
+        return next((text for code, text in self.question.items() if text and language(code) == lang), None)
 
 
 def contact_key(profile: str, channel: str, user_id: str, experiment: str = "") -> str:
