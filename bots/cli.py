@@ -254,13 +254,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--database", help="database URL (default: database_url from the config)")
     p.set_defaults(func=cmd_tokens)
 
-    from bots import rules_cli
+    from bots import contacts_cli, rules_cli
 
     rules_cli.add_command(sub, with_config, _config)
+    contacts_cli.add_command(sub, with_config, _config)
 
     from bots import campaigns_cli
 
     campaigns_cli.add_command(sub, with_config, _config)
+
+    from bots import digest_cli
+
+    digest_cli.add_command(sub, with_config, _config)
 
     from bots import privacy_cli, retention_cli
 

@@ -82,6 +82,23 @@ class DigestJob:
             out.append(NewMessage(self.settings.name, t.channel, key, target, action))
         return out
 
+    def period_ending(self, until: datetime) -> datetime:
+        """Where a digest asked for by hand at `until` starts: the configured period, else one step of the
+        schedule (a weekly cron: seven days)."""
+        if self.digest.period is not None:
+            return until - self.digest.period
+        following = self.schedule.next_after(until, self.tz)
+        return until - (following - self.schedule.previous(following, self.tz))
+
+    async def send_now(self) -> int:
+        """One digest of the period ending now, queued for every target; the stored schedule is left as it is."""
+        now = self.clock()
+        prepared = await self.prepare(now, self.period_ending(now))
+        messages = self.messages(prepared.action)
+        async with self.store.transaction() as conn:
+            await enqueue(conn, messages, now)
+        return len(messages)
+
     async def run(self, turn: Turn) -> dict[str, int]:
         prepared = await self.prepare(turn.occurrence.at, turn.occurrence.previous)
         messages = self.messages(prepared.action)
