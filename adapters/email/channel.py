@@ -57,8 +57,8 @@ class EmailChannel(Channel):
                 msg,
                 hostname=c.host,
                 port=c.effective_port,
-                username=c.username,
-                password=c.password,
+                username=c.username if c.password else None,  # no password (an empty ${VAR}): no login
+                password=c.password or None,
                 use_tls=c.security == "tls",
                 start_tls=c.security == "starttls",
                 timeout=c.timeout,
