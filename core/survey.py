@@ -267,6 +267,8 @@ def _tick(survey: Survey, policy: Policy, now: datetime) -> Transition:
 
 def _zone(survey: Survey, policy: Policy) -> str:
     """The customer's zone for quiet hours: the survey's (a campaign may leave it unset), else the profile's."""
+    if policy.quiet_hours is None:  # read only for quiet hours: no need to look the zone up
+        return "UTC"
     return customer_zone(survey.timezone, policy.timezone)
 
 
