@@ -33,6 +33,7 @@ from core.schedules import zone
 from core.survey import Policy
 from core.themes.matcher import ThemeMatcher
 from core.themes.matcher import problems as theme_problems
+from core.variants import wording_problems
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -111,6 +112,9 @@ class PolicyConfig(Strict):
             raise ValueError(f"variant names must be unique: {names}")
         if len(v) == 1:
             raise ValueError("an experiment needs two or more variants (or none)")
+        problems = [line for x in v for line in wording_problems(x.variant())]
+        if problems:
+            raise ValueError("; ".join(problems))
         return v
 
     @model_validator(mode="after")

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from hashlib import blake2b
 
-from core.messages import language
+from core.messages import language, placeholders
+
+PLACEHOLDERS = frozenset({"brand"})  # what a variant's wording may fill in, as the catalogue's question does
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,19 @@ class Variant:
             return self.question[locale]
         lang = language(locale)
         return next((text for code, text in self.question.items() if text and language(code) == lang), None)
+
+
+def wording_problems(variant: Variant) -> list[str]:
+    """One line per wording that could not be filled in: a placeholder other than {brand}, or broken braces."""
+    problems = []
+    for locale, text in variant.question.items():
+        try:
+            unknown = sorted(placeholders(text) - PLACEHOLDERS)
+        except ValueError as exc:
+            problems.append(f"{variant.name}: question.{locale}: {exc}")
+            continue
+        problems += [f"{variant.name}: question.{locale}: unknown placeholder {{{name}}}" for name in unknown]
+    return problems
 
 
 def contact_key(profile: str, channel: str, user_id: str, experiment: str = "") -> str:

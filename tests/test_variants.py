@@ -108,6 +108,8 @@ def test_config_reads_variants_and_refuses_a_lone_or_repeated_name() -> None:
         policy([{"name": "a"}, {"name": "a"}])
     with pytest.raises(ConfigError, match=r"policy\.variants\[1\]\.question"):
         policy([{"name": "a"}, {"name": "b", "question": {"xx": "?"}}])
+    with pytest.raises(ConfigError, match=r"policy\.variants: b: question\.en: unknown placeholder \{score\}"):
+        policy([{"name": "a"}, {"name": "b", "question": {"en": "{brand}: your {score}?"}}])
 
 
 async def test_each_contact_is_asked_in_its_variant_through_the_outbox(store: Store, clock) -> None:
