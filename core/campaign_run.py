@@ -101,7 +101,7 @@ class CampaignJob:
             for outcome, n in tally(batch.decisions).items():
                 counts[outcome] += n
             counts["created"] += created
-            await turn.keep({"after": batch.last_id, "counts": counts, "start": start.isoformat()})
+            await turn.keep({"after": batch.last_id, "counts": dict(counts), "start": start.isoformat()})
         return counts
 
     async def stored(self) -> dict[str, Any] | None:
