@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bots.api import api_routes
+from bots.api.programme_routes import programme_routes
 from bots.api.routing import routing_routes
 from bots.api.themes import theme_routes
 from bots.audit_trail import token_use
@@ -81,6 +82,7 @@ def create_app(runtime: Runtime) -> web.Application:
     app.router.add_routes(api_routes(runtime))
     app.router.add_routes(theme_routes(runtime))
     app.router.add_routes(routing_routes(runtime))
+    app.router.add_routes(programme_routes(runtime))
     app.router.add_routes(dashboard_routes(runtime))
     app.router.add_routes([discover_route(runtime)])
     for channel in runtime.channels:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from dataclasses import replace
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from bots.sla_cli import print_sla, sla_section
+from core.profiles import ProfileSettings
 from core.reports import DIMENSIONS, Filters, breakdown, summary
 from core.reports.analytics import BUCKETS, dimension_values, followup_stats, trend
 from core.reports.delivery import channel_rows, skipped_by_reason, total_skipped
 from core.reports.filters import FilterError, ReportFilters
+from core.reports.programme import benchmark_of, benchmarks, one_profile, profile_variants, programme
 from core.reports.responses import ResponseQuery, export_csv
 from core.reports.themes import theme_figures
 from core.store import Store
@@ -41,8 +44,24 @@ async def _check_profile(store: Store, profile: str, configured: Collection[str]
         raise ReportError(f"no profile {profile!r}; profiles: {', '.join(known) or 'none yet'}")
 
 
-async def build(store: Store, filters: Filters, by: list[str], bucket: str, minimum: int) -> dict[str, Any]:
+async def build(
+    store: Store,
+    filters: Filters,
+    by: list[str],
+    bucket: str,
+    minimum: int,
+    settings: Mapping[str, ProfileSettings] | None = None,
+) -> dict[str, Any]:
+    """`settings` are the configured profiles: the benchmark and the variants' order come from them, and the
+    report covers one profile when a filter names it or only one is configured."""
+    settings = settings or {}
     total = await summary(store, filters)
+    extra = await programme(store, filters, total, benchmark_of(filters.profile, list(settings), benchmarks(settings)))
+    covered = one_profile(filters.profile, list(settings))
+    variants = None
+    if covered is not None:
+        found = await profile_variants(store, replace(filters, profile=covered), settings.get(covered), minimum=minimum)
+        variants = {"profile": covered, **found.as_dict(minimum)}
     themes = {"themes": [f.as_dict(minimum) for f in await theme_figures(store, filters)]} if "theme" in by else {}
     by = [d for d in by if d != "theme"]
     breakdowns = {
@@ -53,8 +72,10 @@ async def build(store: Store, filters: Filters, by: list[str], bucket: str, mini
     return themes | {
         "filters": _describe(filters),
         "min_responses": minimum,
-        "summary": total.as_dict(minimum),
+        "summary": total.as_dict(minimum) | {"benchmark": extra["benchmark"]},
         "skipped": total_skipped(await skipped_by_reason(store, filters)),
+        "sampling": extra["sampling"],
+        "variants": variants,
         "breakdowns": breakdowns,
         "trend": [{"period": p, **s.as_dict(minimum)} for p, s in await trend(store, filters, bucket)],  # type: ignore[arg-type]
         "detractor_follow_up": await followup_stats(store, filters),
@@ -84,14 +105,19 @@ async def run_report(
     team: str | None = None,
     locale: str | None = None,
     workspace: str | None = None,
+    kind: str | None = None,
+    campaign: str | None = None,
+    variant: str | None = None,
     console: Console | None = None,
     profiles: Collection[str] | None = None,
+    settings: Mapping[str, ProfileSettings] | None = None,
 ) -> str:
     """The report as CSV (every matching response), JSON, or rich tables printed to `console` (returns "").
 
     Options are read by the filter parser the API and the dashboard use (core.reports.filters), so a date
     means the same everywhere. `profiles` are the configured ones: `profile` must be one of them or have
-    surveys in the database.
+    surveys in the database. `settings` (the configured profiles' settings) give the benchmark and the variants'
+    order.
     """
     unknown = [d for d in by if d not in (*DIMENSIONS, "theme")]
     if unknown:
@@ -99,7 +125,7 @@ async def run_report(
     if bucket not in BUCKETS:
         raise ReportError(f"--bucket {bucket}: choose from {','.join(BUCKETS)}")
     options = {"profile": profile, "channel": channel, "agent": agent, "team": team, "locale": locale}
-    options["workspace"] = workspace
+    options |= {"workspace": workspace, "kind": kind, "campaign": campaign, "variant": variant}
     try:
         filters = ReportFilters.parse(options | {"since": since, "until": until}).filters()
     except FilterError as exc:
@@ -110,7 +136,7 @@ async def run_report(
             await _check_profile(store, filters.profile, profiles)
         if fmt == "csv":
             return await export_csv(store, ResponseQuery(filters=filters))
-        data = await build(store, filters, by, bucket, minimum)
+        data = await build(store, filters, by, bucket, minimum, settings)
     finally:
         await store.dispose()
     if fmt == "json":
@@ -131,8 +157,15 @@ def _print(console: Console, data: dict[str, Any], minimum: int) -> None:
         f"[bold]NPS {_nps(s, minimum)}[/bold]  (n={s['responses']}, asked {s['asked']}, response rate {rate})  "
         f"promoters {s['promoters']} · passives {s['passives']} · detractors {s['detractors']}"
     )
+    if s["benchmark"] is not None:
+        console.print(_benchmark(s["benchmark"]))
+    if data["sampling"] is not None and data["sampling"]["sampled_out"]:
+        sampled = data["sampling"]
+        console.print(f"sampled {sampled['sampled']} of {sampled['closed']} closed conversations")
     if data["skipped"]:
         console.print("skipped: " + " · ".join(f"{why} {n}" for why, n in data["skipped"].items()))
+    if data["variants"] is not None and data["variants"]["variants"]:
+        _print_variants(console, data["variants"], minimum)
     for dim, rows in data["breakdowns"].items():
         if dim == "channel":
             _print_channels(console, rows, minimum)
@@ -197,5 +230,33 @@ def _print_themes(console: Console, rows: list[dict[str, Any]], minimum: int) ->
         table.add_row(
             row["theme"], str(row["mentions"]), share(row["share"]["detractor"]), share(row["share"]["passive"]),
             share(row["share"]["promoter"]), _nps({**row, "responses": row["mentions"]}, minimum), impact,
+        )  # fmt: skip
+    console.print(table)
+
+
+def _benchmark(b: dict[str, Any]) -> str:
+    """The profile's benchmark against the headline NPS: the difference, and whether it exceeds the margin."""
+    difference = "n/a" if b["difference"] is None else f"{b['difference']:+.1f}"
+    verdict = {True: "significant", False: "within the margin of error", None: "no margin to judge by"}
+    return f"benchmark {b['benchmark']:+.1f}: {difference} ({verdict[b['significant']]})"
+
+
+def _print_variants(console: Console, data: dict[str, Any], minimum: int) -> None:
+    """Each variant's response rate and NPS, and the difference from the control's with its verdict."""
+    table = Table(title=f"variants of {data['profile']} (control {data['control']})")
+    for col in ("variant", "asked", "responses", "response rate", "vs control", "NPS ± margin", "vs control"):
+        table.add_column(col, justify="right")
+
+    def versus(v: dict[str, Any] | None, show: str) -> str:
+        if v is None:
+            return "control"
+        return ("n/a" if v["difference"] is None else format(v["difference"], show)) + f" · {v['verdict']}"
+
+    for row in data["variants"]:
+        c = row["versus_control"] or {"response_rate": None, "nps": None}
+        rate = "n/a" if row["response_rate"] is None else f"{row['response_rate']:.0%}"
+        table.add_row(
+            row["variant"], str(row["asked"]), str(row["responses"]), rate, versus(c["response_rate"], "+.1%"),
+            _nps(row, minimum), versus(c["nps"], "+.1f"),
         )  # fmt: skip
     console.print(table)

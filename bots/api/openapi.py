@@ -36,6 +36,8 @@ def _openapi30(schema: Any) -> Any:
     if not isinstance(schema, dict):
         return schema
     out = {k: _openapi30(v) for k, v in schema.items()}
+    if "const" in out:  # a one-value Literal: OpenAPI 3.0 has no `const`
+        out["enum"] = [out.pop("const")]
     options = out.get("anyOf")
     if isinstance(options, list) and {"type": "null"} in options and len(options) == 2:
         [other] = [o for o in options if o != {"type": "null"}]

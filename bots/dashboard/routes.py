@@ -22,6 +22,7 @@ from core.redaction import Redactions
 from core.reports import DIMENSIONS, Filters, breakdown, summary
 from core.reports.analytics import comments, compare, dimension_values, distribution, followup_stats, trend
 from core.reports.delivery import channel_rows, skipped_by_reason, total_skipped
+from core.reports.programme import benchmark_of, benchmarks, one_profile, profile_variants, programme
 from core.reports.responses import ResponseQuery, export_csv
 from core.reports.sla import sla_report
 
@@ -150,6 +151,17 @@ def dashboard_routes(runtime: Any) -> list[web.RouteDef]:
         body["breakdowns"]["channel"] = await channel_rows(store, f, body["breakdowns"]["channel"])
         body["skipped"] = total_skipped(await skipped_by_reason(store, f))
         body["sla"] = {by or "all": await sla_report(store, f, now, by) for by in (None, "team", "agent")}
+        # the benchmark and the variants of the one profile shown (chosen, or the caller's only one); sampling
+        visible = who.visible(list(config.profiles))
+        extra = await programme(store, f, total, benchmark_of(params.profile, visible, benchmarks(runtime.profiles)))
+        body["summary"]["benchmark"], body["sampling"] = extra["benchmark"], extra["sampling"]
+        shown_profile = one_profile(params.profile, visible)
+        body["variants"] = None
+        if shown_profile is not None:
+            found = await profile_variants(
+                store, replace(f, profile=shown_profile), runtime.profiles.get(shown_profile), minimum=minimum
+            )
+            body["variants"] = {"profile": shown_profile, **found.as_dict(minimum)}
         return web.json_response(body)
 
     async def csv_export(request: web.Request) -> web.Response:

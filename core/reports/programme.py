@@ -10,7 +10,8 @@ from typing import Any
 from core.profiles import ProfileSettings
 from core.reports.benchmark import versus_benchmark
 from core.reports.sampled import sampled_conversations
-from core.reports.summary import Filters, Summary
+from core.reports.summary import MIN_RESPONSES, Filters, Summary
+from core.reports.variants import VariantComparison, compare_variants
 from core.store import Store
 
 
@@ -47,3 +48,16 @@ async def programme(store: Store, filters: Filters, total: Summary, benchmark: f
         "benchmark": versus_benchmark(total.result, benchmark),
         "sampling": None if sampled is None else sampled.as_dict(),
     }
+
+
+async def profile_variants(
+    store: Store,
+    filters: Filters,
+    settings: ProfileSettings | None,
+    *,
+    control: str | None = None,
+    minimum: int = MIN_RESPONSES,
+) -> VariantComparison:
+    """One profile's variants (`filters.profile`), the configured ones first: the control is the first of them."""
+    order = variant_order(settings, filters.campaign)
+    return await compare_variants(store, filters, control=control, order=order, minimum=minimum)

@@ -22,8 +22,9 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 CSV_COLUMNS = (
     "id", "profile", "channel", "conversation_id", "user_id", "customer_name", "agent", "team", "locale", "state",
-    "score", "category", "comment", "asked_at", "scored_at", "completed_at",
+    "score", "category", "comment", "asked_at", "scored_at", "completed_at", "kind", "campaign", "variant",
 )  # fmt: skip
+PROGRAMME = ("kind", "campaign", "variant")  # why the survey exists and what it tried (issue 15's programme)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,7 @@ async def list_responses(store: Store, query: ResponseQuery) -> tuple[list[dict[
     async with store.read() as conn:
         rows = (await conn.execute(stmt)).all()
     page = rows[: query.limit]
-    items = [survey_snapshot(to_survey(r)) | {"unparsed": list(r.unparsed or [])} for r in page]
+    items = [survey_snapshot(to_survey(r)) | {"unparsed": list(r.unparsed or [])} | _programme(r) for r in page]
     return items, (page[-1].id if len(rows) > query.limit else None)
 
 
@@ -67,12 +68,17 @@ async def get_response(store: Store, survey_id: int) -> dict[str, Any] | None:
         row = (await conn.execute(select(S).where(S.c.id == survey_id))).first()
     if row is None:
         return None
-    return survey_snapshot(to_survey(row)) | {
+    detail = {
         "unparsed": list(row.unparsed or []),
         "claimed_by": row.claimed_by,
         "resolved_by": row.resolved_by,
         "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None,
     }
+    return survey_snapshot(to_survey(row)) | _programme(row) | detail
+
+
+def _programme(row: Any) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in PROGRAMME}
 
 
 async def export_csv(store: Store, query: ResponseQuery, shown: Redactions | None = None, batch: int = 1000) -> str:

@@ -71,6 +71,12 @@ function drawTrend(points) {
   box.replaceChildren(svg);
 }
 
+// NPS ± margin cells: n/a with the reason where the margin is undefined.
+function marginCell(r) {
+  return undefinedMargin(r) ? el("td", { class: "undefined-margin", title: r.margin_reason }, "n/a")
+    : el("td", {}, r.margin === null ? "" : r.margin.toFixed(1));
+}
+
 function drawBreakdowns(breakdowns, minimum) {
   const root = document.getElementById("breakdowns");
   root.replaceChildren();
@@ -88,9 +94,7 @@ function drawBreakdowns(breakdowns, minimum) {
       const tr = el("tr");
       const nps = el("td", {}, fmt(r.nps));
       if (!r.significant) nps.append(el("span", { class: "flag", title: `fewer than ${minimum} responses: not significant` }, ` (n<${minimum})`));
-      const margin = undefinedMargin(r) ? el("td", { class: "undefined-margin", title: r.margin_reason }, "n/a")
-        : el("td", {}, r.margin === null ? "" : r.margin.toFixed(1));
-      tr.append(el("td", {}, r.key ?? "—"), el("td", {}, r.responses), nps, margin,
+      tr.append(el("td", {}, r.key ?? "—"), el("td", {}, r.responses), nps, marginCell(r),
         el("td", {}, r.promoters), el("td", {}, r.passives), el("td", {}, r.detractors));
       if (delivery) tr.append(...deliveryCells(r));
       table.append(tr);
@@ -122,6 +126,7 @@ function deliveryCells(r) {
 
 function fillSelect(id, values) {
   const select = document.getElementById(id);
+  if ("fixed" in select.dataset) return;  // its choices are known up front (the survey kinds)
   const chosen = select.value;
   const first = select.options[0];
   select.replaceChildren(first, ...values.map((v) => el("option", { value: v }, v)));
@@ -280,16 +285,54 @@ function drawThemes(t, minimum) {
     const tr = el("tr", { "data-theme": r.theme, class: "clickable" });
     const nps = el("td", {}, fmt(r.nps));
     if (!r.significant) nps.append(el("span", { class: "flag", title: `fewer than ${minimum} responses: not significant` }, ` (n<${minimum})`));
-    const margin = undefinedMargin(r) ? el("td", { class: "undefined-margin", title: r.margin_reason }, "n/a")
-      : el("td", {}, r.margin === null ? "" : r.margin.toFixed(1));
     const impact = el("td", { class: r.impact < 0 ? "negative" : "", title: `overall NPS without this theme's pull: ${fmt(r.nps_without)}` }, fmt(r.impact));
     const trend = el("td");
     trend.append(sparkline(t.trend[r.theme] || []));
     tr.append(el("td", {}, r.theme), el("td", {}, r.mentions), el("td", {}, pct(r.share.detractor)), el("td", {}, pct(r.share.passive)),
-      el("td", {}, pct(r.share.promoter)), nps, margin, impact, trend);
+      el("td", {}, pct(r.share.promoter)), nps, marginCell(r), impact, trend);
     tr.addEventListener("click", () => filterByTheme(r.theme));
     return tr;
   }));
+}
+
+// The profile's benchmark (an industry NPS) next to the headline: the difference, and whether the benchmark lies
+// outside the 95 % interval.
+function drawBenchmark(b) {
+  const node = document.getElementById("benchmark");
+  node.dataset.significant = b ? String(b.significant) : "";
+  if (!b) { node.textContent = ""; return; }
+  const verdict = b.significant === null ? "" : b.significant ? " · significant" : " · within the margin of error";
+  node.textContent = `benchmark ${fmt(b.benchmark)}: ${fmt(b.difference)}${verdict}`;
+}
+
+// The variants experiment of the profile shown: each variant's response rate and NPS against the control's.
+function drawVariants(v, minimum) {
+  const note = document.getElementById("variants-note");
+  const table = document.getElementById("variants");
+  table.replaceChildren();
+  if (!v) { note.textContent = "Choose a profile to compare its variants."; return; }
+  if (!v.variants.length) { note.textContent = `No survey of ${v.profile} carries a variant.`; return; }
+  note.textContent = `${v.profile}: each variant against the control, ${v.control}, at 95 % `
+    + `(not enough data below ${minimum} responses, or ${minimum} asked for the response rate).`;
+  const head = el("tr");
+  for (const h of ["variant", "asked", "responses", "response rate", "vs control", "NPS", "± margin", "vs control"]) {
+    head.append(el("th", {}, h));
+  }
+  const points = (d) => `${d > 0 ? "+" : ""}${(d * 100).toFixed(1)} pts`;
+  table.append(head, ...v.variants.map((r) => {
+    const c = r.versus_control;
+    const tr = el("tr", { "data-variant": r.variant });
+    tr.append(el("td", {}, c ? r.variant : `${r.variant} (control)`), el("td", {}, r.asked), el("td", {}, r.responses),
+      el("td", {}, pct(r.response_rate)), versus(c && c.response_rate, points), el("td", {}, fmt(r.nps)), marginCell(r),
+      versus(c && c.nps, fmt));
+    return tr;
+  }));
+}
+
+function versus(v, show) {
+  if (!v) return el("td", {}, "—");
+  const difference = v.difference === null ? "n/a" : show(v.difference);
+  return el("td", { class: `verdict ${v.verdict.replaceAll(" ", "-")}`, "data-verdict": v.verdict }, `${difference} · ${v.verdict}`);
 }
 
 async function discoverPhrases() {
@@ -325,6 +368,10 @@ async function load() {
   document.getElementById("interval").textContent = s.nps === null ? "" : interval + (s.significant ? "" : " · not significant");
   document.getElementById("responses").textContent = s.responses;
   document.getElementById("rate").textContent = s.response_rate === null ? "" : `of ${s.asked} asked (${Math.round(s.response_rate * 100)} %)`;
+  const sampling = data.sampling;
+  document.getElementById("sampled").textContent = sampling && sampling.sampled_out
+    ? `sampled ${sampling.sampled} of ${sampling.closed} closed conversations` : "";
+  drawBenchmark(s.benchmark);
   document.getElementById("mix").textContent = `${s.promoters} · ${s.passives} · ${s.detractors}`;
   const c = data.comparison;
   document.getElementById("change").textContent = c.change === null ? "n/a" : fmt(c.change);
@@ -336,6 +383,7 @@ async function load() {
   drawBreakdowns(data.breakdowns, data.min_responses);
   drawComments(data.comments);
   drawThemes(data.themes, data.min_responses);
+  drawVariants(data.variants, data.min_responses);
   document.body.dataset.loaded = "true";
 }
 
