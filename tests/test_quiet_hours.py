@@ -231,3 +231,23 @@ async def test_a_close_at_23_local_is_asked_at_9_local(store: Store, clock) -> N
         stored = await q.get_survey(conn, closed.survey.id)
     assert stored is not None and stored.state is State.ASKED
     assert stored.asked_at == datetime(2026, 3, 3, 8, tzinfo=UTC) and stored.timezone == "Europe/Madrid"
+
+
+@given(
+    windows,
+    zone_and_instant(),
+    st.sampled_from([timedelta(0), timedelta(minutes=30), timedelta(hours=2)]),
+)
+def test_a_survey_is_asked_at_the_first_allowed_instant_after_its_send_delay(
+    quiet: QuietHours, where: tuple, delay: timedelta
+) -> None:
+    tz, closed_at = where
+    policy = Policy(send_delay=delay, quiet_hours=quiet)
+    survey, actions = start(ConversationClosed(ADDRESS, timezone=tz.key), ContactStatus(), policy, closed_at)
+    while survey.state is State.PENDING:  # the tick steps it at each stored deadline
+        due = survey.next_deadline(policy)
+        assert due is not None and due >= closed_at + delay
+        survey, actions = step(survey, Tick(), policy, due)
+    assert survey.state is State.ASKED and isinstance(actions[0], AskScore)
+    assert survey.asked_at == quiet.next_allowed(closed_at + delay, tz)
+    assert survey.next_deadline(policy) == survey.asked_at + policy.expiry
