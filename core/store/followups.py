@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.store import rollups
 from core.store.sla_tables import FollowUpSlaRow
 from core.store.tables import SurveyRow
 
@@ -64,23 +65,28 @@ async def state(
 
 async def claim_if_open(conn: AsyncConnection, survey_id: int, who: str, now: datetime) -> None:
     """Record the claim unless someone claimed or resolved it already."""
-    await conn.execute(
-        update(S)
-        .where(S.c.id == survey_id, S.c.claimed_at.is_(None), S.c.resolved_at.is_(None))
-        .values(claimed_by=who[:WHO], claimed_at=now)
-    )
+    async with rollups.recounting(conn, [S.c.id == survey_id], ("report_days",)):
+        await conn.execute(
+            update(S)
+            .where(S.c.id == survey_id, S.c.claimed_at.is_(None), S.c.resolved_at.is_(None))
+            .values(claimed_by=who[:WHO], claimed_at=now)
+        )
 
 
 async def claim_if_unclaimed(conn: AsyncConnection, survey_id: int, who: str, now: datetime) -> None:
-    await conn.execute(
-        update(S).where(S.c.id == survey_id, S.c.claimed_at.is_(None)).values(claimed_by=who[:WHO], claimed_at=now)
-    )
+    async with rollups.recounting(conn, [S.c.id == survey_id], ("report_days",)):
+        await conn.execute(
+            update(S).where(S.c.id == survey_id, S.c.claimed_at.is_(None)).values(claimed_by=who[:WHO], claimed_at=now)
+        )
 
 
 async def resolve_if_unresolved(conn: AsyncConnection, survey_id: int, who: str, now: datetime) -> None:
-    await conn.execute(
-        update(S).where(S.c.id == survey_id, S.c.resolved_at.is_(None)).values(resolved_by=who[:WHO], resolved_at=now)
-    )
+    async with rollups.recounting(conn, [S.c.id == survey_id], ("report_days",)):
+        await conn.execute(
+            update(S)
+            .where(S.c.id == survey_id, S.c.resolved_at.is_(None))
+            .values(resolved_by=who[:WHO], resolved_at=now)
+        )
 
 
 async def completed_detractors(

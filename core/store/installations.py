@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.store import rollups
 from core.store.engine import Store
 from core.store.inserts import dialect_insert
 from core.store.installation_tables import InstallationRow, InstallStateRow
@@ -192,14 +193,16 @@ async def remove(store: Store, channel: str, profile: str, workspace: str, reaso
             await conn.execute(insert(IN).values(**base, **gone, version=0))
         elif row.removed_at is None:
             await conn.execute(update(IN).where(*tenant).values(**gone, version=IN.c.version + 1))
+        unanswered = (
+            S.c.profile == profile,
+            S.c.channel == channel,
+            S.c.workspace == workspace,
+            S.c.state.in_([str(State.PENDING), str(State.ASKED)]),
+        )
+        ids = (await conn.execute(select(S.c.id).where(*unanswered).with_for_update())).scalars().all()
         skipped = await conn.execute(
             update(S)
-            .where(
-                S.c.profile == profile,
-                S.c.channel == channel,
-                S.c.workspace == workspace,
-                S.c.state.in_([str(State.PENDING), str(State.ASKED)]),
-            )
+            .where(*unanswered)
             .values(
                 state=str(State.SKIPPED),
                 skip_reason=str(SkipReason.UNINSTALLED),
@@ -208,6 +211,8 @@ async def remove(store: Store, channel: str, profile: str, workspace: str, reaso
                 completed_at=now,
             )
         )
+        if ids:  # unanswered ones counted for no skip before; now each does
+            await rollups.recount(conn, [S.c.id.in_(ids)], ("report_skips",), 1)
         waiting = or_(OB.c.status == "pending", and_(OB.c.status == "sending", OB.c.lease_until < now))
         dead = await conn.execute(
             update(OB)

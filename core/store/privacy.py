@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import String, bindparam, case, cast, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.store import rollups
 from core.store.inserts import insert_ignore
 from core.store.privacy_tables import PrivacyKeyRow, SuppressionRow
 from core.store.tables import ContactRow, InboundJournalRow, InboundKeyRow, OutboxRow, SurveyRow
@@ -195,7 +196,10 @@ async def anonymise_surveys(conn: AsyncConnection, ids: Collection[int], marker:
             next_check_at=None,
         )
     )
-    return (await conn.execute(stmt)).rowcount
+    # The comment, the question's ref and an open survey's state go, so comment, delivery, follow-up and skip
+    # counts may change: the rollups follow.
+    async with rollups.recounting(conn, [S.c.id.in_(sorted(ids))], ("report_days", "report_skips")):
+        return (await conn.execute(stmt)).rowcount
 
 
 async def delete_contacts(conn: AsyncConnection, channel: str, user_id: str, profiles: Collection[str]) -> int:

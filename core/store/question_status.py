@@ -12,6 +12,7 @@ from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.question_status import FOLLOWS, QuestionStatus
+from core.store import rollups
 from core.store.tables import ContactRow, SurveyRow
 from core.survey import SkipReason, State
 
@@ -48,11 +49,32 @@ async def advance_by_ref(
 ) -> bool:
     """True when a survey of this profile and channel asked its question as `ref` and the status moved forward."""
     params = {"b_ref": ref, "b_profile": profile, "b_channel": channel, "b_at": at}
-    return (await conn.execute(_advance(status, True), params)).rowcount > 0
+    which = [S.c.question_ref == ref, S.c.profile == profile, S.c.channel == channel]
+    async with rollups.recounting(conn, which, ("report_days",)):
+        return (await conn.execute(_advance(status, True), params)).rowcount > 0
 
 
 async def advance_by_id(conn: AsyncConnection, survey_id: int, status: QuestionStatus, at: datetime) -> bool:
-    return (await conn.execute(_advance(status, False), {"b_id": survey_id, "b_at": at})).rowcount > 0
+    async with rollups.recounting(conn, [S.c.id == survey_id], ("report_days",)):
+        return (await conn.execute(_advance(status, False), {"b_id": survey_id, "b_at": at})).rowcount > 0
+
+
+@cache
+def _set_ref() -> Any:
+    return update(S).where(S.c.id == bindparam("b_id")).values(question_ref=bindparam("b_ref"))
+
+
+async def record_asked(conn: AsyncConnection, asked: list[tuple[int, str | None]], at: datetime) -> None:
+    """The worker's record of questions it sent, a group at a time: each survey keeps the ref its question went
+    out as (replies and receipts name it) and its question status becomes sent, where that is forward (a platform
+    that reports delivery moves it on from there, SurveyService.question_status)."""
+    refs = [{"b_id": survey_id, "b_ref": ref} for survey_id, ref in asked if ref]
+    if not asked:
+        return
+    async with rollups.recounting(conn, [S.c.id.in_(sorted({i for i, _ in asked}))], ("report_days",)):
+        if refs:
+            await conn.execute(_set_ref(), refs)
+        await conn.execute(_advance(QuestionStatus.SENT, False), [{"b_id": i, "b_at": at} for i, _ in asked])
 
 
 async def survey_by_ref(conn: AsyncConnection, profile: str, channel: str, ref: str) -> int | None:
@@ -71,20 +93,21 @@ async def skip_outside_window(conn: AsyncConnection, survey_id: int | None, now:
     it: a survey not answered yet ends as skipped (outside_window) instead of waiting to expire. The question never
     reached the customer, so the survey gives its case back (a later close of the case is surveyed) and the
     contact's throttle counts from the last survey that did reach them, as if this one had not been asked."""
-    skipped = (
-        await conn.execute(
-            update(S)
-            .where(S.c.id == survey_id, S.c.state.in_(UNANSWERED), S.c.score.is_(None))
-            .values(
-                state=str(State.SKIPPED),
-                skip_reason=str(OUTSIDE_WINDOW),
-                next_check_at=None,
-                completed_at=now,
-                case_key=None,
+    async with rollups.recounting(conn, [S.c.id == survey_id], ("report_skips",)):
+        skipped = (
+            await conn.execute(
+                update(S)
+                .where(S.c.id == survey_id, S.c.state.in_(UNANSWERED), S.c.score.is_(None))
+                .values(
+                    state=str(State.SKIPPED),
+                    skip_reason=str(OUTSIDE_WINDOW),
+                    next_check_at=None,
+                    completed_at=now,
+                    case_key=None,
+                )
+                .returning(S.c.profile, S.c.channel, S.c.user_id)
             )
-            .returning(S.c.profile, S.c.channel, S.c.user_id)
-        )
-    ).first()
+        ).first()
     if skipped is None:
         return False
     person = (S.c.profile == skipped.profile, S.c.channel == skipped.channel, S.c.user_id == skipped.user_id)

@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.question_status import FOLLOWS, QuestionStatus
+from core.store import rollups
 from core.store.tables import SurveyRow
 
 S = SurveyRow.__table__
@@ -47,4 +48,7 @@ async def advance_until(
 ) -> int:
     """Move every question this customer was sent by `until` to `status` where that is forward; how many moved."""
     params = {"b_profile": profile, "b_channel": channel, "b_user_id": user_id, "b_until": until, "b_at": at}
-    return (await conn.execute(_advance_until(status), params)).rowcount
+    # The customer's surveys (a few), found by what the UPDATE leaves alone, so the same ones are counted after it.
+    person = [S.c.channel == channel, S.c.user_id == user_id, S.c.profile == profile, S.c.question_ref.is_not(None)]
+    async with rollups.recounting(conn, person, ("report_days",)):
+        return (await conn.execute(_advance_until(status), params)).rowcount

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
 from core.retention import ANONYMOUS
+from core.store import rollups
 from core.store.tables import ContactRow, InboundJournalRow, InboundKeyRow, OutboxRow, SurveyRow, WebSessionRow
 from core.survey import OPEN_STATES
 
@@ -98,7 +99,8 @@ async def remove_comments(conn: AsyncConnection, ids: Sequence[int]) -> int:
     done = 0
     for some in _chunks(ids):
         stmt = update(S).where(S.c.id.in_(some), _has_comment()).values(comment=None, unparsed=[])
-        done += (await conn.execute(stmt)).rowcount
+        async with rollups.recounting(conn, [S.c.id.in_(some)], ("report_days",)):  # the comment counts
+            done += (await conn.execute(stmt)).rowcount
     return done
 
 
@@ -121,22 +123,27 @@ async def anonymise(conn: AsyncConnection, ids: Sequence[int], keep_metadata: Se
     }
     done = 0
     for some in _chunks(ids):
-        todo = [S.c.id.in_(some), _holds("personal")]
-        if not keep_metadata:
-            done += (await conn.execute(update(S).where(*todo).values(**values, extra={}))).rowcount
-            continue
-        rows = (await conn.execute(select(S.c.id, S.c.extra).where(*todo))).all()
-        # Only the kept keys stay. The two backends share no JSON functions, so the remainders are worked out here,
-        # and the surveys left with the same one (usually few: nothing kept, or one of a handful of plans) are
-        # updated together, not one by one.
-        same: dict[str, list[int]] = {}
-        for row in rows:
-            kept = {k: v for k, v in (row.extra or {}).items() if k in keep_metadata}
-            same.setdefault(json.dumps(kept, sort_keys=True), []).append(int(row.id))
-        for kept, group in same.items():
-            await conn.execute(update(S).where(S.c.id.in_(group)).values(**values, extra=json.loads(kept)))
-        done += len(rows)
+        async with rollups.recounting(conn, [S.c.id.in_(some)], ("report_days",)):  # the ref counts as sent
+            done += await _anonymise(conn, some, values, keep_metadata)
     return done
+
+
+async def _anonymise(conn: AsyncConnection, some: list[Any], values: dict[str, Any], keep: Sequence[str]) -> int:
+    """One list of ids of `anonymise`."""
+    todo = [S.c.id.in_(some), _holds("personal")]
+    if not keep:
+        return (await conn.execute(update(S).where(*todo).values(**values, extra={}))).rowcount
+    rows = (await conn.execute(select(S.c.id, S.c.extra).where(*todo))).all()
+    # Only the kept keys stay. The two backends share no JSON functions, so the remainders are worked out here,
+    # and the surveys left with the same one (usually few: nothing kept, or one of a handful of plans) are
+    # updated together, not one by one.
+    same: dict[str, list[int]] = {}
+    for row in rows:
+        kept = {k: v for k, v in (row.extra or {}).items() if k in keep}
+        same.setdefault(json.dumps(kept, sort_keys=True), []).append(int(row.id))
+    for kept, group in same.items():
+        await conn.execute(update(S).where(S.c.id.in_(group)).values(**values, extra=json.loads(kept)))
+    return len(rows)
 
 
 async def drop_messages_of(conn: AsyncConnection, ids: Sequence[int]) -> int:

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.store import rollups
 from core.store.tables import SurveyRow
 from core.store.theme_tables import ResponseThemeRow
 from core.survey import Survey
@@ -53,6 +54,7 @@ async def add(conn: AsyncConnection, survey: Survey) -> None:
     """Store the themes of a survey whose comment has just arrived (nothing when it mentions none)."""
     if survey.themes and survey.id is not None and survey.category is not None:
         await conn.execute(_INSERT, _rows(commented(survey), survey.themes))
+        await rollups.add_themes(conn, survey, survey.themes)
 
 
 async def of(conn: AsyncConnection, survey_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
@@ -103,13 +105,17 @@ async def replace_themes(conn: AsyncConnection, assigned: Sequence[tuple[Comment
     """Replace the stored themes of these responses with the given ones; returns how many rows were written."""
     if not assigned:
         return 0
-    await conn.execute(delete(T).where(T.c.survey_id.in_([item.id for item, _ in assigned])))
+    ids = [item.id for item, _ in assigned]
     rows = [row for item, themes in assigned for row in _rows(item, themes)]
-    if rows:
-        await conn.execute(_INSERT, rows)
+    async with rollups.recounting(conn, [T.c.survey_id.in_(ids)], ("report_theme_days",)):
+        await conn.execute(delete(T).where(T.c.survey_id.in_(ids)))
+        if rows:
+            await conn.execute(_INSERT, rows)
     return len(rows)
 
 
 async def drop_unknown(conn: AsyncConnection, profile: str, known: Sequence[str]) -> int:
     """Themes no longer in the profile's taxonomy (a rebuild replaces the rest response by response)."""
-    return (await conn.execute(delete(T).where(T.c.profile == profile, T.c.theme.not_in(list(known))))).rowcount
+    unknown = [T.c.profile == profile, T.c.theme.not_in(list(known))]
+    await rollups.recount(conn, unknown, ("report_theme_days",), -1)
+    return (await conn.execute(delete(T).where(*unknown))).rowcount

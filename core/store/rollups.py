@@ -1,0 +1,280 @@
+"""Keeping the report rollups (core/store/rollup_tables.py) in step with the surveys they count, in the transaction
+of every write that changes a counted field, and re-deriving them from raw rows.
+
+Three ways in, all INSERT … ON CONFLICT DO UPDATE SET c = c + excluded.c:
+- `apply(conn, old, new)` for one survey written from a core.survey.Survey (insert_survey, update_survey,
+  save_step): the change is worked out in Python (core/rollups.py). A Survey does not carry the question's
+  delivery status and ref nor the follow-up columns (core.rollups.EXTRAS), which such a write never changes, so
+  report_days' counters are computed in SQL from the stored row with the Survey's values bound as parameters —
+  one statement, no read first.
+- `recounting(conn, where, tables)` around a write that changes many rows or columns a Survey does not hold
+  (question statuses, follow-ups, skips, erasure, retention, theme rebuilds): the matching rows' contributions are
+  subtracted with a grouped SELECT before the write and added back after it, so a bulk UPDATE costs two grouped
+  statements per table, not a statement per row. `where` must select the same rows before and after the write.
+- `rebuild(conn)` (and migration 0017): the three tables emptied and filled again by INSERT … SELECT … GROUP BY.
+
+A campaign's pending surveys (no asked_at, not skipped) contribute nothing until they are asked, so bulk inserts of
+them need no rollup statement. Multi-row upserts touch their rows in key order (ORDER BY the key), and a
+transaction touches the tables in the order days, skips, themes, so two concurrent writers wait for each other
+instead of deadlocking. A counter taken back to zero leaves its row in place (all zeros counts as nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Date, Integer, String, and_, bindparam, case, cast, delete, func, literal, select, text, true
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
+
+from core import rollups as r
+from core.store.inserts import dialect_insert
+from core.store.rollup_tables import ReportDayRow, ReportSkipRow, ReportThemeDayRow
+from core.store.tables import SurveyRow
+from core.store.theme_tables import ResponseThemeRow
+from core.survey import State, Survey
+
+S = SurveyRow.__table__
+T = ResponseThemeRow.__table__
+DAYS, SKIPS, THEMES = ReportDayRow.__table__, ReportSkipRow.__table__, ReportThemeDayRow.__table__
+TABLES = {"report_days": DAYS, "report_skips": SKIPS, "report_theme_days": THEMES}
+ORDER = tuple(TABLES)  # every transaction touches the rollups in this order
+KEYS = {
+    "report_days": ("day", *r.DIMENSIONS),
+    "report_skips": ("day", *r.DIMENSIONS, "reason"),
+    "report_theme_days": ("day", *r.DIMENSIONS, "theme"),
+}
+COUNTERS = {"report_days": r.DAY_COUNTERS, "report_skips": ("surveys",), "report_theme_days": r.SCORES}
+_FLAG = Integer()
+
+
+# ---- the rules in SQL (core/rollups.py says them in Python)
+
+
+def utc_day(dialect: str, column: Any) -> ColumnElement[Any]:
+    """The UTC date of a timestamp, as the rollups' `day` stores it."""
+    if dialect == "postgresql":
+        return cast(func.timezone("UTC", column), Date)
+    return func.date(column)
+
+
+def _flag(condition: Any) -> ColumnElement[int]:
+    return case((condition, 1), else_=0)
+
+
+def day_counters(row: Mapping[str, Any]) -> dict[str, ColumnElement[int]]:
+    """report_days' counters of one asked survey as SQL; `row` maps the columns read (score, category, comment,
+    state and core.rollups.EXTRAS) to expressions: the row's columns, or bound values."""
+    score, status, category = row["score"], row["question_status"], row["category"]
+    answered = score.is_not(None)
+    detractor = and_(category == "detractor", row["state"] == str(State.COMPLETED))
+    resolved, claimed = row["resolved_at"].is_not(None), row["claimed_at"].is_not(None)
+    return {
+        "asked": literal(1, _FLAG),
+        **{f"s{n}": _flag(score == n) for n in range(11)},
+        "commented": _flag(and_(row["comment"].is_not(None), category.is_not(None))),
+        "q_sent": _flag(status.is_not(None) | row["question_ref"].is_not(None) | answered),
+        "q_reached": _flag(status.in_(sorted(r.REACHED_STATUSES)) | answered),
+        "q_failed": _flag(status == r.FAILED),
+        "q_reported": _flag(status.in_(sorted(r.REPORTED_STATUSES))),
+        "fu_open": _flag(and_(detractor, ~resolved, ~claimed)),
+        "fu_claimed": _flag(and_(detractor, ~resolved, claimed)),
+        "fu_resolved": _flag(and_(detractor, resolved)),
+    }
+
+
+def _dims(source: Any = S) -> list[ColumnElement[Any]]:
+    return [func.coalesce(source.c[d], "") if source.c[d].nullable else source.c[d] for d in r.DIMENSIONS]
+
+
+def _theme_dims() -> list[ColumnElement[Any]]:
+    """A theme row's own copies of the dimensions it carries; the survey's for the rest (as the theme report)."""
+    return [func.coalesce((T if d in T.c else S).c[d], "") for d in r.DIMENSIONS]
+
+
+def _grouped(dialect: str, table: str, where: Sequence[Any], sign: int) -> Any:
+    """SELECT key, sign · SUM(counter) … GROUP BY key ORDER BY key over the surveys (and theme rows) in `where`."""
+    if table == "report_days":
+        keys = [utc_day(dialect, S.c.asked_at), *_dims()]
+        counters = list(day_counters(S.c).values())
+        source, cond = S, [S.c.asked_at.is_not(None)]
+    elif table == "report_skips":
+        keys = [utc_day(dialect, S.c.created_at), *_dims(), func.coalesce(S.c.skip_reason, r.UNKNOWN_REASON)]
+        counters = [literal(1, _FLAG)]
+        source, cond = S, [S.c.state == str(State.SKIPPED)]
+    else:
+        keys = [utc_day(dialect, T.c.asked_at), *_theme_dims(), T.c.theme]
+        counters = [_flag(S.c.score == n) for n in range(11)]
+        source, cond = T.join(S, S.c.id == T.c.survey_id), [T.c.asked_at.is_not(None), S.c.score.is_not(None)]
+    labelled = [k.label(name) for k, name in zip(keys, KEYS[table], strict=True)]
+    sums = [(sign * func.sum(c)).label(name) for c, name in zip(counters, COUNTERS[table], strict=True)]
+    q = select(*labelled, *sums).select_from(source).where(*cond, *where, true())
+    return q.group_by(*keys).order_by(*keys)
+
+
+def _upsert(dialect: str, table: str, source: Any) -> Any:
+    """INSERT … `source` ON CONFLICT (key) DO UPDATE SET counter = counter + excluded.counter."""
+    t = TABLES[table]
+    columns = [*KEYS[table], *COUNTERS[table]]
+    stmt = dialect_insert(dialect, t).from_select(columns, source)
+    return stmt.on_conflict_do_update(
+        index_elements=list(KEYS[table]), set_={c: t.c[c] + stmt.excluded[c] for c in COUNTERS[table]}
+    )
+
+
+# ---- many rows: subtract before, add back after
+
+
+async def recount(conn: AsyncConnection, where: Sequence[Any], tables: Sequence[str], sign: int) -> None:
+    """Add (sign 1) or subtract (-1) the contributions of the surveys `where` selects, one grouped statement per
+    table."""
+    for table in (t for t in ORDER if t in tables):
+        await conn.execute(_upsert(conn.dialect.name, table, _grouped(conn.dialect.name, table, where, sign)))
+
+
+@asynccontextmanager
+async def recounting(conn: AsyncConnection, where: Sequence[Any], tables: Sequence[str] = ORDER) -> AsyncIterator[None]:
+    """Around a write to the surveys (or theme rows) `where` selects: their old contributions go before it, their
+    new ones come after it, in the same transaction. `where` must select the same rows on both sides."""
+    await recount(conn, where, tables, -1)
+    yield
+    await recount(conn, where, tables, 1)
+
+
+# ---- one survey written from a Survey
+
+_KNOWN = ("score", "category", "comment", "state")
+_KNOWN_TYPES = {"score": Integer(), "category": String(), "comment": String(), "state": String()}
+
+
+def _bound(prefix: str) -> dict[str, Any]:
+    """The row as seen by day_counters: the Survey's values bound (prefix…), the extras read from the stored row."""
+    known = {c: bindparam(f"{prefix}{c}", type_=_KNOWN_TYPES[c]) for c in _KNOWN}
+    return known | {c: S.c[c] for c in r.EXTRAS}
+
+
+def _key_params(prefix: str, key: r.Key) -> dict[str, Any]:
+    return {f"{prefix}k_{name}": value for name, value in zip(KEYS["report_days"], key, strict=True)}
+
+
+def _side_params(prefix: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    known = {f"{prefix}{c}": row[c] for c in _KNOWN}
+    known[f"{prefix}comment"] = None if row["comment"] is None else "1"  # only its presence counts
+    return known
+
+
+def _key_columns(prefix: str) -> list[Any]:
+    day = bindparam(f"{prefix}k_day", type_=Date())
+    return [day, *(bindparam(f"{prefix}k_{d}", type_=String()) for d in r.DIMENSIONS)]
+
+
+@cache
+def _days_change(dialect: str, sides: tuple[str, ...], same_key: bool, prefix: str = "r") -> Any:
+    """report_days += the change of survey `{prefix}id`: `sides` are "old" and/or "new"; with `same_key` both land on
+    one row (new − old), else each on its own (old subtracted, new added), in key order."""
+    where = S.c.id == bindparam(f"{prefix}id")
+    if same_key:
+        new, old = day_counters(_bound(f"{prefix}n_")), day_counters(_bound(f"{prefix}o_"))
+        counters = [(new[c] - old[c]).label(c) for c in r.DAY_COUNTERS]
+        source = select(*_key_columns(f"{prefix}n_"), *counters).where(where)
+    else:
+        parts = []
+        for side in sides:
+            p, sign = f"{prefix}{side[0]}_", (1 if side == "new" else -1)
+            counters = day_counters(_bound(p))
+            parts.append(select(*_key_columns(p), *((sign * counters[c]).label(c) for c in r.DAY_COUNTERS)))
+        source = parts[0].where(where) if len(parts) == 1 else parts[0].where(where).union_all(parts[1].where(where))
+        if len(parts) > 1:
+            sub = source.subquery()
+            source = select(*sub.c).where(true()).order_by(*(sub.c[i] for i in range(len(KEYS["report_days"]))))
+    return _upsert(dialect, "report_days", source)
+
+
+@cache
+def _add_values(dialect: str, table: str, prefix: str = "k") -> Any:
+    """report_<table> += one row of bound counters (`{prefix}_<column>`)."""
+    t = TABLES[table]
+    columns = [*KEYS[table], *COUNTERS[table]]
+    values = select(*(bindparam(f"{prefix}_{c}", type_=t.c[c].type).label(c) for c in columns)).where(true())
+    return _upsert(dialect, table, values)
+
+
+Planned = tuple[Any, dict[str, Any]]
+
+
+def plan(dialect: str, old: Survey | None, new: Survey, prefix: str = "r") -> list[Planned]:
+    """The statements (with their parameters) that bring the rollups from `old` to `new`, in ORDER; none when
+    nothing counted changed. `prefix` keeps their parameter names apart from a statement they join (see steps)."""
+    before = None if old is None else r.facts(old)
+    after = r.facts(new)
+    out: list[Planned] = []
+    old_key = None if before is None else r.day_key(before)
+    new_key = r.day_key(after)
+    if old_key is None and new_key is not None and old is None:
+        counts = r.day_counts(after)  # a new row: its extras are all NULL, nothing to read
+        params = {f"{prefix}d_{c}": v for c, v in zip(KEYS["report_days"], new_key, strict=True)}
+        out.append(
+            (
+                _add_values(dialect, "report_days", f"{prefix}d"),
+                params | {f"{prefix}d_{c}": counts[c] for c in r.DAY_COUNTERS},
+            )
+        )
+    elif (old_key or new_key) is not None and (before is None or r.day_inputs(before) != r.day_inputs(after)):
+        sides = tuple(side for side, key in (("old", old_key), ("new", new_key)) if key is not None)
+        same = old_key == new_key
+        params: dict[str, Any] = {f"{prefix}id": new.id}
+        for side, row, key in (("old", before, old_key), ("new", after, new_key)):
+            if key is not None and row is not None and (side == "new" or not same):
+                params |= _key_params(f"{prefix}{side[0]}_", key)
+            if key is not None and row is not None:
+                params |= _side_params(f"{prefix}{side[0]}_", row)
+        out.append((_days_change(dialect, sides, same, prefix), params))
+    skips = r.delta(None if before is None else {**before, "asked_at": None}, {**after, "asked_at": None}).get(
+        "report_skips", {}
+    )
+    for i, (key, counts) in enumerate(sorted(skips.items())):
+        p = f"{prefix}k{i}"
+        params = {f"{p}_{c}": v for c, v in zip(KEYS["report_skips"], key, strict=True)} | {
+            f"{p}_surveys": counts["surveys"]
+        }
+        out.append((_add_values(dialect, "report_skips", p), params))
+    return out
+
+
+async def apply(conn: AsyncConnection, old: Survey | None, new: Survey) -> None:
+    """Bring the rollups from `old` (None: a new row) to `new`, in the caller's transaction, after the write."""
+    for stmt, params in plan(conn.dialect.name, old, new):
+        await conn.execute(stmt, params)
+
+
+async def add_themes(conn: AsyncConnection, survey: Survey, themes: Sequence[str]) -> None:
+    """Theme rows were just stored for a response: report_theme_days += one per theme, by its score."""
+    rows = r.theme_keys(r.facts(survey), themes)
+    stmt = _add_values(conn.dialect.name, "report_theme_days", "t")
+    for key, counter in rows:
+        params = {f"t_{c}": v for c, v in zip(KEYS["report_theme_days"], key, strict=True)}
+        await conn.execute(stmt, params | {f"t_{s}": int(s == counter) for s in r.SCORES})
+
+
+# ---- rebuild
+
+
+def rebuild_statements(dialect: str) -> list[Any]:
+    """Empty the rollups and count every survey into them again: set-based, one statement per table."""
+    out: list[Any] = []
+    if dialect == "postgresql":
+        # Writers wait for the rebuild instead of adding to rows it is about to replace; readers go on.
+        out.append(text(f"LOCK TABLE {', '.join(ORDER)} IN EXCLUSIVE MODE"))
+    out += [delete(TABLES[t]) for t in ORDER]
+    out += [_upsert(dialect, t, _grouped(dialect, t, (), 1)) for t in ORDER]
+    return out
+
+
+async def rebuild(conn: AsyncConnection) -> dict[str, int]:
+    """Re-derive all three rollup tables from raw rows in the caller's transaction; rows written per table."""
+    for stmt in rebuild_statements(conn.dialect.name):
+        await conn.execute(stmt)
+    return {t: int((await conn.execute(select(func.count()).select_from(TABLES[t]))).scalar_one()) for t in ORDER}
