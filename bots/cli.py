@@ -267,6 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     digest_cli.add_command(sub, with_config, _config)
 
+    from bots import rollups_cli
+
+    rollups_cli.add_command(sub, with_config, _config)
+
     from bots import privacy_cli, retention_cli
 
     p = sub.add_parser("privacy", help="personal data: erase, export, audit log, retention")

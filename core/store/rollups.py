@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from core import rollups as r
+from core.store.engine import Store
 from core.store.inserts import dialect_insert
 from core.store.rollup_tables import ReportDayRow, ReportSkipRow, ReportThemeDayRow
 from core.store.tables import SurveyRow
@@ -278,3 +279,9 @@ async def rebuild(conn: AsyncConnection) -> dict[str, int]:
     for stmt in rebuild_statements(conn.dialect.name):
         await conn.execute(stmt)
     return {t: int((await conn.execute(select(func.count()).select_from(TABLES[t]))).scalar_one()) for t in ORDER}
+
+
+async def rebuild_all(store: Store) -> dict[str, int]:
+    """`rebuild` in a transaction of its own: the command's entry point."""
+    async with store.transaction() as conn:
+        return await rebuild(conn)

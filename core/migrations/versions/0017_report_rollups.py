@@ -1,7 +1,8 @@
 """report rollups: report_days, report_skips and report_theme_days, counts per UTC day and report dimensions
 
 Existing surveys are counted into them here, with the same set-based statements `npsbot reports rebuild-rollups`
-runs, so reports read filled rollups from the first start after the upgrade.
+runs, so reports read filled rollups from the first start after the upgrade. (Those statements are the current
+code's: should the rollup tables gain columns in a later revision, this one must carry its own copy instead.)
 
 Revision ID: 0017
 Revises: 0016
@@ -71,6 +72,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("day", *dims, "theme", name="uq_report_theme_days"),
     )
+    # Existing surveys counted in, set-based (INSERT … SELECT … GROUP BY), as `npsbot reports rebuild-rollups` does.
+    from core.store.rollups import rebuild_statements
+
+    bind = op.get_bind()
+    for statement in rebuild_statements(bind.dialect.name):
+        bind.execute(statement)
 
 
 def downgrade() -> None:
