@@ -1,7 +1,8 @@
 """The survey lifecycle as a pure function: no clock, no I/O, so every transition is testable and replayable.
 
-pending → asked → scored → completed, with expired, skipped (throttled / opted out / duplicate / reopened)
-and opted_out as the other ends. Once scored, a survey always completes: an opt-out then keeps the score.
+pending → asked → scored → completed, with expired, skipped (throttled / opted out / duplicate / reopened / not
+sampled) and opted_out as the other ends. Once scored, a survey always completes: an opt-out then keeps the score.
+A question waits out the customer's quiet hours; an unanswered one gets at most one reminder (core/asking).
 """
 
 from __future__ import annotations
