@@ -13,12 +13,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 from sqlalchemy.engine import make_url
 
-from adapters.email import SPEC as EMAIL
-from adapters.email import EmailConfig
 from bots.campaign_config import CampaignConfig, VariantConfig, campaign_problems, to_campaigns
 from bots.channel_checks import alert_problems, token_key_problems
 from bots.channels import discover
-from bots.digest_config import DigestConfig, digest_problems, email_problems
+from bots.digest_config import DigestConfig, EmailConfig, digest_problems, email_channels
 from bots.durations import Duration
 from bots.privacy_config import PrivacyConfig
 from bots.retention_config import PruningConfig, RedactionConfig, RetentionConfig
@@ -33,7 +31,7 @@ from core.schedules import zone
 from core.survey import Policy
 from core.themes.matcher import ThemeMatcher
 from core.themes.matcher import problems as theme_problems
-from core.variants import wording_problems
+from core.variants import experiment_problems
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -107,12 +105,7 @@ class PolicyConfig(Strict):
     @field_validator("variants")
     @classmethod
     def _experiment(cls, v: tuple[VariantConfig, ...]) -> tuple[VariantConfig, ...]:
-        names = [x.name for x in v]
-        if len(set(names)) != len(names):
-            raise ValueError(f"variant names must be unique: {names}")
-        if len(v) == 1:
-            raise ValueError("an experiment needs two or more variants (or none)")
-        problems = [line for x in v for line in wording_problems(x.variant())]
+        problems = experiment_problems([x.variant() for x in v])
         if problems:
             raise ValueError("; ".join(problems))
         return v
@@ -358,12 +351,7 @@ class Config(Strict):
     @model_validator(mode="after")
     def _email(self) -> Config:
         """A profile with email digest targets sends them through its own smtp, else the top-level one."""
-        problems: list[str] = []
-        for name, profile in self.profiles.items():
-            found, smtp = email_problems(name, profile.digest, profile.smtp, self.smtp)
-            problems += found
-            if smtp is not None:
-                profile.channels.setdefault(EMAIL.name, smtp)
+        problems = email_channels(self.profiles, self.smtp)
         if problems:
             raise _Nested(problems)
         return self

@@ -31,6 +31,17 @@ class Variant:
         return next((text for code, text in self.question.items() if text and language(code) == lang), None)
 
 
+def experiment_problems(variants: Sequence[Variant]) -> list[str]:
+    """What makes a list of variants no experiment: one alone, a name used twice, a wording that cannot be filled."""
+    names = [v.name for v in variants]
+    problems = []
+    if len(variants) == 1:
+        problems.append("an experiment needs two or more variants (or none)")
+    if len(set(names)) != len(names):
+        problems.append(f"variant names must be unique: {names}")
+    return problems + [line for v in variants for line in wording_problems(v)]
+
+
 def wording_problems(variant: Variant) -> list[str]:
     """One line per wording that could not be filled in: a placeholder other than {brand}, or broken braces."""
     problems = []
