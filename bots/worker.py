@@ -18,6 +18,7 @@ from core.delivery import OutsideWindow, PermanentFailure, RetryLater
 from core.delivery_log import DeliveryLog
 from core.ratelimit import Limit, RateLimiter
 from core.redaction import shown_action
+from core.sent_recorder import SentRecorder
 from core.service import SurveyService
 from core.store.outbox import OutboxItem
 
@@ -32,12 +33,12 @@ class WorkerSettings:
     """The worker's defaults, written here only: the config file's `worker` keys default to these."""
 
     lease: timedelta = timedelta(seconds=60)
-    batch: int = 50
+    batch: int = 200  # a pass has a fixed cost (step due surveys, claim): larger batches spread it
     poll_interval: float = 0.2
     max_attempts: int = 8
     send_timeout: float = 30.0
     max_inline_wait: float = 5.0  # a longer rate-limit wait puts the message back in the queue instead
-    concurrency: int = 8  # sends in flight at once; after a hard crash at most this many can be repeated
+    concurrency: int = 8  # sends in flight at once
 
 
 class Worker:
@@ -56,10 +57,11 @@ class Worker:
         self.sleep = sleep  # injected by tests that run on a fake clock
         self.metrics = metrics
         self.limiter = RateLimiter()
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.deliveries = DeliveryLog(service.store, service.clock)
+        self.recorder = SentRecorder(self.deliveries, self.worker_id, sleep=sleep)
         self.senders = senders
         self.settings = settings
-        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self._stop = asyncio.Event()
         self._pruned_at = 0.0
         # Chores beside the sends, each run as a task until stop() (the retention pass): fn(stop_event).
@@ -69,7 +71,8 @@ class Worker:
         return self.senders.get((item.channel, item.profile)) or self.senders.get((item.channel, "*"))
 
     async def run_once(self) -> int:
-        """One pass: step due surveys, then send one batch. Returns the number of messages handled."""
+        """One pass: step due surveys, then send one batch. Returns the number of messages handled; the batch's
+        sends are recorded (in groups, as they finish) before it returns."""
         await self.service.tick()
         claimed_at = self._now()
         items = await self.deliveries.claim(self.worker_id, self.settings.lease, self.settings.batch)
@@ -78,12 +81,19 @@ class Worker:
             # A send must finish before the lease runs out, or another worker could claim and send it again.
             margin = min(self.settings.send_timeout, self.settings.lease.total_seconds() / 2)
             send_by = claimed_at + self.settings.lease.total_seconds() - margin
+            recorded: list[asyncio.Future[bool]] = []
 
             async def deliver(item: OutboxItem) -> None:
                 async with slots:
-                    await self._deliver(item, send_by)
+                    ref = await self._deliver(item, send_by)
+                if ref is not None:  # written with the other sends that finish meanwhile
+                    recorded.append(self.recorder.record(item, ref[0]))
 
-            await asyncio.gather(*(deliver(item) for item in items))
+            outcomes = await asyncio.gather(*(deliver(item) for item in items), return_exceptions=True)
+            await asyncio.gather(*recorded)  # whatever else failed, every send that left is recorded first
+            for failure in outcomes:
+                if isinstance(failure, BaseException):
+                    raise failure
         if claimed_at - self._pruned_at > 60:
             self.limiter.forget_idle(claimed_at)
             self._pruned_at = claimed_at
@@ -170,7 +180,9 @@ class Worker:
             reason,
         )
 
-    async def _deliver(self, item: OutboxItem, send_by: float) -> None:
+    async def _deliver(self, item: OutboxItem, send_by: float) -> tuple[str | None] | None:
+        """Send one message; a success returns (the platform's ref,) for the batch's record, anything else is
+        recorded here."""
         sender = self.sender_for(item)
         if sender is None:
             await self._dead(item, f"no sender for channel {item.channel!r}", "no sender for this channel")
@@ -222,7 +234,8 @@ class Worker:
         else:
             self.limiter.answered(limits, sent_at, self._now())
             self._count("sent", item)
-            await self.deliveries.sent(item, self.worker_id, ref)
+            return (ref,)
+        return None
 
 
 def _permanent_reason(exc: PermanentFailure) -> str:

@@ -3,13 +3,11 @@ subscription URLs) that can no longer be reached."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from core.channel import tag
 from core.outbound import EVENTS_CHANNEL
-from core.question_status import QuestionStatus
 from core.store import Store
 from core.store import outbox as ob
 from core.store import question_status as qs
@@ -17,9 +15,9 @@ from core.store import surveys as q
 from core.store.outbox import OutboxItem
 from core.survey import SkipReason, State
 from core.transitions import Transition
-from core.types import Address, AskScore, MarkAnswered
+from core.types import Address
 
-ASK_SCORE, MARK_ANSWERED = tag(AskScore), tag(MarkAnswered)
+ASK_SCORE = ob.ASK_SCORE
 
 
 class DeliveryLog:
@@ -30,25 +28,23 @@ class DeliveryLog:
     async def claim(
         self, worker: str, lease: timedelta, limit: int, channels: list[str] | None = None
     ) -> list[OutboxItem]:
-        """Lease ready messages; an edit of the question carries the platform id of the question it edits."""
-        async with self.store.transaction() as conn:
-            items = await ob.claim(conn, worker, self.clock(), lease, limit, channels)
-            out = []
-            for item in items:
-                if item.kind == MARK_ANSWERED and item.survey_id is not None:
-                    item = replace(item, question_ref=await q.question_ref(conn, item.survey_id))
-                out.append(item)
-            return out
+        """Lease ready messages (one statement); an edit of the question carries the platform id of the question
+        it edits."""
+        now = self.clock()
+        return await self.store.run_alone(lambda conn: ob.claim(conn, worker, now, lease, limit, channels))
 
     async def sent(self, item: OutboxItem, worker: str, ref: str | None) -> bool:
-        async with self.store.transaction() as conn:
-            ok = await ob.mark_sent(conn, item.id, worker, self.clock(), ref)
-            if ok and item.kind == ASK_SCORE and item.survey_id is not None:
-                if ref:
-                    await q.set_question_ref(conn, item.survey_id, ref)
-                # A platform that reports delivery moves it on from here (SurveyService.question_status).
-                await qs.advance_by_id(conn, item.survey_id, QuestionStatus.SENT, self.clock())
-            return ok
+        return item.id in await self.sent_all([(item, ref)], worker)
+
+    async def sent_all(self, sent: Sequence[tuple[OutboxItem, str | None]], worker: str) -> set[int]:
+        """Record a group of sends in one transaction: the ids still leased to `worker` are marked sent (the
+        ones returned), and each question among them gives its survey the ref it went out as."""
+        now = self.clock()
+        if not any(item.kind == ob.ASK_SCORE for item, _ in sent):  # one statement: outbox rows only
+            return await self.store.run_alone(
+                lambda conn: ob.mark_sent_all(conn, [(i.id, r) for i, r in sent], worker, now)
+            )
+        return await self.store.run_atomic(lambda conn: ob.record_sent(conn, sent, worker, now))
 
     async def retry(self, item: OutboxItem, worker: str, delay: float, error: str) -> None:
         async with self.store.transaction() as conn:

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from core.store.sqlite_driver import OneTripDBAPI
@@ -45,10 +46,13 @@ class Store:
             )
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         else:
-            # A pool as large as the expected concurrency: overflow connections are opened and closed per use.
-            self.engine = create_async_engine(
-                self.url, pool_size=pool_size, max_overflow=5, pool_pre_ping=True, hide_parameters=True
-            )
+            # A pool as large as the expected concurrency: overflow connections are opened and closed per use. No
+            # ping per checkout (a round trip before every transaction): a connection the database dropped (it
+            # restarted) fails its first statement, which invalidates every pooled connection at once, and
+            # run_atomic / run_in_transaction run their work once more on a fresh one.
+            self.engine = create_async_engine(self.url, pool_size=pool_size, max_overflow=5, hide_parameters=True)
+        # The same pool; each statement commits by itself (run_alone).
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._pending: list[tuple[Work, asyncio.Future[Any]]] = []
         self._committers: set[asyncio.Task[None]] = set()
@@ -70,6 +74,32 @@ class Store:
             return
         async with self._write_lock, self.engine.begin() as conn:
             yield conn
+
+    async def run_atomic(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run `work` in a transaction of its own; when the database had dropped the connection (a restart), once
+        more on a fresh one. `work` must be safe to run again after a rollback."""
+        try:
+            async with self.transaction() as conn:
+                return await work(conn)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        async with self.transaction() as conn:
+            return await work(conn)
+
+    async def run_alone(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run `work` that is one statement, atomic by itself: on PostgreSQL without BEGIN and COMMIT around it
+        (one round trip instead of three); on SQLite as a transaction. Retried once, like run_atomic."""
+        if self.is_sqlite:
+            return await self.run_atomic(work)
+        for attempt in (1, 2):
+            try:
+                async with self._autocommit.connect() as conn:
+                    return await work(conn)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     async def run_in_transaction(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run `work` atomically. Units that arrive while earlier ones are committing are committed together
@@ -97,9 +127,11 @@ class Store:
                 raise
 
     async def _commit(self, group: list[tuple[Work, asyncio.Future[Any]]]) -> None:
+        async def run_group(conn: AsyncConnection) -> list[Any]:
+            return [await work(conn) for work, _ in group]
+
         try:
-            async with self.transaction() as conn:
-                results = [await work(conn) for work, _ in group]
+            results = await self.run_atomic(run_group)
         except (Exception, asyncio.CancelledError) as exc:
             _unless_committer_cancelled(exc)
             # One unit failed and took the group's transaction with it (on PostgreSQL also a deadlock between

@@ -2,21 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import json
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
-from core.channel import Delivery, UnknownAction, decode, encode
+from core.channel import Delivery, UnknownAction, decode, encode, tag
 from core.delivery import PermanentFailure
-from core.store.tables import OutboxRow
-from core.types import OutboundAction
+from core.store import question_status as qs
+from core.store.tables import OutboxRow, SurveyRow
+from core.types import AskScore, MarkAnswered, OutboundAction
 
-OB = OutboxRow.__table__
+OB, S = OutboxRow.__table__, SurveyRow.__table__
+ASK_SCORE, MARK_ANSWERED = tag(AskScore), tag(MarkAnswered)
 
 PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"
 _ENQUEUE = insert(OB)
@@ -107,53 +126,109 @@ async def enqueue(conn: AsyncConnection, messages: list[NewMessage], now: dateti
     await conn.execute(_ENQUEUE, rows[0] if len(rows) == 1 else rows)
 
 
+def waiting(table: Any) -> Any:
+    """status IN ('pending', 'sending') written as literals, exactly as the partial indexes' predicate: a bound
+    value would keep both backends (and PostgreSQL's generic plans) from using those indexes."""
+    return table.c.status.in_([literal_column(f"'{PENDING}'"), literal_column(f"'{SENDING}'")])
+
+
+@cache
+def _claim(by_channel: bool) -> Any:
+    """One statement leases the batch: the candidates are walked oldest first through ix_outbox_waiting, and each
+    must be the head of its conversation's queue (the lowest id still waiting under its ordering key, one probe of
+    ix_outbox_waiting_order). The head test is a per-row subquery, not an anti-join, so its cost stays per
+    candidate whatever the statistics say; delivered rows are in neither index."""
+    cand, head = aliased(OB, name="cand"), aliased(OB, name="head")
+    first = select(func.min(head.c.id)).where(head.c.ordering_key == cand.c.ordering_key, waiting(head))
+    now = bindparam("b_now", type_=OB.c.next_attempt_at.type)
+    ready = or_(
+        and_(cand.c.status == PENDING, cand.c.next_attempt_at <= now),
+        and_(cand.c.status == SENDING, cand.c.lease_until < now),
+    )
+    cond = [waiting(cand), ready, cand.c.id == first.scalar_subquery()]
+    if by_channel:
+        cond.append(cand.c.channel.in_(bindparam("b_channels", expanding=True)))
+    picked = select(cand.c.id).where(*cond).order_by(cand.c.id).limit(bindparam("b_limit"))
+    # PostgreSQL skips rows another worker holds, so several workers share one queue without sending twice.
+    picked = picked.with_for_update(skip_locked=True, of=cand)
+    # An edit of the question carries the platform id of the question it edits, read in the same statement.
+    edited = select(S.c.question_ref).where(S.c.id == OB.c.survey_id).scalar_subquery()
+    question_ref = case((OB.c.kind == MARK_ANSWERED, edited), else_=null())
+    return (
+        update(OB)
+        .where(OB.c.id.in_(picked))
+        .values(
+            status=SENDING,
+            lease_until=bindparam("b_lease_until", type_=OB.c.lease_until.type),
+            leased_by=bindparam("b_worker"),
+            attempts=OB.c.attempts + 1,
+        )
+        .returning(*(OB.c[name] for name in _ITEM_COLUMNS), question_ref.label("question_ref"))
+    )
+
+
+_ITEM_COLUMNS = ("id", "profile", "channel", "kind", "survey_id", "target", "payload", "attempts", "created_at")
+
+
 async def claim(
     conn: AsyncConnection, worker: str, now: datetime, lease: timedelta, limit: int, channels: list[str] | None = None
 ) -> list[OutboxItem]:
     """Lease up to `limit` ready messages, oldest first, never overtaking an earlier one in the same conversation.
 
-    A lease that ran out (its worker died) makes the message ready again. PostgreSQL skips rows that another
-    worker holds, so several workers share one queue without sending a message twice.
+    A lease that ran out (its worker died) makes the message ready again.
     """
-    earlier = aliased(OB)
-    ready = or_(
-        and_(OB.c.status == PENDING, OB.c.next_attempt_at <= now),
-        and_(OB.c.status == SENDING, OB.c.lease_until < now),
-    )
-    blocked = exists().where(
-        earlier.c.ordering_key == OB.c.ordering_key,
-        earlier.c.id < OB.c.id,
-        earlier.c.status.in_([PENDING, SENDING]),
-    )
-    cond = [ready, ~blocked]
+    params: dict[str, Any] = {"b_now": now, "b_lease_until": now + lease, "b_worker": worker, "b_limit": limit}
     if channels is not None:
-        cond.append(OB.c.channel.in_(channels))
-    ids = select(OB.c.id).where(*cond).order_by(OB.c.id).limit(limit).with_for_update(skip_locked=True)
-    id_list = list((await conn.execute(ids)).scalars())
-    if not id_list:
-        return []
-    stmt = (
-        update(OB)
-        .where(OB.c.id.in_(id_list))
-        .values(status=SENDING, lease_until=now + lease, leased_by=worker, attempts=OB.c.attempts + 1)
-        .returning(OB)
-    )
-    rows = (await conn.execute(stmt)).all()
-    items = [
-        OutboxItem(r.id, r.profile, r.channel, r.kind, r.survey_id, r.target, r.payload, r.attempts, r.created_at)
-        for r in rows
-    ]
-    return sorted(items, key=lambda i: i.id)
+        params["b_channels"] = list(channels)
+    rows = (await conn.execute(_claim(channels is not None), params)).all()
+    return sorted((OutboxItem(*r) for r in rows), key=lambda i: i.id)
 
 
 async def mark_sent(conn: AsyncConnection, item_id: int, worker: str, now: datetime, ref: str | None) -> bool:
     """False when the lease was lost to another worker meanwhile (then that worker owns the outcome)."""
-    result = await conn.execute(
+    return item_id in await mark_sent_all(conn, [(item_id, ref)], worker, now)
+
+
+@cache
+def _mark_sent(dialect: str) -> Any:
+    """One statement for a group: each row's ref is looked up by its id in a JSON object of id -> ref."""
+    refs = bindparam("b_refs", type_=Text)
+    if dialect == "postgresql":
+        ref = func.jsonb_extract_path_text(cast(refs, JSONB), cast(OB.c.id, Text))
+    else:
+        ref = func.json_extract(refs, literal('$."', Text) + cast(OB.c.id, Text) + literal('"', Text))
+    return (
         update(OB)
-        .where(OB.c.id == item_id, OB.c.leased_by == worker, OB.c.status == SENDING)
-        .values(status=SENT, sent_at=now, ref=ref, lease_until=None, last_error=None)
+        .where(OB.c.id.in_(bindparam("b_ids", expanding=True)), OB.c.leased_by == bindparam("b_worker"))
+        .where(OB.c.status == SENDING)
+        .values(
+            status=SENT, sent_at=bindparam("b_at", type_=OB.c.sent_at.type), ref=ref, lease_until=None, last_error=None
+        )
+        .returning(OB.c.id)
     )
-    return result.rowcount == 1
+
+
+async def mark_sent_all(
+    conn: AsyncConnection, sent: Sequence[tuple[int, str | None]], worker: str, now: datetime
+) -> set[int]:
+    """Record a group of sends in one statement; the ids marked are those this worker still held (a lease lost
+    meanwhile belongs to the worker that took it over, which records its own outcome)."""
+    if not sent:
+        return set()
+    refs = json.dumps({str(i): ref for i, ref in sent})
+    params = {"b_ids": [i for i, _ in sent], "b_worker": worker, "b_at": now, "b_refs": refs}
+    return set((await conn.execute(_mark_sent(conn.dialect.name), params)).scalars())
+
+
+async def record_sent(
+    conn: AsyncConnection, sent: Sequence[tuple[OutboxItem, str | None]], worker: str, now: datetime
+) -> set[int]:
+    """Mark a group of sends and, for each question among those still leased to `worker`, record on its survey
+    the ref it went out as; the ids marked are returned."""
+    done = await mark_sent_all(conn, [(item.id, ref) for item, ref in sent], worker, now)
+    asked = [(i.survey_id, ref) for i, ref in sent if i.id in done and i.kind == ASK_SCORE and i.survey_id is not None]
+    await qs.record_asked(conn, asked, now)
+    return done
 
 
 async def mark_retry(conn: AsyncConnection, item_id: int, worker: str, at: datetime, error: str) -> None:

@@ -22,7 +22,7 @@ OUTSIDE_WINDOW = SkipReason.OUTSIDE_WINDOW
 
 
 @cache
-def _advance(status: QuestionStatus, by_ref: bool) -> Any:
+def _advance(status: QuestionStatus, by_ref: bool, many: bool = False) -> Any:
     """UPDATE … SET status WHERE (the survey) AND the stored status is one `status` may replace: the check and the
     write are one statement, so two receipts racing can't move a status backwards."""
     before = FOLLOWS[status]
@@ -35,6 +35,8 @@ def _advance(status: QuestionStatus, by_ref: bool) -> Any:
             S.c.profile == bindparam("b_profile"),
             S.c.channel == bindparam("b_channel"),
         )
+    elif many:
+        which = S.c.id.in_(bindparam("b_ids", expanding=True))
     else:
         which = S.c.id == bindparam("b_id")
     return (
@@ -74,7 +76,7 @@ async def record_asked(conn: AsyncConnection, asked: list[tuple[int, str | None]
     async with rollups.recounting(conn, [S.c.id.in_(sorted({i for i, _ in asked}))], ("report_days",)):
         if refs:
             await conn.execute(_set_ref(), refs)
-        await conn.execute(_advance(QuestionStatus.SENT, False), [{"b_id": i, "b_at": at} for i, _ in asked])
+        await conn.execute(_advance(QuestionStatus.SENT, False, True), {"b_ids": [i for i, _ in asked], "b_at": at})
 
 
 async def survey_by_ref(conn: AsyncConnection, profile: str, channel: str, ref: str) -> int | None:

@@ -1,4 +1,5 @@
-"""outbox claim (reserved: filled in by the change that needs it)
+"""outbox claim: partial indexes over the messages still to send, so claiming never reads a delivered row however
+many of them the outbox holds
 
 Revision ID: 0018
 Revises: 0017
@@ -6,15 +7,27 @@ Revises: 0017
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import op
+
 revision = "0018"
 down_revision = "0017"
 branch_labels = None
 depends_on = None
 
+WAITING = "status IN ('pending', 'sending')"  # written out the same way in core/store/tables.py and the claim
+INDEXES = (
+    ("ix_outbox_waiting", ["id"]),  # the claim walks it oldest first
+    ("ix_outbox_waiting_order", ["ordering_key", "id"]),  # the head of each conversation's queue
+)
+
 
 def upgrade() -> None:
-    pass
+    for name, columns in INDEXES:
+        where = sa.text(WAITING)
+        op.create_index(name, "outbox", columns, unique=False, postgresql_where=where, sqlite_where=where)
 
 
 def downgrade() -> None:
-    pass
+    for name, _ in reversed(INDEXES):
+        op.drop_index(name, table_name="outbox")

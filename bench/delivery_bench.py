@@ -1,0 +1,353 @@
+"""Delivery bench: the worker's throughput to a webhook target that answers at once, next to a bare aiohttp client
+loop posting the same signed payloads to the same target in the same run.
+
+    python -m bench.delivery_bench                        # every run below, on PostgreSQL
+    python -m bench.delivery_bench --runs bare,flat --messages 5000 --delivered 2000000
+    python -m bench.delivery_bench --runs sustained --seconds 300
+
+Runs: `bare` (the worker, one process, against the client loop), `flat` (the same with `--delivered` delivered rows
+left in the outbox, generated set-based and not analysed: the statistics are stale), `workers` (1, 2 and 4 worker
+processes on one database), `sustained` (a `--role web` process takes signed conversation-closed events, each
+queueing a question, as fast as 16 clients send them, while one `--role worker` process delivers; the pending
+depth is sampled every few seconds). The target, the web process and each worker are separate OS processes, started
+with `npsbot run` as in production; a drain is timed from the commit of its messages to the last one leaving the
+queue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+import yaml
+from aiohttp import web
+from sqlalchemy import text
+
+from adapters.webhook.http import post_signed
+from bench.databases import empty_store, generated
+from bench.server import WEBHOOK_SECRET
+from bots.sandbox.signing import standard_webhook
+from core.channel import encode
+from core.store import Store
+from core.types import Say
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = WEBHOOK_SECRET
+TEXT = "Thanks for your answer."
+KIND, PAYLOAD = encode(Say(TEXT, "thanks"))
+PAYLOAD_SQL = "'" + json.dumps(PAYLOAD).replace("'", "''") + "'"
+CONCURRENCY = 8  # the worker's default sends in flight; the client loop gets as many
+WAITING = text("SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---- the target: answers every POST at once, counts them ------------------------------------------------------------
+
+
+def target_app() -> web.Application:
+    received = [0]
+
+    async def deliver(request: web.Request) -> web.Response:
+        await request.read()
+        received[0] += 1
+        return web.json_response({"ok": True})
+
+    async def count(_request: web.Request) -> web.Response:
+        return web.json_response({"received": received[0]})
+
+    app = web.Application()
+    app.router.add_post("/deliver", deliver)
+    app.router.add_get("/count", count)
+    return app
+
+
+async def serve_target(port: int) -> None:
+    runner = web.AppRunner(target_app(), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await asyncio.Event().wait()
+
+
+@asynccontextmanager
+async def process(*args: str) -> AsyncIterator[asyncio.subprocess.Process]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = await asyncio.create_subprocess_exec(sys.executable, *args, cwd=str(ROOT), env=env)
+    try:
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 20)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+async def wait_up(url: str, proc: asyncio.subprocess.Process) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(600):
+            if proc.returncode is not None:
+                raise RuntimeError(f"{url}: the process exited with {proc.returncode}")
+            try:
+                async with http.get(url) as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@asynccontextmanager
+async def target() -> AsyncIterator[str]:
+    port = free_port()
+    async with process("-m", "bench.delivery_bench", "--serve-target", str(port)) as proc:
+        await wait_up(f"http://127.0.0.1:{port}/count", proc)
+        yield f"http://127.0.0.1:{port}/deliver"
+
+
+# ---- npsbot processes ---------------------------------------------------------------------------------------------
+
+
+def config(database_url: str, deliver_url: str, port: int, batch: int) -> dict:
+    return {
+        "database_url": database_url,
+        "server": {"port": port},
+        "worker": {"batch": batch, "poll_interval": "20ms", "metrics_port": port},
+        "profiles": {
+            "bench": {
+                "brand": "Bench",
+                "policy": {"throttle": "0s"},
+                "channels": {
+                    "webhook": {"secrets": [SECRET], "deliver_url": deliver_url, "rate_per_second": 1_000_000}
+                },
+            }
+        },
+    }
+
+
+@asynccontextmanager
+async def npsbot(role: str, database_url: str, deliver_url: str, batch: int) -> AsyncIterator[int]:
+    """One `npsbot run --role <role>` process, up and serving /healthz; yields its port."""
+    port = free_port()
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        yaml.safe_dump(config(database_url, deliver_url, port, batch), f)
+    try:
+        async with process("-m", "bots.cli", "run", "--role", role, "--no-migrate", "-c", f.name) as proc:
+            await wait_up(f"http://127.0.0.1:{port}/healthz", proc)
+            yield port
+    finally:
+        os.unlink(f.name)
+
+
+def plain_url(store: Store) -> str:
+    return store.engine.url.render_as_string(hide_password=False)
+
+
+# ---- the messages -------------------------------------------------------------------------------------------------
+
+
+async def insert_messages(store: Store, n: int, status: str, first: int, age: timedelta) -> None:
+    """`n` webhook messages, two per conversation, generated in one INSERT … SELECT."""
+    now = datetime.now(UTC)
+    g = generated(store.engine.dialect.name, n, now - age)
+    conv = f"'conv-' || ((i + {first}) / 2)"
+    target = f'\'{{"conversation_id": "\' || {conv} || \'", "user_id": "u-\' || ((i + {first}) / 2) || \'"}}\''
+    at = g.at("0")  # the sent ones a day old, the pending ones due now
+    sent_at = at if status == "sent" else "NULL"
+    sql = (
+        f"{g.prefix}INSERT INTO outbox (profile, channel, kind, survey_id, ordering_key, target, payload, status, "
+        f"attempts, next_attempt_at, lease_until, leased_by, last_error, ref, created_at, sent_at) "
+        f"SELECT 'bench', 'webhook', '{KIND}', NULL, 'webhook:bench:' || {conv}, {g.js(target)}, "
+        f"{g.js(PAYLOAD_SQL)}, '{status}', {1 if status == 'sent' else 0}, {at}, NULL, "
+        f"NULL, NULL, NULL, {at}, {sent_at} FROM {g.source}"
+    )
+    async with store.transaction() as conn:
+        await conn.exec_driver_sql(sql)
+
+
+async def waiting(store: Store) -> int:
+    async with store.read() as conn:
+        return int((await conn.execute(WAITING)).scalar_one())
+
+
+async def drain(store: Store, n: int, first: int) -> float:
+    """Queue `n` messages and time them out of the queue: messages per second."""
+    await insert_messages(store, n, "pending", first, timedelta(0))
+    start = time.perf_counter()
+    while await waiting(store):
+        await asyncio.sleep(0.05)
+    return n / (time.perf_counter() - start)
+
+
+def signed_bodies(n: int, first: int) -> list[tuple[bytes, str]]:
+    """What the webhook channel posts for each message (core's Delivery fields and the text), with its id."""
+    out = []
+    for i in range(first, first + n):
+        message = {"type": "message", "profile": "bench", "survey_id": None, "conversation_id": f"conv-{i // 2}",
+                   "contact_id": f"u-{i // 2}", "thread": None, "locale": None, "text": TEXT}  # fmt: skip
+        out.append((json.dumps(message, ensure_ascii=False).encode(), f"msg_{i}"))
+    return out
+
+
+async def bare_loop(url: str, n: int, first: int) -> float:
+    """The baseline: the same signed payloads posted by a plain aiohttp client, CONCURRENCY in flight."""
+    bodies = iter(signed_bodies(n, first))
+    async with aiohttp.ClientSession() as http:
+
+        async def poster() -> None:
+            for body, msg_id in bodies:
+                await post_signed(http, url, body, SECRET, msg_id)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(poster() for _ in range(CONCURRENCY)))
+        return n / (time.perf_counter() - start)
+
+
+# ---- the runs -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    figures: dict[str, float] = field(default_factory=dict)
+    depth: list[int] = field(default_factory=list)
+
+
+async def run_bare(store: Store, url: str, n: int, delivered: int, batch: int) -> dict[str, float]:
+    """The worker (one process) and the client loop on the same target; then, with `delivered` delivered rows
+    left in the outbox, the worker again."""
+    out: dict[str, float] = {}
+    async with npsbot("worker", plain_url(store), url, batch):
+        await drain(store, n // 10, 0)  # warm-up: connections, statement caches
+        out["worker"] = await drain(store, n, n)
+    out["bare"] = await bare_loop(url, n, 2 * n)
+    if delivered:
+        await insert_messages(store, delivered, "sent", 10 * n, timedelta(days=1))
+        async with npsbot("worker", plain_url(store), url, batch):
+            await drain(store, n // 10, 3 * n)
+            out["worker_with_delivered"] = await drain(store, n, 4 * n)
+    return out
+
+
+async def run_workers(store: Store, url: str, n: int, counts: list[int], batch: int) -> dict[str, float]:
+    out: dict[str, float] = {}
+    first = 20 * n
+    for k in counts:
+        async with _several(k, plain_url(store), url, batch):
+            await drain(store, n // 10, first)
+            out[f"workers_{k}"] = await drain(store, n, first + n)
+        first += 2 * n
+    return out
+
+
+@asynccontextmanager
+async def _several(k: int, database_url: str, url: str, batch: int) -> AsyncIterator[None]:
+    if k == 0:
+        yield
+        return
+    async with npsbot("worker", database_url, url, batch), _several(k - 1, database_url, url, batch):
+        yield
+
+
+async def run_sustained(store: Store, url: str, seconds: float, sample_every: float, batch: int) -> Result:
+    """Inbound closes as fast as 16 clients get them accepted by a web process, one worker delivering."""
+    result = Result()
+    async with npsbot("web", plain_url(store), url, batch) as web_port, npsbot("worker", plain_url(store), url, batch):
+        events = f"http://127.0.0.1:{web_port}/webhook/bench/events"
+        counter = iter(range(10**9))
+        stop = time.perf_counter() + seconds
+        accepted = [0]
+
+        async def client(http: aiohttp.ClientSession) -> None:
+            while time.perf_counter() < stop:
+                i = next(counter)
+                data = {"conversation_id": f"closed-{i}", "contact_id": f"c-{i}"}
+                body, headers = standard_webhook(SECRET, {"type": "conversation.closed", "data": data})
+                async with http.post(events, data=body, headers=headers) as r:
+                    await r.read()
+                    accepted[0] += r.status == 200
+
+        async def sampler() -> None:
+            while time.perf_counter() < stop:
+                await asyncio.sleep(sample_every)
+                result.depth.append(await waiting(store))
+
+        start = time.perf_counter()
+        async with aiohttp.ClientSession() as http:
+            await asyncio.gather(sampler(), *(client(http) for _ in range(16)))
+        elapsed = time.perf_counter() - start
+        result.depth.append(await waiting(store))
+    result.figures = {"inbound_per_s": accepted[0] / elapsed, "accepted": accepted[0]}
+    result.figures |= {"max_depth": max(result.depth), "final_depth": result.depth[-1]}
+    return result
+
+
+async def run(backend: str, runs: list[str], n: int, delivered: int, seconds: float, batch: int) -> Result:
+    result = Result()
+    async with empty_store(backend, "delivery") as store, target() as url:
+        await store.migrate()
+        if "bare" in runs or "flat" in runs:
+            result.figures |= await run_bare(store, url, n, delivered if "flat" in runs else 0, batch)
+        if "workers" in runs:
+            result.figures |= await run_workers(store, url, n, [1, 2, 4] if backend == "postgres" else [1], batch)
+        if "sustained" in runs:
+            sustained = await run_sustained(store, url, seconds, max(1.0, seconds / 60), batch)
+            result.figures |= sustained.figures
+            result.depth = sustained.depth
+    return result
+
+
+def report(backend: str, result: Result) -> None:
+    f = result.figures
+    print(f"{backend}: " + ", ".join(f"{k} {v:.0f}" for k, v in f.items()))
+    if "worker" in f and "bare" in f:
+        print(f"  worker / bare loop: {f['worker'] / f['bare']:.2f}")
+    if "worker_with_delivered" in f and "worker" in f:
+        print(f"  with delivered rows / without: {f['worker_with_delivered'] / f['worker']:.2f}")
+    if "workers_1" in f:
+        print(
+            "  per worker count: "
+            + ", ".join(f"{k[8:]}: {v / f['workers_1']:.2f}x" for k, v in f.items() if k.startswith("workers_"))
+        )
+    if result.depth:
+        print(f"  pending depth samples: {result.depth}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--backends", default="postgres", help="comma-separated: sqlite,postgres")
+    p.add_argument("--runs", default="bare,flat,workers,sustained")
+    p.add_argument("--messages", type=int, default=5000)
+    p.add_argument("--delivered", type=int, default=2_000_000)
+    p.add_argument("--seconds", type=float, default=300.0)
+    p.add_argument("--batch", type=int, default=50)
+    p.add_argument("--serve-target", type=int, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.serve_target:
+        asyncio.run(serve_target(args.serve_target))
+        return
+    for backend in args.backends.split(","):
+        runs = args.runs.split(",")
+        report(backend, asyncio.run(run(backend, runs, args.messages, args.delivered, args.seconds, args.batch)))
+
+
+if __name__ == "__main__":
+    main()
