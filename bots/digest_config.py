@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -99,15 +99,26 @@ def digest_problems(digest: DigestConfig | None, channels: Mapping[str, BaseMode
     return problems
 
 
-def email_problems(
-    name: str, digest: DigestConfig | None, own: EmailConfig | None, shared: EmailConfig | None
-) -> tuple[list[str], EmailConfig | None]:
-    """An email target needs an SMTP server: the profile's `smtp`, else the top-level one. The config the profile's
-    email channel is built from, or None when it sends no email."""
-    if digest is None or not any(t.channel == EMAIL.name for t in digest.targets):
-        return [], None
-    smtp = own or shared
-    if smtp is None:
-        i = next(i for i, t in enumerate(digest.targets) if t.channel == EMAIL.name)
-        return [f"profiles.{name}.digest.targets[{i}].channel: email needs an smtp block (top level or profile)"], None
-    return [], smtp
+class Profile(Protocol):
+    digest: DigestConfig | None
+    smtp: EmailConfig | None
+    channels: dict[str, BaseModel]
+
+
+def email_channels(profiles: Mapping[str, Profile], shared: EmailConfig | None) -> list[str]:
+    """A profile with email targets sends them through its own `smtp`, else the top-level one, as its email
+    channel; without either, the first such target is a problem."""
+    problems = []
+    for name, profile in profiles.items():
+        digest = profile.digest
+        if digest is None or not any(t.channel == EMAIL.name for t in digest.targets):
+            continue
+        smtp = profile.smtp or shared
+        if smtp is None:
+            i = next(i for i, t in enumerate(digest.targets) if t.channel == EMAIL.name)
+            problems.append(
+                f"profiles.{name}.digest.targets[{i}].channel: email needs an smtp block (top level or profile)"
+            )
+        else:
+            profile.channels.setdefault(EMAIL.name, smtp)
+    return problems

@@ -25,6 +25,7 @@ from core.types import (
     AskComment,
     AskScore,
     DetractorAlert,
+    Digest,
     EventNotice,
     MarkAnswered,
     OutboundAction,
@@ -45,6 +46,7 @@ EXAMPLES: list[OutboundAction] = [
     MarkAnswered(9, "You chose 9"),
     ALERT,
     EventNotice("survey.completed", {"id": 7, "score": 3, "metadata": {"k": [1, 2]}}, "2026-03-02T09:00:00+00:00"),
+    Digest("NPS +20.0", "Acme NPS digest", "iVBORw0KGgo=", figures={"current": {"nps": 20.0}}),
 ]
 
 
@@ -130,18 +132,22 @@ async def test_send_calls_the_method_for_the_action_type() -> None:
             self.called.append(("notify", action))
             return "n"
 
+        async def send_digest(self, delivery: Delivery, action: Digest) -> str | None:
+            self.called.append(("send_digest", action))
+            return "d"
+
     channel = Every()
     delivery = Delivery(1, "acme", "x", 7, "c1", "u1", None, "en", 1)
     refs = [await send(channel, delivery, action) for action in EXAMPLES]
-    assert refs == ["q", "c", "s", "m", "a", "n"]
-    assert channel.called == list(zip(["ask_score", "ask_comment", "say", "mark_answered", "alert", "notify"],
-                                      EXAMPLES, strict=True))  # fmt: skip
+    assert refs == ["q", "c", "s", "m", "a", "n", "d"]
+    methods = ["ask_score", "ask_comment", "say", "mark_answered", "alert", "notify", "send_digest"]
+    assert channel.called == list(zip(methods, EXAMPLES, strict=True))
 
 
 def test_every_outbound_action_has_one_stable_tag_and_round_trips() -> None:
     assert set(KINDS) == set(typing.get_args(OutboundAction)) == {type(a) for a in EXAMPLES}
     tags = [encode(a)[0] for a in EXAMPLES]
-    assert tags == ["ask_score", "ask_comment", "say", "mark_answered", "detractor_alert", "event_notice"]
+    assert tags == ["ask_score", "ask_comment", "say", "mark_answered", "detractor_alert", "event_notice", "digest"]
     for action in EXAMPLES:
         kind, payload = encode(action)
         assert decode(kind, payload) == action
@@ -185,3 +191,10 @@ def test_adapters_never_see_an_outbox_row() -> None:
             if node.module == "core.store.outbox" or (node.module == "core.store" and "outbox" in names):
                 offenders.append(f"{path.relative_to(ROOT)}: from {node.module} import {', '.join(sorted(names))}")
     assert offenders == []
+
+
+async def test_a_channel_without_images_gets_the_digest_as_text() -> None:
+    text_only = TextOnly()
+    delivery = Delivery(1, "acme", "memory", None, "leads", "", None, "en", 1)
+    assert await send(text_only, delivery, EXAMPLES[-1]) == "t1"
+    assert text_only.said == [(delivery, Say("NPS +20.0", purpose="digest"))]

@@ -32,7 +32,7 @@ from tests.test_memory_endpoint import _client as memory_client
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "tests" / "example_channel"
-BUILT_IN = ("chatwoot", "instagram", "memory", "messenger", "slack", "telegram", "webhook", "whatsapp")
+BUILT_IN = ("chatwoot", "email", "instagram", "memory", "messenger", "slack", "telegram", "webhook", "whatsapp")
 TOKEN = "example-bridge-token-0123"
 
 
@@ -83,6 +83,7 @@ MINIMAL = {
     "webhook": {"secrets": ["whsec_abc"]},
     "chatwoot": {"base_url": "https://cw.example", "account_id": 1, "api_token": "tok-1", "webhook_token": "t" * 16},
     "memory": {},
+    "email": {"host": "smtp.example", "from_address": "npsbot@example.com"},
     "messenger": {"app_secret": "secret-1", "verify_token": "verify-1", "access_token": "EAAG-tok-1", "page_id": "1"},
     "instagram": {
         "app_secret": "secret-1",
