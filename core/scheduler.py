@@ -141,9 +141,12 @@ class Scheduler:
                 return None
             row = await chores.chore(conn, job.name)
             assert row is not None
-            occurrence = self._occurrence(job, state, row["due_at"], now, force=force)
+            due = row["due_at"] if row["due_at"].tzinfo else row["due_at"].replace(tzinfo=now.tzinfo)
+            occurrence = self._occurrence(job, state, due, now, force=force)
             state["occurrence"] = occurrence.at.isoformat()
             await chores.keep_chore(conn, job.name, self.owner, now + self.lease, state)
+        # A failed run is due again at once, so the next look resumes it (a forced one too, due later otherwise).
+        retry = now if due > now else None
         turn = Turn(self, job, occurrence, state)
         try:
             counts = await job.run(turn)
@@ -153,7 +156,7 @@ class Scheduler:
             raise
         except BaseException:
             async with self.store.transaction() as conn:
-                await chores.release_chore(conn, job.name, self.owner)
+                await chores.release_chore(conn, job.name, self.owner, retry)
             raise
         return counts
 
@@ -163,16 +166,14 @@ class Scheduler:
         await chores.register_chore(conn, job.name, first, {"anchor": first.isoformat()})
 
     def _occurrence(
-        self, job: ScheduledJob, state: dict[str, Any], due_at: datetime, now: datetime, *, force: bool = False
+        self, job: ScheduledJob, state: dict[str, Any], due: datetime, now: datetime, *, force: bool = False
     ) -> Occurrence:
         """The occurrence an unfinished earlier attempt was serving, else the latest one due. A run forced before
         the next occurrence serves the latest one already past (not the next, which would then be skipped)."""
         if state.get("occurrence"):
             at = datetime.fromisoformat(state["occurrence"])
+        elif force and now < due:
+            at = job.schedule.at_or_before(now, job.tz, _anchor(state))
         else:
-            due = due_at if due_at.tzinfo else due_at.replace(tzinfo=now.tzinfo)
-            if force and now < due:
-                at = job.schedule.at_or_before(now, job.tz, _anchor(state))
-            else:
-                at = job.schedule.latest(due, now, job.tz, _anchor(state))
+            at = job.schedule.latest(due, now, job.tz, _anchor(state))
         return Occurrence(at, job.schedule.previous(at, job.tz))

@@ -105,6 +105,25 @@ async def test_a_failed_run_resumes_from_its_progress(store: Store) -> None:
     assert at == START + timedelta(hours=1) and progress == {"done": 2}
 
 
+async def test_a_forced_run_that_fails_is_resumed_at_the_next_look(store: Store) -> None:
+    clock, job = FakeClock(START + timedelta(days=2)), Recorder()
+
+    class Failing(Recorder):
+        async def run(self, turn: Turn) -> dict[str, int]:
+            await turn.keep({"done": 1})
+            raise RuntimeError("the database went away")
+
+    await Scheduler(store, [job], clock).run_due()
+    next_due = utc((await stored(store, job.name))["due_at"])
+    failing = Failing(name=job.name)
+    with pytest.raises(RuntimeError):
+        await Scheduler(store, [failing], clock).run_job(failing, force=True)
+    assert await Scheduler(store, [job], clock).run_due() == {job.name: {"done": 3}}
+    [(at, progress)] = job.served
+    assert at == datetime(2026, 3, 2, 8, 0, tzinfo=UTC) and progress == {"done": 1}
+    assert utc((await stored(store, job.name))["due_at"]) == next_due
+
+
 async def test_a_stalled_worker_is_taken_over_and_loses_its_turn(store: Store) -> None:
     clock = FakeClock(START)
     stalled, healthy = Recorder(), Recorder()

@@ -56,9 +56,11 @@ async def finish_chore(
     )
 
 
-async def release_chore(conn: AsyncConnection, name: str, owner: str) -> None:
-    """Give the turn back after a failure: the next worker to look may run it at once."""
-    await conn.execute(update(CH).where(CH.c.name == name, CH.c.leased_by == owner).values(lease_until=None))
+async def release_chore(conn: AsyncConnection, name: str, owner: str, due_at: datetime | None = None) -> None:
+    """Give the turn back after a failure: the next worker to look may run it at once (`due_at`: due again then,
+    for an occurrence run ahead of its time that must be finished before the next one)."""
+    values: dict[str, Any] = {"lease_until": None} | ({} if due_at is None else {"due_at": due_at})
+    await conn.execute(update(CH).where(CH.c.name == name, CH.c.leased_by == owner).values(**values))
 
 
 async def chore(conn: AsyncConnection, name: str) -> dict[str, Any] | None:
