@@ -320,3 +320,28 @@ def test_rollups_equal_the_direct_aggregate_after_any_step(running: tuple[asynci
     assert {"asked", "commented", "q_sent", "q_reached", "q_failed", "q_reported", "fu_open"} <= reached, reached
     assert {"reopened", "suppressed", "throttled", "outside_window"} <= reasons, reasons
     assert themed
+
+
+async def test_concurrent_writers_of_the_same_surveys_count_once(pg_store: Store) -> None:
+    """Receipts, answers and follow-ups racing for the same surveys on several connections: each write's change is
+    counted once (rows locked before their old contribution is read), and nobody deadlocks."""
+    world = World(pg_store)
+    for user in range(6):
+        await world.close("acme", "telegram", user, "ana", None, "en", None)
+    asked = await world.open_surveys(("asked",))
+    async with pg_store.transaction() as conn:
+        for s in asked:
+            await q.set_question_ref(conn, s.id, f"ref-{s.id}")
+
+    async def receipt(s: Survey, status: str) -> None:
+        await world.service.question_status("acme", "telegram", f"ref-{s.id}", status, world.clock())
+
+    async def answer(s: Survey, score: int) -> None:
+        await world.service.handle(ScoreGiven(s.address, score, survey_id=s.id))
+        await world.service.handle(TextReceived(s.address, "slow"))
+
+    racing = [receipt(s, status) for s in asked for status in (*RECEIPTS, *RECEIPTS)]
+    await asyncio.gather(*racing, *(answer(s, i % 4) for i, s in enumerate(asked)))
+    await asyncio.gather(*(world.follow_up(i, i % 2 == 0) for i in range(len(asked))))
+    counted = await agree(pg_store, "concurrent")
+    assert sum(n for key, n in counted["report_days"].items() if key[-1] == "q_reported") > 0

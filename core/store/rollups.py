@@ -136,10 +136,22 @@ async def recount(conn: AsyncConnection, where: Sequence[Any], tables: Sequence[
         await conn.execute(_upsert(conn.dialect.name, table, _grouped(conn.dialect.name, table, where, sign)))
 
 
+def _locking(themes: bool, where: Sequence[Any]) -> Any:
+    """SELECT … FOR UPDATE of the rows a recount reads, in key order."""
+    if themes:
+        return select(T.c.survey_id).where(*where).order_by(T.c.survey_id, T.c.theme).with_for_update()
+    return select(S.c.id).where(*where).order_by(S.c.id).with_for_update()
+
+
 @asynccontextmanager
 async def recounting(conn: AsyncConnection, where: Sequence[Any], tables: Sequence[str] = ORDER) -> AsyncIterator[None]:
     """Around a write to the surveys (or theme rows) `where` selects: their old contributions go before it, their
-    new ones come after it, in the same transaction. `where` must select the same rows on both sides."""
+    new ones come after it, in the same transaction. `where` must select the same rows on both sides.
+
+    On PostgreSQL the rows are locked first: a concurrent writer of the same rows then waits, and what is
+    subtracted is what this transaction's write replaces (not a version another one is replacing meanwhile)."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(_locking(tuple(tables) == ("report_theme_days",), where))
     await recount(conn, where, tables, -1)
     yield
     await recount(conn, where, tables, 1)
