@@ -15,6 +15,7 @@ from adapters.memory import MemoryChannel
 from bots.config import ConfigError, parse_config
 from bots.worker import Worker
 from core.profiles import ProfileSettings
+from core.quiet_hours import QuietHours
 from core.service import SurveyService
 from core.store import Store
 from core.store import surveys as q
@@ -136,3 +137,34 @@ async def test_each_contact_is_asked_in_its_variant_through_the_outbox(store: St
         assert isinstance(question.action, AskScore)
         short = chosen[user] is SHORT
         assert (question.action.text == "Would you recommend Acme? 0-10") == short
+
+
+async def test_a_campaigns_survey_is_asked_by_the_tick_in_its_variant_after_quiet_hours(store: Store, clock) -> None:
+    wordy = Variant("wordy", {"en": "This quarter, how likely are you to recommend {brand}? 0-10"})
+    policy = Policy(
+        brand="Acme",
+        quiet_hours=QuietHours.parse("21:00-09:00"),
+        campaign_variants={"quarterly": (wordy, Variant("plain"))},
+    )
+    service = SurveyService(store, {"acme": ProfileSettings("acme", policy)}, clock)
+    chat = MemoryChannel(service, "acme")
+    worker = Worker(service, {("memory", "acme"): chat})
+    due = datetime(2026, 3, 2, 21, 30, tzinfo=UTC)  # 22:30 in Madrid, the contact's zone
+    address = chat.address("u1", "u1")
+    survey = Survey(address, State.PENDING, "en", NOW, case_id="quarterly:1", due_at=due, kind=Kind.RELATIONAL)
+    survey = replace(survey, campaign="quarterly", variant="wordy", timezone="Europe/Madrid")
+    async with store.transaction() as conn:
+        survey_id = await q.insert_survey(conn, survey, policy)
+    clock.now = due
+    assert await service.tick() == 1  # held: quiet hours in Madrid
+    await worker.drain()
+    assert chat.inbox("u1") == []
+    clock.now = datetime(2026, 3, 3, 8, tzinfo=UTC)  # 09:00 in Madrid
+    assert await service.tick() == 1
+    await worker.drain()
+    [question] = chat.inbox("u1")
+    assert isinstance(question.action, AskScore)
+    assert question.action.text == "This quarter, how likely are you to recommend Acme? 0-10"
+    async with store.read() as conn:
+        stored = await q.get_survey(conn, survey_id)
+    assert stored is not None and (stored.state, stored.kind, stored.variant) == (State.ASKED, Kind.RELATIONAL, "wordy")
