@@ -21,6 +21,7 @@ from core.reports.analytics import (
 )
 from core.service import SurveyService
 from core.store import Store
+from core.store.rollups import rebuild
 from core.store.tables import SurveyRow
 from core.survey import Policy
 
@@ -143,6 +144,7 @@ async def insert(store: Store, *rows: dict) -> None:
                 "user_id": f"x{i}",
                 "case_id": f"x{i}",
                 "created_at": asked or START,
+                "asked_at": asked,  # a response was asked first: the rollups count it on that day
                 "score": score,
                 "state": "completed" if score is not None else "asked",
                 "category": category,
@@ -153,6 +155,7 @@ async def insert(store: Store, *rows: dict) -> None:
         )
     async with store.transaction() as conn:
         await conn.execute(S.insert(), values)
+        await rebuild(conn)  # written past the store's write paths, so the report rollups are derived again
 
 
 def responses(at: datetime, promoters: int, passives: int, detractors: int) -> list[dict]:

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from sqlalchemy import insert
 
-from bench.rollup_report_bench import fill_rollups
 from core.reports import DIMENSIONS, Filters, breakdown, summary
 from core.reports.analytics import compare, dimension_values, distribution, followup_stats, trend
 from core.reports.delivery import ChannelDelivery, delivery_by_channel, skipped_by_reason
@@ -24,6 +23,7 @@ from core.reports.summary import Summary
 from core.reports.themes import ThemeFigures, theme_figures, theme_trend
 from core.scoring import nps
 from core.store import Store
+from core.store.rollups import rebuild
 from core.store.tables import SurveyRow
 from core.store.theme_tables import ResponseThemeRow
 
@@ -243,7 +243,7 @@ async def world(store: Store) -> tuple[list[dict[str, Any]], list[dict[str, Any]
     async with store.transaction() as conn:
         await conn.execute(insert(S), rows)
         await conn.execute(insert(T), themes)
-        await fill_rollups(conn)
+        await rebuild(conn)
     return rows, themes
 
 

@@ -18,14 +18,13 @@ from core.last_inbound import HINT as LAST_MESSAGE_HINT
 from core.last_inbound import utc
 from core.outbound import survey_snapshot
 from core.redaction import Redactions
-from core.reports import Filters, breakdown, summary
-from core.reports.analytics import distribution, trend
-from core.reports.delivery import channel_rows, skipped_by_reason, total_skipped
+from core.reports import Filters
+from core.reports.delivery import total_skipped
 from core.reports.filters import FilterError, ReportFilters
 from core.reports.kinds import compare_kinds
+from core.reports.overview import report_parts
 from core.reports.programme import benchmark_of, benchmarks, programme
 from core.reports.responses import ResponseQuery, export_csv, get_response, list_responses
-from core.reports.themes import theme_figures
 from core.store import outbox as ob
 from core.types import Address, ConversationClosed, ConversationReopened
 
@@ -165,34 +164,28 @@ def api_routes(runtime: Any) -> list[web.RouteDef]:
         principal, params = auth(request), _params(request)
         filters = replace(_filters(params), profiles=_scope(principal, params, runtime))
         minimum = config.report.min_responses
-        total = await summary(runtime.store, filters)
+        # summary, distribution, skips, breakdown and trend: independent reads, run side by side
+        parts = await report_parts(runtime.store, filters, by=params.by, bucket=params.bucket, minimum=minimum)
+        total = parts.total
         # the benchmark of the one profile the report covers; closed conversations the sample rate let through
         benchmark = benchmark_of(params.profile, principal.visible(list(config.profiles)), benchmarks(runtime.profiles))
         extra = await programme(runtime.store, filters, total, benchmark)
         results: dict[str, Any] = {
             "summary": total.as_dict(minimum) | {"benchmark": extra["benchmark"]},
-            "distribution": await distribution(runtime.store, filters),
-            "skipped": total_skipped(await skipped_by_reason(runtime.store, filters)),
+            "distribution": parts.distribution,
+            "skipped": total_skipped(parts.skipped),
             "sampling": extra["sampling"],
             "min_responses": minimum,
         }
         if params.compare == "kind":  # transactional against relational, and whether the NPS differs
             kinds = await compare_kinds(runtime.store, filters, minimum)
             results["comparison"] = {"by": "kind", **kinds.as_dict(minimum)}
-        if params.by == "theme":  # per theme mentioned: its mentions' NPS ± margin, shares and impact
+        if params.by is not None:  # a dimension, or per theme: its mentions' NPS ± margin, shares and impact
             results["by"] = params.by
-            figures = await theme_figures(runtime.store, filters)
-            results["breakdown"] = [{"key": f.theme, **f.as_dict(minimum)} for f in figures]
-        elif params.by is not None:
-            rows = await breakdown(runtime.store, params.by, filters)
-            results["by"] = params.by
-            results["breakdown"] = [{"key": k, **s.as_dict(minimum)} for k, s in rows]
-            if params.by == "channel":  # questions delivered, the response rate against them, skipped by reason
-                results["breakdown"] = await channel_rows(runtime.store, filters, results["breakdown"])
+            results["breakdown"] = parts.breakdown
         if params.bucket is not None:
-            points = await trend(runtime.store, filters, params.bucket)
             results["bucket"] = params.bucket
-            results["trend"] = [{"period": p, **s.as_dict(minimum)} for p, s in points]
+            results["trend"] = [{"period": p, **s.as_dict(minimum)} for p, s in parts.trend or []]
         return web.json_response(results)
 
     async def dead_letters(request: web.Request) -> web.Response:

@@ -1,4 +1,5 @@
-"""Distribution, trend, period comparison, comments and follow-up figures — each one SQL aggregate."""
+"""Distribution, trend, period comparison, comments and follow-up figures: counts from the report rollups
+(core/reports/rollup_query.py), comments and the median time to resolve from raw rows."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Numeric, case, cast, func, literal_column, select
+from sqlalchemy import Numeric, cast, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from core.reports.summary import DIMENSIONS, MIN_RESPONSES, Filters, Summary, _counts, _summary, summary
+from core.reports.rollup_query import by_period, day_counts, unasked_counts
+from core.reports.summary import DIMENSIONS, MIN_RESPONSES, TALLY, Filters, Summary, _summary, summary
 from core.scoring import difference_significant
 from core.store import Store
 from core.store.tables import SurveyRow
@@ -19,6 +21,7 @@ S = SurveyRow.__table__
 T = ResponseThemeRow.__table__
 Bucket = Literal["day", "week", "month"]
 BUCKETS: tuple[Bucket, ...] = ("day", "week", "month")
+FOLLOWUPS = ("fu_open", "fu_claimed", "fu_resolved")
 
 
 def significant(s: Summary, minimum: int = MIN_RESPONSES) -> bool:
@@ -28,35 +31,25 @@ def significant(s: Summary, minimum: int = MIN_RESPONSES) -> bool:
 
 async def distribution(store: Store, filters: Filters = Filters()) -> list[int]:
     """How many answered each score 0..10."""
-    q = select(S.c.score, func.count()).where(S.c.score.is_not(None), *filters.where()).group_by(S.c.score)
+    scores = [f"s{n}" for n in range(11)]
     async with store.read() as conn:
-        rows = (await conn.execute(q)).all()
-    counts = [0] * 11
-    for score, n in rows:
-        counts[int(score)] = int(n)
-    return counts
+        got = (await day_counts(conn, filters, scores)).get((), {})
+    return [got.get(name, 0) for name in scores]
 
 
-def _period(dialect: str, bucket: Bucket, col: Any = S.c.asked_at) -> ColumnElement[Any]:
-    """The bucket's first day as YYYY-MM-DD in UTC; weeks start on Monday (ISO) on both backends."""
+def check_bucket(bucket: str) -> None:
     if bucket not in BUCKETS:
         raise ValueError(f"unknown bucket {bucket!r}; choose one of {', '.join(BUCKETS)}")
-    if dialect == "postgresql":
-        return func.to_char(func.date_trunc(bucket, func.timezone("UTC", col)), literal_column("'YYYY-MM-DD'"))
-    if bucket == "day":
-        return func.strftime("%Y-%m-%d", col)
-    if bucket == "month":
-        return func.strftime("%Y-%m-01", col)
-    return func.date(col, "-6 days", "weekday 1")  # the Monday that starts the ISO week
 
 
 async def trend(store: Store, filters: Filters = Filters(), bucket: Bucket = "week") -> list[tuple[str, Summary]]:
-    """NPS per day, week (starting Monday) or month of the question being asked, oldest first."""
-    period = _period(store.dialect, bucket).label("period")
-    q = select(period, *_counts()).where(S.c.asked_at.is_not(None), *filters.where()).group_by(period).order_by(period)
+    """NPS per day, week (starting Monday, ISO) or month of the question being asked in UTC, oldest first: day
+    rows added up per bucket."""
+    check_bucket(bucket)
     async with store.read() as conn:
-        rows = (await conn.execute(q)).all()
-    return [(str(r.period), _summary(r)) for r in rows]
+        days = await day_counts(conn, filters, TALLY, per_day=True)
+    periods = by_period(days, bucket)
+    return [(key[0], _summary(periods[key])) for key in sorted(periods)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,36 +119,37 @@ def _seconds(dialect: str) -> ColumnElement[Any]:
 
 
 async def followup_stats(store: Store, filters: Filters = Filters()) -> dict[str, Any]:
-    """Open / claimed / resolved detractor follow-ups and the median time from completion to resolution."""
-    base = [S.c.category == "detractor", S.c.state == "completed", *filters.where()]
-    counts = select(
-        func.coalesce(func.sum(case((S.c.resolved_at.is_(None) & S.c.claimed_at.is_(None), 1), else_=0)), 0),
-        func.coalesce(func.sum(case((S.c.resolved_at.is_(None) & S.c.claimed_at.is_not(None), 1), else_=0)), 0),
-        func.coalesce(func.sum(case((S.c.resolved_at.is_not(None), 1), else_=0)), 0),
-    ).where(*base)
-    seconds = _seconds(store.dialect).label("seconds")
+    """Open / claimed / resolved detractor follow-ups (from the rollups) and the median time from completion to
+    resolution. A median cannot be added up from counts, so it reads the resolved detractors' rows: the middle
+    one or two of them, in one query."""
     async with store.read() as conn:
-        open_, claimed, resolved = (int(x) for x in (await conn.execute(counts)).one())
+        got = (await day_counts(conn, filters, FOLLOWUPS)).get((), {})
+        open_, claimed, resolved = (got.get(name, 0) for name in FOLLOWUPS)
         median = None
         if resolved:
-            ordered = select(seconds).where(*base, S.c.resolved_at.is_not(None)).order_by(seconds)
-            lo = (await conn.execute(ordered.limit(1).offset((resolved - 1) // 2))).scalar_one()
-            hi = (await conn.execute(ordered.limit(1).offset(resolved // 2))).scalar_one()
-            median = (float(lo) + float(hi)) / 2
+            seconds = _seconds(store.dialect).label("seconds")
+            done = [S.c.category == "detractor", S.c.state == "completed", S.c.resolved_at.is_not(None)]
+            middle = (
+                select(seconds)
+                .where(*done, *filters.where())
+                .order_by(seconds)
+                .limit(2 - resolved % 2)
+                .offset((resolved - 1) // 2)
+            )
+            values = [float(v) for v in (await conn.execute(middle)).scalars()]
+            median = sum(values) / len(values) if values else None
     return {"open": open_, "claimed": claimed, "resolved": resolved, "median_seconds_to_resolve": median}
 
 
 async def dimension_values(store: Store, dimension: str, filters: Filters = Filters(), limit: int = 200) -> list[str]:
-    """The values a dimension takes (for filter pickers), most frequent first; one GROUP BY, no rows loaded."""
+    """The values a dimension takes (for filter pickers), most frequent first: surveys asked from the rollups, and
+    with no period the never-asked ones as well."""
     if dimension not in DIMENSIONS:
         raise ValueError(f"unknown dimension {dimension!r}; choose one of {', '.join(DIMENSIONS)}")
-    col = S.c[dimension]
-    q = (
-        select(col)
-        .where(col.is_not(None), *filters.where())
-        .group_by(col)
-        .order_by(func.count().desc(), col)
-        .limit(limit)
-    )
     async with store.read() as conn:
-        return [str(v) for v in (await conn.execute(q)).scalars()]
+        counts = {key: c["asked"] for key, c in (await day_counts(conn, filters, (), by=(dimension,))).items()}
+        if filters.since is None and filters.until is None:
+            for key, n in (await unasked_counts(conn, filters, (dimension,))).items():
+                counts[key] = counts.get(key, 0) + n
+    ranked = sorted(((n, str(key[0])) for key, n in counts.items() if key[0] is not None), key=lambda t: (-t[0], t[1]))
+    return [value for _, value in ranked[:limit]]

@@ -1,27 +1,21 @@
 """Did the question reach the customer? Per channel: questions sent and delivered, and the response rate against
 delivered questions (a response rate against questions that never arrived blames the customer for the platform);
-and surveys skipped, by reason (throttled, opted out, unreachable, outside the messaging window, …). Each is one
-SQL aggregate.
+and surveys skipped, by reason (throttled, opted out, unreachable, outside the messaging window, …).
 
 A channel that reports delivery statuses (WhatsApp's `statuses`, Messenger's delivery and read receipts) counts a
 question as delivered once it was delivered or read; one that reports none (Telegram, Slack, a bridge) counts the
 questions it sent. A response proves delivery either way, so a status lost on the way never makes the rate exceed
-100 %. A channel reports statuses when any of its questions in the period got one."""
+100 %. A channel reports statuses when any of its questions in the period got one. The counts come from the report
+rollups (core/reports/rollup_query.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
-
-from core.question_status import REACHED, QuestionStatus
+from core.reports.rollup_query import day_counts, skip_counts
 from core.reports.summary import Filters
 from core.store import Store
-from core.store.tables import SurveyRow
-
-S = SurveyRow.__table__
-SKIPPED = "skipped"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,54 +50,27 @@ class ChannelDelivery:
         }
 
 
-def _sum(condition: Any) -> Any:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+DELIVERY = ("q_sent", "q_reached", "q_failed", "q_reported", "responses")
 
 
 async def delivery_by_channel(store: Store, filters: Filters = Filters()) -> dict[str, ChannelDelivery]:
     """Questions asked in the period (filters apply to when they were asked, as the NPS report's do), per channel."""
-    status = S.c.question_status
-    answered = S.c.score.is_not(None)
-    reached = [str(s) for s in REACHED]
-    q = (
-        select(
-            S.c.channel,
-            func.count().label("asked"),
-            _sum(or_(status.is_not(None), S.c.question_ref.is_not(None), answered)).label("sent"),
-            _sum(or_(status.in_(reached), answered)).label("reached"),
-            _sum(status == str(QuestionStatus.FAILED)).label("failed"),
-            _sum(status.in_([*reached, str(QuestionStatus.FAILED)])).label("reported"),
-            _sum(answered).label("responses"),
-        )
-        .where(S.c.asked_at.is_not(None), *filters.where())
-        .group_by(S.c.channel)
-    )
     async with store.read() as conn:
-        rows = (await conn.execute(q)).all()
+        got = await day_counts(conn, filters, DELIVERY, by=("channel",))
     return {
-        r.channel: ChannelDelivery(
-            int(r.asked), int(r.sent), int(r.reached), int(r.failed), int(r.reported), int(r.responses)
-        )
-        for r in rows
+        key[0]: ChannelDelivery(c["asked"], c["q_sent"], c["q_reached"], c["q_failed"], c["q_reported"], c["responses"])
+        for key, c in got.items()
     }
 
 
 async def skipped_by_reason(store: Store, filters: Filters = Filters()) -> dict[str, dict[str, int]]:
     """{channel: {reason: surveys}} for surveys skipped in the period. Most are skipped when the conversation
     closes and are never asked, so the period here is when the survey was created."""
-    undated = replace(filters, since=None, until=None)
-    cond = [S.c.state == SKIPPED, *undated.where()]
-    if filters.since is not None:
-        cond.append(S.c.created_at >= filters.since)
-    if filters.until is not None:
-        cond.append(S.c.created_at < filters.until)
-    reason = func.coalesce(S.c.skip_reason, "unknown")
-    q = select(S.c.channel, reason.label("reason"), func.count()).where(*cond).group_by(S.c.channel, reason)
     async with store.read() as conn:
-        rows = (await conn.execute(q)).all()
+        got = await skip_counts(conn, filters, ("channel", "reason"))
     out: dict[str, dict[str, int]] = {}
-    for channel, why, n in rows:
-        out.setdefault(channel, {})[str(why)] = int(n)
+    for (channel, why), n in got.items():
+        out.setdefault(channel, {})[str(why)] = n
     return out
 
 

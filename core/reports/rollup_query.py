@@ -21,6 +21,7 @@ from core.question_status import REACHED, QuestionStatus
 from core.store.rollup_tables import DIMENSION_COLUMNS, ReportDayRow, ReportSkipRow, ReportThemeDayRow
 from core.store.tables import SurveyRow
 from core.store.theme_tables import ResponseThemeRow
+from core.survey import State
 
 if TYPE_CHECKING:  # summary.py reads its counts from here
     from core.reports.summary import Filters
@@ -30,7 +31,8 @@ T = ResponseThemeRow.__table__
 DAYS = ReportDayRow.__table__
 SKIPS = ReportSkipRow.__table__
 THEME_DAYS = ReportThemeDayRow.__table__
-SKIPPED = "skipped"
+SKIPPED = str(State.SKIPPED)
+NEVER_ASKED = (str(State.PENDING), str(State.OPTED_OUT))  # the states besides skipped a survey has before asking
 UNKNOWN_REASON = "unknown"
 Key = tuple[Any, ...]
 Counts = dict[str, int]
@@ -218,6 +220,16 @@ async def unasked_counts(conn: AsyncConnection, filters: Filters, by: Sequence[s
     cols = [S.c[d] for d in by]
     q = select(*cols, func.count()).where(S.c.asked_at.is_(None), *filters.where()).group_by(*cols)
     return {tuple(row[:-1]): int(row[-1]) for row in (await conn.execute(q)).all()}
+
+
+async def unasked_keys(conn: AsyncConnection, filters: Filters, by: Sequence[str]) -> set[Key]:
+    """The values of `by` that surveys never asked carry: skipped ones from the skip rollups, and the few still
+    pending or opted out before being asked from raw rows (through the state index)."""
+    keys = set(await skip_counts(conn, replace(filters, since=None, until=None), by))
+    cols = [S.c[d] for d in by]
+    waiting = [S.c.state.in_(NEVER_ASKED), S.c.asked_at.is_(None), *filters.where()]
+    keys.update(tuple(row) for row in (await conn.execute(select(*cols).where(*waiting).group_by(*cols))).all())
+    return keys
 
 
 async def skip_counts(conn: AsyncConnection, filters: Filters, by: Sequence[str]) -> dict[Key, int]:

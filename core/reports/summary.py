@@ -1,14 +1,16 @@
-"""Headline NPS and breakdowns by one dimension, with response rate and margin of error."""
+"""Headline NPS and breakdowns by one dimension, with response rate and margin of error, counted from the report
+rollups (core/reports/rollup_query.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from core.reports.rollup_query import day_counts, unasked_keys
 from core.scoring import NpsResult, nps
 from core.store import Store
 from core.store.tables import SurveyRow
@@ -85,32 +87,30 @@ class Summary:
         }
 
 
-def _counts() -> list[Any]:
-    return [
-        func.coalesce(func.sum(case((S.c.category == "promoter", 1), else_=0)), 0).label("promoters"),
-        func.coalesce(func.sum(case((S.c.category == "passive", 1), else_=0)), 0).label("passives"),
-        func.coalesce(func.sum(case((S.c.category == "detractor", 1), else_=0)), 0).label("detractors"),
-        func.count(S.c.asked_at).label("asked"),
-    ]
+TALLY = ("promoters", "passives", "detractors", "asked")
 
 
-def _summary(row: Any) -> Summary:
-    return Summary(nps(int(row.promoters), int(row.passives), int(row.detractors)), int(row.asked))
+def _summary(counts: Mapping[str, int]) -> Summary:
+    return Summary(
+        nps(counts.get("promoters", 0), counts.get("passives", 0), counts.get("detractors", 0)), counts.get("asked", 0)
+    )
 
 
 async def summary(store: Store, filters: Filters = Filters()) -> Summary:
     async with store.read() as conn:
-        row = (await conn.execute(select(*_counts()).where(*filters.where()))).one()
-    return _summary(row)
+        got = await day_counts(conn, filters, TALLY)
+    return _summary(got.get((), {}))
 
 
 async def breakdown(store: Store, dimension: str, filters: Filters = Filters()) -> list[tuple[str | None, Summary]]:
-    """One row per value of `dimension`, most responses first."""
+    """One row per value of `dimension`, most responses first; with no period, values only never-asked surveys
+    carry are listed too (with nothing counted), as a GROUP BY over every survey lists them."""
     if dimension not in DIMENSIONS:
         raise ValueError(f"unknown dimension {dimension!r}; choose one of {', '.join(DIMENSIONS)}")
-    col = S.c[dimension]
-    q = select(col.label("key"), *_counts()).where(*filters.where()).group_by(col)
     async with store.read() as conn:
-        rows = (await conn.execute(q)).all()
-    out = [(r.key, _summary(r)) for r in rows]
+        got = await day_counts(conn, filters, TALLY, by=(dimension,))
+        if filters.since is None and filters.until is None:
+            for key in await unasked_keys(conn, filters, (dimension,)):
+                got.setdefault(key, {})
+    out = [(key[0], _summary(counts)) for key, counts in got.items()]
     return sorted(out, key=lambda kv: (-kv[1].responses, str(kv[0])))

@@ -1,6 +1,6 @@
 """Driver impact per theme: how often each theme is mentioned, by whom, how the responses mentioning it score, and
-how much it moves the overall NPS. Every figure is a SQL aggregate over response_themes (which carries the report's
-dimensions, so no join) and over surveys for the totals it is compared with.
+how much it moves the overall NPS. Mentions and totals are counted from the report rollups
+(core/reports/rollup_query.py); the comments per category a share divides by are read from the raw rows.
 
 Impact on the overall NPS: with N responses of NPS `all`, of which n mention the theme, and `rest` the NPS of the
 N − n that don't, impact = all − rest = (n / N) · (NPS of the mentions − rest): how many points the overall NPS
@@ -10,15 +10,16 @@ every response mentions it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, func, select
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import func, select
 
-from core.reports.analytics import Bucket, _period
-from core.reports.summary import DIMENSIONS, MIN_RESPONSES, Filters, summary
+from core.reports.analytics import Bucket, check_bucket
+from core.reports.rollup_query import by_period, day_counts, theme_counts
+from core.reports.summary import MIN_RESPONSES, Filters, summary
 from core.scoring import NpsResult, nps
 from core.store import Store
 from core.store.tables import SurveyRow
@@ -29,30 +30,8 @@ T = ResponseThemeRow.__table__
 CATEGORIES = ("promoter", "passive", "detractor")
 
 
-def theme_where(filters: Filters) -> list[ColumnElement[bool]]:
-    """The report filters (core/reports/summary.py) on response_themes' copies of the same columns."""
-    cond: list[ColumnElement[bool]] = []
-    if filters.profiles is not None:
-        cond.append(T.c.profile.in_(filters.profiles))
-    for dim in DIMENSIONS:
-        value = getattr(filters, dim)
-        if value is not None and dim in T.c:
-            cond.append(T.c[dim] == value)
-        elif value is not None:  # a dimension response_themes does not copy (workspace): read on the survey
-            cond.append(T.c.survey_id.in_(select(S.c.id).where(S.c[dim] == value)))
-    if filters.since is not None:
-        cond.append(T.c.asked_at >= filters.since)
-    if filters.until is not None:
-        cond.append(T.c.asked_at < filters.until)
-    return cond
-
-
-def _mix(table: Any) -> list[Any]:
-    return [func.coalesce(func.sum(case((table.c.category == c, 1), else_=0)), 0).label(c) for c in CATEGORIES]
-
-
-def _result(row: Any) -> NpsResult:
-    return nps(int(row.promoter), int(row.passive), int(row.detractor))
+def _result(counts: dict[str, int]) -> NpsResult:
+    return nps(counts["promoter"], counts["passive"], counts["detractor"])
 
 
 def _round(value: float | None, digits: int = 2) -> float | None:
@@ -114,16 +93,26 @@ async def _comments_by_category(store: Store, filters: Filters) -> dict[str, int
         return {str(c): int(n) for c, n in (await conn.execute(q)).all()}
 
 
+async def _mentions(store: Store, filters: Filters, per_day: bool = False) -> dict[tuple[Any, ...], dict[str, int]]:
+    async with store.read() as conn:
+        return await theme_counts(conn, filters, per_day)
+
+
+async def _commented(store: Store, filters: Filters) -> dict[tuple[Any, ...], dict[str, int]]:
+    async with store.read() as conn:
+        return await day_counts(conn, filters, ("commented",), per_day=True)
+
+
 async def theme_figures(store: Store, filters: Filters = Filters(), themes: Sequence[str] = ()) -> list[ThemeFigures]:
     """One row per theme mentioned in the filters (and per name in `themes`, mentioned or not), the most
     mentioned first."""
-    q = select(T.c.theme, *_mix(T)).where(*theme_where(filters)).group_by(T.c.theme)
-    async with store.read() as conn:
-        rows = {r.theme: _result(r) for r in (await conn.execute(q)).all()}
+    mentioned, head, comments = await asyncio.gather(
+        _mentions(store, filters), summary(store, filters), _comments_by_category(store, filters)
+    )  # independent reads, each on its own connection
+    rows = {key[0]: _result(c) for key, c in mentioned.items()}
     for name in themes:
         rows.setdefault(name, nps(0, 0, 0))
-    total = (await summary(store, filters)).result
-    comments = await _comments_by_category(store, filters)
+    total = head.result
     out = [ThemeFigures(theme, result, total, comments) for theme, result in rows.items()]
     return sorted(out, key=lambda f: (-f.mentions.responses, f.theme))
 
@@ -133,28 +122,15 @@ async def theme_trend(
 ) -> dict[str, list[dict[str, Any]]]:
     """Per theme, per day / week / month of asking: mentions, their share of that period's comments, and their
     NPS ± margin. Periods without a mention are left out of a theme's list."""
-    period = _period(store.dialect, bucket, T.c.asked_at).label("period")
-    q = (
-        select(period, T.c.theme, *_mix(T))
-        .where(T.c.asked_at.is_not(None), *theme_where(filters))
-        .group_by(period, T.c.theme)
-        .order_by(period, T.c.theme)
-    )
-    all_period = _period(store.dialect, bucket).label("period")
-    commented = (
-        select(all_period, func.count())
-        .where(S.c.comment.is_not(None), S.c.category.is_not(None), S.c.asked_at.is_not(None), *filters.where())
-        .group_by(all_period)
-    )
-    async with store.read() as conn:
-        rows = (await conn.execute(q)).all()
-        per_period = {str(p): int(n) for p, n in (await conn.execute(commented)).all()}
+    check_bucket(bucket)
+    per_theme, per_day = await asyncio.gather(_mentions(store, filters, per_day=True), _commented(store, filters))
+    mentions, commented = by_period(per_theme, bucket), by_period(per_day, bucket)
     out: dict[str, list[dict[str, Any]]] = {}
-    for r in rows:
-        result, of = _result(r), per_period.get(str(r.period), 0)
-        out.setdefault(r.theme, []).append(
+    for theme, period in sorted(mentions, key=lambda key: (key[1], key[0])):
+        result, of = _result(mentions[theme, period]), commented.get((period,), {}).get("commented", 0)
+        out.setdefault(theme, []).append(
             {
-                "period": str(r.period),
+                "period": period,
                 "mentions": result.responses,
                 "share_of_comments": None if of == 0 else round(result.responses / of, 4),
                 "nps": _round(result.nps),
