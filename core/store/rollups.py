@@ -96,8 +96,9 @@ def _theme_dims() -> list[ColumnElement[Any]]:
     return [func.coalesce((T if d in T.c else S).c[d], "") for d in r.DIMENSIONS]
 
 
-def _grouped(dialect: str, table: str, where: Sequence[Any], sign: int) -> Any:
-    """SELECT key, sign · SUM(counter) … GROUP BY key ORDER BY key over the surveys (and theme rows) in `where`."""
+def _grouped(dialect: str, table: str, where: Sequence[Any], sign: int, *, ordered: bool = True) -> Any:
+    """SELECT key, sign · SUM(counter) … GROUP BY key [ORDER BY key] over the surveys (and theme rows) in
+    `where`."""
     if table == "report_days":
         keys = [utc_day(dialect, S.c.asked_at), *_dims()]
         counters = list(day_counters(S.c).values())
@@ -113,7 +114,8 @@ def _grouped(dialect: str, table: str, where: Sequence[Any], sign: int) -> Any:
     labelled = [k.label(name) for k, name in zip(keys, KEYS[table], strict=True)]
     sums = [(sign * func.sum(c)).label(name) for c, name in zip(counters, COUNTERS[table], strict=True)]
     q = select(*labelled, *sums).select_from(source).where(*cond, *where, true())
-    return q.group_by(*keys).order_by(*keys)
+    q = q.group_by(*keys)
+    return q.order_by(*keys) if ordered else q
 
 
 def _upsert(dialect: str, table: str, source: Any) -> Any:
@@ -221,40 +223,40 @@ Planned = tuple[Any, dict[str, Any]]
 def plan(dialect: str, old: Survey | None, new: Survey, prefix: str = "r") -> list[Planned]:
     """The statements (with their parameters) that bring the rollups from `old` to `new`, in ORDER; none when
     nothing counted changed. `prefix` keeps their parameter names apart from a statement they join (see steps)."""
-    before = None if old is None else r.facts(old)
-    after = r.facts(new)
-    out: list[Planned] = []
-    old_key = None if before is None else r.day_key(before)
-    new_key = r.day_key(after)
-    if old_key is None and new_key is not None and old is None:
-        counts = r.day_counts(after)  # a new row: its extras are all NULL, nothing to read
-        params = {f"{prefix}d_{c}": v for c, v in zip(KEYS["report_days"], new_key, strict=True)}
-        out.append(
-            (
-                _add_values(dialect, "report_days", f"{prefix}d"),
-                params | {f"{prefix}d_{c}": counts[c] for c in r.DAY_COUNTERS},
-            )
-        )
-    elif (old_key or new_key) is not None and (before is None or r.day_inputs(before) != r.day_inputs(after)):
-        sides = tuple(side for side, key in (("old", old_key), ("new", new_key)) if key is not None)
-        same = old_key == new_key
-        params: dict[str, Any] = {f"{prefix}id": new.id}
-        for side, row, key in (("old", before, old_key), ("new", after, new_key)):
-            if key is not None and row is not None and (side == "new" or not same):
-                params |= _key_params(f"{prefix}{side[0]}_", key)
-            if key is not None and row is not None:
-                params |= _side_params(f"{prefix}{side[0]}_", row)
-        out.append((_days_change(dialect, sides, same, prefix), params))
-    skips = r.delta(None if before is None else {**before, "asked_at": None}, {**after, "asked_at": None}).get(
-        "report_skips", {}
-    )
+    before, after = (None if old is None else r.facts(old)), r.facts(new)
+    out = _days_plan(dialect, before, after, new.id, prefix)
+    undated = {**after, "asked_at": None}  # report_skips only
+    skips = r.delta(None if before is None else {**before, "asked_at": None}, undated).get("report_skips", {})
     for i, (key, counts) in enumerate(sorted(skips.items())):
         p = f"{prefix}k{i}"
-        params = {f"{p}_{c}": v for c, v in zip(KEYS["report_skips"], key, strict=True)} | {
-            f"{p}_surveys": counts["surveys"]
-        }
-        out.append((_add_values(dialect, "report_skips", p), params))
+        params = {f"{p}_{c}": v for c, v in zip(KEYS["report_skips"], key, strict=True)}
+        out.append((_add_values(dialect, "report_skips", p), params | {f"{p}_surveys": counts["surveys"]}))
     return out
+
+
+def _days_plan(
+    dialect: str, before: Mapping[str, Any] | None, after: Mapping[str, Any], survey_id: int | None, prefix: str
+) -> list[Planned]:
+    old_key, new_key = (None if before is None else r.day_key(before)), r.day_key(after)
+    if new_key is None and old_key is None:
+        return []
+    if before is None:  # a new row: its extras are all NULL, so its counts are known without reading it
+        counts = r.day_counts(after)
+        p = f"{prefix}d"
+        params = {f"{p}_{c}": v for c, v in zip(KEYS["report_days"], new_key or (), strict=True)}
+        return [(_add_values(dialect, "report_days", p), params | {f"{p}_{c}": counts[c] for c in r.DAY_COUNTERS})]
+    if r.day_inputs(before) == r.day_inputs(after):
+        return []  # nothing report_days reads changed (the extras never do in such a write)
+    sides = tuple(side for side, key in (("old", old_key), ("new", new_key)) if key is not None)
+    same = old_key == new_key
+    params: dict[str, Any] = {f"{prefix}id": survey_id}
+    for side, row, key in (("old", before, old_key), ("new", after, new_key)):
+        if key is None:
+            continue
+        if side == "new" or not same:
+            params |= _key_params(f"{prefix}{side[0]}_", key)
+        params |= _side_params(f"{prefix}{side[0]}_", row)
+    return [(_days_change(dialect, sides, same, prefix), params)]
 
 
 async def apply(conn: AsyncConnection, old: Survey | None, new: Survey) -> None:
@@ -279,10 +281,14 @@ def rebuild_statements(dialect: str) -> list[Any]:
     """Empty the rollups and count every survey into them again: set-based, one statement per table."""
     out: list[Any] = []
     if dialect == "postgresql":
-        # Writers wait for the rebuild instead of adding to rows it is about to replace; readers go on.
+        # Writers wait for the rebuild instead of adding to rows it is about to replace; readers go on. The groups
+        # are hashed in memory rather than sorted on disk.
         out.append(text(f"LOCK TABLE {', '.join(ORDER)} IN EXCLUSIVE MODE"))
+        out.append(text("SET LOCAL work_mem = '256MB'"))
     out += [delete(TABLES[t]) for t in ORDER]
-    out += [_upsert(dialect, t, _grouped(dialect, t, (), 1)) for t in ORDER]
+    # Emptied and locked: plain INSERTs, each group one row, no conflict to resolve and no order to keep.
+    columns = {t: [*KEYS[t], *COUNTERS[t]] for t in ORDER}
+    out += [TABLES[t].insert().from_select(columns[t], _grouped(dialect, t, (), 1, ordered=False)) for t in ORDER]
     return out
 
 
