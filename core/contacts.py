@@ -1,9 +1,9 @@
 """The contact record: one customer per profile and channel address, as the operator maintains it (the API's PUT
 and bulk upsert, `npsbot contacts import`) and as closed conversations keep it current.
 
-A change names only the fields it sets; the others keep what is stored. `null` (or, in a CSV file, nothing else:
-an empty cell is "not given") clears a field. Attributes are merged key by key, as a CRM sync expects — a file
-carrying only `plan` leaves `segment` alone — and an attribute set to `null` is removed. What the service records
+A change names only the fields it sets; the others keep what is stored. `null` (or "") clears a field (in a CSV
+file an empty cell sets nothing). Attributes are merged key by key, as a CRM sync expects — a file carrying only
+`plan` leaves `segment` alone — and an attribute set to `null` is removed. What the service records
 on its own (opted out, unreachable, last surveyed, last message) is never written here.
 
 Every problem is one line naming the field, so a caller can hand it back as it is (a 422, a CSV line's reason)."""
@@ -92,31 +92,28 @@ class Contact:
         return out
 
 
+def _storable(name: str, value: str, width: int) -> str:
+    if len(value) > width:
+        raise InvalidContact(name, f"at most {width} characters")
+    if _UNSTORABLE.search(value):
+        raise InvalidContact(name, "must not contain NUL characters or unpaired surrogates")
+    return value
+
+
 def _text(name: str, value: Any, width: int) -> str | None:
     """A text field: None or "" clears it."""
     if value is None or value == "":
         return None
     if not isinstance(value, str):
         raise InvalidContact(name, f"must be text, not {type(value).__name__}")
-    value = value.strip()
-    if not value:
-        return None
-    if len(value) > width:
-        raise InvalidContact(name, f"at most {width} characters")
-    if _UNSTORABLE.search(value):
-        raise InvalidContact(name, "must not contain NUL characters or unpaired surrogates")
-    return value
+    return _storable(name, value.strip(), width) or None
 
 
 def address_part(name: str, value: Any, width: int) -> str:
     """The channel or the user id: required, as written (no trimming: it is the platform's id)."""
     if not isinstance(value, str) or not value:
         raise InvalidContact(name, "required (text)")
-    if len(value) > width:
-        raise InvalidContact(name, f"at most {width} characters")
-    if _UNSTORABLE.search(value):
-        raise InvalidContact(name, "must not contain NUL characters or unpaired surrogates")
-    return value
+    return _storable(name, value, width)
 
 
 def locale_code(value: Any, supported: Collection[str] = LOCALES) -> str | None:
@@ -180,11 +177,7 @@ def attribute_value(key: str, value: Any) -> Attribute | None:
             raise InvalidContact(where, f"a number between -{MAX_INT} and {MAX_INT}")
         return value
     if isinstance(value, str):
-        if len(value) > MAX_VALUE:
-            raise InvalidContact(where, f"at most {MAX_VALUE} characters")
-        if _UNSTORABLE.search(value):
-            raise InvalidContact(where, "must not contain NUL characters or unpaired surrogates")
-        return value
+        return _storable(where, value, MAX_VALUE)
     raise InvalidContact(where, f"text, a number or true/false, not {type(value).__name__} (attributes are flat)")
 
 
