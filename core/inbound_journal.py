@@ -70,12 +70,26 @@ class InboundJournal:
         return f"{self.channel} {self.profile}"
 
     async def accept(self, body: str, headers: dict[str, str]) -> None:
-        """Commit the request (one INSERT, group-committed on SQLite); the caller answers 2xx after this returns."""
+        """Commit the request (one INSERT, group-committed); the caller answers 2xx after this returns."""
+        self._start(await self._add(body, headers))
+
+    def attempt(self, body: str, headers: dict[str, str]) -> asyncio.Task[str | None]:
+        """A first try at a request before anything is journaled, started now in the caller's context. A channel
+        whose platform waits long enough can answer once it succeeds, and journal the request (`adopt`) only when it
+        fails or outlives the wait: the common case then costs neither the INSERT, the DELETE nor a second parse."""
+        return asyncio.create_task(self.replay(body, headers))
+
+    async def adopt(self, body: str, headers: dict[str, str], attempt: asyncio.Task[str | None]) -> None:
+        """Journal a request whose `attempt` failed or is still running; committed when this returns, so the caller
+        may answer 2xx. The attempt's outcome is recorded on the row as a replay's is: a failure is retried with
+        backoff, a success deletes the row, and after a crash the row is replayed under the lease."""
+        self._start(await self._add(body, headers), attempt)
+
+    async def _add(self, body: str, headers: dict[str, str]) -> Entry:
         now = self.clock()
-        entry = await self.store.run_in_transaction(
+        return await self.store.run_in_transaction(
             lambda conn: journal.add(conn, self.channel, self.profile, body, headers, now, self.owner, self.lease)
         )
-        self._start(entry)
 
     async def start(self) -> None:
         """Replay what a crashed process left behind, then keep sweeping for leases that run out later."""
@@ -129,14 +143,16 @@ class InboundJournal:
         async with self.store.read() as conn:
             return await journal.entries(conn, self.channel, self.profile)
 
-    def _start(self, entry: Entry) -> None:
-        task = asyncio.create_task(self._process(entry))
+    def _start(self, entry: Entry, attempt: asyncio.Task[str | None] | None = None) -> None:
+        task = asyncio.create_task(self._process(entry, attempt))
         self._tasks[entry.id] = task
         task.add_done_callback(lambda _: self._tasks.pop(entry.id, None))
 
-    async def _process(self, entry: Entry) -> None:
+    async def _process(self, entry: Entry, attempt: asyncio.Task[str | None] | None = None) -> None:
+        """Replay the entry, or, for an adopted request, see its first attempt to the end."""
         try:
-            error = await asyncio.wait_for(self.replay(entry.body, entry.headers), self.timeout)
+            work = self.replay(entry.body, entry.headers) if attempt is None else attempt
+            error = await asyncio.wait_for(work, self.timeout)
         except TimeoutError:
             error = f"not processed within {self.timeout:g} s"
         except Exception as exc:

@@ -283,3 +283,59 @@ async def test_replays_finishing_together_leave_the_journal_in_one_delete(store:
     finally:
         event.remove(store.engine.sync_engine, "before_cursor_execute", count)
     assert 1 <= len(deletes) < 8
+
+
+async def test_a_request_that_fails_before_the_answer_is_journaled_and_retried(
+    store: Store, fake: FakeSlack, clock
+) -> None:
+    """Processed before the answer in the common case; when that fails, the 200 still waits for the journal row, and
+    the request is retried from it later, once, and leaves."""
+    msg = {"ts": "1700000000.000001", "thread_ts": ROOT_TS, "channel": CHAN}
+    # "Add a comment" for a survey that does not exist: the listener's note saying so is refused once.
+    tap = urllib.parse.urlencode(block_action(CUSTOMER, "424242", "nps_comment", msg))
+    fake.errors["chat.postEphemeral"] = "channel_not_found"
+    async with serve(store, fake, clock) as client:
+        ch = channel(client)
+        assert (await post(client, tap, "application/x-www-form-urlencoded"))[0] == 200
+        [row] = await rows(store)  # committed before the 200
+        assert row["body"] == tap
+        await ch.idle()
+        [row] = await rows(store)
+        assert (row["status"], row["attempts"], row["leased_by"]) == ("pending", 1, None)
+        assert "channel_not_found" in row["last_error"]
+        assert len(fake.of("chat.postEphemeral")) == 1
+        clock.advance(minutes=5)
+        await ch.journal.recover()
+        await ch.idle()
+        assert await rows(store) == []
+        assert len(fake.of("chat.postEphemeral")) == 2  # the retry posted the note
+
+
+async def test_a_duplicate_delivery_is_answered_and_changes_nothing(store: Store, fake: FakeSlack, clock) -> None:
+    """Slack redelivers an event it thinks went unanswered (x-slack-retry-num): it is processed inline again, and
+    its event id makes that a no-op. Nothing is journaled either time."""
+    inserts: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO INBOUND_JOURNAL"):
+            inserts.append(statement)
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        async with serve(store, fake, clock) as client:
+            body = json.dumps(reaction("Ev0DUP0001"))
+            assert (await post(client, body, "application/json"))[0] == 200
+            [first] = await all_surveys(store)  # done before the answer
+            retry = {
+                "Content-Type": "application/json",
+                "X-Slack-Retry-Num": "1",
+                "X-Slack-Retry-Reason": "http_timeout",
+            }
+            resp = await client.post("/slack/desk/events", data=body, headers={**retry, **sign(body)})
+            assert resp.status == 200
+            await channel(client).idle()
+            [again] = await all_surveys(store)
+    finally:
+        event.remove(store.engine.sync_engine, "before_cursor_execute", count)
+    assert (again.id, again.state, again.user_id) == (first.id, first.state, CUSTOMER)
+    assert inserts == [] and await rows(store) == []

@@ -1,7 +1,8 @@
 """One slack-bolt AsyncApp per profile, mounted at /slack/{profile}/events for events, interactivity, slash
-commands and shortcuts alike. Each request goes through bolt twice: first only to find its listener (and the
-answer), then, once journaled and answered, to run it. Bolt's authorize picks the bot of the workspace a request
-comes from (adapters/slack/workspaces.py); with `oauth`, "Add to Slack" is mounted too (adapters/slack/install.py)."""
+commands and shortcuts alike. A request goes through bolt once, its listener run before the answer; only one that
+fails or outlives INLINE_SECONDS is journaled, answered, and finished (or retried) afterwards. Bolt's authorize picks
+the bot of the workspace a request comes from (adapters/slack/workspaces.py); with `oauth`, "Add to Slack" is mounted
+too (adapters/slack/install.py)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,9 @@ from core.installations import Installations
 
 log = logging.getLogger(__name__)
 WARM_UP_SECONDS = 5.0
+# How long a request's listener may run before the answer. Slack gives up after 3 s (and retries an event): past
+# this the request is journaled and answered, and its listener finishes afterwards.
+INLINE_SECONDS = 1.0
 SHAPE_ERRORS = (AttributeError, LookupError, TypeError)
 MISSHAPEN = "malformed Slack request: not the shape of a Slack payload"
 # What bolt reads from the headers (the body's format), plus what tells a retry and its signature apart later.
@@ -49,9 +53,11 @@ WORKSPACE = "npsbot_workspace"  # where authorize leaves, in bolt's context, the
 
 @dataclass
 class _Pass:
-    """One trip through bolt. A routing pass stops at the listener (acking for it); a replay runs it."""
+    """One trip through bolt, and what it found. On arrival (the request as Slack sent it, not yet journaled) a payload
+    its listener cannot read is noted for a 400 instead of failing; a replay of a journaled request fails on it."""
 
-    routing: bool
+    arriving: bool
+    response: BoltResponse | None = None
     reached: bool = False
     ignored: bool = False  # the listener has nothing to do with it (another emoji, an edit, a bot): not journaled
     invalid: str | None = None  # where the payload is not the shape its listener reads
@@ -60,6 +66,7 @@ class _Pass:
 
 
 _PASS: ContextVar[_Pass | None] = ContextVar("slack_pass", default=None)
+ACKED = BoltResponse(status=200, body="")  # what a listener's ack() answers, for a request answered before it ends
 
 
 def _check_json(raw: bytes, content_type: str) -> None:
@@ -112,13 +119,12 @@ class SlackChannel(SendsThrough, Channel):
         self.workspaces = Workspaces(profile, config, bare, self.installs, deps.secrets)
 
         async def authorize(enterprise_id: str | None, team_id: str | None, context: Any) -> AuthorizeResult:
-            """Bolt passes arguments by name. The routing pass only needs to know a bot serves the workspace; the
-            replay also refreshes an expiring token."""
+            """Bolt passes arguments by name. An expiring token is refreshed first (on arrival too: a slow refresh only
+            means the request is journaled and answered before its listener runs)."""
             current = _PASS.get()
-            routing = current is not None and current.routing
             try:
                 served = await self.workspaces.for_request(
-                    enterprise_id, team_id, context.is_enterprise_install, refresh=not routing
+                    enterprise_id, team_id, context.is_enterprise_install, refresh=True
                 )
             except NotInstalled as exc:
                 if current is not None:
@@ -128,9 +134,10 @@ class SlackChannel(SendsThrough, Channel):
             assert served.identity is not None  # a request is always served with an identity
             return served.identity
 
-        # Slack retries after 3 s without an answer, so the answer comes from a routing pass that runs no
-        # listener; the work is a replay of the journaled request (process_before_response: bolt returns once the
-        # listener is done). `handle` verifies the signature itself, so bolt's check is off (a replay is old).
+        # Slack retries after 3 s without an answer, so the listener runs before the answer only for INLINE_SECONDS
+        # (process_before_response: bolt returns once the listener is done); past that, or when it fails, the request
+        # is journaled and the answer goes out. `handle` verifies the signature itself, so bolt's check is off (a
+        # replay is old).
         # `authorize` serves what the installation recorded (or the configured token's identity, fetched once at
         # start), so no request waits on auth.test; bolt then gives each request a client carrying the token, so
         # its own client holds only the base URL.
@@ -168,25 +175,26 @@ class SlackChannel(SendsThrough, Channel):
         self._journal_started = False
 
     def _wrap(self, read: Callable[[dict[str, Any]], Any]) -> Callable[[Listener], Any]:
-        """Bolt calls the returned function (by argument name: body, ack, respond, context). In the routing pass it
-        only reads the payload with `read` (noting a payload of the wrong shape, or one with nothing to do) and
-        acks; in a replay it hands the listener what `read` returned, its Web API calls made with the token of the
-        request's workspace."""
+        """Bolt calls the returned function (by argument name: body, ack, respond, context). It reads the payload
+        with `read` (on arrival noting a payload of the wrong shape, or one with nothing to do) and hands the listener
+        what `read` returned, its Web API calls made with the token of the request's workspace."""
 
         def decorate(listener: Listener) -> Callable[..., Awaitable[None]]:
             async def run(body: dict[str, Any], ack: Any, respond: Any, context: Any) -> None:
                 current = _PASS.get()
-                if current is not None and current.routing:
+                if current is not None:
                     current.reached = True
-                    try:
-                        current.ignored = read(body) is None
-                    except ValidationError as exc:
-                        current.invalid = problems(exc)
-                    await ack()
-                    return
                 await ack()
-                payload = read(body)
+                try:
+                    payload = read(body)
+                except ValidationError as exc:
+                    if current is None or not current.arriving:
+                        raise
+                    current.invalid = problems(exc)
+                    return
                 if payload is None:
+                    if current is not None:
+                        current.ignored = True
                     return
                 workspace = context.get(WORKSPACE) or workspace_key(
                     context.enterprise_id, context.team_id, context.is_enterprise_install
@@ -204,19 +212,19 @@ class SlackChannel(SendsThrough, Channel):
 
         return decorate
 
-    async def _through_bolt(self, body: str, headers: dict[str, str], routing: bool) -> tuple[BoltResponse, _Pass]:
-        """One trip through bolt (a routing pass or a replay, see _Pass) and what it found."""
-        current = _Pass(routing)
+    async def _replay(self, body: str, headers: dict[str, str]) -> str | None:
+        """Run a request's listener to the end (on arrival, `handle` has set the _Pass to fill in); None when it
+        succeeded or had nothing to do, else why not."""
+        current = _PASS.get() or _Pass(arriving=False)
         token = _PASS.set(current)
         try:
-            return await self.app.async_dispatch(AsyncBoltRequest(body=body, headers=headers)), current
+            current.response = response = await self.app.async_dispatch(AsyncBoltRequest(body=body, headers=headers))
         finally:
             _PASS.reset(token)
-
-    async def _replay(self, body: str, headers: dict[str, str]) -> str | None:
-        """Run a journaled request's listener to the end; None when it succeeded, else why not."""
-        response, current = await self._through_bolt(body, headers, routing=False)
-        if current.not_installed is not None:  # the workspace removed the app since: nothing to do for it
+        if current.not_installed is not None:
+            if current.arriving:  # answered 403 by the error handler, which logged it
+                return None
+            # The workspace removed the app since the request was journaled: nothing to do for it.
             log.info(
                 "slack %s: dropped a request journaled before its workspace left (%s)",
                 self.profile,
@@ -240,10 +248,11 @@ class SlackChannel(SendsThrough, Channel):
 
     async def handle(self, request: web.Request) -> web.Response:
         """The signature and the 5-minute window are checked before anything parses the body: unsigned input is
-        refused (401) unparsed, signed garbage gets 400, not 500. Bolt then routes the request without running
-        the listener, which reads the payload: one it cannot read gets 400, one it has nothing to do with a bare
-        200; the rest is journaled (committed) before the 200, and processed afterwards.
-        What bolt answers by itself (url_verification's challenge, ssl_check) is answered inline."""
+        refused (401) unparsed, signed garbage gets 400, not 500. Bolt then routes the request to its listener,
+        which reads the payload: one it cannot read gets 400, one it has nothing to do with a bare 200. The rest is
+        processed before the answer; if that fails, or is still running after INLINE_SECONDS, the request is
+        journaled (committed) before the 200, and finished or retried afterwards, so a 200 always means done or
+        durable. What bolt answers by itself (url_verification's challenge, ssl_check) is answered inline."""
         raw = await request.read()  # over client_max_size: 413
         try:
             valid = self.verifier.is_valid_request(raw, request.headers)
@@ -257,19 +266,31 @@ class SlackChannel(SendsThrough, Channel):
             return _error(400, f"{exc}")
         body = raw.decode()  # a valid signature implies UTF-8
         headers = {k.lower(): v for k, v in request.headers.items() if k.lower() in KEPT_HEADERS}
+        arrived = _Pass(arriving=True)
+        token = _PASS.set(arrived)
         try:
-            bolt_response, routed = await self._through_bolt(body, headers, routing=True)
+            attempt = self.journal.attempt(body, headers)  # the task's context holds `arrived`
+        finally:
+            _PASS.reset(token)
+        await asyncio.wait([attempt], timeout=INLINE_SECONDS)
+        if not attempt.done():  # still running: journaled now, and its outcome recorded on the row when it ends
+            await self.journal.adopt(body, headers, attempt)
+            return await to_aiohttp_response(ACKED)
+        try:
+            error = attempt.result()
         except ValueError as exc:  # JSON that does not parse
             return _error(400, f"malformed Slack request: {exc}")
         except SHAPE_ERRORS as exc:  # bolt's routing (or its error handler) tripped over the payload
             log.warning("slack %s: unreadable payload (%s)", self.profile, type(exc).__name__)
             return _error(400, MISSHAPEN)
-        if routed.invalid is not None:
-            log.warning("slack %s: refused a payload its listener cannot read (%s)", self.profile, routed.invalid)
-            return _error(400, f"{MISSHAPEN} ({routed.invalid})")
-        if routed.reached and not routed.ignored and bolt_response.status == 200:
-            await self.journal.accept(body, headers)
-        return await to_aiohttp_response(bolt_response)
+        if arrived.invalid is not None:
+            log.warning("slack %s: refused a payload its listener cannot read (%s)", self.profile, arrived.invalid)
+            return _error(400, f"{MISSHAPEN} ({arrived.invalid})")
+        if error is not None and arrived.reached and not arrived.ignored:  # the listener failed: retried later
+            await self.journal.adopt(body, headers, attempt)
+            return await to_aiohttp_response(ACKED)
+        assert arrived.response is not None  # set once bolt has answered
+        return await to_aiohttp_response(arrived.response)
 
     async def start(self) -> None:
         """Learn the configured bot's identity before the first event, then replay what a crashed process journaled

@@ -1,6 +1,6 @@
-"""What each listener reads from a Slack payload, validated in one place. The routing pass reads the payload with
-the listener's model before the request is journaled, so a signed payload of the wrong shape gets 400 instead of a
-journal row that fails on every replay; the listener reads the same model when it runs. Button values and modal
+"""What each listener reads from a Slack payload, validated in one place. A request is read with its listener's
+model as it arrives, before anything runs or is journaled, so a signed payload of the wrong shape gets 400 instead
+of a journal row that fails on every replay; a replay reads the same model. Button values and modal
 metadata are client input like the rest: bounded here, never trusted for authority (the listener checks that)."""
 
 from __future__ import annotations

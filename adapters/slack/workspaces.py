@@ -142,8 +142,7 @@ class Workspaces:
     async def for_request(
         self, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None, *, refresh: bool
     ) -> Served:
-        """The bot serving a request from this team (or org). `refresh`: rotate an expiring token first (not while
-        routing a request Slack waits on: its replay does it)."""
+        """The bot serving a request from this team (or org). `refresh`: rotate an expiring token first."""
         keys = lookup_keys(enterprise_id, team_id, is_enterprise_install)
         if self.installs is not None:
             found = await self._installed(keys, refresh)
