@@ -11,20 +11,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.question_status import REACHED, QuestionStatus
+from core.reports.scope import Filters
 from core.store.rollup_tables import DIMENSION_COLUMNS, ReportDayRow, ReportSkipRow, ReportThemeDayRow
 from core.store.tables import SurveyRow
 from core.store.theme_tables import ResponseThemeRow
 from core.survey import State
-
-if TYPE_CHECKING:  # summary.py reads its counts from here
-    from core.reports.summary import Filters
 
 S = SurveyRow.__table__
 T = ResponseThemeRow.__table__

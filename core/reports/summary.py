@@ -5,51 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy.sql.elements import ColumnElement
-
 from core.reports.rollup_query import day_counts, unasked_keys
+from core.reports.scope import DIMENSIONS, Filters
 from core.scoring import NpsResult, nps
 from core.store import Store
-from core.store.tables import SurveyRow
 
-S = SurveyRow.__table__
-DIMENSIONS = ("profile", "channel", "agent", "team", "locale", "workspace", "kind", "campaign", "variant")
 MIN_RESPONSES = 30  # below this an NPS is shown with its count but flagged as not significant
-
-
-@dataclass(frozen=True, slots=True)
-class Filters:
-    """Restrict a report; dates apply to when the survey was asked (so response rate compares like with like)."""
-
-    profile: str | None = None
-    channel: str | None = None
-    agent: str | None = None
-    team: str | None = None
-    locale: str | None = None
-    workspace: str | None = None  # the Slack workspace (team id, or org id for an org-wide install)
-    kind: str | None = None  # core.survey.Kind: transactional or relational
-    campaign: str | None = None  # a relational campaign's name
-    variant: str | None = None  # the experiment's variant the survey got
-    since: datetime | None = None
-    until: datetime | None = None
-    profiles: tuple[str, ...] | None = None  # the profiles a caller may see
-
-    def where(self) -> list[ColumnElement[bool]]:
-        cond: list[ColumnElement[bool]] = []
-        if self.profiles is not None:
-            cond.append(S.c.profile.in_(self.profiles))
-        for dim in DIMENSIONS:
-            value = getattr(self, dim)
-            if value is not None:
-                cond.append(S.c[dim] == value)
-        if self.since is not None:
-            cond.append(S.c.asked_at >= self.since)
-        if self.until is not None:
-            cond.append(S.c.asked_at < self.until)
-        return cond
 
 
 @dataclass(frozen=True, slots=True)
