@@ -6,9 +6,10 @@ next to a bare aiohttp + one-INSERT baseline on the same backend in the same run
 
 The server runs in its own process (as in production); this process only drives it. A Telegram or webhook reply
 is answered after the comment question is committed to the outbox, so the request latency is the
-reply→comment-question-queued time. Slack, WhatsApp, Messenger and Instagram are answered once the request is
-journaled and the work runs after, so for them the server records when each reply's work has committed, and latency
-and rate are taken from those moments.
+reply→comment-question-queued time. WhatsApp, Messenger and Instagram are answered once the request is journaled and
+the work runs after; Slack is answered after its work in the common case, but after journaling the request when the
+work fails or runs long. So for these the server records when each reply's work has committed, and latency and rate
+are taken from those moments.
 """
 
 from __future__ import annotations
@@ -223,9 +224,9 @@ async def drive(
 async def finished(
     port: int, n: int, sent: dict[int, float], started: float, ident: Callable[[int], str]
 ) -> tuple[list[float], float]:
-    """Slack's and WhatsApp's 200 comes once a reply is journaled; it is done when its replay has queued the comment
-    question. Waits for all `n`, then returns each reply's latency (sent → comment question queued) and the seconds
-    the run took."""
+    """A journaling channel's 200 may come before a reply's work is done; it is done when its replay (Slack: its
+    first attempt, or the replay) has queued the comment question. Waits for all `n`, then returns each reply's
+    latency (sent → comment question queued) and the seconds the run took."""
     index = {ident(i): i for i in sent}
     async with aiohttp.ClientSession() as session:
         while True:

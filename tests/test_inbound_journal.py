@@ -184,6 +184,59 @@ async def test_work_done_before_the_crash_is_not_done_twice(store: Store, clock:
     await first.journal.stop(grace=0)
 
 
+async def test_an_attempt_adopted_while_running_finishes_or_is_replayed_after_a_crash(
+    store: Store, clock: FakeClock
+) -> None:
+    """A channel may try a request before journaling it and journal it (`adopt`) when the try runs long: the row is
+    committed when adopt returns, the try's success deletes it, and if the process dies first the next one replays
+    it, once."""
+    body = json.dumps({"id": "e1", "conversation": "c1", "user": "u1"})
+    tiny = TinyChannel(service(store, clock), clock)
+    tiny.hold = asyncio.Event()
+    attempt = tiny.journal.attempt(body, {})
+    await asyncio.sleep(0)
+    assert not attempt.done()
+    await tiny.journal.adopt(body, {}, attempt)
+    [row] = await tiny.journal.entries()
+    assert (row["status"], row["attempts"], row["leased_by"]) == ("pending", 1, tiny.journal.owner)
+    tiny.hold.set()
+    await tiny.journal.idle()
+    assert tiny.worked == ["e1"] and await tiny.journal.entries() == []
+
+    crashed = TinyChannel(service(store, clock), clock)
+    crashed.hold = asyncio.Event()  # never set: this process dies in the try
+    lost = json.dumps({"id": "e2", "conversation": "c2", "user": "u2"})
+    await crashed.journal.adopt(lost, {}, crashed.journal.attempt(lost, {}))
+    clock.advance(seconds=LEASE.total_seconds() + 1)
+    second = TinyChannel(service(store, clock), clock)
+    assert await second.journal.recover() == 1
+    await second.journal.idle()
+    assert second.worked == ["e2"] and crashed.worked == []
+    assert await surveys(store) == [(NAME, "c1", "u1"), (NAME, "c2", "u2")]
+    assert await second.journal.entries() == []
+    await crashed.journal.stop(grace=0)
+
+
+async def test_a_failed_attempt_is_journaled_for_a_retry(store: Store, clock: FakeClock) -> None:
+    """A try that failed before the answer is adopted with its failure recorded as the first attempt's: retried with
+    backoff by a later sweep, like a replay that failed."""
+    body = json.dumps({"id": "bad", "conversation": "c0", "user": "u0", "poison": True})
+    tiny = TinyChannel(service(store, clock), clock)
+    attempt = tiny.journal.attempt(body, {})
+    assert await attempt == "the platform refused it"
+    await tiny.journal.adopt(body, {}, attempt)
+    await tiny.journal.idle()
+    [row] = await tiny.journal.entries()
+    assert (row["status"], row["attempts"], row["leased_by"]) == ("pending", 1, None)
+    assert "refused" in row["last_error"]
+    assert await tiny.journal.recover() == 0  # not before its backoff
+    clock.advance(minutes=5)
+    assert await tiny.journal.recover() == 1
+    await tiny.journal.idle()
+    [row] = await tiny.journal.entries()
+    assert (row["status"], row["attempts"]) == ("pending", 2)
+
+
 async def test_a_poison_request_is_given_up_without_blocking_later_ones(
     store: Store, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
