@@ -6,7 +6,10 @@ Three ways in, all INSERT … ON CONFLICT DO UPDATE SET c = c + excluded.c:
   save_step): the change is worked out in Python (core/rollups.py). A Survey does not carry the question's
   delivery status and ref nor the follow-up columns (core.rollups.EXTRAS), which such a write never changes, so
   report_days' counters are computed in SQL from the stored row with the Survey's values bound as parameters —
-  one statement, no read first.
+  one statement, no read first. On the reply path that is one statement more per reply on SQLite (and per reply
+  without messages on PostgreSQL); save_step on PostgreSQL carries it as another data-modifying WITH of its
+  UPDATE + INSERT, so a reply keeps its single round trip. A write that changes nothing counted (a re-ask, a
+  reminder) costs nothing.
 - `recounting(conn, where, tables)` around a write that changes many rows or columns a Survey does not hold
   (question statuses, follow-ups, skips, erasure, retention, theme rebuilds): the matching rows' contributions are
   subtracted with a grouped SELECT before the write and added back after it, so a bulk UPDATE costs two grouped
