@@ -16,6 +16,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
+from zoneinfo import available_timezones
 
 from core.messages import LOCALES, language
 from core.schedules import zone
@@ -36,6 +37,8 @@ ATTRIBUTE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # PostgreSQL text holds neither NUL nor a lone surrogate
 Attribute = str | int | float | bool
+HOST_FILES = frozenset({"localtime", "posixrules", "Factory"})  # in the zone database's folder, naming no zone
+ZONE_NAMES = tuple(sorted(available_timezones() - HOST_FILES))  # what `timezone` accepts, for the API's document
 
 
 class InvalidContact(ValueError):
@@ -135,6 +138,8 @@ def time_zone(value: Any) -> str | None:
     if text is None:
         return None
     try:
+        if text in HOST_FILES:
+            raise ValueError(f"{text!r} is this server's setting, not a time zone: use an IANA name such as UTC")
         return zone(text).key
     except ValueError as exc:
         raise InvalidContact("timezone", str(exc)) from None

@@ -45,6 +45,7 @@ def test_time_zones_are_iana_names() -> None:
     assert ok(timezone="America/Argentina/Buenos_Aires").values == {"timezone": "America/Argentina/Buenos_Aires"}
     assert refused({"timezone": "CEST+2"}).startswith("timezone: unknown time zone 'CEST+2'")
     assert refused({"timezone": 3}) == "timezone: must be text, not int"
+    assert refused({"timezone": "localtime"}).startswith("timezone: 'localtime' is this server's setting")
     assert zone_hint("Europe/Oslo") == "Europe/Oslo"
     assert zone_hint("Nowhere/Land") is None and zone_hint(None) is None
 

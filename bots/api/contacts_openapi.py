@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from zoneinfo import available_timezones
 
 from bots.api.contacts_routes import MAX_BULK
-from core.contacts import ATTRIBUTE_KEY, CONSENTS, MAX_ATTRIBUTES, MAX_INT, MAX_KEY, MAX_VALUE, WIDTHS
+from core.contacts import ATTRIBUTE_KEY, CONSENTS, MAX_ATTRIBUTES, MAX_INT, MAX_KEY, MAX_VALUE, WIDTHS, ZONE_NAMES
 from core.messages import LOCALES
 
 REF = "#/components/schemas/{model}"
@@ -36,7 +35,7 @@ def _fields() -> dict[str, Any]:
         },
         "timezone": {
             "type": "string",
-            "enum": [*sorted(available_timezones()), None],
+            "enum": [*ZONE_NAMES, None],
             "nullable": True,
             "description": "IANA time zone: quiet hours and campaign times are read in it. A zone a closed "
             "conversation hints at is taken only while the contact has none.",

@@ -4,21 +4,28 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
-from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
+from core.contacts import ZONE_NAMES, InvalidContact, time_zone
 from core.reports.analytics import Bucket
 from core.reports.filters import ReportFilters, blank_is_none, storable
 from core.reports.filters import Text as FilterText
-from core.schedules import zone
 
 MAX_ID = 2**62  # fits a signed 64-bit column on every backend
 MAX_IDEMPOTENCY_KEY = 200
 
 Text = Annotated[str | None, AfterValidator(storable)]
-ZONES = sorted(available_timezones())
-Zone = Annotated[str | None, AfterValidator(lambda v: None if v is None else zone(v).key)]  # ValueError: one line
+
+
+def _zone(value: str | None) -> str | None:
+    try:
+        return time_zone(value)
+    except InvalidContact as exc:  # pydantic reports a ValueError as the field's one-line problem
+        raise ValueError(str(exc).split(": ", 1)[1]) from None
+
+
+Zone = Annotated[str | None, AfterValidator(_zone)]
 Name = Annotated[str, AfterValidator(storable)]
 Ident = Field(min_length=1, max_length=191)
 Category = Literal["promoter", "passive", "detractor"]
@@ -49,7 +56,7 @@ class CloseBody(BaseModel):
         max_length=64,
         description="the customer's IANA time zone as the closing system knows it; it becomes the contact's only "
         "while the contact has none (a zone set through /api/v1/contacts wins)",
-        json_schema_extra={"enum": [*ZONES, None]},
+        json_schema_extra={"enum": [*ZONE_NAMES, None]},
     )
 
 
