@@ -13,13 +13,11 @@ from aiohttp.test_utils import TestClient
 from bots.runtime import Runtime
 from tests.browser import chromium, headless_chrome, sign_in, until_loaded
 from tests.live import live_app, served
-from tests.test_report_programme import ACME, ADMIN, ROWS, config
-from tests.test_reports import insert
+from tests.test_report_programme import ACME, ADMIN, config, insert_programme
 
 
 async def seed(runtime: Runtime) -> None:
-    every = {"kind": "transactional", "campaign": None, "variant": None, "skip_reason": None}
-    await insert(runtime.store, *(every | row for row in ROWS))
+    await insert_programme(runtime.store)
 
 
 @pytest.fixture

@@ -69,10 +69,14 @@ def config(url: str) -> dict:
     }
 
 
-@pytest.fixture
-async def programme(store: Store) -> Store:
+async def insert_programme(store: Store) -> None:
     every = {"kind": "transactional", "campaign": None, "variant": None, "skip_reason": None}  # one statement's keys
     await insert(store, *(every | row for row in ROWS))
+
+
+@pytest.fixture
+async def programme(store: Store) -> Store:
+    await insert_programme(store)
     return store
 
 
