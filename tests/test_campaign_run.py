@@ -16,7 +16,9 @@ from bots.config import parse_config
 from core.campaign_run import CampaignJob
 from core.scheduler import Scheduler, Turn
 from core.store import Store
+from core.store import privacy as privacy_q
 from core.store.tables import SurveyRow
+from core.suppression import SuppressionKeys, digest
 from tests.conftest import FakeClock
 
 S = SurveyRow.__table__
@@ -187,3 +189,19 @@ def test_expected_counts_cover_every_rule() -> None:
     want = expected(600)["outcomes"]
     assert all(want.values()) and sum(want.values()) == 600
     assert datetime(2026, 3, 2, tzinfo=UTC).weekday() == 0  # NOW is a Monday's occurrence
+
+
+async def test_a_person_on_the_suppression_list_is_never_asked(store: Store) -> None:
+    await fill(store, 40)
+    keys = SuppressionKeys([b"configured-key"])
+    async with store.transaction() as conn:
+        listed = [
+            (digest(await keys.for_new(conn, NOW), PROFILE, "webhook", f"u{i}"), PROFILE, "webhook") for i in (2, 5)
+        ]
+        await privacy_q.suppress(conn, listed, NOW)
+    clock = FakeClock(NOW)
+    job = CampaignJob(store, settings(), campaign(), clock, keys)
+    counts = await Scheduler(store, [job], clock).run_job(job, force=True)
+    assert counts is not None and counts["suppressed"] == 2
+    asked = {r.user_id for r in await surveys(store)}
+    assert not asked & {"u2", "u5"} and len(asked) == counts["due"] == expected(40)["outcomes"]["due"] - 2
