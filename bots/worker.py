@@ -38,7 +38,7 @@ class WorkerSettings:
     max_attempts: int = 8
     send_timeout: float = 30.0
     max_inline_wait: float = 5.0  # a longer rate-limit wait puts the message back in the queue instead
-    concurrency: int = 8  # sends in flight at once
+    concurrency: int = 8  # sends in flight (or being recorded) at once; a hard crash repeats at most this many
 
 
 class Worker:
@@ -71,8 +71,7 @@ class Worker:
         return self.senders.get((item.channel, item.profile)) or self.senders.get((item.channel, "*"))
 
     async def run_once(self) -> int:
-        """One pass: step due surveys, then send one batch. Returns the number of messages handled; the batch's
-        sends are recorded (in groups, as they finish) before it returns."""
+        """One pass: step due surveys, then send one batch. Returns the number of messages handled."""
         await self.service.tick()
         claimed_at = self._now()
         items = await self.deliveries.claim(self.worker_id, self.settings.lease, self.settings.batch)
@@ -81,17 +80,15 @@ class Worker:
             # A send must finish before the lease runs out, or another worker could claim and send it again.
             margin = min(self.settings.send_timeout, self.settings.lease.total_seconds() / 2)
             send_by = claimed_at + self.settings.lease.total_seconds() - margin
-            recorded: list[asyncio.Future[bool]] = []
 
             async def deliver(item: OutboxItem) -> None:
-                async with slots:
+                async with slots:  # held until the send is recorded: a crash repeats at most this many sends
                     ref = await self._deliver(item, send_by)
-                if ref is not None:  # written with the other sends that finish meanwhile
-                    recorded.append(self.recorder.record(item, ref[0]))
+                    if ref is not None:  # written with the other sends that finish meanwhile
+                        await self.recorder.record(item, ref[0])
 
             outcomes = await asyncio.gather(*(deliver(item) for item in items), return_exceptions=True)
-            await asyncio.gather(*recorded)  # whatever else failed, every send that left is recorded first
-            for failure in outcomes:
+            for failure in outcomes:  # the other sends went on and were recorded
                 if isinstance(failure, BaseException):
                     raise failure
         if claimed_at - self._pruned_at > 60:

@@ -1,10 +1,10 @@
 """Sends that succeeded are recorded a group at a time: one transaction marks every send that finished while the
 previous group was being written, instead of one transaction per message.
 
-The worker waits for a batch's outcomes to be written before it claims the next batch, so every send is recorded
-well inside its lease: after a hard crash a message is sent again only once its lease has run out, as before
-grouping. A group the database refused is written again (the outcomes are kept, never dropped) a few times before
-the worker is told; those messages are then sent again after their lease, as after a crash.
+A send keeps its slot among the worker's `concurrency` until its outcome is written, so a hard crash repeats (once the
+lease runs out) no more sends than before grouping: at most `concurrency`. A group the database refused is written
+again (the outcomes are kept, never dropped) a few times before its senders are told; those messages are then sent
+again after their lease, as after a crash.
 """
 
 from __future__ import annotations
@@ -47,9 +47,6 @@ class SentRecorder:
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write())
         return future
-
-    async def sent(self, item: OutboxItem, ref: str | None) -> bool:
-        return await self.record(item, ref)
 
     async def _write(self) -> None:
         while self._waiting:

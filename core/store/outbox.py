@@ -11,7 +11,6 @@ from typing import Any
 
 from sqlalchemy import (
     Text,
-    and_,
     bindparam,
     case,
     cast,
@@ -20,7 +19,6 @@ from sqlalchemy import (
     literal,
     literal_column,
     null,
-    or_,
     select,
     update,
 )
@@ -132,23 +130,37 @@ def waiting(table: Any) -> Any:
     return table.c.status.in_([literal_column(f"'{PENDING}'"), literal_column(f"'{SENDING}'")])
 
 
+def _ready(table: Any, now: Any) -> Any:
+    """Due, or leased by a worker whose lease ran out. A CASE, not an OR of two status tests: PostgreSQL would
+    answer an OR from the two status indexes and sort every ready row by id, instead of walking them in order."""
+    pending = table.c.status == literal_column(f"'{PENDING}'")
+    return case((pending, table.c.next_attempt_at <= now), else_=table.c.lease_until < now)
+
+
 @cache
 def _claim(by_channel: bool) -> Any:
-    """One statement leases the batch: the candidates are walked oldest first through ix_outbox_waiting, and each
-    must be the head of its conversation's queue (the lowest id still waiting under its ordering key, one probe of
-    ix_outbox_waiting_order). The head test is a per-row subquery, not an anti-join, so its cost stays per
-    candidate whatever the statistics say; delivered rows are in neither index."""
-    cand, head = aliased(OB, name="cand"), aliased(OB, name="head")
-    first = select(func.min(head.c.id)).where(head.c.ordering_key == cand.c.ordering_key, waiting(head))
+    """One statement leases the batch. First a window: the oldest ready rows still to send (through the partial
+    indexes, which hold no delivered row), at most WINDOW times the batch; only then the test that a row heads its
+    conversation's queue (the lowest id still waiting under its ordering key, one probe of ix_outbox_waiting_order),
+    a per-row subquery rather than an anti-join, run for the window's rows only whatever the statistics say. The
+    head of a conversation always comes before the rest of it, so the window finds the heads among the oldest rows
+    unless those rows wait behind messages another worker is sending."""
+    win, cand, head = aliased(OB, name="win"), aliased(OB, name="cand"), aliased(OB, name="head")
     now = bindparam("b_now", type_=OB.c.next_attempt_at.type)
-    ready = or_(
-        and_(cand.c.status == PENDING, cand.c.next_attempt_at <= now),
-        and_(cand.c.status == SENDING, cand.c.lease_until < now),
-    )
-    cond = [waiting(cand), ready, cand.c.id == first.scalar_subquery()]
+    cond = [waiting(win), _ready(win, now)]
     if by_channel:
-        cond.append(cand.c.channel.in_(bindparam("b_channels", expanding=True)))
-    picked = select(cand.c.id).where(*cond).order_by(cand.c.id).limit(bindparam("b_limit"))
+        cond.append(win.c.channel.in_(bindparam("b_channels", expanding=True)))
+    window = select(win.c.id).where(*cond).order_by(win.c.id).limit(bindparam("b_window"))
+    first = select(func.min(head.c.id)).where(head.c.ordering_key == cand.c.ordering_key, waiting(head))
+    picked = (
+        select(cand.c.id)
+        # Ready is tested again on the row locked: PostgreSQL rechecks the locked row's own conditions when another
+        # worker's claim changed it meanwhile (the window was read before), and skips it then.
+        .where(cand.c.id.in_(window.scalar_subquery()), waiting(cand), _ready(cand, now))
+        .where(cand.c.id == first.scalar_subquery())
+        .order_by(cand.c.id)
+        .limit(bindparam("b_limit"))
+    )
     # PostgreSQL skips rows another worker holds, so several workers share one queue without sending twice.
     picked = picked.with_for_update(skip_locked=True, of=cand)
     # An edit of the question carries the platform id of the question it edits, read in the same statement.
@@ -167,6 +179,8 @@ def _claim(by_channel: bool) -> Any:
     )
 
 
+WINDOW = 4  # rows looked at per row claimed: room for the conversations' later messages among the oldest
+
 _ITEM_COLUMNS = ("id", "profile", "channel", "kind", "survey_id", "target", "payload", "attempts", "created_at")
 
 
@@ -178,6 +192,7 @@ async def claim(
     A lease that ran out (its worker died) makes the message ready again.
     """
     params: dict[str, Any] = {"b_now": now, "b_lease_until": now + lease, "b_worker": worker, "b_limit": limit}
+    params["b_window"] = limit * WINDOW
     if channels is not None:
         params["b_channels"] = list(channels)
     rows = (await conn.execute(_claim(channels is not None), params)).all()
