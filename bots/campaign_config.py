@@ -29,7 +29,7 @@ from bots.durations import Duration
 from core.campaigns import FULL_SAMPLE, SEND_WINDOW, Audience, Campaign, Condition
 from core.messages import LOCALES, language
 from core.schedules import Schedule, zone
-from core.variants import Variant
+from core.variants import Variant, experiment_problems
 
 CAMPAIGN_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 ATTRIBUTE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}")
@@ -167,11 +167,9 @@ class CampaignConfig(_Strict):
     @field_validator("variants")
     @classmethod
     def _variants(cls, v: list[VariantConfig]) -> list[VariantConfig]:
-        names = [x.name for x in v]
-        if len(set(names)) != len(names):
-            raise ValueError(f"variant names must be unique: {names}")
-        if len(v) == 1:
-            raise ValueError("an experiment needs two or more variants (or none)")
+        problems = experiment_problems([x.variant() for x in v])
+        if problems:
+            raise ValueError("; ".join(problems))
         return v
 
     def campaign(self, default_timezone: str) -> Campaign:

@@ -117,3 +117,9 @@ def test_channels_must_be_the_profiles_and_names_unique() -> None:
     assert "profiles.acme.campaigns[0].channels[1]: the profile has no telegram channel configured" in found
     assert "profiles.acme.campaigns[1].name: 'q' is used by an earlier campaign" in found
     assert "profiles.acme.campaigns[1].audience.channels[0]: memory is not among the campaign's channels" in found
+
+
+def test_a_campaigns_experiment_is_checked_as_a_profiles() -> None:
+    variants = [{"name": "a", "question": {"en": "Hi {customer}, would you recommend {brand}?"}}, {"name": "b"}]
+    found = problems(config({"name": "q", "schedule": "every 7d", "channels": ["webhook"], "variants": variants}))
+    assert found == ["profiles.acme.campaigns[0].variants: a: question.en: unknown placeholder {customer}"]
