@@ -111,11 +111,19 @@ async def comments(
     return [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r._mapping.items()} for r in rows]
 
 
+def _elapsed(dialect: str) -> ColumnElement[Any]:
+    """Completion to resolution in seconds as a float: what the median sorts by (a float sorts faster than
+    PostgreSQL's numeric, and rounding afterwards keeps the order)."""
+    if dialect == "postgresql":
+        return func.date_part("epoch", S.c.resolved_at - S.c.completed_at)
+    return (func.julianday(S.c.resolved_at) - func.julianday(S.c.completed_at)) * 86400.0
+
+
 def _seconds(dialect: str) -> ColumnElement[Any]:
     """Completion to resolution in seconds, rounded to the millisecond so both backends give the same figure."""
     if dialect == "postgresql":
         return func.round(cast(func.extract("epoch", S.c.resolved_at - S.c.completed_at), Numeric), 3)
-    return func.round((func.julianday(S.c.resolved_at) - func.julianday(S.c.completed_at)) * 86400.0, 3)
+    return func.round(_elapsed(dialect), 3)
 
 
 async def followup_stats(store: Store, filters: Filters = Filters()) -> dict[str, Any]:
@@ -132,7 +140,7 @@ async def followup_stats(store: Store, filters: Filters = Filters()) -> dict[str
             middle = (
                 select(seconds)
                 .where(*done, *filters.where())
-                .order_by(seconds)
+                .order_by(_elapsed(store.dialect))
                 .limit(2 - resolved % 2)
                 .offset((resolved - 1) // 2)
             )
