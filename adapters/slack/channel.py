@@ -41,8 +41,9 @@ from core.installations import Installations
 log = logging.getLogger(__name__)
 WARM_UP_SECONDS = 5.0
 # How long a request's listener may run before the answer. Slack gives up after 3 s (and retries an event): past
-# this the request is journaled and answered, and its listener finishes afterwards.
-INLINE_SECONDS = 1.0
+# this the request is journaled and answered, and its listener finishes afterwards. Half of Slack's wait, so the
+# INSERT has the other half even on a busy database, and a busy process does not start journaling most requests.
+INLINE_SECONDS = 1.5
 SHAPE_ERRORS = (AttributeError, LookupError, TypeError)
 MISSHAPEN = "malformed Slack request: not the shape of a Slack payload"
 # What bolt reads from the headers (the body's format), plus what tells a retry and its signature apart later.
