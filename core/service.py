@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from core.ask_checks import contacts_when_due, due_to_ask, erase_pending
 from core.contacts import zone_hint
 from core.escalation import escalate, log_escalations
 from core.last_inbound import last_message_hint
@@ -28,7 +29,7 @@ from core.store import surveys as q
 from core.store import themes as stored_themes
 from core.store.steps import save_step
 from core.suppression import SuppressionKeys, anonymised, anonymous_marker
-from core.survey import OPEN_STATES, SkipReason, State, Survey, opts_out, start, step
+from core.survey import OPEN_STATES, SkipReason, State, Survey, opts_out, skip_when_due, start, step
 from core.transitions import Transition
 from core.types import (
     Action,
@@ -274,12 +275,24 @@ class SurveyService:
         moved: list[Transition | None] = []
         async with self.store.transaction() as conn:
             due = await q.due_surveys(conn, now, limit, list(self.profiles))
+            contacts = await contacts_when_due(conn, due_to_ask(due, now), self.suppression, now)
+            asked: set[tuple[str, str, str]] = set()  # people asked in this pass, whose contact read is stale
             for survey in due:
                 settings = self.profiles.get(survey.address.profile)
                 if settings is None:
                     continue
-                new, actions = step(survey, Tick(), settings.policy, now)
+                person = (survey.address.profile, survey.address.channel, survey.address.user_id)
+                contact = contacts.get(survey.id or 0)
+                if contact is not None and person in asked:
+                    contact = replace(contact, last_surveyed_at=now)
+                skipped = None if contact is None else skip_when_due(survey, contact, settings.policy, now)
+                if skipped is not None and skipped.skip_reason is SkipReason.SUPPRESSED:
+                    moved.append(Transition.of(survey, await erase_pending(conn, skipped, now)))
+                    continue
+                new, actions = (skipped, []) if skipped is not None else step(survey, Tick(), settings.policy, now)
                 await self._save(conn, survey, new, actions, settings, now)
+                if new.state is State.ASKED and survey.state is State.PENDING:
+                    asked.add(person)
                 moved.append(Transition.of(survey, new))
             escalated = await escalate(conn, self.profiles, now, limit)  # follow-ups past their SLA
         for transition in moved:

@@ -95,6 +95,13 @@ class Policy:
     reminder: timedelta | None = None
     variants: tuple[Variant, ...] = ()
     campaign_variants: Mapping[str, tuple[Variant, ...]] = field(default_factory=dict)
+    # campaign_expiry: how long a campaign's question stays open, by campaign name (else `expiry`): a relational
+    # question usually waits longer for its answer than one about a conversation that just closed.
+    campaign_expiry: Mapping[str, timedelta] = field(default_factory=dict)
+
+    def expiry_of(self, campaign: str | None) -> timedelta:
+        """How long a question of this campaign (None: a transactional one) stays open."""
+        return self.expiry if campaign is None else self.campaign_expiry.get(campaign, self.expiry)
 
     @property
     def sampling_period(self) -> timedelta:
@@ -151,7 +158,7 @@ class Survey:
         if self.state is State.PENDING:
             return self.due_at
         if self.state is State.ASKED and self.asked_at is not None:
-            expires = self.asked_at + policy.expiry
+            expires = self.asked_at + policy.expiry_of(self.campaign)
             return self.due_at if self.due_at is not None and self.due_at < expires else expires
         if self.state is State.SCORED and self.scored_at is not None:
             return self.scored_at + policy.comment_window
@@ -222,6 +229,19 @@ def _skip_reason(contact: ContactStatus, policy: Policy, now: datetime) -> SkipR
     return None
 
 
+def skip_when_due(survey: Survey, contact: ContactStatus, policy: Policy, now: datetime) -> Survey | None:
+    """A pending survey whose question is due, skipped instead when its contact can no longer be asked: opted out,
+    unreachable, erased, the workspace gone, or asked another survey within the throttle window since the survey
+    was created (a campaign's survey waits days in its send window; a delayed one, its delay). None: ask it.
+    `contact` is read when the question is due; a survey's own asking only ever moves last_surveyed_at later."""
+    if survey.state is not State.PENDING or survey.due_at is None or now < survey.due_at:
+        return None
+    reason = _skip_reason(replace(contact, has_open_survey_for_case=False), policy, now)
+    if reason is None:
+        return None
+    return replace(survey, state=State.SKIPPED, skip_reason=reason, due_at=None, completed_at=now)
+
+
 def step(survey: Survey, event: object, policy: Policy, now: datetime) -> Transition:
     """Apply one event; anything that does not fit the current state changes nothing."""
     if not survey.is_open:
@@ -260,7 +280,7 @@ def _tick(survey: Survey, policy: Policy, now: datetime) -> Transition:
         return _ask_when_allowed(survey, policy, now)
     if survey.state is State.ASKED:
         assert survey.asked_at is not None
-        if now >= survey.asked_at + policy.expiry:
+        if now >= survey.asked_at + policy.expiry_of(survey.campaign):
             return replace(survey, state=State.EXPIRED, completed_at=now), []
         return _remind(survey, policy, now)
     return _complete(survey, None, policy, now)
@@ -289,7 +309,8 @@ def _ask(survey: Survey, policy: Policy, now: datetime) -> Transition:
         low_label=m.text("scale_low", loc),
         high_label=m.text("scale_high", loc),
     )
-    remind = reminder_at(now, policy.reminder, policy.expiry, policy.quiet_hours, _zone(survey, policy))
+    expiry = policy.expiry_of(survey.campaign)
+    remind = reminder_at(now, policy.reminder, expiry, policy.quiet_hours, _zone(survey, policy))
     return replace(survey, state=State.ASKED, asked_at=now, due_at=remind), [action]
 
 
@@ -301,7 +322,8 @@ def _remind(survey: Survey, policy: Policy, now: datetime) -> Transition:
         return replace(survey, due_at=None), []
     allowed = allowed_at(now, policy.quiet_hours, _zone(survey, policy))
     if allowed > now:
-        return replace(survey, due_at=allowed if allowed < survey.asked_at + policy.expiry else None), []
+        expires = survey.asked_at + policy.expiry_of(survey.campaign)
+        return replace(survey, due_at=allowed if allowed < expires else None), []
     reminder = Say(policy.messages.text("reminder", survey.locale, brand=policy.brand), purpose="reminder")
     return replace(survey, reminded_at=now, due_at=None), [reminder]
 

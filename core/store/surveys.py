@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.channel import tag
 from core.store import rollups
 from core.store.inserts import insert_ignore
+from core.store.installation_tables import InstallationRow
 from core.store.privacy import suppressed_clause
 from core.store.tables import ContactRow, DeadEndpointRow, InboundKeyRow, OutboxRow, SurveyRow
 from core.survey import ANSWERABLE_STATES, OPEN_STATES, ContactStatus, Kind, Policy, SkipReason, State, Survey
@@ -26,6 +27,7 @@ C = ContactRow.__table__
 K = InboundKeyRow.__table__
 D = DeadEndpointRow.__table__
 OB = OutboxRow.__table__
+IN = InstallationRow.__table__
 
 
 # Statements on the hot path are built once with bound parameters, so SQLAlchemy compiles each only once.
@@ -352,6 +354,35 @@ async def due_surveys(conn: AsyncConnection, now: datetime, limit: int, profiles
         .with_for_update(skip_locked=True)
     )
     return [to_survey(r) for r in (await conn.execute(q)).all()]
+
+
+async def contacts_when_due(conn: AsyncConnection, survey_ids: Sequence[int]) -> dict[int, ContactStatus]:
+    """The contact of each survey as it stands now (opted out, unreachable, last asked, its workspace removed the
+    app), by survey id: one query for a tick's batch. Survey and contact share (profile, channel, user_id); a
+    survey without a contact record reads as a contact with nothing against it."""
+    if not survey_ids:
+        return {}
+    person = and_(C.c.profile == S.c.profile, C.c.channel == S.c.channel, C.c.user_id == S.c.user_id)
+    removed = exists().where(
+        IN.c.channel == S.c.channel,
+        IN.c.profile == S.c.profile,
+        IN.c.workspace == S.c.workspace,
+        IN.c.removed_at.is_not(None),
+    )
+    q = (
+        select(S.c.id, C.c.opted_out_at, C.c.unreachable_at, C.c.last_surveyed_at, removed.label("uninstalled"))
+        .select_from(S.outerjoin(C, person))
+        .where(S.c.id.in_(sorted(survey_ids)))
+    )
+    return {
+        r.id: ContactStatus(
+            opted_out=r.opted_out_at is not None,
+            unreachable=r.unreachable_at is not None,
+            last_surveyed_at=r.last_surveyed_at,
+            uninstalled=bool(r.uninstalled),
+        )
+        for r in (await conn.execute(q)).all()
+    }
 
 
 async def set_question_ref(conn: AsyncConnection, survey_id: int, ref: str) -> None:
