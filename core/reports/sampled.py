@@ -3,7 +3,9 @@ conversations". A conversation left out is a survey skipped as not_sampled, neve
 response rate (responses of surveys asked); this says how many there were.
 
 Closed conversations are the transactional surveys asked in the period and those skipped, for any reason, when
-they were created in it (as the delivery report counts skips). Relational surveys come from campaigns, whose
+they were created in it (as the delivery report counts skips), each once: a question asked and then skipped (a late
+delivery failure: outside_window, unreachable; or the conversation reopened) is in both counts when it was created
+and asked in the period, and is taken out of one. Relational surveys come from campaigns, whose
 audience is sampled when the campaign runs, so a filter on the relational kind or on a campaign has no figure."""
 
 from __future__ import annotations
@@ -11,10 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from sqlalchemy import func, select
+
 from core.reports.delivery import skipped_by_reason, total_skipped
 from core.reports.summary import Filters, summary
 from core.store import Store
-from core.survey import Kind, SkipReason
+from core.store.tables import SurveyRow
+from core.survey import Kind, SkipReason, State
+
+S = SurveyRow.__table__
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,4 +47,17 @@ async def sampled_conversations(store: Store, filters: Filters) -> Sampled | Non
     closed = replace(filters, kind=str(Kind.TRANSACTIONAL))
     asked = (await summary(store, closed)).asked
     skipped = total_skipped(await skipped_by_reason(store, closed))
-    return Sampled(asked + sum(skipped.values()), skipped.get(str(SkipReason.NOT_SAMPLED), 0))
+    twice = await asked_then_skipped(store, closed)
+    return Sampled(asked + sum(skipped.values()) - twice, skipped.get(str(SkipReason.NOT_SAMPLED), 0))
+
+
+async def asked_then_skipped(store: Store, filters: Filters) -> int:
+    """Skipped surveys counted among the asked too: asked (asked_at) and created (created_at) in the period. Few
+    rows (a skip after asking is rare), read from the surveys themselves: the rollups don't tell them apart."""
+    cond = [S.c.state == str(State.SKIPPED), S.c.asked_at.is_not(None), *filters.where()]  # asked in the period
+    if filters.since is not None:
+        cond.append(S.c.created_at >= filters.since)
+    if filters.until is not None:
+        cond.append(S.c.created_at < filters.until)
+    async with store.read() as conn:
+        return int((await conn.execute(select(func.count()).where(*cond))).scalar_one())
