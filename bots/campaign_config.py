@@ -12,6 +12,7 @@ path, e.g. `profiles.acme.campaigns[0].schedule: ...`) and turned into core.camp
         sample: 0.5
         channels: [telegram, webhook]
         send_window: 3d
+        expiry: 7d                        # how long its question stays open (default: the profile's policy.expiry)
         variants:
           - {name: short, question: {en: "How likely are you to recommend {brand}?"}}
           - {name: later, send_delay: 2h}
@@ -128,6 +129,7 @@ class CampaignConfig(_Strict):
     sample: float = Field(FULL_SAMPLE, ge=0, le=1)
     channels: list[str] = Field(min_length=1)  # preference order
     send_window: Duration = SEND_WINDOW
+    expiry: Duration | None = None  # default: the profile's policy.expiry (Policy.campaign_expiry)
     variants: list[VariantConfig] = Field(default_factory=list)
 
     @field_validator("name")
@@ -162,6 +164,13 @@ class CampaignConfig(_Strict):
     def _window(cls, v: timedelta) -> timedelta:
         if v > timedelta(days=90):
             raise ValueError("at most 90d")
+        return v
+
+    @field_validator("expiry")
+    @classmethod
+    def _expiry(cls, v: timedelta | None) -> timedelta | None:
+        if v is not None and v <= timedelta(0):
+            raise ValueError("must be longer than 0s, or every question would expire as it is sent")
         return v
 
     @field_validator("variants")
@@ -208,3 +217,8 @@ def campaign_problems(campaigns: list[CampaignConfig], channels: dict[str, Any])
 
 def to_campaigns(campaigns: list[CampaignConfig], default_timezone: str) -> tuple[Campaign, ...]:
     return tuple(c.campaign(default_timezone) for c in campaigns)
+
+
+def campaign_expiry(campaigns: list[CampaignConfig]) -> dict[str, timedelta]:
+    """Policy.campaign_expiry: the campaigns that set their own expiry, by name."""
+    return {c.name: c.expiry for c in campaigns if c.expiry is not None}

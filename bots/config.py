@@ -13,7 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 from sqlalchemy.engine import make_url
 
-from bots.campaign_config import CampaignConfig, VariantConfig, campaign_problems, to_campaigns
+from bots.campaign_config import CampaignConfig, VariantConfig, campaign_expiry, campaign_problems, to_campaigns
 from bots.channel_checks import alert_problems, token_key_problems
 from bots.channels import discover
 from bots.digest_config import DigestConfig, EmailConfig, digest_problems, email_channels
@@ -240,7 +240,11 @@ class ProfileConfig(Strict):
             **p.rules(),
         )
         campaigns = to_campaigns(self.campaigns, policy.timezone)
-        policy = replace(policy, campaign_variants={c.name: c.variants for c in campaigns if c.variants})
+        policy = replace(
+            policy,
+            campaign_variants={c.name: c.variants for c in campaigns if c.variants},
+            campaign_expiry=campaign_expiry(self.campaigns),
+        )
         return ProfileSettings(
             name=name,
             policy=policy,
