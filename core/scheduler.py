@@ -105,31 +105,57 @@ class Scheduler:
             raise ValueError(f"scheduled job names must be unique: {sorted(names)}")
         self.store, self.jobs, self.clock, self.lease = store, list(jobs), clock, lease
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._running: dict[str, asyncio.Task[dict[str, int] | None]] = {}  # the jobs running here, by name
 
     async def run(self, stop: asyncio.Event, check_every: float = CHECK_EVERY) -> None:
-        """The worker's chore: run every job whose occurrence is due, until `stop`."""
-        while not stop.is_set():
-            await self.run_due()
-            try:
-                await asyncio.wait_for(stop.wait(), check_every)
-            except TimeoutError:
-                pass
+        """The worker's chore: look at the stored schedule every `check_every` seconds and start each due job in a
+        task of its own, so a long run (a campaign over a million contacts) holds up no other job's occurrence. A
+        job still running here is not started again; at `stop` the runs under way are waited for."""
+        try:
+            while not stop.is_set():
+                self._start()
+                try:
+                    await asyncio.wait_for(stop.wait(), check_every)
+                except TimeoutError:
+                    pass
+            await asyncio.gather(*self._running.values())
+        finally:
+            running = [task for task in self._running.values() if not task.done()]
+            for task in running:  # only when this chore itself is cancelled: each run gives its turn back
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
 
     async def run_due(self) -> dict[str, dict[str, int]]:
-        """Run each due job this worker wins the turn of; what each did, by job name. A failing job is logged and
-        its turn given back (the next look retries it); the others still run."""
-        done: dict[str, dict[str, int]] = {}
+        """Run each due job this worker wins the turn of, all at once, and wait for them: what each did, by job
+        name. A failing job is logged and its turn given back (the next look retries it); the others still run."""
+        started = self._start()
+        results = await asyncio.gather(*started.values())
+        return {name: counts for name, counts in zip(started, results, strict=True) if counts is not None}
+
+    def _start(self) -> dict[str, asyncio.Task[dict[str, int] | None]]:
+        """A task for each job not already running here (each holds its own chore row and lease)."""
+        started: dict[str, asyncio.Task[dict[str, int] | None]] = {}
         for job in self.jobs:
-            try:
-                counts = await self.run_job(job)
-            except LeaseLost:
-                log.warning("scheduled job %s: the lease ran out and another worker took over", job.name)
-            except Exception:
-                log.exception("scheduled job %s failed", job.name)
-            else:
-                if counts is not None:
-                    done[job.name] = counts
-        return done
+            if job.name in self._running:
+                continue
+            task = asyncio.create_task(self._run_logged(job), name=f"scheduled job {job.name}")
+            task.add_done_callback(self._forget)
+            self._running[job.name] = started[job.name] = task
+        return started
+
+    def _forget(self, task: asyncio.Task[dict[str, int] | None]) -> None:
+        for name, running in list(self._running.items()):
+            if running is task:
+                del self._running[name]
+
+    async def _run_logged(self, job: ScheduledJob) -> dict[str, int] | None:
+        try:
+            return await self.run_job(job)
+        except LeaseLost:
+            log.warning("scheduled job %s: the lease ran out and another worker took over", job.name)
+        except Exception:
+            log.exception("scheduled job %s failed", job.name)
+        return None
 
     async def run_job(self, job: ScheduledJob, *, force: bool = False) -> dict[str, int] | None:
         """Run `job` if its occurrence is due (or `force`) and nobody holds it: what it did, else None."""

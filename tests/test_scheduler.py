@@ -231,3 +231,62 @@ def test_a_daily_cron_in_madrid_keeps_its_wall_clock_over_both_changes() -> None
     first = autumn.next_after(datetime(2026, 10, 24, 12, 0, tzinfo=UTC), MADRID)
     second = autumn.next_after(first, MADRID)
     assert second - first >= timedelta(hours=24)  # 02:30 happens twice on 25 October; cron runs it once
+
+
+async def settled(condition: Any, message: str) -> None:
+    """Wait (a bounded number of event-loop turns, not a time) until `condition()` holds."""
+    for _ in range(2000):
+        if await condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(message)
+
+
+async def test_a_slow_job_does_not_hold_up_another_jobs_occurrence(store: Store) -> None:
+    """A campaign that takes long (held here until released) while a digest falls due twice: the worker's chore
+    runs both digest occurrences meanwhile; the campaign then finishes its own occurrence."""
+    clock = FakeClock(START)
+    campaign = Recorder("0 9 * * MON", name="campaign:acme:quarterly")
+    digest = Recorder("0 * * * *", tz=ZoneInfo("UTC"), name="digest:acme")
+    campaign.hold = asyncio.Event()
+    scheduler = Scheduler(store, [campaign, digest], clock)
+    await scheduler.run_due()  # registered: the campaign due at 08:00 UTC, the digest every hour
+    clock.advance(hours=1, minutes=1)
+    stop = asyncio.Event()
+    chore = asyncio.create_task(scheduler.run(stop, check_every=0.01))
+    try:
+
+        async def digest_ran(times: int) -> bool:
+            return len(digest.served) == times and (await stored(store, digest.name))["last_counts"] == {"done": 3}
+
+        await settled(lambda: digest_ran(1), "the digest waited for the campaign")
+        assert len(campaign.served) == 1 and (await stored(store, campaign.name))["last_counts"] == {}
+        clock.advance(hours=1)
+        await settled(lambda: digest_ran(2), "the digest's next occurrence waited for the campaign")
+        assert [at for at, _ in digest.served] == [START + timedelta(hours=1), START + timedelta(hours=2)]
+        assert len(campaign.served) == 1  # still the one run: a job running here is not started again
+        campaign.hold.set()
+
+        async def campaign_ran() -> bool:
+            return (await stored(store, campaign.name))["last_counts"] == {"done": 3}
+
+        await settled(campaign_ran, "the campaign never finished")
+    finally:
+        campaign.hold.set()
+        stop.set()
+        await chore
+    assert [at for at, _ in campaign.served] == [datetime(2026, 3, 2, 8, 0, tzinfo=UTC)]
+
+
+async def test_one_failing_job_does_not_stop_the_others_running_at_once(store: Store) -> None:
+    class Failing(Recorder):
+        async def run(self, turn: Turn) -> dict[str, int]:
+            raise RuntimeError("the campaign's database went away")
+
+    clock = FakeClock(START)
+    failing, job = Failing(name="campaign:acme:broken"), Recorder()
+    scheduler = Scheduler(store, [failing, job], clock)
+    await scheduler.run_due()
+    clock.advance(hours=1)
+    assert await scheduler.run_due() == {job.name: {"done": 3}}
+    assert utc((await stored(store, failing.name))["due_at"]) == datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # retried
