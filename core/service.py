@@ -193,7 +193,8 @@ class SurveyService:
             locale=event.locale,
             name=event.customer_name,
             last_surveyed_at=now if survey.state is State.ASKED else None,
-            conversation_id=a.conversation_id,  # where a campaign reaches them (core/contacts)
+            # Not the conversation: it may be a shared support channel, and a campaign must reach the person
+            # privately (their user id, or the conversation an operator set on the contact).
             workspace=a.workspace,
             updated_at=now,
         )

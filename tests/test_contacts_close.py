@@ -32,20 +32,24 @@ def close_body(user: str, conversation: str, **extra: object) -> dict[str, objec
     return {"profile": "acme", "channel": "memory", "conversation_id": conversation, "user_id": user, **extra}
 
 
-async def test_a_close_records_where_the_customer_is_reached_and_their_zone(client: TestClient, store: Store) -> None:
+async def test_a_close_records_the_zone_but_never_a_shared_conversation_as_the_reach(
+    client: TestClient, store: Store
+) -> None:
+    """The closed conversation may be a shared support channel: a campaign must not ask there, so the contact's
+    reach stays what the operator set (or the user id)."""
     resp = await client.post(
         CLOSE, json=close_body("u-1", "chat-1", timezone="America/Mexico_City"), headers=bearer(ACME)
     )
     assert resp.status == 200, await resp.text()
     contact = await contact_batches.read(store, "acme", "memory", "u-1")
     assert contact is not None
-    assert (contact.conversation_id, contact.timezone) == ("chat-1", "America/Mexico_City")
+    assert (contact.conversation_id, contact.timezone) == (None, "America/Mexico_City")
     assert contact.updated_at is not None and contact.last_surveyed_at is not None
 
     resp = await client.post(CLOSE, json=close_body("u-1", "chat-2", timezone="Asia/Kolkata"), headers=bearer(ACME))
     assert resp.status == 200, await resp.text()
     contact = await contact_batches.read(store, "acme", "memory", "u-1")
-    assert contact is not None and (contact.conversation_id, contact.timezone) == ("chat-2", "America/Mexico_City")
+    assert contact is not None and (contact.conversation_id, contact.timezone) == (None, "America/Mexico_City")
 
 
 async def test_an_operator_set_zone_wins_over_the_close(client: TestClient, store: Store) -> None:
@@ -56,7 +60,7 @@ async def test_an_operator_set_zone_wins_over_the_close(client: TestClient, stor
     resp = await client.post(CLOSE, json=close_body("u-2", "chat-3", timezone="Asia/Tokyo"), headers=bearer(ACME))
     assert resp.status == 200, await resp.text()
     contact = await contact_batches.read(store, "acme", "memory", "u-2")
-    assert contact is not None and (contact.timezone, contact.conversation_id) == ("Europe/Madrid", "chat-3")
+    assert contact is not None and (contact.timezone, contact.conversation_id) == ("Europe/Madrid", None)
 
 
 async def test_a_close_without_a_zone_leaves_the_contacts_alone(client: TestClient, store: Store) -> None:
@@ -83,7 +87,7 @@ async def test_a_platform_hint_that_is_no_zone_is_not_stored(client: TestClient,
     await service.handle(ConversationClosed(Address("memory", "acme", "chat-7", "u-6"), timezone="Africa/Lagos"))
     quiet = await contact_batches.read(store, "acme", "memory", "u-5")
     hinted = await contact_batches.read(store, "acme", "memory", "u-6")
-    assert quiet is not None and quiet.timezone is None and quiet.conversation_id == "chat-6"
+    assert quiet is not None and quiet.timezone is None and quiet.conversation_id is None
     assert hinted is not None and hinted.timezone == "Africa/Lagos"
 
 
@@ -92,5 +96,5 @@ async def test_slack_hands_over_the_time_zone_users_info_already_gave(slack: Tes
     assert (await post_json(slack, reaction()))[0] == 200
     await deliver(slack)
     contact = await contact_batches.read(slack.runtime.store, "desk", "slack", CUSTOMER)  # type: ignore[attr-defined]
-    assert contact is not None and (contact.timezone, contact.conversation_id) == ("America/Los_Angeles", CHAN)
+    assert contact is not None and (contact.timezone, contact.conversation_id) == ("America/Los_Angeles", None)
     assert [c.params["user"] for c in fake.of("users.info")].count(CUSTOMER) == 1  # no call of its own
