@@ -20,13 +20,15 @@ from core.service import SurveyService
 from core.store import Store
 from core.store import privacy as privacy_q
 from core.store import surveys as q
-from core.store.tables import SurveyRow
+from core.store.tables import OutboxRow, SurveyRow
 from core.suppression import SuppressionKeys, digest
 from core.survey import Policy
 from core.types import Address, ConversationClosed, OptOut
 from tests.conftest import FakeClock
+from tests.test_rollups_agree import agree
 
 S = SurveyRow.__table__
+OB = OutboxRow.__table__
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 WINDOW = timedelta(days=2)
 
@@ -87,6 +89,7 @@ async def test_pending_relational_surveys_are_checked_when_due(store: Store) -> 
     assert all(r.next_check_at is None and r.completed_at is not None for r in relational.values() if r.skip_reason)
     skips = await skipped_by_reason(store, Filters(kind="relational"))
     assert skips == {"webhook": {"opted_out": 1, "throttled": 1, "suppressed": 1, "unreachable": 1}}
+    await agree(store, "skipped when due")  # the report rollups followed every skip
 
 
 async def test_a_survey_asked_in_the_same_pass_throttles_the_next(store: Store) -> None:
@@ -105,6 +108,7 @@ async def test_a_survey_asked_in_the_same_pass_throttles_the_next(store: Store) 
     by_kind = {r.kind: (r.state, r.skip_reason) for r in rows}
     asked = [kind for kind, (state, _) in by_kind.items() if state == "asked"]
     assert len(asked) == 1 and sorted(by_kind.values()) == [("asked", None), ("skipped", "throttled")]
+    await agree(store, "throttled in the same pass")
 
 
 async def test_a_survey_is_not_throttled_by_its_own_ask_or_by_an_ask_before_it_was_due(store: Store) -> None:
@@ -124,3 +128,19 @@ async def test_a_survey_is_not_throttled_by_its_own_ask_or_by_an_ask_before_it_w
     assert await service.tick() == 1
     [row] = await surveys(store)
     assert (row.state, row.skip_reason) == ("expired", None)
+
+
+async def test_a_delayed_transactional_survey_is_checked_when_due(store: Store) -> None:
+    clock = FakeClock(NOW)
+    service = SurveyService(store, {"acme": settings(send_delay=timedelta(minutes=30))}, clock)
+    closed = await service.handle(ConversationClosed(address("cy", "support-4")))
+    assert closed.survey is not None and closed.survey.state == "pending"
+    clock.advance(minutes=10)
+    assert (await service.handle(OptOut(address("cy", "support-5")))).status == "ok"  # in another conversation
+    clock.advance(minutes=20)
+    assert await service.tick() == 1
+    [row] = await surveys(store)
+    assert (row.kind, row.state, row.skip_reason, row.asked_at) == ("transactional", "skipped", "opted_out", None)
+    async with store.read() as conn:  # nothing was queued for the customer
+        assert (await conn.execute(select(OB.c.id).where(OB.c.survey_id == row.id))).first() is None
+    assert await skipped_by_reason(store, Filters(kind="transactional")) == {"webhook": {"opted_out": 1}}
