@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import insert
 
 from core.reports import DIMENSIONS, Filters, breakdown, summary
-from core.reports.analytics import compare, dimension_values, distribution, followup_stats, trend
+from core.reports.analytics import compare, dimension_options, dimension_values, distribution, followup_stats, trend
 from core.reports.delivery import ChannelDelivery, delivery_by_channel, skipped_by_reason
 from core.reports.overview import report_parts
 from core.reports.summary import Summary
@@ -263,6 +263,7 @@ async def test_every_report_equals_the_direct_aggregate(store: Store, world) -> 
             assert await breakdown(store, dim, f) == want, (f, dim)
             assert await dimension_values(store, dim, f) == expected_values(rows, dim, f), (f, dim)
         assert await dimension_values(store, "agent", f, limit=1) == expected_values(rows, "agent", f)[:1]
+        assert await dimension_options(store, DIMENSIONS, f) == {d: expected_values(rows, d, f) for d in DIMENSIONS}
         for bucket in ("day", "week", "month"):
             assert await trend(store, f, bucket) == expected_trend(rows, f, bucket), (f, bucket)
             assert await theme_trend(store, f, bucket) == expected_theme_trend(rows, themes, f, bucket), (f, bucket)

@@ -20,7 +20,7 @@ from bots.throttle import THROTTLE, client_address
 from core import followup
 from core.redaction import Redactions
 from core.reports import DIMENSIONS, Filters, breakdown, summary
-from core.reports.analytics import comments, compare, dimension_values, distribution, followup_stats, trend
+from core.reports.analytics import comments, compare, dimension_options, distribution, followup_stats, trend
 from core.reports.delivery import channel_rows, skipped_by_reason, total_skipped
 from core.reports.programme import benchmark_of, benchmarks, one_profile, profile_variants, programme
 from core.reports.responses import ResponseQuery, export_csv
@@ -115,7 +115,7 @@ def dashboard_routes(runtime: Any) -> list[web.RouteDef]:
         scope = Filters(profiles=f.profiles)
         body: dict[str, Any] = {
             "profiles": who.visible(list(config.profiles)),
-            "options": {dim: await dimension_values(store, dim, scope) for dim in DIMENSIONS if dim != "profile"},
+            "options": await dimension_options(store, [dim for dim in DIMENSIONS if dim != "profile"], scope),
             "summary": total.as_dict(minimum),
             "distribution": await distribution(store, f),
             "trend": [{"period": p, **s.as_dict(minimum)} for p, s in await trend(store, f, bucket)],

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
@@ -150,14 +151,28 @@ async def followup_stats(store: Store, filters: Filters = Filters()) -> dict[str
 
 
 async def dimension_values(store: Store, dimension: str, filters: Filters = Filters(), limit: int = 200) -> list[str]:
-    """The values a dimension takes (for filter pickers), most frequent first: surveys asked from the rollups, and
-    with no period the never-asked ones as well."""
-    if dimension not in DIMENSIONS:
-        raise ValueError(f"unknown dimension {dimension!r}; choose one of {', '.join(DIMENSIONS)}")
+    """The values a dimension takes (for filter pickers), most frequent first."""
+    return (await dimension_options(store, (dimension,), filters, limit))[dimension]
+
+
+async def dimension_options(
+    store: Store, dimensions: Sequence[str], filters: Filters = Filters(), limit: int = 200
+) -> dict[str, list[str]]:
+    """dimension_values for several dimensions in one read: surveys asked from the rollups, grouped by every
+    dimension asked for at once, and with no period the never-asked ones as well (one pass over them)."""
+    for dimension in dimensions:
+        if dimension not in DIMENSIONS:
+            raise ValueError(f"unknown dimension {dimension!r}; choose one of {', '.join(DIMENSIONS)}")
     async with store.read() as conn:
-        counts = {key: c["asked"] for key, c in (await day_counts(conn, filters, (), by=(dimension,))).items()}
+        groups = {key: c["asked"] for key, c in (await day_counts(conn, filters, (), by=dimensions)).items()}
         if filters.since is None and filters.until is None:
-            for key, n in (await unasked_counts(conn, filters, (dimension,))).items():
-                counts[key] = counts.get(key, 0) + n
-    ranked = sorted(((n, str(key[0])) for key, n in counts.items() if key[0] is not None), key=lambda t: (-t[0], t[1]))
-    return [value for _, value in ranked[:limit]]
+            for key, n in (await unasked_counts(conn, filters, dimensions)).items():
+                groups[key] = groups.get(key, 0) + n
+    out: dict[str, list[str]] = {}
+    for i, dimension in enumerate(dimensions):
+        counts: dict[str, int] = {}
+        for key, n in groups.items():
+            if key[i] is not None:
+                counts[str(key[i])] = counts.get(str(key[i]), 0) + n
+        out[dimension] = sorted(counts, key=lambda v: (-counts[v], v))[:limit]
+    return out
