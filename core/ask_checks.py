@@ -28,14 +28,14 @@ async def contacts_when_due(
     """Each survey's contact as it stands now, by survey id. Only the survey's own contact is read: a campaign's
     person may have several (one external_id across channels), but the campaign asked this one, and the others'
     opt-outs and throttles were weighed when it chose it; an opt-out is given on the channel that was asked."""
-    if not surveys:
+    stored = {s.id: s.address for s in surveys if s.id is not None}
+    if not stored:
         return {}
-    found = await q.contacts_when_due(conn, [s.id for s in surveys if s.id is not None])
+    found = await q.contacts_when_due(conn, list(stored))
     by_hash: dict[str, int] = {}
-    for s in surveys:
-        a = s.address
+    for survey_id, a in stored.items():
         for h in await suppression.lookup(conn, a.profile, a.channel, a.user_id, now):
-            by_hash[h] = s.id  # type: ignore[assignment]
+            by_hash[h] = survey_id
     listed = {by_hash[h] for h in await privacy_q.suppressed_hashes(conn, by_hash)}
     return {i: replace(c, suppressed=True) if i in listed else c for i, c in found.items()}
 
