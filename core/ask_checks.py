@@ -26,8 +26,9 @@ async def contacts_when_due(
     conn: Any, surveys: Sequence[Survey], suppression: SuppressionKeys, now: datetime
 ) -> dict[int, ContactStatus]:
     """Each survey's contact as it stands now, by survey id. Only the survey's own contact is read: a campaign's
-    person may have several (one external_id across channels), but the campaign asked this one, and the others'
-    opt-outs and throttles were weighed when it chose it; an opt-out is given on the channel that was asked."""
+    person may have several contacts (one external_id across channels), whose opt-outs and last asks the campaign
+    weighed when it chose this one; what happens on the others later is not seen here, and need not be, as the
+    question goes to this contact and an opt-out or an ask elsewhere is a decision about that channel."""
     stored = {s.id: s.address for s in surveys if s.id is not None}
     if not stored:
         return {}
