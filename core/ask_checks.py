@@ -27,8 +27,9 @@ async def contacts_when_due(
 ) -> dict[int, ContactStatus]:
     """Each survey's contact as it stands now, by survey id. Only the survey's own contact is read: a campaign's
     person may have several contacts (one external_id across channels), whose opt-outs and last asks the campaign
-    weighed when it chose this one; what happens on the others later is not seen here, and need not be, as the
-    question goes to this contact and an opt-out or an ask elsewhere is a decision about that channel."""
+    weighed when it chose this one. What happens on the others later is not seen here, and that is enough: outside
+    the campaign's choice, opt-out, reachability and the throttle are kept per contact, as for every closed
+    conversation (core/service.py)."""
     stored = {s.id: s.address for s in surveys if s.id is not None}
     if not stored:
         return {}
