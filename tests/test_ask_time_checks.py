@@ -17,7 +17,7 @@ from core.reports.delivery import skipped_by_reason
 from core.scheduler import Scheduler
 from core.schedules import Schedule
 from core.service import SurveyService
-from core.store import Store
+from core.store import Store, installations
 from core.store import privacy as privacy_q
 from core.store import surveys as q
 from core.store.tables import OutboxRow, SurveyRow
@@ -144,3 +144,19 @@ async def test_a_delayed_transactional_survey_is_checked_when_due(store: Store) 
     async with store.read() as conn:  # nothing was queued for the customer
         assert (await conn.execute(select(OB.c.id).where(OB.c.survey_id == row.id))).first() is None
     assert await skipped_by_reason(store, Filters(kind="transactional")) == {"webhook": {"opted_out": 1}}
+
+
+async def test_a_campaign_survey_in_a_workspace_that_removed_the_app_is_skipped_when_due(store: Store) -> None:
+    """The campaign reaches the contact in the workspace it was last seen in; the app was removed there meanwhile."""
+    clock = FakeClock(NOW)
+    profile = settings()
+    service = SurveyService(store, {"acme": profile}, clock)
+    async with store.transaction() as conn:
+        await q.touch_contact(conn, address("dee"), workspace="T1")
+        await q.touch_contact(conn, address("eve"), workspace="T2")
+    await installations.remove(store, "webhook", "acme", "T1", "app_uninstalled", NOW - timedelta(days=1))
+    await campaign_run(store, profile, clock, ["dee", "eve"])
+    clock.advance(days=3)
+    assert await service.tick() == 2
+    got = {r.user_id: (r.workspace, r.state, r.skip_reason) for r in await surveys(store)}
+    assert got == {"dee": ("T1", "skipped", "uninstalled"), "eve": ("T2", "asked", None)}
