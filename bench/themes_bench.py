@@ -30,6 +30,7 @@ from core.reports import Filters
 from core.reports.analytics import comments
 from core.reports.themes import theme_figures, theme_trend
 from core.store import Store
+from core.store.rollups import rebuild
 from core.themes.matcher import ThemeMatcher, key
 
 TAXONOMY = {
@@ -126,6 +127,7 @@ async def report_part(store: Store, rows: int) -> list[tuple[str, float]]:
     async with store.transaction() as conn:
         for statement in _generate(store.dialect, rows):
             await conn.execute(text(statement))
+        await rebuild(conn)  # the rows went in past the store's write paths: derive the report rollups from them
     async with store.read() as conn:
         counted = (await conn.execute(text("SELECT count(*) FROM surveys"))).scalar_one()
         mentions = (await conn.execute(text("SELECT count(*) FROM response_themes"))).scalar_one()
