@@ -144,6 +144,9 @@ class Survey:
     variant: str | None = None
     timezone: str | None = None
     reminded_at: datetime | None = None
+    # The stored row's delivery status, question ref and follow-up times as read (None: not read from a row), which
+    # the report rollups' counters depend on; writes of a Survey never change them.
+    row_extras: dict[str, Any] | None = field(default=None, compare=False)
 
     @property
     def category(self) -> str | None:

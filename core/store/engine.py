@@ -67,12 +67,14 @@ class Store:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """One atomic unit: state change, dedup key and outbox rows commit together or not at all."""
+        """One atomic unit: state change, dedup key and outbox rows commit together or not at all. Work may leave
+        hooks in `conn.info[BEFORE_COMMIT]` (name → async fn(conn)): they run once the unit succeeded, just before
+        the commit (the report rollups write their summed changes there)."""
         if self._write_lock is None:
-            async with self.engine.begin() as conn:
+            async with self.engine.begin() as conn, _before_commit(conn):
                 yield conn
             return
-        async with self._write_lock, self.engine.begin() as conn:
+        async with self._write_lock, self.engine.begin() as conn, _before_commit(conn):
             yield conn
 
     async def run_atomic(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
@@ -187,6 +189,21 @@ class Store:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+BEFORE_COMMIT = "npsbot.before_commit"
+
+
+@asynccontextmanager
+async def _before_commit(conn: AsyncConnection) -> AsyncIterator[None]:
+    hooks: dict[str, Callable[[AsyncConnection], Awaitable[None]]] = {}
+    conn.info[BEFORE_COMMIT] = hooks
+    try:
+        yield
+        for hook in list(hooks.values()):
+            await hook(conn)
+    finally:
+        conn.info.pop(BEFORE_COMMIT, None)
 
 
 def _settle(future: asyncio.Future[Any], result: Any = None, *, error: BaseException | None = None) -> None:

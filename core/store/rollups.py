@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from datetime import date
 from functools import cache
 from typing import Any
 
@@ -34,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from core import rollups as r
-from core.store.engine import Store
+from core.store.engine import BEFORE_COMMIT, Store
 from core.store.inserts import dialect_insert
 from core.store.rollup_tables import ReportDayRow, ReportSkipRow, ReportThemeDayRow
 from core.store.tables import SurveyRow
@@ -43,6 +44,7 @@ from core.survey import State, Survey
 
 S = SurveyRow.__table__
 T = ResponseThemeRow.__table__
+EXTRAS = r.EXTRAS
 DAYS, SKIPS, THEMES = ReportDayRow.__table__, ReportSkipRow.__table__, ReportThemeDayRow.__table__
 TABLES = {"report_days": DAYS, "report_skips": SKIPS, "report_theme_days": THEMES}
 ORDER = tuple(TABLES)  # every transaction touches the rollups in this order
@@ -131,14 +133,67 @@ def _upsert(dialect: str, table: str, source: Any) -> Any:
     )
 
 
+# ---- a transaction's changes, written at its commit
+
+
+class Pending:
+    """The rollup changes of one transaction, summed by key and written just before it commits (Store.transaction
+    runs its before-commit hooks): one multi-row upsert per table in key order. Rows are locked only for the commit,
+    always in the same order, so concurrent transactions — group commits of many replies — neither deadlock on the
+    shared rows nor queue behind each other's whole transaction."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[r.Key, dict[str, int]]] = {t: {} for t in ORDER}
+
+    def add(self, table: str, key: r.Key, counts: Mapping[str, Any]) -> None:
+        if isinstance(key[0], str):  # SQLite's date() reads back as text
+            key = (date.fromisoformat(key[0]), *key[1:])
+        row = self.rows[table].setdefault(key, dict.fromkeys(COUNTERS[table], 0))
+        for c, v in counts.items():
+            row[c] += int(v or 0)
+
+    async def __call__(self, conn: AsyncConnection) -> None:
+        for table in ORDER:
+            rows = [(k, v) for k, v in sorted(self.rows[table].items(), key=_order) if any(v.values())]
+            if rows:
+                names = [*KEYS[table], *COUNTERS[table]]
+                params = [{f"k_{n}": x for n, x in zip(names, (*k, *(v[c] for c in COUNTERS[table])), strict=True)}
+                          for k, v in rows]  # fmt: skip
+                await conn.execute(_add_values(conn.dialect.name, table), params)
+            self.rows[table].clear()
+
+
+def _order(item: tuple[r.Key, Any]) -> tuple[str, ...]:
+    return tuple("" if x is None else str(x) for x in item[0])
+
+
+def _pending(conn: AsyncConnection) -> Pending | None:
+    """The transaction's collector, registered as a before-commit hook; None outside Store.transaction (the change
+    is then written at once)."""
+    hooks = conn.info.get(BEFORE_COMMIT)
+    if hooks is None:
+        return None
+    found = hooks.get("rollups")
+    if found is None:
+        found = hooks["rollups"] = Pending()
+    return found
+
+
 # ---- many rows: subtract before, add back after
 
 
 async def recount(conn: AsyncConnection, where: Sequence[Any], tables: Sequence[str], sign: int) -> None:
     """Add (sign 1) or subtract (-1) the contributions of the surveys `where` selects, one grouped statement per
-    table."""
+    table: read now and added to the transaction's pending changes, or upserted at once outside one."""
+    pending = _pending(conn)
     for table in (t for t in ORDER if t in tables):
-        await conn.execute(_upsert(conn.dialect.name, table, _grouped(conn.dialect.name, table, where, sign)))
+        grouped = _grouped(conn.dialect.name, table, where, sign)
+        if pending is None:
+            await conn.execute(_upsert(conn.dialect.name, table, grouped))
+            continue
+        width = len(KEYS[table])
+        for row in (await conn.execute(grouped)).all():
+            pending.add(table, tuple(row[:width]), dict(zip(COUNTERS[table], row[width:], strict=True)))
 
 
 def _locking(themes: bool, where: Sequence[Any]) -> Any:
@@ -208,7 +263,9 @@ def _days_change(dialect: str, sides: tuple[str, ...], same_key: bool, prefix: s
         if len(parts) > 1:
             sub = source.subquery()
             source = select(*sub.c).where(true()).order_by(*(sub.c[i] for i in range(len(KEYS["report_days"]))))
-    return _upsert(dialect, "report_days", source)
+    stmt = _upsert(dialect, "report_days", source)
+    _SOURCES[id(stmt)] = source
+    return stmt
 
 
 @cache
@@ -217,7 +274,15 @@ def _add_values(dialect: str, table: str, prefix: str = "k") -> Any:
     t = TABLES[table]
     columns = [*KEYS[table], *COUNTERS[table]]
     values = select(*(bindparam(f"{prefix}_{c}", type_=t.c[c].type).label(c) for c in columns)).where(true())
-    return _upsert(dialect, table, values)
+    stmt = _upsert(dialect, table, values)
+    _VALUES[id(stmt)] = (table, prefix)
+    return stmt
+
+
+# The statements plan() hands out, by id: a change computed in SQL (its SELECT) or one of known values (its table
+# and parameter prefix), so a transaction that collects its changes can read the one and take the other as is.
+_SOURCES: dict[int, Any] = {}
+_VALUES: dict[int, tuple[str, str]] = {}
 
 
 Planned = tuple[Any, dict[str, Any]]
@@ -263,14 +328,39 @@ def _days_plan(
 
 
 async def apply(conn: AsyncConnection, old: Survey | None, new: Survey) -> None:
-    """Bring the rollups from `old` (None: a new row) to `new`, in the caller's transaction, after the write."""
+    """Bring the rollups from `old` (None: a new row) to `new`, in the caller's transaction, after the write.
+    Inside Store.transaction the change is computed now (a read, no lock) and written with the others at commit."""
+    pending = _pending(conn)
+    if pending is not None and old is not None and old.row_extras is not None:
+        # The row was read in this transaction (locked where it matters): its extras are known, so the change is
+        # worked out here without a statement.
+        extras = old.row_extras
+        change = r.delta(r.facts(old, extras), r.facts(new, extras))
+        for table in ("report_days", "report_skips"):
+            for key, counts in change.get(table, {}).items():
+                pending.add(table, key, counts)
+        return
     for stmt, params in plan(conn.dialect.name, old, new):
-        await conn.execute(stmt, params)
+        if pending is None:
+            await conn.execute(stmt, params)
+        elif id(stmt) in _VALUES:
+            table, p = _VALUES[id(stmt)]
+            key = tuple(params[f"{p}_{k}"] for k in KEYS[table])
+            pending.add(table, key, {c: params[f"{p}_{c}"] for c in COUNTERS[table]})
+        else:
+            width = len(KEYS["report_days"])
+            for row in (await conn.execute(_SOURCES[id(stmt)], params)).all():
+                pending.add("report_days", tuple(row[:width]), dict(zip(r.DAY_COUNTERS, row[width:], strict=True)))
 
 
 async def add_themes(conn: AsyncConnection, survey: Survey, themes: Sequence[str]) -> None:
     """Theme rows were just stored for a response: report_theme_days += one per theme, by its score."""
     rows = r.theme_keys(r.facts(survey), themes)
+    pending = _pending(conn)
+    if pending is not None:
+        for key, counter in rows:
+            pending.add("report_theme_days", tuple(key), {s: int(s == counter) for s in r.SCORES})
+        return
     stmt = _add_values(conn.dialect.name, "report_theme_days", "t")
     for key, counter in rows:
         params = {f"t_{c}": v for c, v in zip(KEYS["report_theme_days"], key, strict=True)}

@@ -21,10 +21,9 @@ async def save_step(
     conn: AsyncConnection, old: Survey, new: Survey, policy: Policy, messages: list[ob.NewMessage], now: datetime
 ) -> None:
     """On PostgreSQL the UPDATE and the INSERT travel as one statement (the update as a data-modifying WITH,
-    which PostgreSQL runs whether or not the INSERT reads it): one round trip less for every reply. The report
-    rollups' change rides along the same way (core/store/rollups.py: it reads the survey's extras, which the UPDATE
-    does not change, from the same snapshot). Elsewhere, or when only one of the two has work, they are separate
-    statements."""
+    which PostgreSQL runs whether or not the INSERT reads it): one round trip less for every reply. Elsewhere, or
+    when only one of the two has work, they are separate statements. The report rollups' change is read after it
+    and written with the transaction's others at commit (core/store/rollups.py)."""
     changed = new != old
     if not (changed and messages and conn.dialect.name == "postgresql"):
         if changed:
@@ -36,17 +35,12 @@ async def save_step(
     rows = ob.rows_for(messages, now)
     for i, row in enumerate(rows):
         params |= {f"o{i}_{column}": value for column, value in row.items()}
-    planned = rollups.plan(conn.dialect.name, old, new)
-    for _, rollup_params in planned:
-        params |= rollup_params
-    stmt = _update_then_insert(tuple(sorted(values)), tuple(rows[0]), len(rows), tuple(s for s, _ in planned))
-    await conn.execute(stmt, params)
+    await conn.execute(_update_then_insert(tuple(sorted(values)), tuple(rows[0]), len(rows)), params)
+    await rollups.apply(conn, old, new)
 
 
 @cache
-def _update_then_insert(
-    columns: tuple[str, ...], outbox_columns: tuple[str, ...], rows: int, rollup_changes: tuple[Any, ...] = ()
-) -> Any:
+def _update_then_insert(columns: tuple[str, ...], outbox_columns: tuple[str, ...], rows: int) -> Any:
     """Each message is a single-row INSERT that selects FROM the one before it: a multi-row VALUES list is a
     statement SQLAlchemy cannot cache, and sibling WITH statements run in no set order, while the worker sends a
     conversation's messages in id order. Reading the previous row forces its insert, and its id, to come first."""
@@ -59,5 +53,4 @@ def _update_then_insert(
     for i in range(1, rows):
         previous = stmt.returning(OB.c.id).cte(f"queued{i - 1}")
         stmt = insert(OB).from_select(list(outbox_columns), select(*row(i)).select_from(previous))
-    rolled = [change.cte(f"rolled{i}") for i, change in enumerate(rollup_changes)]
-    return stmt.add_cte(changed, *rolled)
+    return stmt.add_cte(changed)

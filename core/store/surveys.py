@@ -216,6 +216,7 @@ def to_survey(row: Any) -> Survey:
         variant=row.variant,
         timezone=row.timezone,
         reminded_at=row.reminded_at,
+        row_extras={c: getattr(row, c, None) for c in rollups.EXTRAS} if hasattr(row, "claimed_at") else None,
     )
 
 
