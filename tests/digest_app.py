@@ -12,13 +12,12 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
-from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import select
 
 from bots.config import parse_config
 from bots.runtime import Runtime
-from bots.sandbox.server import LocalServer
+from bots.sandbox.bridge import FakeBridge
 from bots.sandbox.slack_api import FakeSlack
 from bots.sandbox.telegram_api import FakeTelegram
 from core.channel import send
@@ -30,20 +29,6 @@ from tests.digest_world import CURRENT, PREVIOUS, UNTIL, respond
 WHSEC = "whsec_" + "c2VjcmV0LWZvci1kaWdlc3RzLTEyMzQ="
 LEADS, CHAT, MAILBOX = "CLEADS", -100777, "leads@example.com"
 TOKEN = "123456:TEST-token_abc"
-
-
-@dataclass
-class Receiver(LocalServer):
-    """A webhook target: records each POST's body and headers."""
-
-    posts: list[tuple[bytes, dict[str, str]]] = field(default_factory=list)
-
-    def routes(self, app: web.Application) -> None:
-        app.router.add_post("/digest", self._post)
-
-    async def _post(self, request: web.Request) -> web.Response:
-        self.posts.append((await request.read(), dict(request.headers)))
-        return web.json_response({"ok": True})
 
 
 @dataclass
@@ -82,11 +67,11 @@ class World:
     runtime: Runtime
     slack: FakeSlack
     telegram: FakeTelegram
-    receiver: Receiver
+    receiver: FakeBridge
     mailbox: Mailbox
 
 
-def config(slack: FakeSlack, telegram: FakeTelegram, receiver: Receiver, smtp_port: int, **digest: Any) -> dict:
+def config(slack: FakeSlack, telegram: FakeTelegram, receiver: FakeBridge, smtp_port: int, **digest: Any) -> dict:
     targets = [
         {"channel": "slack", "destination": LEADS},
         {"channel": "telegram", "destination": str(CHAT)},
@@ -115,7 +100,7 @@ def config(slack: FakeSlack, telegram: FakeTelegram, receiver: Receiver, smtp_po
 
 @asynccontextmanager
 async def digest_world(store: Store, clock: Any, **digest: Any) -> AsyncIterator[World]:
-    slack, telegram, receiver = await FakeSlack().start(), await FakeTelegram().start(), await Receiver().start()
+    slack, telegram, receiver = await FakeSlack().start(), await FakeTelegram().start(), await FakeBridge().start()
     try:
         async with smtp_server() as (mailbox, port):
             parsed = parse_config(config(slack, telegram, receiver, port, **digest), env={})

@@ -94,7 +94,7 @@ async def test_every_target_gets_the_digest_with_its_chart(store: Store, clock) 
         sane_png(image.get_content())
 
         # Webhook: signed with the profile's webhook secret, the figures as JSON and the chart as base64.
-        [(body, headers)] = world.receiver.posts
+        [(body, headers)] = [(r.body, r.headers) for r in world.receiver.at("/digest")]
         assert check(WHSEC, body, headers)
         sent = json.loads(body)
         assert sent["type"] == "digest" and sent["profile"] == "shop" and sent["text"] == text
@@ -130,7 +130,7 @@ async def test_a_webhook_digest_to_an_unlisted_url_is_refused(store: Store, cloc
         delivery = Delivery(1, "shop", "webhook", None, "https://elsewhere.example/x", "", None, "es", 1)
         with pytest.raises(PermanentFailure, match="not a configured digest target"):
             await hook.send_digest(delivery, Digest("t", "s"))
-        assert world.receiver.posts == []
+        assert world.receiver.at("/digest") == []
 
 
 @pytest.mark.parametrize(
