@@ -54,7 +54,7 @@ THEMES = [
 async def test_the_migration_counts_existing_surveys_and_the_command_rebuilds(empty_url: str) -> None:  # noqa: F811
     store = Store(empty_url)
     try:
-        await store.migrate("0016")
+        await store.migrate("0015")
         async with store.transaction() as conn:
             for row in ROWS:  # one by one: their columns differ
                 await conn.execute(insert(S).values(row))

@@ -14,7 +14,7 @@ Three ways in, all INSERT … ON CONFLICT DO UPDATE SET c = c + excluded.c:
   (question statuses, follow-ups, skips, erasure, retention, theme rebuilds): the matching rows' contributions are
   subtracted with a grouped SELECT before the write and added back after it, so a bulk UPDATE costs two grouped
   statements per table, not a statement per row. `where` must select the same rows before and after the write.
-- `rebuild(conn)` (and migration 0017): the three tables emptied and filled again by INSERT … SELECT … GROUP BY.
+- `rebuild(conn)` (and migration 0016): the three tables emptied and filled again by INSERT … SELECT … GROUP BY.
 
 A campaign's pending surveys (no asked_at, not skipped) contribute nothing until they are asked, so bulk inserts of
 them need no rollup statement. Multi-row upserts touch their rows in key order (ORDER BY the key), and a

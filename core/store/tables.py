@@ -131,7 +131,7 @@ class OutboxRow(SQLModel, table=True):
         Index("ix_outbox_ready", "status", "next_attempt_at"),
         Index("ix_outbox_order", "ordering_key", "id"),
         Index("ix_outbox_done", "status", "created_at"),  # sent and dead messages are pruned by age
-        # Only the messages still to send (migration 0018): the claim never reads a delivered row.
+        # Only the messages still to send (migration 0017): the claim never reads a delivered row.
         Index("ix_outbox_waiting", "id", postgresql_where=text(OUTBOX_WAITING), sqlite_where=text(OUTBOX_WAITING)),
         Index(
             "ix_outbox_waiting_order",

@@ -4,8 +4,8 @@ Existing surveys are counted into them here, with the same set-based statements 
 runs, so reports read filled rollups from the first start after the upgrade. (Those statements are the current
 code's: should the rollup tables gain columns in a later revision, this one must carry its own copy instead.)
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0016
+Revises: 0015
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = "0017"
-down_revision = "0016"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
