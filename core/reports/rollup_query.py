@@ -19,7 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core.question_status import REACHED, QuestionStatus
 from core.reports.scope import Filters
-from core.store.rollup_tables import DIMENSION_COLUMNS, ReportDayRow, ReportSkipRow, ReportThemeDayRow
+from core.store.rollup_tables import ReportDayRow, ReportSkipRow, ReportThemeDayRow
 from core.store.tables import SurveyRow
 from core.store.theme_tables import ResponseThemeRow
 from core.survey import State
@@ -119,13 +119,7 @@ def split(since: datetime | None, until: datetime | None) -> Span:
 
 
 def _rollup_where(table: Any, filters: Filters, span: Span) -> list[ColumnElement[bool]]:
-    cond: list[ColumnElement[bool]] = []
-    if filters.profiles is not None:
-        cond.append(table.c.profile.in_(filters.profiles))
-    for dim in DIMENSION_COLUMNS:
-        value = getattr(filters, dim)
-        if value is not None:
-            cond.append(table.c[dim] == value)
+    cond = filters.matching(table)
     if span.first is not None:
         cond.append(table.c.day >= span.first)
     if span.end is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -31,14 +32,19 @@ class Filters:
     until: datetime | None = None
     profiles: tuple[str, ...] | None = None  # the profiles a caller may see
 
-    def where(self) -> list[ColumnElement[bool]]:
+    def matching(self, table: Any) -> list[ColumnElement[bool]]:
+        """The profile and dimension conditions on any table with the dimension columns (surveys or rollups)."""
         cond: list[ColumnElement[bool]] = []
         if self.profiles is not None:
-            cond.append(S.c.profile.in_(self.profiles))
+            cond.append(table.c.profile.in_(self.profiles))
         for dim in DIMENSIONS:
             value = getattr(self, dim)
             if value is not None:
-                cond.append(S.c[dim] == value)
+                cond.append(table.c[dim] == value)
+        return cond
+
+    def where(self) -> list[ColumnElement[bool]]:
+        cond = self.matching(S)
         if self.since is not None:
             cond.append(S.c.asked_at >= self.since)
         if self.until is not None:
