@@ -23,11 +23,11 @@ from bots.retention_config import PruningConfig, RedactionConfig, RetentionConfi
 from bots.routing_config import EVENT_NAME, RuleConfig, TargetConfig, rule_problems, subscription_problems, to_rules
 from bots.token_keys import read_keys
 from bots.worker import WorkerSettings
+from bots.zone_names import ZoneName
 from core.messages import LOCALES, MessageCatalog, language, validate_overrides
 from core.profiles import EVENT_TYPES, ProfileSettings, Subscription
 from core.quiet_hours import QuietHours
 from core.reports.summary import MIN_RESPONSES
-from core.schedules import zone
 from core.survey import Policy
 from core.themes.matcher import ThemeMatcher
 from core.themes.matcher import problems as theme_problems
@@ -73,7 +73,7 @@ class PolicyConfig(Strict):
     sample: float = Field(_POLICY.sample, ge=0, le=1)
     sample_period: Duration | None = _POLICY.sample_period  # None: the throttle window
     quiet_hours: QuietHours | None = _POLICY.quiet_hours  # written "21:00-09:00"
-    timezone: str = _POLICY.timezone
+    timezone: ZoneName = _POLICY.timezone
     reminder: Duration | None = _POLICY.reminder
     variants: tuple[VariantConfig, ...] = ()
 
@@ -95,12 +95,6 @@ class PolicyConfig(Strict):
     @classmethod
     def _quiet_hours(cls, v: Any) -> Any:
         return v if v is None or isinstance(v, QuietHours) else QuietHours.parse(v)  # ValueError with the reason
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, v: str) -> str:
-        zone(v)
-        return v
 
     @field_validator("variants")
     @classmethod

@@ -14,9 +14,10 @@ from adapters.email import EmailConfig
 from adapters.email.config import ADDRESS
 from bots.channel_checks import alert_problems
 from bots.durations import Duration
+from bots.zone_names import ZoneName
 from core.digest_settings import DIGEST_CHANNELS, DigestSettings, DigestTarget
 from core.messages import LOCALES, language
-from core.schedules import Schedule, zone
+from core.schedules import Schedule
 
 DigestChannel = Literal["slack", "telegram", "webhook", "email"]
 assert set(DigestChannel.__args__) == set(DIGEST_CHANNELS)  # type: ignore[attr-defined]
@@ -33,7 +34,7 @@ class DigestConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     schedule: str  # cron ("0 8 * * MON") or an interval ("every 7d"), read in `timezone`
-    timezone: str = "UTC"
+    timezone: ZoneName = "UTC"
     period: Duration | None = None  # default: from the previous occurrence to this one
     locale: str | None = None  # default: the profile's
     targets: list[DigestTargetConfig] = Field(min_length=1)
@@ -45,12 +46,6 @@ class DigestConfig(BaseModel):
     @classmethod
     def _schedule(cls, v: str) -> str:
         Schedule.parse(v)
-        return v
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, v: str) -> str:
-        zone(v)
         return v
 
     @field_validator("period")
