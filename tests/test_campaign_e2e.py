@@ -18,40 +18,15 @@ from bots.sandbox.bridge import FakeBridge
 from core.reports.summary import Filters, summary
 from core.store.tables import ContactRow, SurveyRow
 from tests.conftest import FakeClock
+from tests.webhook_campaign import SECRET, quarterly_config, sandbox_bridge  # noqa: F401 - the `bridge` fixture
 from tests.webhook_signing import signed
 
-SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 START = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)  # Monday 08:00 in Madrid, an hour before the campaign
 
 
 @pytest.fixture
-async def bridge():
-    b = await FakeBridge().start()
-    yield b
-    await b.close()
-
-
-@pytest.fixture
 async def client(tmp_path, bridge: FakeBridge):
-    cfg = {
-        "database_url": f"sqlite:///{tmp_path / 'campaign.db'}",
-        "profiles": {
-            "acme": {
-                "brand": "Acme",
-                "channels": {"webhook": {"secrets": [SECRET], "deliver_url": bridge.url("/deliver")}},
-                "campaigns": [
-                    {
-                        "name": "quarterly",
-                        "schedule": "0 9 * * MON",
-                        "timezone": "Europe/Madrid",
-                        "audience": {"attributes": {"plan": "pro"}},
-                        "channels": ["webhook"],
-                        "send_window": "1d",
-                    }
-                ],
-            }
-        },
-    }
+    cfg = quarterly_config(f"sqlite:///{tmp_path / 'campaign.db'}", bridge.url("/deliver"), send_window="1d")
     runtime = Runtime(parse_config(cfg, env={}), clock=FakeClock(START))
     await runtime.store.migrate()
     async with TestClient(TestServer(create_app(runtime))) as c:

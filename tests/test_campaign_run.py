@@ -20,6 +20,7 @@ from core.store import privacy as privacy_q
 from core.store.tables import SurveyRow
 from core.suppression import SuppressionKeys, digest
 from tests.conftest import FakeClock
+from tests.webhook_campaign import quarterly_config
 
 S = SurveyRow.__table__
 CONTACTS = 10_000
@@ -127,27 +128,7 @@ async def test_a_run_that_crashes_mid_way_resumes_without_asking_anyone_twice(
 
 async def test_the_cli_lists_previews_and_runs_a_campaign(store: Store) -> None:
     await fill(store, 300)
-    cfg = parse_config(
-        {
-            "database_url": store.url,
-            "profiles": {
-                PROFILE: {
-                    "brand": "Acme",
-                    "channels": {"webhook": {"secrets": ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]}},
-                    "campaigns": [
-                        {
-                            "name": "quarterly",
-                            "schedule": "0 9 * * MON",
-                            "timezone": "Europe/Madrid",
-                            "audience": {"attributes": {"plan": "pro"}},
-                            "channels": ["webhook"],
-                        }
-                    ],
-                }
-            },
-        },
-        env={},
-    )
+    cfg = parse_config(quarterly_config(store.url), env={})
     clock = FakeClock(NOW + timedelta(days=1))
 
     async def cli(action: str, name: str | None = None, force: bool = False) -> str:

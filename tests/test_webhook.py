@@ -15,6 +15,7 @@ from bots.app import create_app
 from bots.config import parse_config
 from bots.runtime import Runtime
 from bots.sandbox.bridge import FakeBridge
+from tests.webhook_campaign import sandbox_bridge  # noqa: F401 - the `bridge` fixture
 from tests.webhook_signing import check, signed
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -27,13 +28,6 @@ def test_signature_matches_the_standard_webhooks_reference_vector() -> None:
     body = b'{"test": 2432232314}'
     sig = signing.sign(SECRET, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body)
     assert sig == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
-
-
-@pytest.fixture
-async def bridge():
-    b = await FakeBridge().start()
-    yield b
-    await b.close()
 
 
 @pytest.fixture
