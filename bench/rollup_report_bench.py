@@ -24,6 +24,7 @@ from sqlalchemy.schema import CreateIndex, DropIndex
 
 from bench.databases import empty_store, generated
 from bench.report_bench import show, timed
+from bench.themes_bench import theme_rows
 from core.reports import Filters, breakdown, summary
 from core.reports.analytics import distribution, followup_stats, trend
 from core.reports.delivery import delivery_by_channel, skipped_by_reason
@@ -42,7 +43,6 @@ BULK = {
                    "SET LOCAL synchronous_commit = off"],
     "sqlite": ["PRAGMA temp_store = MEMORY", "PRAGMA cache_size = -1000000"],
 }  # fmt: skip
-THEMES = ("billing", "wait", "staff", "app", "login", "delivery")
 COLUMNS = (
     "profile, channel, conversation_id, user_id, case_id, agent, team, locale, workspace, kind, campaign, variant, "
     "state, skip_reason, score, category, comment, reasks, unparsed, extra, question_status, question_ref, "
@@ -78,14 +78,7 @@ def statements(dialect: str, rows: int) -> list[str]:
         f"FROM (SELECT i, (i * 2654435761) % 1000 AS k, ((i * 31) + (i / 7)) % 11 AS s, {asked} AS t, {later} AS u "
         f"FROM {g.source}) AS x"
     )
-    names = " UNION ALL ".join(f"SELECT {k} AS k, '{name}' AS theme" for k, name in enumerate(THEMES))
-    themes = (
-        "INSERT INTO response_themes (survey_id, theme, profile, channel, agent, team, locale, category, asked_at) "
-        "SELECT s.id, n.theme, s.profile, s.channel, s.agent, s.team, s.locale, s.category, s.asked_at "
-        f"FROM surveys AS s CROSS JOIN ({names}) AS n "
-        "WHERE s.comment IS NOT NULL AND ((s.id * 7 + n.k * 13) % 100) < 30 - 4 * n.k"
-    )
-    return [fill, themes]
+    return [fill, theme_rows()]
 
 
 async def generate(store: Store, rows: int) -> None:

@@ -86,6 +86,18 @@ def match_part(number: int = 2000) -> list[tuple[str, float]]:
     return results
 
 
+def theme_rows() -> str:
+    """The statement giving the surveys' comments their themes: each theme on a fixed share of them, fewer for each
+    later theme, spread by arithmetic on the survey id."""
+    names = " UNION ALL ".join(f"SELECT {k} AS k, '{name}' AS theme" for k, name in enumerate(THEMES))
+    return (
+        "INSERT INTO response_themes (survey_id, theme, profile, channel, agent, team, locale, category, asked_at) "
+        "SELECT s.id, n.theme, s.profile, s.channel, s.agent, s.team, s.locale, s.category, s.asked_at "
+        f"FROM surveys AS s CROSS JOIN ({names}) AS n "
+        "WHERE s.comment IS NOT NULL AND ((s.id * 7 + n.k * 13) % 100) < 30 - 4 * n.k"
+    )
+
+
 def _generate(dialect: str, rows: int) -> list[str]:
     """Statements that fill surveys with `rows` responses and response_themes with their themes, all in SQL. Values
     are spread by arithmetic on the row number (a planner may evaluate random() once per reference)."""
@@ -112,14 +124,7 @@ def _generate(dialect: str, rows: int) -> list[str]:
         "CASE WHEN a = 1 THEN t END, CASE WHEN a = 1 THEN t END "
         f"FROM (SELECT i, {answered} AS a, {score} AS s, {asked} AS t {series}) AS x"
     )
-    names = " UNION ALL ".join(f"SELECT {k} AS k, '{name}' AS theme" for k, name in enumerate(THEMES))
-    themes = (
-        "INSERT INTO response_themes (survey_id, theme, profile, channel, agent, team, locale, category, asked_at) "
-        "SELECT s.id, n.theme, s.profile, s.channel, s.agent, s.team, s.locale, s.category, s.asked_at "
-        f"FROM surveys AS s CROSS JOIN ({names}) AS n "
-        "WHERE s.comment IS NOT NULL AND ((s.id * 7 + n.k * 13) % 100) < 30 - 4 * n.k"
-    )
-    return [fill, themes, "ANALYZE"]
+    return [fill, theme_rows(), "ANALYZE"]
 
 
 async def report_part(store: Store, rows: int) -> list[tuple[str, float]]:
