@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import ClientSession, web
 from rich.console import Console
 
-from bots import demo_routing
+from bots import demo_programme, demo_routing
 from bots.app import create_app
 from bots.config import parse_config
 from bots.demo_meta import API_TOKEN, MetaDemoCustomers, meta_channels
@@ -190,6 +190,9 @@ async def run_demo(conversations: int = 42, seed: int = 7, database_url: str | N
                 "bridge": Counter(r.json.get("type") for r in bridge.at(DELIVER)),
                 "graph": Counter(f"{s.node}:{s.json.get('type', 'message')}" for s in graph.sent),
             }
+            programme = await demo_programme.run_programme(
+                stack, database_url, (telegram, slack, bridge), clock, http, partial(settle, clock=clock), rng
+            )
 
     for plan in shown(plans):
         print_transcript(console, plan, transcripts[plan.conversation])
@@ -242,6 +245,7 @@ async def run_demo(conversations: int = 42, seed: int = 7, database_url: str | N
         f"weeks' NPS {'match' if ok_story else 'DO NOT MATCH'} the customers' scores; {len(escalations)} escalation "
         f"{'as expected' if ok_sla else f'BUT {expected_escalations} EXPECTED'} for the alert the leads missed"
     )
+    ok_programme = demo_programme.print_programme(console, programme, expected)
     return {
         "summary": total,
         "expected": expected,
@@ -259,7 +263,7 @@ async def run_demo(conversations: int = 42, seed: int = 7, database_url: str | N
         "escalations": len(escalations),
         "sla": sla,
         "weekly": [(period, s.result) for period, s in weekly],
-        "ok": ok_total and ok_agents and ok_channels and ok_alerts and ok_themes and ok_story and ok_sla,
+        "ok": all((ok_total, ok_agents, ok_channels, ok_alerts, ok_themes, ok_story, ok_sla, ok_programme)),
     }
 
 
