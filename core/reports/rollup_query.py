@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.question_status import REACHED, QuestionStatus
-from core.reports.scope import Filters
+from core.reports.scope import Filters, half_open
+from core.rollups import CATEGORIES
 from core.store.rollup_tables import ReportDayRow, ReportSkipRow, ReportThemeDayRow
 from core.store.tables import SurveyRow
 from core.store.theme_tables import ResponseThemeRow
@@ -54,6 +55,7 @@ def _day_measures() -> dict[str, Measure]:
     reached = [str(s) for s in REACHED]
     failed = str(QuestionStatus.FAILED)
     done = (S.c.category == "detractor") & (S.c.state == "completed")
+    commented = S.c.comment.is_not(None) & S.c.category.is_not(None)
     return {
         "asked": Measure(("asked",), S.c.asked_at.is_not(None)),
         "promoters": Measure(_scores(9, 10), S.c.category == "promoter"),
@@ -61,7 +63,8 @@ def _day_measures() -> dict[str, Measure]:
         "detractors": Measure(_scores(0, 6), S.c.category == "detractor"),
         "responses": Measure(_scores(0, 10), answered),
         **{f"s{n}": Measure((f"s{n}",), S.c.score == n) for n in range(11)},
-        "commented": Measure(("commented",), S.c.comment.is_not(None) & S.c.category.is_not(None)),
+        "commented": Measure(("commented",), commented),
+        **{f"c_{c}": Measure((f"c_{c}",), commented & (S.c.category == c)) for c in CATEGORIES},
         "q_sent": Measure(("q_sent",), or_(status.is_not(None), S.c.question_ref.is_not(None), answered)),
         "q_reached": Measure(("q_reached",), or_(status.in_(reached), answered)),
         "q_failed": Measure(("q_failed",), status == failed),
@@ -119,12 +122,7 @@ def split(since: datetime | None, until: datetime | None) -> Span:
 
 
 def _rollup_where(table: Any, filters: Filters, span: Span) -> list[ColumnElement[bool]]:
-    cond = filters.matching(table)
-    if span.first is not None:
-        cond.append(table.c.day >= span.first)
-    if span.end is not None:
-        cond.append(table.c.day < span.end)
-    return cond
+    return [*filters.matching(table), *half_open(table.c.day, span.first, span.end)]
 
 
 def _key_value(value: Any) -> Any:

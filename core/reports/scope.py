@@ -44,9 +44,14 @@ class Filters:
         return cond
 
     def where(self) -> list[ColumnElement[bool]]:
-        cond = self.matching(S)
-        if self.since is not None:
-            cond.append(S.c.asked_at >= self.since)
-        if self.until is not None:
-            cond.append(S.c.asked_at < self.until)
-        return cond
+        return [*self.matching(S), *half_open(S.c.asked_at, self.since, self.until)]
+
+
+def half_open(column: Any, low: Any, high: Any) -> list[ColumnElement[bool]]:
+    """`low <= column < high`, an end that is None left open; the one reading of a report's date bounds."""
+    cond: list[ColumnElement[bool]] = []
+    if low is not None:
+        cond.append(column >= low)
+    if high is not None:
+        cond.append(column < high)
+    return cond
