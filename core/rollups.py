@@ -3,7 +3,8 @@
 The rules mirror the direct aggregates exactly:
 - report_days, keyed by the UTC day of asked_at and the report dimensions, for a survey that was asked: `asked`;
   `s0`..`s10` for a response by its score (summary's categories, analytics' distribution and trend); `commented`
-  for a response with a comment (themes' comments by category); the delivery report's four sums (a question sent:
+  for a response with a comment and `c_promoter`, `c_passive`, `c_detractor` by its category (the comments a
+  theme's share divides by); the delivery report's four sums (a question sent:
   a status, a platform ref or a response; reached: delivered or read, or a response; failed; reported: delivered,
   read or failed); and a completed detractor's follow-up state (open, claimed, resolved).
 - report_skips, keyed by the UTC day of created_at, the dimensions and the reason ('unknown' when none): one per
@@ -29,7 +30,9 @@ from core.survey import State, Survey
 
 DIMENSIONS = ("profile", "channel", "agent", "team", "locale", "workspace", "kind", "campaign", "variant")
 SCORES = tuple(f"s{n}" for n in range(11))
-DAY_COUNTERS = ("asked", *SCORES, "commented", "q_sent", "q_reached", "q_failed", "q_reported",
+CATEGORIES = ("promoter", "passive", "detractor")
+COMMENTED = tuple(f"c_{c}" for c in CATEGORIES)  # responses with a comment, by category
+DAY_COUNTERS = ("asked", *SCORES, "commented", *COMMENTED, "q_sent", "q_reached", "q_failed", "q_reported",
                 "fu_open", "fu_claimed", "fu_resolved")  # fmt: skip
 # Columns of a survey row that are not on core.survey.Survey: what the platform said about the question, and the
 # follow-up. Writes of a Survey never change them.
@@ -75,10 +78,12 @@ def day_counts(row: Mapping[str, Any]) -> Counts:
     answered = score is not None
     detractor = row.get("category") == "detractor" and row.get("state") == str(State.COMPLETED)
     resolved, claimed = row.get("resolved_at") is not None, row.get("claimed_at") is not None
+    commented = row.get("comment") is not None and row.get("category") is not None
     counts = {
         "asked": 1,
         **{f"s{n}": int(score == n) for n in range(11)},
-        "commented": int(row.get("comment") is not None and row.get("category") is not None),
+        "commented": int(commented),
+        **{f"c_{c}": int(commented and row.get("category") == c) for c in CATEGORIES},
         "q_sent": int(status is not None or row.get("question_ref") is not None or answered),
         "q_reached": int(status in REACHED_STATUSES or answered),
         "q_failed": int(status == FAILED),

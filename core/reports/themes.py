@@ -1,6 +1,6 @@
 """Driver impact per theme: how often each theme is mentioned, by whom, how the responses mentioning it score, and
-how much it moves the overall NPS. Mentions and totals are counted from the report rollups
-(core/reports/rollup_query.py); the comments per category a share divides by are read from the raw rows.
+how much it moves the overall NPS. Mentions, totals and the comments per category a share divides by are counted
+from the report rollups (core/reports/rollup_query.py): whole UTC days from the day rows, partial ones from raw rows.
 
 Impact on the overall NPS: with N responses of NPS `all`, of which n mention the theme, and `rest` the NPS of the
 N − n that don't, impact = all − rest = (n / N) · (NPS of the mentions − rest): how many points the overall NPS
@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from core.reports.analytics import Bucket, check_bucket
 from core.reports.rollup_query import by_period, day_counts, theme_counts
 from core.reports.summary import MIN_RESPONSES, Filters, summary
+from core.rollups import CATEGORIES
 from core.scoring import NpsResult, nps
 from core.store import Store
 from core.store.tables import SurveyRow
@@ -27,7 +28,6 @@ from core.store.theme_tables import ResponseThemeRow
 
 S = SurveyRow.__table__
 T = ResponseThemeRow.__table__
-CATEGORIES = ("promoter", "passive", "detractor")
 
 
 def _result(counts: dict[str, int]) -> NpsResult:
@@ -84,13 +84,11 @@ class ThemeFigures:
 
 
 async def _comments_by_category(store: Store, filters: Filters) -> dict[str, int]:
-    q = (
-        select(S.c.category, func.count())
-        .where(S.c.comment.is_not(None), S.c.category.is_not(None), *filters.where())
-        .group_by(S.c.category)
-    )
+    """Responses with a comment in the filters, per category that has any."""
     async with store.read() as conn:
-        return {str(c): int(n) for c, n in (await conn.execute(q)).all()}
+        got = await day_counts(conn, filters, [f"c_{c}" for c in CATEGORIES])
+    counts = got.get((), {})
+    return {c: n for c in CATEGORIES if (n := counts.get(f"c_{c}", 0))}
 
 
 async def _mentions(store: Store, filters: Filters, per_day: bool = False) -> dict[tuple[Any, ...], dict[str, int]]:

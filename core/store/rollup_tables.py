@@ -17,7 +17,8 @@ from sqlmodel import Field, SQLModel
 # The report dimensions every rollup is keyed by, in key order (core.reports.summary.DIMENSIONS).
 DIMENSION_COLUMNS = ("profile", "channel", "agent", "team", "locale", "workspace", "kind", "campaign", "variant")
 SCORE_COLUMNS = tuple(f"s{n}" for n in range(11))
-DAY_COUNTERS = ("asked", *SCORE_COLUMNS, "commented", "q_sent", "q_reached", "q_failed", "q_reported",
+DAY_COUNTERS = ("asked", *SCORE_COLUMNS, "commented", "c_promoter", "c_passive", "c_detractor",
+                "q_sent", "q_reached", "q_failed", "q_reported",
                 "fu_open", "fu_claimed", "fu_resolved")  # fmt: skip
 
 
@@ -58,8 +59,8 @@ class _Scores(_Dimensions):
 
 
 class ReportDayRow(_Scores, table=True):
-    """Per day and dimensions: questions asked, responses by score, comments, the question's delivery and the
-    detractor follow-ups by state."""
+    """Per day and dimensions: questions asked, responses by score, comments (in all and by category), the
+    question's delivery and the detractor follow-ups by state."""
 
     __tablename__ = "report_days"
     __table_args__ = (UniqueConstraint("day", *DIMENSION_COLUMNS, name="uq_report_days"),)
@@ -68,6 +69,9 @@ class ReportDayRow(_Scores, table=True):
     day: date = Field(sa_type=Date, nullable=False)
     asked: int = _counter()
     commented: int = _counter()
+    c_promoter: int = _counter()  # the comments by category (what a theme's share of comments divides by)
+    c_passive: int = _counter()
+    c_detractor: int = _counter()
     q_sent: int = _counter()
     q_reached: int = _counter()
     q_failed: int = _counter()

@@ -78,10 +78,12 @@ def day_counters(row: Mapping[str, Any]) -> dict[str, ColumnElement[int]]:
     answered = score.is_not(None)
     detractor = and_(category == "detractor", row["state"] == str(State.COMPLETED))
     resolved, claimed = row["resolved_at"].is_not(None), row["claimed_at"].is_not(None)
+    commented = and_(row["comment"].is_not(None), category.is_not(None))
     return {
         "asked": literal(1, _FLAG),
         **{f"s{n}": _flag(score == n) for n in range(11)},
-        "commented": _flag(and_(row["comment"].is_not(None), category.is_not(None))),
+        "commented": _flag(commented),
+        **{f"c_{c}": _flag(and_(commented, category == c)) for c in r.CATEGORIES},
         "q_sent": _flag(status.is_not(None) | row["question_ref"].is_not(None) | answered),
         "q_reached": _flag(status.in_(sorted(r.REACHED_STATUSES)) | answered),
         "q_failed": _flag(status == r.FAILED),
