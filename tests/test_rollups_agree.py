@@ -101,6 +101,8 @@ async def direct(store: Store) -> dict[str, Counter[tuple[Any, ...]]]:
         if answered:
             days[(*key, f"s{s.score}")] += 1
         days[(*key, "commented")] += int(s.comment is not None and s.category is not None)
+        if s.comment is not None and s.category is not None:
+            days[(*key, f"c_{s.category}")] += 1
         days[(*key, "q_sent")] += int(status is not None or s.question_ref is not None or answered)
         days[(*key, "q_reached")] += int(status in ("delivered", "read") or answered)
         days[(*key, "q_failed")] += int(status == "failed")
