@@ -25,6 +25,7 @@ from core.retention import Pruning, Retention
 from core.retention_pass import RetentionPass
 from core.service import SurveyService
 from core.store import Store, installations, rollups
+from core.store import question_status as qs
 from core.store import surveys as q
 from core.store.rollup_tables import ReportDayRow, ReportSkipRow, ReportThemeDayRow
 from core.store.tables import SurveyRow
@@ -217,8 +218,12 @@ class World:
 
     async def sent(self, n: int) -> None:
         s = await self.pick(("asked", "scored", "completed", "expired"), n)
-        if s is not None:
-            async with self.store.transaction() as conn:
+        if s is None:
+            return
+        async with self.store.transaction() as conn:
+            if n % 2:  # as the worker records a group of questions it sent
+                await qs.record_asked(conn, [(s.id, f"ref-{s.id}"), (s.id, None)], self.clock())
+            else:
                 await q.set_question_ref(conn, s.id, f"ref-{s.id}")
 
     async def receipt(self, n: int, status: str) -> None:

@@ -8,11 +8,13 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.question_status import FOLLOWS, QuestionStatus
+from core import rollups as r
+from core.question_status import FOLLOWS, QuestionStatus, may_follow
 from core.store import rollups
+from core.store.rollup_changes import add_change
 from core.store.tables import ContactRow, SurveyRow
 from core.survey import SkipReason, State
 
@@ -66,17 +68,37 @@ def _set_ref() -> Any:
     return update(S).where(S.c.id == bindparam("b_id")).values(question_ref=bindparam("b_ref"))
 
 
+@cache
+def _read_asked(locking: bool) -> Any:
+    """What report_days reads of the surveys a group of sends asked (the comment only as present or not), in id
+    order; on PostgreSQL locked, so nothing else moves them between this read and the write."""
+    comment = case((S.c.comment.is_not(None), "1")).label("comment")
+    columns = ("id", "asked_at", "created_at", "state", "skip_reason", "score", "category", *r.DIMENSIONS, *r.EXTRAS)
+    read = [*(S.c[c] for c in columns), comment]
+    q = select(*read).where(S.c.id.in_(bindparam("b_ids", expanding=True))).order_by(S.c.id)
+    return q.with_for_update() if locking else q
+
+
 async def record_asked(conn: AsyncConnection, asked: list[tuple[int, str | None]], at: datetime) -> None:
     """The worker's record of questions it sent, a group at a time: each survey keeps the ref its question went
     out as (replies and receipts name it) and its question status becomes sent, where that is forward (a platform
-    that reports delivery moves it on from there, SurveyService.question_status)."""
-    refs = [{"b_id": survey_id, "b_ref": ref} for survey_id, ref in asked if ref]
+    that reports delivery moves it on from there, SurveyService.question_status). The rows are read first and the
+    rollups' change worked out from them here, as the writes below leave them."""
     if not asked:
         return
-    async with rollups.recounting(conn, [S.c.id.in_(sorted({i for i, _ in asked}))], ("report_days",)):
-        if refs:
-            await conn.execute(_set_ref(), refs)
-        await conn.execute(_advance(QuestionStatus.SENT, False, True), {"b_ids": [i for i, _ in asked], "b_at": at})
+    refs = {survey_id: ref for survey_id, ref in asked if ref}
+    ids = sorted({i for i, _ in asked})
+    rows = (await conn.execute(_read_asked(conn.dialect.name == "postgresql"), {"b_ids": ids})).mappings().all()
+    parts: list[tuple[int, r.Delta]] = []
+    for row in rows:
+        new = dict(row) | ({"question_ref": refs[row["id"]]} if row["id"] in refs else {})
+        if may_follow(row["question_status"], QuestionStatus.SENT):
+            new["question_status"] = str(QuestionStatus.SENT)
+        parts += [(-1, r.contribution(row)), (1, r.contribution(new))]
+    await add_change(conn, r.combine(*parts))
+    if refs:
+        await conn.execute(_set_ref(), [{"b_id": i, "b_ref": ref} for i, ref in refs.items()])
+    await conn.execute(_advance(QuestionStatus.SENT, False, True), {"b_ids": ids, "b_at": at})
 
 
 async def survey_by_ref(conn: AsyncConnection, profile: str, channel: str, ref: str) -> int | None:
