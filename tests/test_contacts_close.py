@@ -14,7 +14,7 @@ from core import contact_batches
 from core.store import Store
 from core.types import Address, ConversationClosed
 from tests.conftest import FakeClock
-from tests.slack_requests import CHAN, CUSTOMER, deliver, post_json, reaction, slack_client, slack_fake
+from tests.slack_requests import CUSTOMER, deliver, post_json, reaction, slack_client, slack_fake
 from tests.web_apps import ACME, ADMIN, bearer, runtime, serve
 
 CLOSE = "/api/v1/conversations/close"
