@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import ClientSession, web
 from rich.console import Console
-from sqlalchemy import select
 
 from bots.app import create_app
 from bots.config import parse_config
@@ -30,7 +29,7 @@ from core.quiet_hours import QuietHours
 from core.reports.kinds import compare_kinds
 from core.reports.summary import Filters
 from core.scoring import NpsResult, nps_from_scores
-from core.store.tables import SurveyRow
+from core.store import surveys as surveys_q
 from core.suppression import SuppressionKeys
 
 PROFILE = "programme"
@@ -41,7 +40,6 @@ DELIVER, LEADS = "/programme", "C0PROGRAMME"
 QUIET, QUIET_HOURS = "21:00-09:00", QuietHours(time(21), time(9))
 ZONES = ("Europe/Madrid", "America/New_York", "Asia/Tokyo")
 CONTACTS = 36
-S = SurveyRow.__table__
 
 
 def config(database_url: str, telegram: FakeTelegram, slack: FakeSlack, bridge: FakeBridge) -> dict[str, Any]:
@@ -121,7 +119,7 @@ async def run_programme(
     clock.now += timedelta(hours=20)  # Monday 08:00 UTC: 09:00 in Madrid in winter, 10:00 in summer
     counts = (await runtime.scheduler.run_due())[f"campaign:{PROFILE}:relationship"]
     async with runtime.store.read() as conn:  # each question's time in the send window, before quiet hours move it
-        due = dict((await conn.execute(select(S.c.id, S.c.due_at).where(S.c.profile == PROFILE))).all())
+        due = {s.id: s.due_at for s in await surveys_q.profile_surveys(conn, PROFILE)}
     for _ in range(2 * 24 * 2):  # two days in half hours: each question goes out at its time, or when quiet ends
         clock.now += timedelta(minutes=30)
         await runtime.service.tick()
@@ -133,7 +131,7 @@ async def run_programme(
     clock.now += timedelta(hours=2)  # comment windows close
     await settle(runtime)
     async with runtime.store.read() as conn:
-        rows = (await conn.execute(select(S).where(S.c.profile == PROFILE))).all()
+        rows = await surveys_q.profile_surveys(conn, PROFILE)
     clock.now = clock.now.replace(hour=8) + timedelta(days=(7 - clock.now.weekday()) % 7 or 7)  # the next Monday
     digest = await runtime.scheduler.run_due()
     await settle(runtime)
@@ -153,7 +151,7 @@ def utc(stored: datetime) -> datetime:
 def print_programme(console: Console, got: dict[str, Any], transactional: NpsResult) -> bool:
     """The programme's figures and their check against the simulated customers; True when they agree."""
     rows = [r for r in got["rows"] if r.asked_at is not None]
-    asked = Counter(r.channel for r in rows)
+    asked = Counter(r.address.channel for r in rows)
     held = [r for r in rows if QUIET_HOURS.contains(utc(got["due"][r.id]), ZoneInfo(r.timezone))]
     console.print()
     console.print(

@@ -357,6 +357,11 @@ async def due_surveys(conn: AsyncConnection, now: datetime, limit: int, profiles
     return [to_survey(r) for r in (await conn.execute(q)).all()]
 
 
+async def profile_surveys(conn: AsyncConnection, profile: str) -> list[Survey]:
+    """Every survey of a profile, oldest first (the demo reads its programme section's back)."""
+    return [to_survey(r) for r in (await conn.execute(select(S).where(S.c.profile == profile).order_by(S.c.id)))]
+
+
 async def contacts_when_due(conn: AsyncConnection, survey_ids: Sequence[int]) -> dict[int, ContactStatus]:
     """The contact of each survey as it stands now (opted out, unreachable, last asked, its workspace removed the
     app), by survey id: one query for a tick's batch. Survey and contact share (profile, channel, user_id); a
