@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core import rollups as r
 from core.question_status import FOLLOWS, QuestionStatus, may_follow
 from core.store import rollups
-from core.store.rollup_changes import add_change
 from core.store.tables import ContactRow, SurveyRow
 from core.survey import SkipReason, State
 
@@ -95,7 +94,7 @@ async def record_asked(conn: AsyncConnection, asked: list[tuple[int, str | None]
         if may_follow(row["question_status"], QuestionStatus.SENT):
             new["question_status"] = str(QuestionStatus.SENT)
         parts += [(-1, r.contribution(row)), (1, r.contribution(new))]
-    await add_change(conn, r.combine(*parts))
+    await rollups.add_change(conn, r.combine(*parts))
     if refs:
         await conn.execute(_set_ref(), [{"b_id": i, "b_ref": ref} for i, ref in refs.items()])
     await conn.execute(_advance(QuestionStatus.SENT, False, True), {"b_ids": ids, "b_at": at})

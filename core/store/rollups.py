@@ -338,9 +338,7 @@ async def apply(conn: AsyncConnection, old: Survey | None, new: Survey) -> None:
         # worked out here without a statement.
         extras = old.row_extras
         change = r.delta(r.facts(old, extras), r.facts(new, extras))
-        for table in ("report_days", "report_skips"):
-            for key, counts in change.get(table, {}).items():
-                pending.add(table, key, counts)
+        await add_change(conn, {t: change.get(t, {}) for t in ("report_days", "report_skips")})
         return
     for stmt, params in plan(conn.dialect.name, old, new):
         if pending is None:
@@ -353,6 +351,21 @@ async def apply(conn: AsyncConnection, old: Survey | None, new: Survey) -> None:
             width = len(KEYS["report_days"])
             for row in (await conn.execute(_SOURCES[id(stmt)], params)).all():
                 pending.add("report_days", tuple(row[:width]), dict(zip(r.DAY_COUNTERS, row[width:], strict=True)))
+
+
+async def add_change(conn: AsyncConnection, change: r.Delta) -> None:
+    """Add `change` (core.rollups.delta of rows as read and as written, worked out in Python) to the transaction's
+    pending rollup changes, written at its commit; outside Store.transaction, upserted at once, in key order."""
+    pending = _pending(conn)
+    for table in ORDER:
+        for key, counts in sorted(change.get(table, {}).items(), key=_order):
+            if pending is not None:
+                pending.add(table, key, counts)
+                continue
+            values = (*key, *(counts.get(c, 0) for c in COUNTERS[table]))
+            names = (*KEYS[table], *COUNTERS[table])
+            params = {f"k_{n}": v for n, v in zip(names, values, strict=True)}
+            await conn.execute(_add_values(conn.dialect.name, table), params)
 
 
 async def add_themes(conn: AsyncConnection, survey: Survey, themes: Sequence[str]) -> None:
