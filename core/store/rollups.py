@@ -3,13 +3,10 @@ of every write that changes a counted field, and re-deriving them from raw rows.
 
 Three ways in, all INSERT … ON CONFLICT DO UPDATE SET c = c + excluded.c:
 - `apply(conn, old, new)` for one survey written from a core.survey.Survey (insert_survey, update_survey,
-  save_step): the change is worked out in Python (core/rollups.py). A Survey does not carry the question's
-  delivery status and ref nor the follow-up columns (core.rollups.EXTRAS), which such a write never changes, so
-  report_days' counters are computed in SQL from the stored row with the Survey's values bound as parameters —
-  one statement, no read first. On the reply path that is one statement more per reply on SQLite (and per reply
-  without messages on PostgreSQL); save_step on PostgreSQL carries it as another data-modifying WITH of its
-  UPDATE + INSERT, so a reply keeps its single round trip. A write that changes nothing counted (a re-ask, a
-  reminder) costs nothing.
+  save_step): when the Survey was read from its row in this transaction it carries the row's delivery status,
+  ref and follow-up columns (Survey.row_extras, core.rollups.EXTRAS), and the change is worked out in Python with
+  no statement; otherwise report_days' counters are read in SQL from the stored row with the Survey's values bound
+  as parameters. A write that changes nothing counted (a re-ask, a reminder) costs nothing.
 - `recounting(conn, where, tables)` around a write that changes many rows or columns a Survey does not hold
   (question statuses, follow-ups, skips, erasure, retention, theme rebuilds): the matching rows' contributions are
   subtracted with a grouped SELECT before the write and added back after it, so a bulk UPDATE costs two grouped
@@ -292,7 +289,7 @@ Planned = tuple[Any, dict[str, Any]]
 
 def plan(dialect: str, old: Survey | None, new: Survey, prefix: str = "r") -> list[Planned]:
     """The statements (with their parameters) that bring the rollups from `old` to `new`, in ORDER; none when
-    nothing counted changed. `prefix` keeps their parameter names apart from a statement they join (see steps)."""
+    nothing counted changed. `prefix` names their parameters."""
     before, after = (None if old is None else r.facts(old)), r.facts(new)
     out = _days_plan(dialect, before, after, new.id, prefix)
     undated = {**after, "asked_at": None}  # report_skips only
