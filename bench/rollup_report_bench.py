@@ -8,6 +8,12 @@ the rollups with the store's rebuild.
 
     python -m bench.rollup_report_bench                          # 10,000,000 responses, PostgreSQL then SQLite
     python -m bench.rollup_report_bench --rows 200000 --backends sqlite
+    python -m bench.rollup_report_bench --keep bench_10m --generate-only   # generate once and keep the database
+    python -m bench.rollup_report_bench --reuse bench_10m                 # later runs: migrate to head, time
+
+`--keep NAME` keeps the generated data: PostgreSQL database NAME, SQLite file /work/bench-data/NAME.db.
+`--reuse NAME` brings such a database to the migrations' head (as the service does at start-up) and times it
+without generating again; `--rebuild-rollups` re-derives its rollups first (after a change to their tables).
 """
 
 from __future__ import annotations
@@ -16,13 +22,15 @@ import argparse
 import asyncio
 import os
 import time
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.schema import CreateIndex, DropIndex
 
-from bench.databases import empty_store, generated
+from bench.databases import PG_ADMIN, admin, empty_store, generated
 from bench.report_bench import show, timed
 from bench.themes_bench import theme_rows
 from core.reports import Filters, breakdown, summary
@@ -36,6 +44,7 @@ from core.store.tables import SurveyRow
 from core.store.theme_tables import ResponseThemeRow
 
 ORIGIN = datetime(2025, 1, 1, tzinfo=UTC)
+KEPT = Path(os.environ.get("NPSBOT_BENCH_DATA", "/work/bench-data"))  # where kept SQLite databases live
 # Memory for the load's sorts and index builds (and no wait for the disk at commit): settings of this transaction
 # on PostgreSQL, of this connection on SQLite.
 BULK = {
@@ -112,8 +121,75 @@ async def generate(store: Store, rows: int) -> None:
     )
 
 
-async def bench(store: Store, rows: int, repeat: int = 3) -> list[tuple[str, float]]:
-    await generate(store, rows)
+async def rebuild_rollups(store: Store) -> None:
+    t0 = time.perf_counter()
+    async with store.transaction() as conn:
+        for setting in BULK[store.dialect]:
+            await conn.execute(text(setting))
+        await rebuild(conn)
+    async with store.transaction() as conn:
+        await conn.execute(text("ANALYZE"))
+    print(f"  {store.dialect}: rollups rebuilt in {time.perf_counter() - t0:.0f} s")
+
+
+def kept_url(backend: str, name: str) -> str:
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{KEPT / (name + '.db')}"
+    return PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
+
+
+def kept_file(name: str, *, new: bool) -> Path:
+    """The kept SQLite file NAME: to be created (refused if it exists) or to be reused (refused if it does not)."""
+    path = KEPT / f"{name}.db"
+    KEPT.mkdir(parents=True, exist_ok=True)
+    if new and path.exists():
+        raise SystemExit(f"{path} exists: reuse it (--reuse) or remove it first")
+    if not new and not path.exists():
+        raise SystemExit(f"no kept SQLite database {path}")
+    return path
+
+
+@asynccontextmanager
+async def data_store(
+    backend: str, rows: int, keep: str | None, reuse: str | None, rebuild_: bool
+) -> AsyncIterator[Store]:
+    """A store holding the generated surveys: reused from an earlier `--keep` run (migrated to head), generated
+    into a kept database, or generated into a throwaway one."""
+    if reuse:
+        if backend == "sqlite":
+            kept_file(reuse, new=False)
+        store = Store(kept_url(backend, reuse))
+        try:
+            await store.migrate()
+            if rebuild_:
+                await rebuild_rollups(store)
+            yield store
+        finally:
+            await store.dispose()
+        return
+    if keep:
+        if backend == "sqlite":
+            kept_file(keep, new=True)
+        else:
+            await admin(f'CREATE DATABASE "{keep}"')
+        store = Store(kept_url(backend, keep))
+        try:
+            await generate(store, rows)
+            yield store
+        finally:
+            await store.dispose()
+        return
+    async with empty_store(backend, "rollbench") as store:
+        await generate(store, rows)
+        yield store
+
+
+async def counted(store: Store) -> int:
+    async with store.read() as conn:
+        return (await conn.execute(text("SELECT count(*) FROM surveys"))).scalar_one()
+
+
+async def bench(store: Store, repeat: int = 3) -> list[tuple[str, float]]:
     async with store.read() as conn:
         asked = (await conn.execute(text("SELECT count(asked_at) FROM surveys"))).scalar_one()
     got = await summary(store)
@@ -155,12 +231,21 @@ async def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--backends", nargs="+", default=["postgres", "sqlite"], choices=["sqlite", "postgres"])
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per panel after the warm-up (best kept)")
+    parser.add_argument("--keep", metavar="NAME", help="keep the generated data (PostgreSQL database / SQLite file)")
+    parser.add_argument("--reuse", metavar="NAME", help="time the data a `--keep NAME` run left, migrated to head")
+    parser.add_argument("--rebuild-rollups", action="store_true", help="with --reuse: re-derive the rollups first")
+    parser.add_argument("--generate-only", action="store_true", help="generate (with --keep) and time nothing")
     args = parser.parse_args()
+    if args.keep and args.reuse:
+        parser.error("--keep and --reuse exclude each other")
     for backend in args.backends:
         print(f"load average before {backend}: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-        async with empty_store(backend, "rollbench") as store:
-            results = await bench(store, args.rows, args.repeat)
-        show(f"{backend}, {args.rows:,} surveys (best of {args.repeat}):", results, width=48)
+        async with data_store(backend, args.rows, args.keep, args.reuse, args.rebuild_rollups) as store:
+            if args.generate_only:
+                continue
+            results = await bench(store, args.repeat)
+            rows = await counted(store)
+        show(f"{backend}, {rows:,} surveys (best of {args.repeat}):", results, width=48)
         print(f"load average after {backend}: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
