@@ -27,9 +27,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bots.durations import Duration
+from bots.zone_names import ZoneName
 from core.campaigns import FULL_SAMPLE, SEND_WINDOW, Audience, Campaign, Condition
 from core.messages import LOCALES, language
-from core.schedules import Schedule, zone
+from core.schedules import Schedule
 from core.variants import Variant, experiment_problems
 
 CAMPAIGN_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -124,7 +125,7 @@ class VariantConfig(_Strict):
 class CampaignConfig(_Strict):
     name: str
     schedule: str
-    timezone: str | None = None  # default: the profile's policy.timezone, else UTC
+    timezone: ZoneName | None = None  # default: the profile's policy.timezone, else UTC
     audience: AudienceConfig = Field(default_factory=AudienceConfig)
     sample: float = Field(FULL_SAMPLE, ge=0, le=1)
     channels: list[str] = Field(min_length=1)  # preference order
@@ -143,13 +144,6 @@ class CampaignConfig(_Strict):
     @classmethod
     def _schedule(cls, v: str) -> str:
         Schedule.parse(v)  # ValueError with the reason
-        return v
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, v: str | None) -> str | None:
-        if v is not None:
-            zone(v)
         return v
 
     @field_validator("channels")
