@@ -99,6 +99,7 @@ TABLES += ("chores",)  # the retention pass's schedule and progress
 TABLES += ("followup_slas",)  # refers to surveys too
 TABLES += ("suppressions", "audit_log", "privacy_keys")
 TABLES += ("report_days", "report_skips", "report_theme_days")
+TABLES += ("report_days_log", "report_skips_log", "report_theme_days_log")  # the rollups' change logs
 
 
 @pytest.fixture(scope="session")

@@ -214,6 +214,7 @@ class WebSessionRow(SQLModel, table=True):
 from core.store import installation_tables as _installation_tables  # noqa: E402,F401
 from core.store import privacy_tables as _privacy_tables  # noqa: E402,F401
 from core.store import retention_tables as _retention_tables  # noqa: E402,F401
+from core.store import rollup_log_tables as _rollup_log_tables  # noqa: E402,F401
 from core.store import rollup_tables as _rollup_tables  # noqa: E402,F401
 from core.store import sla_tables as _sla_tables  # noqa: E402,F401
 from core.store import theme_tables as _theme_tables  # noqa: E402,F401

@@ -1,0 +1,42 @@
+"""The report rollups' change logs: one append-only table per rollup table (core/store/rollup_tables.py), with the
+same key and counter columns plus an id, and no unique key.
+
+A write's rollup changes are appended here at its commit instead of being added to the shared rollup rows: an
+INSERT with no key to conflict on never waits for another transaction, where concurrent upserts of the same few
+rows (same day, profile, channel, agent) queue on their row locks. The worker folds the log into the rollups
+(core/store/rollup_fold.py) and readers add what is not folded yet (core/reports/rollup_query.py).
+
+Every table class defined in rollup_tables gets its log, named `<table>_log`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Integer, Table
+
+from core.store import rollup_tables
+from core.store.tables import metadata
+
+SUFFIX = "_log"
+
+
+def _log_of(rollup: Table) -> Table:
+    """`<rollup>_log`: an id (64-bit on PostgreSQL, SQLite's rowid alias) and the rollup's other columns."""
+    columns = [c for c in rollup.columns if c.name != "id"]
+    return Table(
+        f"{rollup.name}{SUFFIX}",
+        metadata,
+        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+        *(Column(c.name, c.type, nullable=False) for c in columns),
+    )
+
+
+def _rollups() -> list[Table]:
+    found = []
+    for value in vars(rollup_tables).values():
+        table = getattr(value, "__table__", None)
+        if isinstance(value, type) and value.__module__ == rollup_tables.__name__ and isinstance(table, Table):
+            found.append(table)
+    return found
+
+
+LOGS: dict[str, Table] = {t.name: _log_of(t) for t in _rollups()}
