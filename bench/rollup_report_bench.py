@@ -32,11 +32,13 @@ from sqlalchemy.schema import CreateIndex, DropIndex
 
 from bench.databases import PG_ADMIN, admin, empty_store, generated
 from bench.report_bench import show, timed
+from bench.report_http import REQUESTS, app_client, requester
 from bench.themes_bench import theme_rows
 from core.reports import Filters, breakdown, summary
 from core.reports.analytics import distribution, followup_stats, trend
 from core.reports.delivery import delivery_by_channel, skipped_by_reason
 from core.reports.overview import report_parts
+from core.reports.sla import sla_report
 from core.reports.themes import theme_figures, theme_trend
 from core.store import Store
 from core.store.rollups import rebuild
@@ -189,7 +191,7 @@ async def counted(store: Store) -> int:
         return (await conn.execute(text("SELECT count(*) FROM surveys"))).scalar_one()
 
 
-async def bench(store: Store, repeat: int = 3) -> list[tuple[str, float]]:
+async def bench(store: Store, repeat: int = 3, http_only: bool = False) -> list[tuple[str, float]]:
     async with store.read() as conn:
         asked = (await conn.execute(text("SELECT count(asked_at) FROM surveys"))).scalar_one()
     got = await summary(store)
@@ -204,12 +206,17 @@ async def bench(store: Store, repeat: int = 3) -> list[tuple[str, float]]:
         profile="p1", since=datetime(2025, 4, 1, 9, 30, tzinfo=UTC), until=datetime(2025, 7, 1, 17, 0, tzinfo=UTC)
     )
 
+    async def sla() -> None:
+        now = datetime.now(UTC)
+        for by in (None, "team", "agent"):
+            await sla_report(store, Filters(), now, by)
+
     def endpoint() -> Awaitable[object]:  # what GET /api/v1/nps?by=agent&bucket=week reads
         return report_parts(store, Filters(), by="agent", bucket="week", minimum=30)
 
     panels = [
         ("bare GROUP BY category", bare),
-        ("GET /api/v1/nps?by=agent&bucket=week", endpoint),
+        ("report_parts (what /api/v1/nps reads)", endpoint),
         ("summary (NPS, margin, response rate)", lambda: summary(store)),
         ("distribution 0-10", lambda: distribution(store)),
         ("breakdown by agent", lambda: breakdown(store, "agent")),
@@ -222,8 +229,13 @@ async def bench(store: Store, repeat: int = 3) -> list[tuple[str, float]]:
         ("detractor follow-ups, median to resolve", lambda: followup_stats(store)),
         ("summary, one profile, a quarter from 09:30", lambda: summary(store, quarter)),
         ("weekly trend, one profile, a quarter from 09:30", lambda: trend(store, quarter, "week")),
+        ("SLA report (all, by team, by agent)", sla),
     ]  # fmt: skip
-    return [(label, await timed(fn, repeat)) for label, fn in panels]
+    if http_only:
+        panels = panels[:1]
+    async with app_client(store) as client:  # what a user waits for: the requests, through the service's app
+        panels[1:1] = [(label, requester(client, path)) for label, path in REQUESTS]
+        return [(label, await timed(fn, repeat)) for label, fn in panels]
 
 
 async def main() -> None:
@@ -234,6 +246,7 @@ async def main() -> None:
     parser.add_argument("--keep", metavar="NAME", help="keep the generated data (PostgreSQL database / SQLite file)")
     parser.add_argument("--reuse", metavar="NAME", help="time the data a `--keep NAME` run left, migrated to head")
     parser.add_argument("--rebuild-rollups", action="store_true", help="with --reuse: re-derive the rollups first")
+    parser.add_argument("--http-only", action="store_true", help="time the requests and the bare GROUP BY only")
     parser.add_argument("--generate-only", action="store_true", help="generate (with --keep) and time nothing")
     args = parser.parse_args()
     if args.keep and args.reuse:
@@ -243,9 +256,9 @@ async def main() -> None:
         async with data_store(backend, args.rows, args.keep, args.reuse, args.rebuild_rollups) as store:
             if args.generate_only:
                 continue
-            results = await bench(store, args.repeat)
+            results = await bench(store, args.repeat, args.http_only)
             rows = await counted(store)
-        show(f"{backend}, {rows:,} surveys (best of {args.repeat}):", results, width=48)
+        show(f"{backend}, {rows:,} surveys (best of {args.repeat}):", results, width=52)
         print(f"load average after {backend}: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
