@@ -1,8 +1,9 @@
 """The report rollups agree with the raw surveys after any sequence of what happens to them: closes (asked at once,
 later, throttled), taps and typed replies, comments and late comments, reopen and withdraw, campaign surveys asked
-by the tick, expiry, question receipts and failures, follow-up claims and resolutions, erasure of a person,
-retention passes and theme rebuilds. After every step the rollups summed equal a direct aggregate of the raw rows
-(computed here from the report definitions, not from core/rollups.py), and `rebuild` gives the same contents.
+by the tick, expiry, question receipts (by ref, by survey and up to a watermark) and failures, follow-up claims and
+resolutions, erasure of a person, retention passes and theme rebuilds. After every step the rollups summed equal a
+direct aggregate of the raw rows (computed here from the report definitions, not from core/rollups.py), and
+`rebuild` gives the same contents.
 
 Hypothesis draws the sequences; each example continues on the same database (agreement must hold at every moment,
 whatever came before), on SQLite and PostgreSQL."""
@@ -19,8 +20,9 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from core import followup, privacy
+from core import followup, privacy, question_receipts
 from core.profiles import ProfileSettings
+from core.question_status import QuestionStatus
 from core.retention import Pruning, Retention
 from core.retention_pass import RetentionPass
 from core.service import SurveyService
@@ -31,7 +33,7 @@ from core.store.rollup_tables import ReportDayRow, ReportSkipRow, ReportThemeDay
 from core.store.tables import SurveyRow
 from core.store.theme_tables import ResponseThemeRow
 from core.suppression import SuppressionKeys
-from core.survey import Kind, Policy, State, Survey
+from core.survey import Kind, Policy, SkipReason, State, Survey
 from core.themes.matcher import ThemeMatcher
 from core.themes.rebuild import rebuild as rebuild_themes
 from core.types import Address, ConversationClosed, ConversationReopened, ScoreGiven, TextReceived
@@ -46,6 +48,7 @@ TAXONOMIES = (
 )
 COMMENTS = ("too slow", "friendly and fast", "rude staff, long wait", "expensive", "fine", "cheap but slow")
 RECEIPTS = ("sent", "delivered", "read", "failed")  # "failed!": failed and skipped, as WhatsApp's 131047
+UNREACHABLE = "unreachable!"  # failed, the contact unreachable and the survey skipped, as WhatsApp's 131026
 KEYS = SuppressionKeys([b"rollup-test-suppression-key-0123"])
 
 
@@ -227,7 +230,9 @@ class World:
                 await q.set_question_ref(conn, s.id, f"ref-{s.id}")
 
     async def receipt(self, n: int, status: str) -> None:
-        states = ("asked",) if status == "failed!" else ("asked", "scored", "completed", "expired", "skipped")
+        """A platform's receipt naming the question's ref (for every third survey, recorded by its id instead)."""
+        failing = {"failed!": SkipReason.OUTSIDE_WINDOW, UNREACHABLE: SkipReason.UNREACHABLE}
+        states = ("asked",) if status in failing else ("asked", "scored", "completed", "expired", "skipped")
         s = await self.pick(states, n)
         if s is None:
             return
@@ -235,13 +240,19 @@ class World:
         async with self.store.transaction() as conn:
             if await q.question_ref(conn, s.id) is None:
                 await q.set_question_ref(conn, s.id, ref)
-        if status == "failed!":
-            from core.survey import SkipReason
-
-            await self.service.question_failed(s.address.profile, s.address.channel, ref, self.clock(),
-                                               SkipReason.OUTSIDE_WINDOW)  # fmt: skip
+        a = s.address
+        if status in failing:
+            await self.service.question_failed(a.profile, a.channel, ref, self.clock(), failing[status])
+        elif n % 3 == 2:
+            async with self.store.transaction() as conn:
+                await qs.advance_by_id(conn, s.id, QuestionStatus(status), self.clock())
         else:
-            await self.service.question_status(s.address.profile, s.address.channel, ref, status, self.clock())
+            await self.service.question_status(a.profile, a.channel, ref, status, self.clock())
+
+    async def watermark(self, profile: str, channel: str, user: int, status: str) -> None:
+        """A receipt up to a moment (Messenger's watermark): every question the customer was sent by then."""
+        now = self.clock()
+        await question_receipts.advance_until(self.store, profile, channel, f"u{user}", status, now, now)
 
     async def follow_up(self, n: int, resolve: bool) -> None:
         s = await self.pick(("completed",), n)
@@ -292,7 +303,14 @@ OPERATION = st.one_of(
     st.tuples(st.just("reopen"), st.integers(0, 9)),
     st.tuples(st.just("later"), st.sampled_from([30, 150, 600, 1500])),
     st.tuples(st.just("sent"), st.integers(0, 9)),
-    st.tuples(st.just("receipt"), st.integers(0, 9), st.sampled_from([*RECEIPTS, "failed!"])),
+    st.tuples(st.just("receipt"), st.integers(0, 9), st.sampled_from([*RECEIPTS, "failed!", UNREACHABLE])),
+    st.tuples(
+        st.just("watermark"),
+        PROFILE,
+        st.sampled_from(["telegram", "slack"]),
+        USER,
+        st.sampled_from(["delivered", "read"]),
+    ),
     st.tuples(st.just("follow_up"), st.integers(0, 9), st.booleans()),
     st.tuples(st.just("erase"), USER),
     st.tuples(st.just("retention"), st.sampled_from([1, 4, 6])),
@@ -311,6 +329,11 @@ STORY = [
     ("tap", 0, 2, "too slow"),  # a detractor with a comment that mentions a theme
     ("receipt", 0, "delivered"),
     ("receipt", 1, "failed!"),  # outside the window: skipped
+    ("sent", 1),  # recorded by the worker: sent
+    ("watermark", "acme", "telegram", 1, "read"),
+    ("receipt", 2, "read"),  # by the survey's id
+    ("close", "acme", "telegram", 6, "ana", None, "en", None),
+    ("receipt", 0, UNREACHABLE),  # not a number the platform can reach: skipped
     ("follow_up", 0, False),
     ("close", "acme", "telegram", 4, None, None, "en", None),
     ("reopen", 0),
@@ -353,7 +376,7 @@ def test_rollups_equal_the_direct_aggregate_after_any_step(running: tuple[asynci
     sequence()
     # What the sequences reached (derandomized, so the same every run): every kind of counter and skip moved.
     assert {"asked", "commented", "q_sent", "q_reached", "q_failed", "q_reported", "fu_open"} <= reached, reached
-    assert {"reopened", "suppressed", "throttled", "outside_window"} <= reasons, reasons
+    assert {"reopened", "suppressed", "throttled", "outside_window", "unreachable"} <= reasons, reasons
     assert themed
 
 
