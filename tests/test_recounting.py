@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, insert, or_, update
 
 from core.store import Store, rollups
 from core.store.tables import SurveyRow
@@ -70,3 +70,14 @@ async def test_theme_rows_deleted_and_inserted_under_a_recount_count_as_such(sto
     counted = await agree(store, "themes")
     themes = {key[-2] for key in counted["report_theme_days"]}
     assert themes == {"old", "a", "b"}, themes
+
+
+async def test_a_condition_of_another_form_reads_the_same_rows(store: Store) -> None:
+    """Conditions other than a column compared with a value or NULL (here an OR and a comparison of two columns)
+    are read as given rather than with bound parameters."""
+    _, ids = await _world(store)
+    where = [or_(S.c.id == ids[0], S.c.id == ids[1]), S.c.created_at <= S.c.asked_at]
+    async with store.transaction() as conn, rollups.recounting(conn, where, ("report_days",)):
+        await conn.execute(update(S).where(S.c.id.in_(ids[:2])).values(question_status="failed"))
+    counted = await agree(store, "other form")
+    assert sum(n for key, n in counted["report_days"].items() if key[-1] == "q_failed") == 2

@@ -31,7 +31,8 @@ from typing import Any
 
 from sqlalchemy import Date, Integer, String, and_, bindparam, case, cast, delete, func, literal, select, text, true
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BinaryExpression, BindParameter, ColumnClause, ColumnElement, Null
 
 from core import rollups as r
 from core.store.engine import BEFORE_COMMIT, Store
@@ -242,10 +243,57 @@ def _reading(themes: bool, locking: bool, more: tuple[str, ...] = ()) -> Any:
 _THEME_FACTS = ("asked_at", "score", *r.DIMENSIONS)
 
 
+Shape = tuple[tuple[str, str, str], ...]  # (table, column, operator) per condition
+
+
+def _shape(where: Sequence[Any]) -> tuple[Shape, dict[str, Any]] | None:
+    """`where` as its shape and the values it compares with, when each condition compares a column with a value
+    (=, IN) or with NULL (IS, IS NOT), as every caller's does; None for anything else."""
+    shape: list[tuple[str, str, str]] = []
+    params: dict[str, Any] = {}
+    for i, cond in enumerate(where):
+        left = getattr(cond, "left", None)
+        if not isinstance(cond, BinaryExpression) or not isinstance(left, ColumnClause):
+            return None
+        if left.table is None or _TABLES.get(left.table.name) is not left.table:
+            return None
+        right, op = cond.right, cond.operator
+        if isinstance(right, BindParameter) and right.expanding == (op is operators.in_op) and op in _VALUED:
+            params[f"w{i}"] = right.value
+        elif not (isinstance(right, Null) and op in _NULL):
+            return None
+        shape.append((left.table.name, left.key, op.__name__))
+    return tuple(shape), params
+
+
+_VALUED = (operators.eq, operators.in_op)
+_NULL = (operators.is_, operators.is_not)
+_TABLES = {S.name: S, T.name: T}
+
+
+@cache
+def _shaped(themes: bool, locking: bool, more: tuple[str, ...], shape: Shape) -> Any:
+    """`_reading` WHERE conditions of `shape`, their values bound as parameters w0, w1, …: built and compiled once."""
+    conds = []
+    for i, (table, column, op) in enumerate(shape):
+        c = _TABLES[table].c[column]
+        if op == "in_op":
+            conds.append(c.in_(bindparam(f"w{i}", expanding=True)))
+        elif op == "eq":
+            conds.append(c == bindparam(f"w{i}", type_=c.type))
+        else:
+            conds.append(c.is_(None) if op == "is_" else c.is_not(None))
+    return _reading(themes, locking, more).where(*conds)
+
+
 async def _read(conn: AsyncConnection, where: Sequence[Any], themes: bool, more: tuple[str, ...], locking: bool) -> Any:
     """The rows `where` selects, by identity: a survey's row by its id; a survey's theme names by (survey, the facts
     its theme rows carry), so theme rows that copied different facts count apart."""
-    rows = (await conn.execute(_reading(themes, locking, more).where(*where))).all()
+    shaped = _shape(where)
+    if shaped is None:
+        rows = (await conn.execute(_reading(themes, locking, more).where(*where))).all()
+    else:
+        rows = (await conn.execute(_shaped(themes, locking, more, shaped[0]), shaped[1])).all()
     if not themes:
         return {row[0]: row for row in rows}
     found: dict[Any, list[str]] = {}
