@@ -1,4 +1,6 @@
-"""The YAML configuration: `${ENV}` secrets substituted, validated by pydantic, errors named by key path."""
+"""The YAML configuration: read, `${ENV}` secrets substituted, validated by pydantic, every problem named by its
+key path (bots/config_problems.py). The top level and its process blocks (`server`, `worker`, `report`) are here;
+a profile's keys are in bots/profile_config.py, its `policy` in bots/policy_config.py."""
 
 from __future__ import annotations
 
@@ -10,28 +12,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 from sqlalchemy.engine import make_url
 
-from bots.campaign_config import CampaignConfig, VariantConfig, campaign_expiry, campaign_problems, to_campaigns
-from bots.channel_checks import alert_problems, token_key_problems
-from bots.channels import discover
-from bots.digest_config import DigestConfig, EmailConfig, digest_problems, email_channels
+from bots.channel_checks import token_key_problems
+from bots.config_problems import Nested, Strict, problem_lines
+from bots.digest_config import EmailConfig, email_channels
 from bots.durations import Duration
 from bots.privacy_config import PrivacyConfig
-from bots.retention_config import PruningConfig, RedactionConfig, RetentionConfig
-from bots.routing_config import EVENT_NAME, RuleConfig, TargetConfig, rule_problems, subscription_problems, to_rules
+from bots.profile_config import ProfileConfig
+from bots.retention_config import PruningConfig
 from bots.token_keys import read_keys
 from bots.worker import WorkerSettings
-from bots.zone_names import ZoneName
-from core.messages import LOCALES, MessageCatalog, language, validate_overrides
-from core.profiles import EVENT_TYPES, ProfileSettings, Subscription
-from core.quiet_hours import QuietHours
+from core.profiles import ProfileSettings
 from core.reports.summary import MIN_RESPONSES
-from core.survey import Policy
-from core.themes.matcher import ThemeMatcher
-from core.themes.matcher import problems as theme_problems
-from core.variants import experiment_problems
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -44,215 +38,8 @@ class ConfigError(ValueError):
         self.problems = problems
 
 
-class _Nested(ValueError):
-    """Problems below the key being validated, each already starting with its path relative to that key."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 # Defaults are written once, where they take effect; the file's keys default to them.
-_POLICY = Policy()
 _WORKER = WorkerSettings()
-
-
-class PolicyConfig(Strict):
-    """A profile's survey rules; what it leaves out is core.survey.Policy's default."""
-
-    send_delay: Duration = _POLICY.send_delay
-    expiry: Duration = _POLICY.expiry
-    comment_window: Duration = _POLICY.comment_window
-    throttle: Duration = _POLICY.throttle
-    reask_limit: int = Field(_POLICY.reask_limit, ge=0, le=5)
-    # The survey programme's rules (core/asking.py): see config.example.yaml for each.
-    sample: float = Field(_POLICY.sample, ge=0, le=1)
-    sample_period: Duration | None = _POLICY.sample_period  # None: the throttle window
-    quiet_hours: QuietHours | None = _POLICY.quiet_hours  # written "21:00-09:00"
-    timezone: ZoneName = _POLICY.timezone
-    reminder: Duration | None = _POLICY.reminder
-    variants: tuple[VariantConfig, ...] = ()
-
-    @field_validator("expiry")
-    @classmethod
-    def _positive(cls, v: timedelta) -> timedelta:
-        if v <= timedelta(0):
-            raise ValueError("must be longer than 0s, or every question would expire as it is sent")
-        return v
-
-    @field_validator("sample_period", "reminder")
-    @classmethod
-    def _longer_than_zero(cls, v: timedelta | None) -> timedelta | None:
-        if v is not None and v <= timedelta(0):
-            raise ValueError("must be longer than 0s")
-        return v
-
-    @field_validator("quiet_hours", mode="before")
-    @classmethod
-    def _quiet_hours(cls, v: Any) -> Any:
-        return v if v is None or isinstance(v, QuietHours) else QuietHours.parse(v)  # ValueError with the reason
-
-    @field_validator("variants")
-    @classmethod
-    def _experiment(cls, v: tuple[VariantConfig, ...]) -> tuple[VariantConfig, ...]:
-        problems = experiment_problems([x.variant() for x in v])
-        if problems:
-            raise ValueError("; ".join(problems))
-        return v
-
-    @model_validator(mode="after")
-    def _reminder_before_expiry(self) -> PolicyConfig:
-        if self.reminder is not None and self.reminder >= self.expiry:
-            raise ValueError("reminder must be shorter than expiry, or it would never be sent")
-        return self
-
-    def rules(self) -> dict[str, Any]:
-        """The programme's keys as core.survey.Policy fields."""
-        return {
-            "sample": self.sample,
-            "sample_period": self.sample_period,
-            "quiet_hours": self.quiet_hours,
-            "timezone": self.timezone,
-            "reminder": self.reminder,
-            "variants": tuple(x.variant() for x in self.variants),
-        }
-
-
-class SubscriptionConfig(Strict):
-    url: str = Field(pattern=r"^https?://")
-    secret: str | None = None
-    events: list[str] = Field(default_factory=lambda: list(EVENT_TYPES))
-
-    @field_validator("events")
-    @classmethod
-    def _known(cls, v: list[str]) -> list[str]:
-        # A dotted name may be an event the profile's routing rules emit: the profile checks those.
-        unknown = sorted(e for e in set(v) - set(EVENT_TYPES) if not EVENT_NAME.fullmatch(e))
-        if unknown:
-            raise ValueError(f"unknown event types {unknown}; known: {list(EVENT_TYPES)}")
-        return v
-
-
-class ProfileConfig(Strict):
-    brand: str
-    locale: str = "en"
-    policy: PolicyConfig = Field(default_factory=PolicyConfig)
-    messages: dict[str, dict[str, str]] = Field(default_factory=dict)
-    channels: dict[str, BaseModel] = Field(default_factory=dict)  # validated by each channel's own model
-    alerts: list[TargetConfig] = Field(default_factory=list)
-    subscriptions: list[SubscriptionConfig] = Field(default_factory=list)
-    review_url: str | None = None
-    link_template: str | None = None
-    api_tokens: list[str] = Field(default_factory=list)
-    rules: list[RuleConfig] = Field(default_factory=list)  # routing rules and SLAs (bots/routing_config.py)
-    redaction: RedactionConfig = Field(default_factory=RedactionConfig)  # bots/retention_config.py
-    retention: RetentionConfig = Field(default_factory=RetentionConfig)
-    themes: dict[str, dict[str, list[str]]] = Field(default_factory=dict)  # comment themes: name → language → keywords
-    benchmark: float | None = Field(None, ge=-100, le=100)  # a reference NPS the reports compare against
-    digest: DigestConfig | None = None  # the scheduled digest (bots/digest_config.py)
-    smtp: EmailConfig | None = None  # this profile's mail server for email digests (else the top-level smtp)
-    campaigns: list[CampaignConfig] = Field(default_factory=list)  # relational campaigns (bots/campaign_config.py)
-
-    @field_validator("themes", mode="before")
-    @classmethod
-    def _themes(cls, v: Any) -> Any:
-        """Each problem named by its path (`themes.billing.xx: unknown language …`); see core/themes/matcher.py."""
-        if v is None:
-            return {}
-        if isinstance(v, dict) and (problems := theme_problems(v)):
-            raise _Nested(problems)
-        return v
-
-    @field_validator("channels", mode="before")
-    @classmethod
-    def _channels(cls, v: Any) -> Any:
-        """Each `channels.<name>` by the model of the channel of that name; a null value leaves it off."""
-        if not isinstance(v, dict):
-            return v  # pydantic says it should be a mapping
-        found, problems, configs = discover(), [], {}
-        for name, value in v.items():
-            spec = found.specs.get(name)
-            if spec is None:
-                problems.append(f"{name}: {found.unknown(name)}")
-            elif value is not None:
-                try:
-                    configs[name] = spec.config.model_validate(value)
-                except ValidationError as exc:
-                    problems += [_below(name, line) for e in exc.errors() for line in _lines(e)]
-        if problems:
-            raise _Nested(problems)
-        return configs
-
-    @field_validator("messages")
-    @classmethod
-    def _messages(cls, v: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
-        problems = validate_overrides(v)
-        if problems:
-            raise _Nested([p.removeprefix("messages.") for p in problems])
-        return v
-
-    @model_validator(mode="after")
-    def _consistent(self) -> ProfileConfig:
-        """Keys that are each valid but do not fit together; all such problems are reported at once."""
-        problems: list[str] = []
-        lang = language(self.locale)
-        if lang not in LOCALES and lang not in {language(k) for k in self.messages}:
-            problems.append(
-                f"locale: {self.locale!r} has no texts (built in: {' '.join(LOCALES)}; add messages.{lang} for more)"
-            )
-        # An alert goes out through the profile's own channel of that name; without one, every alert would end
-        # as a dead letter.
-        problems += [
-            f"alerts[{i}].channel: the profile has no {a.channel} channel configured"
-            for i, a in enumerate(self.alerts)
-            if a.channel not in self.channels
-        ]
-        problems += alert_problems(self.alerts, self.channels)  # a destination in the form its channel reads
-        problems += rule_problems(self) + subscription_problems(self) + digest_problems(self.digest, self.channels)
-        problems += campaign_problems(self.campaigns, self.channels)
-        if problems:
-            raise _Nested(problems)
-        self.locale = lang
-        return self
-
-    def settings(self, name: str) -> ProfileSettings:
-        p = self.policy
-        policy = Policy(
-            brand=self.brand,
-            locale=self.locale,
-            send_delay=p.send_delay,
-            expiry=p.expiry,
-            comment_window=p.comment_window,
-            throttle=p.throttle,
-            reask_limit=p.reask_limit,
-            review_url=self.review_url,
-            messages=MessageCatalog(self.messages, default_locale=self.locale),
-            **p.rules(),
-        )
-        campaigns = to_campaigns(self.campaigns, policy.timezone)
-        policy = replace(
-            policy,
-            campaign_variants={c.name: c.variants for c in campaigns if c.variants},
-            campaign_expiry=campaign_expiry(self.campaigns),
-        )
-        return ProfileSettings(
-            name=name,
-            policy=policy,
-            alert_targets=tuple(a.target() for a in self.alerts),
-            subscriptions=tuple(Subscription(s.url, frozenset(s.events)) for s in self.subscriptions),
-            link_template=self.link_template,
-            rules=to_rules(self.rules),
-            redaction=self.redaction.settings(self.locale),
-            retention=self.retention.settings(),
-            themes=ThemeMatcher.of(self.themes),
-            benchmark=self.benchmark,
-            digest=None if self.digest is None else self.digest.settings(),
-            campaigns=campaigns,
-        )
 
 
 class ServerConfig(Strict):
@@ -351,7 +138,7 @@ class Config(Strict):
         """A profile with email digest targets sends them through its own smtp, else the top-level one."""
         problems = email_channels(self.profiles, self.smtp)
         if problems:
-            raise _Nested(problems)
+            raise Nested(problems)
         return self
 
     def profile_settings(self) -> dict[str, ProfileSettings]:
@@ -380,18 +167,6 @@ def substitute_env(value: Any, env: dict[str, str], path: str = "", problems: li
     return value
 
 
-def _loc(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif str(part).startswith("function-") or part in ("str", "int"):
-            continue
-        else:
-            out += f".{part}" if out else str(part)
-    return out or "(root)"
-
-
 def parse_config(data: Any, env: dict[str, str] | None = None) -> Config:
     if not isinstance(data, dict):
         raise ConfigError(["(root): expected a mapping of settings"])
@@ -402,28 +177,13 @@ def parse_config(data: Any, env: dict[str, str] | None = None) -> Config:
     except ValidationError as exc:
         # All problems at once; a key whose variable is missing is reported for that reason only.
         unset = {p.split(": ", 1)[0] for p in problems}
-        problems += [line for e in exc.errors() for line in _lines(e) if line.split(": ", 1)[0] not in unset]
+        problems += [line for e in exc.errors() for line in problem_lines(e) if line.split(": ", 1)[0] not in unset]
         raise ConfigError(problems) from None
     config._token_keys, key_problems = read_keys(os.environ if env is None else env)
     problems += key_problems + token_key_problems(config.profiles, config.token_keys)
     if problems:
         raise ConfigError(problems)
     return config
-
-
-def _lines(error: Any) -> list[str]:
-    """One line per problem, the key path first; pydantic's "Value error, " prefix is noise to an operator."""
-    where = _loc(error["loc"])
-    cause = (error.get("ctx") or {}).get("error")
-    if isinstance(cause, _Nested):
-        return [f"{where}.{p}" if where != "(root)" else p for p in cause.problems]
-    return [f"{where}: {error['msg'].removeprefix('Value error, ')}"]
-
-
-def _below(key: str, line: str) -> str:
-    """A problem line of a nested model, its path put under `key` ("(root): x" is the key's own problem)."""
-    where, _, what = line.partition(": ")
-    return f"{key}: {what}" if where == "(root)" else f"{key}.{line}"
 
 
 def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:

@@ -175,7 +175,9 @@ def test_channel_discovery_does_not_import_the_runtime_even_for_type_checking() 
 ALLOWED_ADAPTER_IMPORTS = {"adapters", "adapters.spec", "adapters.webhook", "adapters.webhook.events"}
 
 
-@pytest.mark.parametrize("module", ["channels.py", "config.py", "runtime.py", "app.py", "startup.py"])
+@pytest.mark.parametrize(
+    "module", ["channels.py", "config.py", "profile_config.py", "runtime.py", "app.py", "startup.py"]
+)
 def test_the_composition_root_names_no_channel(module: str) -> None:
     path = ROOT / "bots" / module
     strings = {n.value for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Constant)}

@@ -5,13 +5,14 @@ config file's models derive theirs, so a value changed in one place cannot leave
 from __future__ import annotations
 
 import ast
+import inspect
 from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-import bots.config
-from bots.config import PolicyConfig, ReportConfig, WorkerConfig, parse_config
+from bots.config import ReportConfig, WorkerConfig, parse_config
+from bots.policy_config import PolicyConfig
 from bots.runtime import Runtime
 from bots.worker import WorkerSettings
 from core.reports.summary import MIN_RESPONSES
@@ -55,8 +56,8 @@ def test_report_minimum_defaults_to_the_reports_one() -> None:
 
 
 def literal_defaults(model: type, source: set[str]) -> list[str]:
-    """The fields of `model` whose default is written as a number in bots/config.py (a Field's bounds excepted)."""
-    tree = ast.parse(Path(bots.config.__file__).read_text(encoding="utf-8"))
+    """The fields of `model` whose default is written as a number in its module (a Field's bounds excepted)."""
+    tree = ast.parse(Path(inspect.getfile(model)).read_text(encoding="utf-8"))
     [cls] = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == model.__name__]
     found = []
     for node in cls.body:

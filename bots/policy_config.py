@@ -1,0 +1,81 @@
+"""`profiles.<name>.policy`: a profile's survey rules (timing, re-asking) and its survey programme (sampling, quiet
+hours, the customer's time zone, reminders, wording experiments). What the file leaves out is core.survey.Policy's
+default, written there once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+
+from bots.campaign_config import VariantConfig
+from bots.config_problems import Strict
+from bots.durations import Duration
+from bots.zone_names import ZoneName
+from core.quiet_hours import QuietHours
+from core.survey import Policy
+from core.variants import experiment_problems
+
+_POLICY = Policy()
+
+
+class PolicyConfig(Strict):
+    """A profile's survey rules; what it leaves out is core.survey.Policy's default."""
+
+    send_delay: Duration = _POLICY.send_delay
+    expiry: Duration = _POLICY.expiry
+    comment_window: Duration = _POLICY.comment_window
+    throttle: Duration = _POLICY.throttle
+    reask_limit: int = Field(_POLICY.reask_limit, ge=0, le=5)
+    # The survey programme's rules (core/asking.py): see config.example.yaml for each.
+    sample: float = Field(_POLICY.sample, ge=0, le=1)
+    sample_period: Duration | None = _POLICY.sample_period  # None: the throttle window
+    quiet_hours: QuietHours | None = _POLICY.quiet_hours  # written "21:00-09:00"
+    timezone: ZoneName = _POLICY.timezone
+    reminder: Duration | None = _POLICY.reminder
+    variants: tuple[VariantConfig, ...] = ()
+
+    @field_validator("expiry")
+    @classmethod
+    def _positive(cls, v: timedelta) -> timedelta:
+        if v <= timedelta(0):
+            raise ValueError("must be longer than 0s, or every question would expire as it is sent")
+        return v
+
+    @field_validator("sample_period", "reminder")
+    @classmethod
+    def _longer_than_zero(cls, v: timedelta | None) -> timedelta | None:
+        if v is not None and v <= timedelta(0):
+            raise ValueError("must be longer than 0s")
+        return v
+
+    @field_validator("quiet_hours", mode="before")
+    @classmethod
+    def _quiet_hours(cls, v: Any) -> Any:
+        return v if v is None or isinstance(v, QuietHours) else QuietHours.parse(v)  # ValueError with the reason
+
+    @field_validator("variants")
+    @classmethod
+    def _experiment(cls, v: tuple[VariantConfig, ...]) -> tuple[VariantConfig, ...]:
+        problems = experiment_problems([x.variant() for x in v])
+        if problems:
+            raise ValueError("; ".join(problems))
+        return v
+
+    @model_validator(mode="after")
+    def _reminder_before_expiry(self) -> PolicyConfig:
+        if self.reminder is not None and self.reminder >= self.expiry:
+            raise ValueError("reminder must be shorter than expiry, or it would never be sent")
+        return self
+
+    def rules(self) -> dict[str, Any]:
+        """The programme's keys as core.survey.Policy fields."""
+        return {
+            "sample": self.sample,
+            "sample_period": self.sample_period,
+            "quiet_hours": self.quiet_hours,
+            "timezone": self.timezone,
+            "reminder": self.reminder,
+            "variants": tuple(x.variant() for x in self.variants),
+        }
