@@ -6,7 +6,7 @@ INSERT with no key to conflict on never waits for another transaction, where con
 rows (same day, profile, channel, agent) queue on their row locks. The worker folds the log into the rollups
 (core/store/rollup_fold.py) and readers add what is not folded yet (core/reports/rollup_query.py).
 
-Every table class defined in rollup_tables gets its log, named `<table>_log`.
+Every table rollup_tables defines (a model class or a plain Table) gets its log, named `<table>_log`.
 """
 
 from __future__ import annotations
@@ -30,13 +30,15 @@ def _log_of(rollup: Table) -> Table:
     )
 
 
-def _rollups() -> list[Table]:
-    found = []
+def _rollups() -> dict[str, Table]:
+    """The tables rollup_tables defines: its model classes' and its plain Table objects."""
+    found: dict[str, Table] = {}
     for value in vars(rollup_tables).values():
-        table = getattr(value, "__table__", None)
-        if isinstance(value, type) and value.__module__ == rollup_tables.__name__ and isinstance(table, Table):
-            found.append(table)
+        if isinstance(value, type) and value.__module__ == rollup_tables.__name__:
+            value = getattr(value, "__table__", None)
+        if isinstance(value, Table) and value.metadata is metadata:
+            found[value.name] = value
     return found
 
 
-LOGS: dict[str, Table] = {t.name: _log_of(t) for t in _rollups()}
+LOGS: dict[str, Table] = {name: _log_of(t) for name, t in _rollups().items()}
