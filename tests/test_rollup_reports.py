@@ -1,7 +1,8 @@
 """Reports read from the rollups equal the same figures aggregated directly over the raw rows, on SQLite and
 PostgreSQL: random surveys (every state, NULL dimensions, skips before and after asking, delivery statuses,
 follow-ups, comments and their themes), every public report function, every filter and dimension, day / week /
-month buckets, and periods that start or end inside a UTC day, on one day, or are open on one side."""
+month buckets, and periods that start or end inside a UTC day, on one day, or are open on one side. The counts are
+read folded into the rollups, and split between the rollups and their change logs as if not folded yet."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from statistics import median
 from typing import Any
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.reports import DIMENSIONS, Filters, breakdown, summary
 from core.reports.analytics import compare, dimension_options, dimension_values, distribution, followup_stats, trend
@@ -22,7 +24,7 @@ from core.reports.overview import report_parts
 from core.reports.summary import Summary
 from core.reports.themes import ThemeFigures, theme_figures, theme_trend
 from core.scoring import nps
-from core.store import Store
+from core.store import Store, rollups
 from core.store.rollups import rebuild
 from core.store.tables import SurveyRow
 from core.store.theme_tables import ResponseThemeRow
@@ -236,14 +238,30 @@ FILTERS += [
 ]
 
 
-@pytest.fixture
-async def world(store: Store) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+async def unfold(conn: AsyncConnection) -> None:
+    """Rollup rows moved to their change logs, as changes not folded yet: a third of them wholly, a third leaving a
+    row of zeros behind, and for the rest a change and its undoing added beside them."""
+    for name in rollups.ORDER:
+        rollup, log, counters = rollups.TABLES[name], rollups.LOGS[name], rollups.COUNTERS[name]
+        keys, columns = [rollup.c[k] for k in rollups.KEYS[name]], [*rollups.KEYS[name], *counters]
+        for sign, part in ((1, 1), (1, 2), (1, 0), (-1, 0)):
+            moved = select(*keys, *((sign * rollup.c[c]).label(c) for c in counters)).where(rollup.c.id % 3 == part)
+            await conn.execute(log.insert().from_select(columns, moved))
+        await conn.execute(delete(rollup).where(rollup.c.id % 3 == 1))
+        await conn.execute(update(rollup).where(rollup.c.id % 3 == 2).values(dict.fromkeys(counters, 0)))
+
+
+@pytest.fixture(params=["folded", "unfolded"])
+async def world(store: Store, request: pytest.FixtureRequest) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     rows, themes = surveys(600, seed=18), []
     themes = mentions(rows, seed=19)
     async with store.transaction() as conn:
         await conn.execute(insert(S), rows)
         await conn.execute(insert(T), themes)
         await rebuild(conn)
+        if request.param == "unfolded":
+            await unfold(conn)
+            assert (await conn.execute(select(rollups.LOGS["report_days"].c.id))).first() is not None
     return rows, themes
 
 

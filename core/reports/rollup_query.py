@@ -4,6 +4,8 @@ the asked_at / created_at indexes), so each figure equals the aggregate over raw
 days × groups, not on rows.
 
 A count is named once (`Measure`) with its two readings: the sum over rollup rows and the condition a raw row meets.
+The rollup rows are read together with their change log's rows not folded yet (core/store/rollup_log_tables.py), in
+one statement, so a fold running meanwhile is seen either whole or not at all.
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import replacement_traverse
 
 from core.question_status import REACHED, QuestionStatus
 from core.reports.scope import Filters, half_open
 from core.rollups import CATEGORIES
+from core.store.rollup_log_tables import LOGS
 from core.store.rollup_tables import ReportDayRow, ReportSkipRow, ReportThemeDayRow
 from core.store.tables import SurveyRow
 from core.store.theme_tables import ResponseThemeRow
@@ -165,9 +169,11 @@ async def _read(
     names = list(measures)
     out: dict[Key, Counts] = {}
     if span.days:
-        keys = [*rollup_keys, *([rollup.c.day] if per_day else [])]
-        sums = [func.sum(_plus(rollup, m.rollup)).label(n) for n, m in measures.items()]
-        q = select(*keys, *sums).where(*rollup_cond)
+        grouped = [*rollup_keys, *([rollup.c.day] if per_day else [])]
+        both = _with_log(rollup, grouped, rollup_cond, measures)
+        keys = [both.c[f"k{i}"] for i in range(len(grouped))]
+        sums = [func.sum(_plus(both, m.rollup)).label(n) for n, m in measures.items()]
+        q = select(*keys, *sums)
         if keys:
             q = q.group_by(*keys)
         for row in (await conn.execute(q)).all():
@@ -182,6 +188,25 @@ async def _read(
             values = tuple(row[: len(raw_keys)])
             _add(out, (*values, day) if per_day else values, row._mapping, names)
     return out
+
+
+def _with_log(
+    rollup: Any, keys: Sequence[Any], cond: Sequence[ColumnElement[bool]], measures: Mapping[str, Measure]
+) -> Any:
+    """rollup UNION ALL its change log: the `keys` (k0, k1, …) and the counters `measures` sum, from the rows that
+    meet `cond` (said of the rollup table) in either."""
+    counters = sorted({c for m in measures.values() for c in m.rollup})
+    log = LOGS[rollup.name]
+
+    def on_log(element: Any) -> Any:
+        return log.c[element.name] if getattr(element, "table", None) is rollup else None
+
+    parts = []
+    for table in (rollup, log):
+        moved = (lambda e: e) if table is rollup else (lambda e: replacement_traverse(e, {}, on_log))
+        columns = [moved(k).label(f"k{i}") for i, k in enumerate(keys)] + [table.c[c] for c in counters]
+        parts.append(select(*columns).where(*(moved(c) for c in cond)))
+    return union_all(*parts).subquery()
 
 
 def _raw_filters(filters: Filters, start: datetime | None, stop: datetime | None) -> Filters:

@@ -1,7 +1,9 @@
 """Keeping the report rollups (core/store/rollup_tables.py) in step with the surveys they count, in the transaction
 of every write that changes a counted field, and re-deriving them from raw rows.
 
-Three ways in, all INSERT … ON CONFLICT DO UPDATE SET c = c + excluded.c:
+Three ways in. Each appends its changes to the rollup tables' change logs (core/store/rollup_log_tables.py): a
+write never waits on the rollup rows other writers add to; the worker folds the logs into the rollups exactly once
+(core/store/rollup_fold.py), and reports read rollup and log together (core/reports/rollup_query.py):
 - `apply(conn, old, new)` for one survey written from a core.survey.Survey (insert_survey, update_survey,
   save_step): when the Survey was read from its row in this transaction it carries the row's delivery status,
   ref and follow-up columns (Survey.row_extras, core.rollups.EXTRAS), and the change is worked out in Python with
@@ -13,12 +15,13 @@ Three ways in, all INSERT … ON CONFLICT DO UPDATE SET c = c + excluded.c:
   Python as for one survey, with no statement built per call. `where` must select the same rows before and after
   the write. A long list of ids (a retention batch) is recounted instead with a grouped SELECT per table before and
   after, which the database sums faster than Python reads the rows.
-- `rebuild(conn)` (and migration 0016): the three tables emptied and filled again by INSERT … SELECT … GROUP BY.
+- `rebuild(conn)` (and migration 0016): the three tables emptied and filled again by INSERT … SELECT … GROUP BY,
+  their change logs emptied in the same transaction.
 
 A campaign's pending surveys (no asked_at, not skipped) contribute nothing until they are asked, so bulk inserts of
-them need no rollup statement. Multi-row upserts touch their rows in key order (ORDER BY the key), and a
-transaction touches the tables in the order days, skips, themes, so two concurrent writers wait for each other
-instead of deadlocking. A counter taken back to zero leaves its row in place (all zeros counts as nothing).
+them need no rollup statement. Rollup rows are written by a fold (in key order: two folds wait for each other
+instead of deadlocking), a rebuild and, outside Store.transaction, a grouped recount. A counter taken back to zero
+leaves its row in place (all zeros counts as nothing).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from sqlalchemy.sql.elements import BinaryExpression, BindParameter, ColumnClaus
 from core import rollups as r
 from core.store.engine import BEFORE_COMMIT, Store
 from core.store.inserts import dialect_insert
+from core.store.rollup_log_tables import LOGS as _LOGS
 from core.store.rollup_tables import ReportDayRow, ReportSkipRow, ReportThemeDayRow
 from core.store.tables import SurveyRow
 from core.store.theme_tables import ResponseThemeRow
@@ -54,6 +58,7 @@ KEYS = {
     "report_theme_days": ("day", *r.DIMENSIONS, "theme"),
 }
 COUNTERS = {"report_days": r.DAY_COUNTERS, "report_skips": ("surveys",), "report_theme_days": r.SCORES}
+LOGS = {name: _LOGS[name] for name in TABLES}  # each rollup table's change log: what writes append to
 _FLAG = Integer()
 
 
@@ -139,10 +144,10 @@ def _upsert(dialect: str, table: str, source: Any) -> Any:
 
 
 class Pending:
-    """The rollup changes of one transaction, summed by key and written just before it commits (Store.transaction
-    runs its before-commit hooks): one multi-row upsert per table in key order. Rows are locked only for the commit,
-    always in the same order, so concurrent transactions — group commits of many replies — neither deadlock on the
-    shared rows nor queue behind each other's whole transaction."""
+    """The rollup changes of one transaction, summed by key and appended to the change logs just before it commits
+    (Store.transaction runs its before-commit hooks): one multi-row INSERT per table. The log has no unique key, so
+    concurrent transactions — group commits of many replies, most of them adding to the same few rollup rows — never
+    wait for each other there; the worker folds the log into the rollups (core/store/rollup_fold.py)."""
 
     def __init__(self) -> None:
         self.rows: dict[str, dict[r.Key, dict[str, int]]] = {t: {} for t in ORDER}
@@ -156,7 +161,7 @@ class Pending:
 
     async def __call__(self, conn: AsyncConnection) -> None:
         for table in ORDER:
-            rows = [(k, v) for k, v in sorted(self.rows[table].items(), key=_order) if any(v.values())]
+            rows = [(k, v) for k, v in self.rows[table].items() if any(v.values())]
             if rows:
                 names = [*KEYS[table], *COUNTERS[table]]
                 params = [{f"k_{n}": x for n, x in zip(names, (*k, *(v[c] for c in COUNTERS[table])), strict=True)}
@@ -407,18 +412,23 @@ def _days_change(dialect: str, sides: tuple[str, ...], same_key: bool, prefix: s
         if len(parts) > 1:
             sub = source.subquery()
             source = select(*sub.c).where(true()).order_by(*(sub.c[i] for i in range(len(KEYS["report_days"]))))
-    stmt = _upsert(dialect, "report_days", source)
+    stmt = _append("report_days", source)
     _SOURCES[id(stmt)] = source
     return stmt
 
 
+def _append(table: str, source: Any) -> Any:
+    """INSERT INTO <table>'s change log the change rows `source` selects (key, then counters)."""
+    return LOGS[table].insert().from_select([*KEYS[table], *COUNTERS[table]], source)
+
+
 @cache
 def _add_values(dialect: str, table: str, prefix: str = "k") -> Any:
-    """report_<table> += one row of bound counters (`{prefix}_<column>`)."""
-    t = TABLES[table]
-    columns = [*KEYS[table], *COUNTERS[table]]
-    values = select(*(bindparam(f"{prefix}_{c}", type_=t.c[c].type).label(c) for c in columns)).where(true())
-    stmt = _upsert(dialect, table, values)
+    """<table> += one row of bound counters (`{prefix}_<column>`), appended to its change log: no unique key there
+    makes the INSERT wait for another transaction. Run with many parameter sets, one statement adds many rows."""
+    log = LOGS[table]
+    columns = (*KEYS[table], *COUNTERS[table])
+    stmt = log.insert().values({c: bindparam(f"{prefix}_{c}", type_=log.c[c].type) for c in columns})
     _VALUES[id(stmt)] = (table, prefix)
     return stmt
 
@@ -497,7 +507,7 @@ async def apply(conn: AsyncConnection, old: Survey | None, new: Survey) -> None:
 
 async def add_change(conn: AsyncConnection, change: r.Delta) -> None:
     """Add `change` (core.rollups.delta of rows as read and as written, worked out in Python) to the transaction's
-    pending rollup changes, written at its commit; outside Store.transaction, upserted at once, in key order."""
+    pending rollup changes, written at its commit; outside Store.transaction, appended to the change logs at once."""
     pending = _pending(conn)
     for table in ORDER:
         for key, counts in sorted(change.get(table, {}).items(), key=_order):
@@ -542,9 +552,17 @@ def rebuild_statements(dialect: str) -> list[Any]:
     return out
 
 
+def _clear_logs(dialect: str) -> list[Any]:
+    """The change logs emptied: what they held is in the raw rows the rebuild counts. On PostgreSQL locked first (a
+    fold takes a log's lock before its rollup's): writers append after the rebuild commits, to the rows it made."""
+    names = [LOGS[t].name for t in ORDER]
+    lock = [text(f"LOCK TABLE {', '.join(names)} IN EXCLUSIVE MODE")] if dialect == "postgresql" else []
+    return [*lock, *(delete(LOGS[t]) for t in ORDER)]
+
+
 async def rebuild(conn: AsyncConnection) -> dict[str, int]:
     """Re-derive all three rollup tables from raw rows in the caller's transaction; rows written per table."""
-    for stmt in rebuild_statements(conn.dialect.name):
+    for stmt in [*_clear_logs(conn.dialect.name), *rebuild_statements(conn.dialect.name)]:
         await conn.execute(stmt)
     return {t: int((await conn.execute(select(func.count()).select_from(TABLES[t]))).scalar_one()) for t in ORDER}
 
