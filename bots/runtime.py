@@ -18,6 +18,7 @@ from bots.token_keys import secret_box
 from bots.worker import Worker
 from core.channel import OutboundChannel
 from core.retention_pass import RetentionPass
+from core.rollup_folding import RollupFolder
 from core.scheduler import Scheduler
 from core.service import SurveyService, utcnow
 from core.store import Store
@@ -56,6 +57,8 @@ class Runtime:
         # Campaigns and digests: stored schedules, each occurrence run once among all workers.
         self.scheduler = Scheduler(self.store, scheduled_jobs(self), self.service.clock)
         self.worker.background.append(self.scheduler.run)
+        # The report rollups' change logs folded into the rollups: a chore of every worker (folds never collide).
+        self.worker.background.append(RollupFolder(self.store).run)
 
     def deps(self, profile: str) -> ChannelDeps:
         """What one profile's channels are built from."""
