@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from core.store import privacy as privacy_q
-from core.store import surveys as q
+from core.store import reachability
 from core.suppression import SuppressionKeys, anonymised, anonymous_marker
 from core.survey import ContactStatus, State, Survey
 
@@ -33,7 +33,7 @@ async def contacts_when_due(
     stored = {s.id: s.address for s in surveys if s.id is not None}
     if not stored:
         return {}
-    found = await q.contacts_when_due(conn, list(stored))
+    found = await reachability.contacts_when_due(conn, list(stored))
     by_hash: dict[str, int] = {}
     for survey_id, a in stored.items():
         for h in await suppression.lookup(conn, a.profile, a.channel, a.user_id, now):

@@ -10,7 +10,7 @@ from typing import Any
 from core.outbound import messages_for
 from core.service import SurveyService
 from core.store import outbox as ob
-from core.store import surveys as q
+from core.store import survey_lookup
 from core.survey import Survey
 from core.types import Address, AskScore, Say
 
@@ -19,7 +19,7 @@ async def answerable(service: SurveyService, address: Address) -> Survey | None:
     """The customer's newest survey in this conversation still open to an answer (asked, or scored and waiting for
     the comment), or None."""
     async with service.store.read() as conn:
-        return await q.find_survey(conn, address, lock=False)
+        return await survey_lookup.find_survey(conn, address, lock=False)
 
 
 async def queue_once(service: SurveyService, survey: Survey, action: Say | AskScore, key: str) -> bool:
@@ -30,7 +30,7 @@ async def queue_once(service: SurveyService, survey: Survey, action: Say | AskSc
     messages = messages_for(survey, [action], settings, now)
 
     async def work(conn: Any) -> bool:
-        if not await q.claim_inbound(conn, key, now):
+        if not await survey_lookup.claim_inbound(conn, key, now):
             return False
         await ob.enqueue(conn, messages, now)
         return True

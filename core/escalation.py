@@ -16,7 +16,7 @@ from core import audit
 from core.outbound import alert_messages, event_messages
 from core.profiles import ProfileSettings
 from core.sla import Kind, SlaState, compact, step
-from core.store import Store
+from core.store import Store, reachability
 from core.store import outbox as ob
 from core.store import sla as sla_q
 from core.store import surveys as q
@@ -109,5 +109,5 @@ async def _live(conn: Any, settings: ProfileSettings) -> ProfileSettings:
     """Leave out subscriptions whose endpoint answered 410 Gone."""
     if not settings.subscriptions:
         return settings
-    gone = await q.gone_endpoints(conn, settings.name)
+    gone = await reachability.gone_endpoints(conn, settings.name)
     return replace(settings, subscriptions=tuple(s for s in settings.subscriptions if s.url not in gone))

@@ -19,7 +19,7 @@ from core.profiles import ProfileSettings
 from core.question_status import QuestionStatus
 from core.redaction import stored_survey
 from core.routing_step import route_step
-from core.store import Store, contacts_seen, replays
+from core.store import Store, contacts_seen, reachability, replays, survey_lookup
 from core.store import contacts as contacts_q
 from core.store import installations as installs
 from core.store import outbox as ob
@@ -112,7 +112,7 @@ class SurveyService:
         async def work(conn: Any) -> Outcome:
             if isinstance(event, TextReceived):
                 return await self._text(conn, event, settings, now, dedup_key)
-            if dedup_key is not None and not await q.claim_inbound(conn, dedup_key, now):
+            if dedup_key is not None and not await survey_lookup.claim_inbound(conn, dedup_key, now):
                 return Outcome("duplicate")
             outcome = await self._route(conn, event, settings, now)
             if dedup_key is not None and isinstance(event, ConversationClosed) and outcome.survey is not None:
@@ -143,15 +143,15 @@ class SurveyService:
         if isinstance(event, ConversationClosed):
             return await self._closed(conn, event, settings, now)
         if isinstance(event, OptOut):
-            await q.touch_contact(conn, event.address, opted_out_at=now)
-            survey = await q.find_survey(conn, event.address, OPEN_STATES)
+            await reachability.touch_contact(conn, event.address, opted_out_at=now)
+            survey = await survey_lookup.find_survey(conn, event.address, OPEN_STATES)
             if survey is None:
                 return Outcome("ok")
             return await self._apply(conn, survey, event, settings, now)
         if isinstance(event, ScoreGiven):
             return await self._score(conn, event, settings, now)
         if isinstance(event, ConversationReopened):
-            survey = await q.find_survey(conn, replace(event.address, user_id=""), OPEN_STATES)
+            survey = await survey_lookup.find_survey(conn, replace(event.address, user_id=""), OPEN_STATES)
             if survey is None:
                 return Outcome("no_survey")
             return await self._apply(conn, survey, event, settings, now)
@@ -164,22 +164,24 @@ class SurveyService:
         statement on PostgreSQL. Without a survey the key is still recorded, so a message redelivered after a
         survey has opened is known as the old message it is, not taken for a reply."""
         if dedup_key is None:
-            survey, claimed = await q.find_survey(conn, event.address, reply_to=event.reply_to), True
+            survey, claimed = await survey_lookup.find_survey(conn, event.address, reply_to=event.reply_to), True
         else:
-            survey, claimed = await q.find_and_claim(conn, event.address, dedup_key, now, reply_to=event.reply_to)
+            survey, claimed = await survey_lookup.find_and_claim(
+                conn, event.address, dedup_key, now, reply_to=event.reply_to
+            )
         if survey is not None:
             return await self._apply(conn, survey, event, settings, now) if claimed else Outcome("duplicate")
-        if dedup_key is not None and not await q.claim_inbound(conn, dedup_key, now):
+        if dedup_key is not None and not await survey_lookup.claim_inbound(conn, dedup_key, now):
             return Outcome("duplicate")
         if event.locale:  # remember the customer's language for the survey that may follow
-            await q.touch_contact(conn, event.address, locale=event.locale[:16])
+            await reachability.touch_contact(conn, event.address, locale=event.locale[:16])
         return Outcome("no_survey")
 
     async def _closed(self, conn: Any, event: ConversationClosed, settings: ProfileSettings, now: datetime) -> Outcome:
         case_id = event.case_id or event.address.conversation_id
         a = event.address
         listed_as = await self.suppression.lookup(conn, a.profile, a.channel, a.user_id, now)
-        contact = await q.contact_status(conn, event.address, case_id, listed_as)
+        contact = await reachability.contact_status(conn, event.address, case_id, listed_as)
         if event.address.workspace is not None and await installs.removed(conn, event.address):
             contact = replace(contact, uninstalled=True)
         survey, actions = start(replace(event, case_id=case_id), contact, settings.policy, now)
@@ -187,7 +189,7 @@ class SurveyService:
             return await self._suppressed(conn, survey, settings)
         survey_id = await q.insert_survey(conn, survey, settings.policy)
         survey = replace(survey, id=survey_id)
-        await q.touch_contact(
+        await reachability.touch_contact(
             conn,
             event.address,
             locale=event.locale,
@@ -216,7 +218,7 @@ class SurveyService:
 
     async def _score(self, conn: Any, event: ScoreGiven, settings: ProfileSettings, now: datetime) -> Outcome:
         if event.survey_id is None:
-            survey = await q.find_survey(conn, event.address)
+            survey = await survey_lookup.find_survey(conn, event.address)
         else:
             survey = await q.get_survey(conn, event.survey_id, lock=True)
             a = event.address
@@ -251,9 +253,9 @@ class SurveyService:
     ) -> None:
         new = stored_survey(new, settings.redaction)  # store_redacted: the original text never reaches the database
         if (new.state is State.OPTED_OUT and old.state is not State.OPTED_OUT) or opts_out(actions):
-            await q.touch_contact(conn, new.address, opted_out_at=now)
+            await reachability.touch_contact(conn, new.address, opted_out_at=now)
         if new.state is State.ASKED and old.state is not State.ASKED:
-            await q.touch_contact(conn, new.address, last_surveyed_at=now)
+            await reachability.touch_contact(conn, new.address, last_surveyed_at=now)
         routed = route_step(old, new, actions, settings, now)  # the profile's routing rules, when scored / completed
         new, actions = routed.survey, routed.actions
         messages = messages_for(new, actions, await self._live(conn, routed.settings, actions), now)
@@ -265,7 +267,7 @@ class SurveyService:
         """Leave out subscriptions whose endpoint answered 410 Gone."""
         if not settings.subscriptions or not any(isinstance(a, Emit) for a in actions):
             return settings
-        gone = await q.gone_endpoints(conn, settings.name)
+        gone = await reachability.gone_endpoints(conn, settings.name)
         if not gone:
             return settings
         return replace(settings, subscriptions=tuple(s for s in settings.subscriptions if s.url not in gone))
@@ -341,7 +343,7 @@ class SurveyService:
             if survey is None or survey.state not in (State.PENDING, State.ASKED):
                 return None
             if why is SkipReason.UNREACHABLE:
-                await q.touch_contact(conn, survey.address, unreachable_at=now)
+                await reachability.touch_contact(conn, survey.address, unreachable_at=now)
                 await q.skip_unreachable(conn, survey.id, now)
             elif not await qs.skip_outside_window(conn, survey.id, now):
                 return None

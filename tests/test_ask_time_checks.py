@@ -17,9 +17,8 @@ from core.reports.delivery import skipped_by_reason
 from core.scheduler import Scheduler
 from core.schedules import Schedule
 from core.service import SurveyService
-from core.store import Store, installations
+from core.store import Store, installations, reachability
 from core.store import privacy as privacy_q
-from core.store import surveys as q
 from core.store.tables import OutboxRow, SurveyRow
 from core.suppression import SuppressionKeys, digest
 from core.survey import Policy
@@ -48,7 +47,7 @@ async def campaign_run(store: Store, profile: ProfileSettings, clock: FakeClock,
     """The people's contacts, then the campaign's run: one pending relational survey each, due within the window."""
     async with store.transaction() as conn:
         for user in people:
-            await q.touch_contact(conn, address(user), updated_at=clock())
+            await reachability.touch_contact(conn, address(user), updated_at=clock())
     job = CampaignJob(store, profile, profile.campaigns[0], clock)
     counts = await Scheduler(store, [job], clock).run_job(job, force=True)
     assert counts is not None and counts["created"] == len(people)
@@ -75,7 +74,7 @@ async def test_pending_relational_surveys_are_checked_when_due(store: Store) -> 
     async with store.transaction() as conn:
         key = await keys.for_new(conn, clock())
         await privacy_q.suppress(conn, [(digest(key, "acme", "webhook", "erased"), "acme", "webhook")], clock())
-        await q.touch_contact(conn, address("gone"), unreachable_at=clock())
+        await reachability.touch_contact(conn, address("gone"), unreachable_at=clock())
 
     clock.advance(days=2)  # past the send window: every campaign question is due
     assert await service.tick() == 6  # the five campaign questions, and the support chat's question expiring
@@ -118,7 +117,7 @@ async def test_a_survey_is_not_throttled_by_its_own_ask_or_by_an_ask_before_it_w
     profile = settings(throttle=timedelta(days=1), expiry=timedelta(hours=4))
     service = SurveyService(store, {"acme": profile}, clock)
     async with store.transaction() as conn:
-        await q.touch_contact(conn, address("old"), last_surveyed_at=NOW - timedelta(days=2))
+        await reachability.touch_contact(conn, address("old"), last_surveyed_at=NOW - timedelta(days=2))
     await campaign_run(store, profile, clock, ["old"])
     clock.advance(days=2)
     assert await service.tick() == 1
@@ -152,8 +151,8 @@ async def test_a_campaign_survey_in_a_workspace_that_removed_the_app_is_skipped_
     profile = settings()
     service = SurveyService(store, {"acme": profile}, clock)
     async with store.transaction() as conn:
-        await q.touch_contact(conn, address("dee"), workspace="T1")
-        await q.touch_contact(conn, address("eve"), workspace="T2")
+        await reachability.touch_contact(conn, address("dee"), workspace="T1")
+        await reachability.touch_contact(conn, address("eve"), workspace="T2")
     await installations.remove(store, "webhook", "acme", "T1", "app_uninstalled", NOW - timedelta(days=1))
     await campaign_run(store, profile, clock, ["dee", "eve"])
     clock.advance(days=3)

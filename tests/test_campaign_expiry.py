@@ -13,8 +13,7 @@ from bots.config import ConfigError, parse_config
 from core.campaign_run import CampaignJob
 from core.scheduler import Scheduler
 from core.service import SurveyService
-from core.store import Store
-from core.store import surveys as q
+from core.store import Store, reachability
 from core.store.tables import SurveyRow
 from core.survey import Kind, Policy, State, Survey
 from core.types import Address, ConversationClosed
@@ -65,7 +64,7 @@ async def test_a_campaign_question_stays_open_for_its_campaign_expiry(store: Sto
     profile = parse_config(config(expiry="7d"), env={}).profile_settings()["acme"]
     service = SurveyService(store, {"acme": profile}, clock)
     async with store.transaction() as conn:
-        await q.touch_contact(conn, Address("webhook", "acme", "ana", "ana"), updated_at=NOW)
+        await reachability.touch_contact(conn, Address("webhook", "acme", "ana", "ana"), updated_at=NOW)
     job = CampaignJob(store, profile, profile.campaigns[0], clock)
     assert (await Scheduler(store, [job], clock).run_job(job, force=True) or {}).get("created") == 1
     await service.handle(ConversationClosed(Address("webhook", "acme", "chat-1", "bo")))

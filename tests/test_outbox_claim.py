@@ -17,9 +17,8 @@ from core.channel import Delivery
 from core.delivery import PermanentFailure
 from core.retention import Pruning
 from core.retention_pass import RetentionPass
-from core.store import Store
+from core.store import Store, survey_lookup
 from core.store import outbox as ob
-from core.store import surveys as q
 from core.store.tables import OutboxRow, SurveyRow
 from core.types import Address, Say
 from tests.test_worker import Scripted, outbox_rows, service_for
@@ -202,7 +201,7 @@ async def test_pruning_delivered_rows_keeps_what_a_reply_to_an_open_survey_is_ma
 
     async def matched() -> int | None:
         async with store.read() as conn:
-            survey = await q.find_survey(conn, reply, lock=False, reply_to="question-ref")
+            survey = await survey_lookup.find_survey(conn, reply, lock=False, reply_to="question-ref")
         return None if survey is None else survey.id
 
     assert (await prune.run_due(force=True) or {}).get("sent_messages") == 0

@@ -17,7 +17,7 @@ from bots.worker import Worker
 from core.profiles import ProfileSettings
 from core.quiet_hours import QuietHours, customer_zone
 from core.service import SurveyService
-from core.store import Store
+from core.store import Store, reachability
 from core.store import surveys as q
 from core.survey import ContactStatus, Kind, Policy, State, Survey, start, step
 from core.types import Address, AskScore, ConversationClosed, Tick
@@ -215,7 +215,7 @@ async def test_a_close_at_23_local_is_asked_at_9_local(store: Store, clock) -> N
     chat = MemoryChannel(service, "acme")
     worker = Worker(service, {("memory", "acme"): chat})
     async with store.transaction() as conn:  # the contact's own zone wins over the platform's hint
-        await q.touch_contact(conn, chat.address("c1", "u1"), timezone="Europe/Madrid")
+        await reachability.touch_contact(conn, chat.address("c1", "u1"), timezone="Europe/Madrid")
     closed = await service.handle(ConversationClosed(chat.address("c1", "u1"), timezone="Asia/Tokyo"))
     assert closed.survey is not None and closed.survey.state is State.PENDING
     assert closed.survey.timezone == "Europe/Madrid"

@@ -17,7 +17,7 @@ from bots.worker import Worker
 from core.profiles import ProfileSettings
 from core.quiet_hours import QuietHours
 from core.service import SurveyService
-from core.store import Store
+from core.store import Store, survey_lookup
 from core.store import surveys as q
 from core.survey import ContactStatus, Kind, Policy, State, Survey, start, step
 from core.types import Address, AskScore, ConversationClosed, Tick
@@ -129,7 +129,7 @@ async def test_each_contact_is_asked_in_its_variant_through_the_outbox(store: St
     await worker.drain()
     async with store.read() as conn:
         for user in users:
-            survey = await q.find_survey(conn, chat.address(f"c-{user}", user))
+            survey = await survey_lookup.find_survey(conn, chat.address(f"c-{user}", user))
             assert survey is not None and survey.variant == chosen[user].name  # type: ignore[union-attr]
             assert survey.asked_at == NOW + (timedelta(hours=2) if chosen[user] is LATER else timedelta(0))
     for user in users:

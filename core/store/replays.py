@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.store.surveys import K, storable_key
+from core.store.survey_lookup import K, storable_key
 
 
 async def remember_survey(conn: AsyncConnection, key: str, survey_id: int) -> None:
