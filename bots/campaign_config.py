@@ -24,9 +24,10 @@ import re
 from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from bots.durations import Duration
+from bots.config_problems import Strict
+from bots.durations import Duration, QuestionExpiry
 from bots.zone_names import ZoneName
 from core.campaigns import FULL_SAMPLE, SEND_WINDOW, Audience, Campaign, Condition
 from core.messages import LOCALES, language
@@ -38,15 +39,11 @@ ATTRIBUTE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}")
 Scalar = str | int | float | bool
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 def _text(value: Scalar) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
-class AttributeTest(_Strict):
+class AttributeTest(Strict):
     """The written-out forms of a condition: `{not: value or [values]}` or `{present: true|false}`."""
 
     not_: Scalar | list[Scalar] | None = Field(None, alias="not")
@@ -59,7 +56,7 @@ class AttributeTest(_Strict):
         return self
 
 
-class AudienceConfig(_Strict):
+class AudienceConfig(Strict):
     """Who is asked. attributes: a value (equality), a list (any of them), {not: …} or {present: …} per key;
     locales: languages (a language takes its regional forms); channels: only contacts on these; consent: `granted`
     asks only who granted it (`any`, the default, asks all but who denied it)."""
@@ -100,7 +97,7 @@ class AudienceConfig(_Strict):
         return Audience(tuple(conditions), tuple(self.locales), tuple(self.channels), self.consent == "granted")
 
 
-class VariantConfig(_Strict):
+class VariantConfig(Strict):
     """One arm of the campaign's experiment: its wording per locale (may use {brand}) and/or its own send delay."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -122,7 +119,7 @@ class VariantConfig(_Strict):
         return Variant(self.name, dict(self.question), self.send_delay)
 
 
-class CampaignConfig(_Strict):
+class CampaignConfig(Strict):
     name: str
     schedule: str
     timezone: ZoneName | None = None  # default: the profile's policy.timezone, else UTC
@@ -130,7 +127,7 @@ class CampaignConfig(_Strict):
     sample: float = Field(FULL_SAMPLE, ge=0, le=1)
     channels: list[str] = Field(min_length=1)  # preference order
     send_window: Duration = SEND_WINDOW
-    expiry: Duration | None = None  # default: the profile's policy.expiry (Policy.campaign_expiry)
+    expiry: QuestionExpiry | None = None  # default: the profile's policy.expiry (Policy.campaign_expiry)
     variants: list[VariantConfig] = Field(default_factory=list)
 
     @field_validator("name")
@@ -158,13 +155,6 @@ class CampaignConfig(_Strict):
     def _window(cls, v: timedelta) -> timedelta:
         if v > timedelta(days=90):
             raise ValueError("at most 90d")
-        return v
-
-    @field_validator("expiry")
-    @classmethod
-    def _expiry(cls, v: timedelta | None) -> timedelta | None:
-        if v is not None and v <= timedelta(0):
-            raise ValueError("must be longer than 0s, or every question would expire as it is sent")
         return v
 
     @field_validator("variants")

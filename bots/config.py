@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from bots.channel_checks import token_key_problems
 from bots.config_problems import Nested, Strict, problem_lines
 from bots.digest_config import EmailConfig, email_channels
-from bots.durations import Duration
+from bots.durations import Duration, PositiveDuration
 from bots.privacy_config import PrivacyConfig
 from bots.profile_config import ProfileConfig
 from bots.retention_config import PruningConfig
@@ -48,17 +48,12 @@ class ServerConfig(Strict):
     public_url: str | None = None
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     # Slow clients: time to send a request's head, then its body; keep-alive idle time; connections at once.
-    header_timeout: Duration = timedelta(seconds=10)
-    body_timeout: Duration = timedelta(seconds=30)
-    idle_timeout: Duration = timedelta(seconds=75)  # longer than a proxy's upstream keep-alive (nginx, ALB: 60s)
+    header_timeout: PositiveDuration = timedelta(seconds=10)
+    body_timeout: PositiveDuration = timedelta(seconds=30)
+    idle_timeout: PositiveDuration = timedelta(
+        seconds=75
+    )  # longer than a proxy's upstream keep-alive (nginx, ALB: 60s)
     max_connections: int = Field(1000, ge=1, le=1_000_000)
-
-    @field_validator("header_timeout", "body_timeout", "idle_timeout")
-    @classmethod
-    def _timeout_positive(cls, v: timedelta) -> timedelta:
-        if v <= timedelta(0):
-            raise ValueError("must be longer than 0s")
-        return v
 
 
 class WorkerConfig(Strict):

@@ -7,12 +7,13 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from adapters.email import SPEC as EMAIL
 from adapters.email import EmailConfig
 from adapters.email.config import ADDRESS
 from bots.channel_checks import alert_problems
+from bots.config_problems import Strict
 from bots.durations import Duration
 from bots.zone_names import ZoneName
 from core.digest_settings import DIGEST_CHANNELS, DigestSettings, DigestTarget
@@ -23,16 +24,12 @@ DigestChannel = Literal["slack", "telegram", "webhook", "email"]
 assert set(DigestChannel.__args__) == set(DIGEST_CHANNELS)  # type: ignore[attr-defined]
 
 
-class DigestTargetConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DigestTargetConfig(Strict):
     channel: DigestChannel
     destination: str = Field(min_length=1)  # a Slack channel id, a Telegram chat id, a URL, an address
 
 
-class DigestConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DigestConfig(Strict):
     schedule: str  # cron ("0 8 * * MON") or an interval ("every 7d"), read in `timezone`
     timezone: ZoneName = "UTC"
     period: Duration | None = None  # default: from the previous occurrence to this one

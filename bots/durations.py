@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -36,4 +36,19 @@ def parse_duration(value: Any) -> Any:
     raise ValueError(f"expected a duration such as 30s, 24h or 7d, got {value!r}")
 
 
+def _longer_than_zero(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be longer than 0s")
+    return value
+
+
+def _question_lasts(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be longer than 0s, or every question would expire as it is sent")
+    return value
+
+
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+PositiveDuration = Annotated[Duration, AfterValidator(_longer_than_zero)]
+QuestionExpiry = Annotated[Duration, AfterValidator(_question_lasts)]
+"""How long a question stays open (a policy's or a campaign's `expiry`): a zero would expire it as it is sent."""

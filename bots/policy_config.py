@@ -4,14 +4,13 @@ default, written there once."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
 from bots.campaign_config import VariantConfig
 from bots.config_problems import Strict
-from bots.durations import Duration
+from bots.durations import Duration, PositiveDuration, QuestionExpiry
 from bots.zone_names import ZoneName
 from core.quiet_hours import QuietHours
 from core.survey import Policy
@@ -24,31 +23,17 @@ class PolicyConfig(Strict):
     """A profile's survey rules; what it leaves out is core.survey.Policy's default."""
 
     send_delay: Duration = _POLICY.send_delay
-    expiry: Duration = _POLICY.expiry
+    expiry: QuestionExpiry = _POLICY.expiry
     comment_window: Duration = _POLICY.comment_window
     throttle: Duration = _POLICY.throttle
     reask_limit: int = Field(_POLICY.reask_limit, ge=0, le=5)
     # The survey programme's rules (core/asking.py): see config.example.yaml for each.
     sample: float = Field(_POLICY.sample, ge=0, le=1)
-    sample_period: Duration | None = _POLICY.sample_period  # None: the throttle window
+    sample_period: PositiveDuration | None = _POLICY.sample_period  # None: the throttle window
     quiet_hours: QuietHours | None = _POLICY.quiet_hours  # written "21:00-09:00"
     timezone: ZoneName = _POLICY.timezone
-    reminder: Duration | None = _POLICY.reminder
+    reminder: PositiveDuration | None = _POLICY.reminder
     variants: tuple[VariantConfig, ...] = ()
-
-    @field_validator("expiry")
-    @classmethod
-    def _positive(cls, v: timedelta) -> timedelta:
-        if v <= timedelta(0):
-            raise ValueError("must be longer than 0s, or every question would expire as it is sent")
-        return v
-
-    @field_validator("sample_period", "reminder")
-    @classmethod
-    def _longer_than_zero(cls, v: timedelta | None) -> timedelta | None:
-        if v is not None and v <= timedelta(0):
-            raise ValueError("must be longer than 0s")
-        return v
 
     @field_validator("quiet_hours", mode="before")
     @classmethod

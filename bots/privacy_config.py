@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from bots.config_problems import Strict
 
 MIN_KEY = 16  # characters: a short key could be guessed, and with it every hash checked against candidate addresses
 
 
-class PrivacyConfig(BaseModel):
+class PrivacyConfig(Strict):
     """`hash_key` hashes new suppression entries; `previous_hash_keys` are still checked, so a key can be changed
     without forgetting anyone. Unset (or empty, as `${NPSBOT_PRIVACY_KEY:-}` gives when the variable is missing),
     a key generated once and stored in the database is used (see core/suppression.py)."""
 
-    model_config = ConfigDict(extra="forbid")
     hash_key: str | None = None
     previous_hash_keys: list[str] = Field(default_factory=list)
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
-from bots.durations import Duration
+from bots.config_problems import Strict
+from bots.durations import Duration, PositiveDuration
 from core.redaction import Mode, Redaction, compile_pattern, default_region, region_code
 from core.retention import MIN_DELIVERY_KEYS, Pruning, Retention
 
@@ -16,10 +17,6 @@ _REDACTION = Redaction()
 _RETENTION = Retention()
 _PRUNING = Pruning()
 MAX_PATTERNS = 50
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 def _pattern_name(name: str) -> str:
@@ -32,7 +29,7 @@ def _pattern(source: str) -> str:
     return source
 
 
-class RedactionConfig(_Strict):
+class RedactionConfig(Strict):
     """`store_redacted` (the default): emails, phone numbers, card numbers, IBANs and the operator's patterns never
     reach the database. `show_redacted`: stored as written, redacted in alerts, the dashboard, the API, CSV and
     outbound events. `off`: shown as written."""
@@ -52,7 +49,7 @@ class RedactionConfig(_Strict):
         )
 
 
-class RetentionConfig(_Strict):
+class RetentionConfig(Strict):
     """Days after a survey ended; unset keeps the data."""
 
     comments_days: int | None = Field(_RETENTION.comments_days, ge=1, le=36500)
@@ -63,20 +60,13 @@ class RetentionConfig(_Strict):
         return Retention(self.comments_days, self.personal_days, tuple(self.keep_metadata))
 
 
-class PruningConfig(_Strict):
-    sent_messages: Duration = _PRUNING.sent_messages
-    dead_letters: Duration = _PRUNING.dead_letters
+class PruningConfig(Strict):
+    sent_messages: PositiveDuration = _PRUNING.sent_messages
+    dead_letters: PositiveDuration = _PRUNING.dead_letters
     delivery_keys: Duration = _PRUNING.delivery_keys
-    dead_requests: Duration = _PRUNING.dead_requests
-    every: Duration = _PRUNING.every
+    dead_requests: PositiveDuration = _PRUNING.dead_requests
+    every: PositiveDuration = _PRUNING.every
     batch: int = Field(_PRUNING.batch, ge=10, le=100_000)
-
-    @field_validator("sent_messages", "dead_letters", "dead_requests", "every")
-    @classmethod
-    def _positive(cls, v: timedelta) -> timedelta:
-        if v <= timedelta(0):
-            raise ValueError("must be longer than 0s")
-        return v
 
     @field_validator("delivery_keys")
     @classmethod

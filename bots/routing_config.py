@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from bots.channel_checks import alert_problems
 from bots.channels import discover
-from bots.durations import Duration
+from bots.durations import PositiveDuration
 from core.profiles import EVENT_TYPES, AlertTarget
 from core.routing import Rule, Then, When, can_match_detractors
 
@@ -34,7 +33,7 @@ FOLLOW_UP_KEYS = ("alert", "claim_within", "resolve_within", "escalate_to")
 
 
 class ProfileView(Protocol):
-    """What the checks read of a profile's configuration (bots.config.ProfileConfig; `rules` and `themes` too)."""
+    """What the checks read of a profile's configuration (bots.profile_config.ProfileConfig; rules, themes too)."""
 
     channels: dict[str, BaseModel]
     subscriptions: list[Any]
@@ -161,16 +160,9 @@ class ThenConfig(_Strict):
     tags: Annotated[list[Tag], BeforeValidator(_listed)] = []
     emit: Annotated[list[EventName], BeforeValidator(_listed)] = []
     stop: bool = False
-    claim_within: Duration | None = None
-    resolve_within: Duration | None = None
+    claim_within: PositiveDuration | None = None
+    resolve_within: PositiveDuration | None = None
     escalate_to: list[TargetConfig] = []
-
-    @field_validator("claim_within", "resolve_within")
-    @classmethod
-    def _positive(cls, v: timedelta | None) -> timedelta | None:
-        if v is not None and v <= timedelta(0):
-            raise ValueError("must be longer than 0s")
-        return v
 
     @field_validator("emit")
     @classmethod
