@@ -21,10 +21,11 @@ path, e.g. `profiles.acme.campaigns[0].schedule: ...`) and turned into core.camp
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from bots.config_problems import Strict
 from bots.durations import Duration, QuestionExpiry
@@ -119,6 +120,14 @@ class VariantConfig(Strict):
         return Variant(self.name, dict(self.question), self.send_delay)
 
 
+def one_experiment(variants: Sequence[VariantConfig]) -> Sequence[VariantConfig]:
+    """A campaign's or a policy's `variants`, checked as one experiment (core.variants.experiment_problems)."""
+    problems = experiment_problems([x.variant() for x in variants])
+    if problems:
+        raise ValueError("; ".join(problems))
+    return variants
+
+
 class CampaignConfig(Strict):
     name: str
     schedule: str
@@ -128,7 +137,7 @@ class CampaignConfig(Strict):
     channels: list[str] = Field(min_length=1)  # preference order
     send_window: Duration = SEND_WINDOW
     expiry: QuestionExpiry | None = None  # default: the profile's policy.expiry (Policy.campaign_expiry)
-    variants: list[VariantConfig] = Field(default_factory=list)
+    variants: Annotated[list[VariantConfig], AfterValidator(one_experiment)] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod
@@ -155,14 +164,6 @@ class CampaignConfig(Strict):
     def _window(cls, v: timedelta) -> timedelta:
         if v > timedelta(days=90):
             raise ValueError("at most 90d")
-        return v
-
-    @field_validator("variants")
-    @classmethod
-    def _variants(cls, v: list[VariantConfig]) -> list[VariantConfig]:
-        problems = experiment_problems([x.variant() for x in v])
-        if problems:
-            raise ValueError("; ".join(problems))
         return v
 
     def campaign(self, default_timezone: str) -> Campaign:

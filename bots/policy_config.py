@@ -4,17 +4,16 @@ default, written there once."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from bots.campaign_config import VariantConfig
+from bots.campaign_config import VariantConfig, one_experiment
 from bots.config_problems import Strict
 from bots.durations import Duration, PositiveDuration, QuestionExpiry
 from bots.zone_names import ZoneName
 from core.quiet_hours import QuietHours
 from core.survey import Policy
-from core.variants import experiment_problems
 
 _POLICY = Policy()
 
@@ -33,20 +32,12 @@ class PolicyConfig(Strict):
     quiet_hours: QuietHours | None = _POLICY.quiet_hours  # written "21:00-09:00"
     timezone: ZoneName = _POLICY.timezone
     reminder: PositiveDuration | None = _POLICY.reminder
-    variants: tuple[VariantConfig, ...] = ()
+    variants: Annotated[tuple[VariantConfig, ...], AfterValidator(one_experiment)] = ()
 
     @field_validator("quiet_hours", mode="before")
     @classmethod
     def _quiet_hours(cls, v: Any) -> Any:
         return v if v is None or isinstance(v, QuietHours) else QuietHours.parse(v)  # ValueError with the reason
-
-    @field_validator("variants")
-    @classmethod
-    def _experiment(cls, v: tuple[VariantConfig, ...]) -> tuple[VariantConfig, ...]:
-        problems = experiment_problems([x.variant() for x in v])
-        if problems:
-            raise ValueError("; ".join(problems))
-        return v
 
     @model_validator(mode="after")
     def _reminder_before_expiry(self) -> PolicyConfig:
