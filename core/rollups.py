@@ -12,6 +12,13 @@ The rules mirror the direct aggregates exactly:
 - report_theme_days, keyed by the UTC day of the theme row's asked_at, its dimensions (profile, channel, agent, team
   and locale as copied on the theme row; workspace, kind, campaign and variant from the survey) and the theme: one
   per theme a response mentions, by the response's score.
+- report_followups, keyed by the UTC day of asked_at, the dimensions and who claimed ('' for nobody), for a completed
+  detractor: `detractors`, `with_sla` (it has a followup_slas row), `claimed`, `resolved`, the breaches already
+  decided (`claim_late`: claimed after its claim deadline; `resolve_late` likewise), the deadlines escalated
+  (`claim_escalated`, `resolve_escalated`), and how long the claim and the resolution took (the stored
+  `claim_seconds` / `resolve_seconds`) as counts in fixed log-scale buckets `cb0`..`cbN`, `rb0`..`rbN`
+  (FOLLOWUP_BOUNDS), from which a report finds which bucket holds a percentile's rank before reading that bucket's
+  rows only.
 
 A survey not asked yet (pending, or skipped before asking) counts for nothing in report_days, and one that is not
 skipped for nothing in report_skips: a campaign's pending surveys contribute nothing until they are asked.
@@ -37,6 +44,18 @@ DAY_COUNTERS = ("asked", *SCORES, "commented", *COMMENTED, "q_sent", "q_reached"
 # Columns of a survey row that are not on core.survey.Survey: what the platform said about the question, and the
 # follow-up. Writes of a Survey never change them.
 EXTRAS = ("question_status", "question_ref", "claimed_at", "resolved_at")
+# Seconds from the alert (completion) to the claim / resolution: bucket i holds [BOUNDS[i-1], BOUNDS[i]), the first
+# everything below BOUNDS[0], the last everything from BOUNDS[-1] (whole seconds, so SQL and Python agree exactly).
+FOLLOWUP_BOUNDS = tuple(round(60 * 2 ** (k / 3)) for k in range(45))  # 1 minute to 18 days, ratio 2^(1/3)
+CLAIM_BUCKETS = tuple(f"cb{i}" for i in range(len(FOLLOWUP_BOUNDS) + 1))
+RESOLVE_BUCKETS = tuple(f"rb{i}" for i in range(len(FOLLOWUP_BOUNDS) + 1))
+FOLLOWUP_COUNTS = ("detractors", "with_sla", "claimed", "resolved", "claim_late", "resolve_late", "claim_escalated",
+                   "resolve_escalated")  # fmt: skip
+FOLLOWUP_COUNTERS = (*FOLLOWUP_COUNTS, *CLAIM_BUCKETS, *RESOLVE_BUCKETS)
+# What report_followups reads of a row besides the dimensions, score and state: the follow-up on the survey and its
+# SLA row (`has_sla` and the deadlines; all None without one).
+FOLLOWUP_EXTRAS = ("claimed_by", "claimed_at", "resolved_at", "claim_seconds", "resolve_seconds", "has_sla",
+                   "claim_due_at", "resolve_due_at", "claim_escalated_at", "resolve_escalated_at")  # fmt: skip
 UNKNOWN_REASON = "unknown"
 FAILED = str(QuestionStatus.FAILED)
 REACHED_STATUSES = frozenset(str(s) for s in REACHED)
@@ -114,9 +133,51 @@ def theme_keys(row: Mapping[str, Any], themes: Iterable[str]) -> list[tuple[Key,
     return [((utc_day(asked), *dimensions(row), theme), f"s{score}") for theme in sorted(set(themes))]
 
 
+def bucket(seconds: float) -> int:
+    """The histogram bucket of a duration (FOLLOWUP_BOUNDS)."""
+    for i, bound in enumerate(FOLLOWUP_BOUNDS):
+        if seconds < bound:
+            return i
+    return len(FOLLOWUP_BOUNDS)
+
+
+def completed_detractor(row: Mapping[str, Any]) -> bool:
+    return row.get("category") == "detractor" and row.get("state") == str(State.COMPLETED)
+
+
+def followup_key(row: Mapping[str, Any]) -> Key | None:
+    """report_followups' key: a completed detractor's day of asking, dimensions and claimer ('' for none)."""
+    key = day_key(row)
+    if key is None or not completed_detractor(row):
+        return None
+    return (*key, "" if row.get("claimed_by") is None else str(row["claimed_by"]))
+
+
+def _late(done: Any, due: Any) -> int:
+    return int(done is not None and due is not None and done > due)
+
+
+def followup_counts(row: Mapping[str, Any]) -> Counts:
+    """report_followups' non-zero counters for one completed detractor."""
+    counts = {
+        "detractors": 1,
+        "with_sla": int(bool(row.get("has_sla"))),
+        "claimed": int(row.get("claimed_at") is not None),
+        "resolved": int(row.get("resolved_at") is not None),
+        "claim_late": _late(row.get("claimed_at"), row.get("claim_due_at")),
+        "resolve_late": _late(row.get("resolved_at"), row.get("resolve_due_at")),
+        "claim_escalated": int(row.get("claim_escalated_at") is not None),
+        "resolve_escalated": int(row.get("resolve_escalated_at") is not None),
+    }
+    for prefix, column in (("cb", "claim_seconds"), ("rb", "resolve_seconds")):
+        if row.get(column) is not None:
+            counts[f"{prefix}{bucket(float(row[column]))}"] = 1
+    return {k: v for k, v in counts.items() if v}
+
+
 def contribution(row: Mapping[str, Any], themes: Iterable[str] = ()) -> Delta:
     """What one survey row (with the themes stored for it) adds to each rollup table."""
-    out: Delta = {"report_days": {}, "report_skips": {}, "report_theme_days": {}}
+    out: Delta = {"report_days": {}, "report_skips": {}, "report_theme_days": {}, "report_followups": {}}
     key = day_key(row)
     if key is not None:
         out["report_days"][key] = {k: v for k, v in day_counts(row).items() if v}
@@ -125,6 +186,9 @@ def contribution(row: Mapping[str, Any], themes: Iterable[str] = ()) -> Delta:
         out["report_skips"][skipped] = {"surveys": 1}
     for theme_key, counter in theme_keys(row, themes):
         out["report_theme_days"][theme_key] = {counter: 1}
+    followed = followup_key(row)
+    if followed is not None:
+        out["report_followups"][followed] = followup_counts(row)
     return out
 
 
@@ -157,6 +221,11 @@ def delta(
     if new is not None:
         parts.append((1, contribution(new, new_themes)))
     return combine(*parts)
+
+
+def followup_inputs(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What report_followups reads of a row besides FOLLOWUP_EXTRAS (which a Survey write never changes)."""
+    return (day_key(row), completed_detractor(row))
 
 
 def day_inputs(row: Mapping[str, Any]) -> tuple[Any, ...]:

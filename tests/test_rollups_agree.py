@@ -21,16 +21,20 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from core import followup, privacy, question_receipts
-from core.profiles import ProfileSettings
+from core.escalation import escalate_due
+from core.profiles import AlertTarget, ProfileSettings
 from core.question_status import QuestionStatus
 from core.retention import Pruning, Retention
 from core.retention_pass import RetentionPass
+from core.rollups import FOLLOWUP_BOUNDS
+from core.routing import Rule, Then, When
 from core.service import SurveyService
 from core.store import Store, installations, rollups
 from core.store import question_status as qs
 from core.store import surveys as q
 from core.store.rollup_fold import fold_all
-from core.store.rollup_tables import ReportDayRow, ReportSkipRow, ReportThemeDayRow
+from core.store.rollup_tables import REPORT_FOLLOWUPS, ReportDayRow, ReportSkipRow, ReportThemeDayRow
+from core.store.sla_tables import FollowUpSlaRow
 from core.store.tables import SurveyRow
 from core.store.theme_tables import ResponseThemeRow
 from core.suppression import SuppressionKeys
@@ -51,6 +55,11 @@ COMMENTS = ("too slow", "friendly and fast", "rude staff, long wait", "expensive
 RECEIPTS = ("sent", "delivered", "read", "failed")  # "failed!": failed and skipped, as WhatsApp's 131047
 UNREACHABLE = "unreachable!"  # failed, the contact unreachable and the survey skipped, as WhatsApp's 131026
 KEYS = SuppressionKeys([b"rollup-test-suppression-key-0123"])
+LEADS = AlertTarget("memory", "leads")
+SLA_RULES = (
+    Rule("every detractor", When(category=("detractor",)),
+         Then(claim_within=timedelta(minutes=45), resolve_within=timedelta(hours=3), escalate_to=(LEADS,))),
+)  # fmt: skip
 
 
 def profiles(taxonomy: int = 0) -> dict[str, ProfileSettings]:
@@ -58,8 +67,9 @@ def profiles(taxonomy: int = 0) -> dict[str, ProfileSettings]:
     keep = Retention(comments_days=3, personal_days=5)
     return {
         "acme": ProfileSettings(
-            "acme", Policy(brand="Acme", throttle=timedelta(hours=1)), themes=matcher, retention=keep
-        ),  # asks at once
+            "acme", Policy(brand="Acme", throttle=timedelta(hours=1)), themes=matcher, retention=keep,
+            alert_targets=(LEADS,), rules=SLA_RULES,
+        ),  # asks at once; its detractors get follow-up deadlines
         "tapas": ProfileSettings(
             "tapas",
             Policy(
@@ -122,7 +132,36 @@ async def direct(store: Store) -> dict[str, Counter[tuple[Any, ...]]]:
         rest = tuple("" if getattr(s, d) is None else str(getattr(s, d)) for d in DIMS[5:])
         if t.asked_at is not None and s.score is not None:
             themed[(_day(t.asked_at), *own, *rest, t.theme, f"s{s.score}")] += 1
-    return {"report_days": +days, "report_skips": +skips, "report_theme_days": +themed}
+    followed = await direct_followups(store, surveys)
+    return {"report_days": +days, "report_skips": +skips, "report_theme_days": +themed, "report_followups": followed}
+
+
+async def direct_followups(store: Store, surveys: Any) -> Counter[tuple[Any, ...]]:
+    """report_followups' counters from the surveys and their SLA rows: completed detractors per day, dimensions and
+    claimer; a deadline breached when claimed (resolved) after it; escalations; durations by bucket."""
+    async with store.read() as conn:
+        slas = {row.survey_id: row for row in (await conn.execute(select(FollowUpSlaRow.__table__))).all()}
+    out: Counter[tuple[Any, ...]] = Counter()
+    for s in surveys:
+        if s.category != "detractor" or s.state != "completed":
+            continue
+        key = (_day(s.asked_at), *_dims(s), s.claimed_by or "")
+        sla = slas.get(s.id)
+        out[(*key, "detractors")] += 1
+        out[(*key, "with_sla")] += int(sla is not None)
+        for kind, done in (("claim", s.claimed_at), ("resolve", s.resolved_at)):
+            out[(*key, {"claim": "claimed", "resolve": "resolved"}[kind])] += int(done is not None)
+            due, escalated = (getattr(sla, f"{kind}_{c}_at", None) for c in ("due", "escalated"))
+            out[(*key, f"{kind}_late")] += int(None not in (done, due) and done > due)
+            out[(*key, f"{kind}_escalated")] += int(escalated is not None)
+            stored = getattr(s, f"{kind}_seconds")
+            if done is None:
+                assert stored is None, (s.id, kind)
+                continue
+            assert abs(stored - (done - s.completed_at).total_seconds()) < 0.0015, (s.id, kind, stored)
+            bucket = sum(stored >= bound for bound in FOLLOWUP_BOUNDS)
+            out[(*key, f"{kind[0]}b{bucket}")] += 1
+    return +out
 
 
 async def rolled(store: Store) -> dict[str, Counter[tuple[Any, ...]]]:
@@ -134,6 +173,7 @@ async def rolled(store: Store) -> dict[str, Counter[tuple[Any, ...]]]:
             ("report_days", ReportDayRow.__table__, (), rollups.COUNTERS["report_days"]),
             ("report_skips", ReportSkipRow.__table__, ("reason",), ("surveys",)),
             ("report_theme_days", ReportThemeDayRow.__table__, ("theme",), rollups.COUNTERS["report_theme_days"]),
+            ("report_followups", REPORT_FOLLOWUPS, ("claimed_by",), rollups.COUNTERS["report_followups"]),
         ):
             found: Counter[tuple[Any, ...]] = Counter()
             for source in (table, rollups.LOGS[name]):
@@ -271,7 +311,12 @@ class World:
         if s is None or s.category != "detractor":
             return
         act = followup.resolve if resolve else followup.claim
-        await act(self.store, s.id, "lead", self.clock())
+        await act(self.store, s.id, ("lead", "ana")[n % 2], self.clock())
+
+    async def escalate(self, minutes: int) -> None:
+        """Time passes and the worker escalates the follow-up deadlines it finds passed."""
+        self.clock.advance(minutes=minutes)
+        await escalate_due(self.store, self.service.profiles, self.clock())
 
     async def erase(self, user: int) -> None:
         scope = privacy.Scope(frozenset({"acme", "tapas"}))
@@ -324,6 +369,7 @@ OPERATION = st.one_of(
         st.sampled_from(["delivered", "read"]),
     ),
     st.tuples(st.just("follow_up"), st.integers(0, 9), st.booleans()),
+    st.tuples(st.just("escalate"), st.sampled_from([10, 50, 200])),
     st.tuples(st.just("erase"), USER),
     st.tuples(st.just("retention"), st.sampled_from([1, 4, 6])),
     st.tuples(st.just("retheme"), PROFILE),
@@ -346,7 +392,10 @@ STORY = [
     ("receipt", 2, "read"),  # by the survey's id
     ("close", "acme", "telegram", 6, "ana", None, "en", None),
     ("receipt", 0, UNREACHABLE),  # not a number the platform can reach: skipped
-    ("follow_up", 0, False),
+    ("escalate", 50),  # its claim deadline passed unclaimed: escalated
+    ("follow_up", 0, False),  # claimed late
+    ("escalate", 200),  # the resolve deadline passed: escalated
+    ("follow_up", 0, True),  # resolved late
     ("close", "acme", "telegram", 4, None, None, "en", None),
     ("reopen", 0),
     ("erase", 2),
@@ -388,6 +437,8 @@ def test_rollups_equal_the_direct_aggregate_after_any_step(running: tuple[asynci
     sequence()
     # What the sequences reached (derandomized, so the same every run): every kind of counter and skip moved.
     assert {"asked", "commented", "q_sent", "q_reached", "q_failed", "q_reported", "fu_open"} <= reached, reached
+    followed = {"with_sla", "claim_late", "resolve_late", "claim_escalated", "resolve_escalated", "claimed", "resolved"}
+    assert followed <= reached, followed - reached
     assert {"reopened", "suppressed", "throttled", "outside_window", "unreachable"} <= reasons, reasons
     assert themed
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.store import rollups
+from core.store import followup_rollup, rollups
 from core.store.sla_tables import FollowUpSlaRow
 from core.store.tables import SurveyRow
 
@@ -21,6 +21,7 @@ S = SurveyRow.__table__
 L = FollowUpSlaRow.__table__
 WHO = 191  # the width of claimed_by / resolved_by
 STATUSES = ("open", "claimed", "resolved")
+_COUNTED = ("report_days", "report_followups")  # the rollups a claim or resolution changes
 _STATE = (S.c.id, S.c.score, S.c.category, S.c.claimed_by, S.c.claimed_at, S.c.resolved_by, S.c.resolved_at)
 _LISTED = (
     S.c.id, S.c.profile, S.c.channel, S.c.score, S.c.comment, S.c.agent, S.c.team, S.c.customer_name, S.c.user_id,
@@ -65,28 +66,31 @@ async def state(
 
 async def claim_if_open(conn: AsyncConnection, survey_id: int, who: str, now: datetime) -> None:
     """Record the claim unless someone claimed or resolved it already."""
-    async with rollups.recounting(conn, [S.c.id == survey_id], ("report_days",)):
+    async with rollups.recounting(conn, [S.c.id == survey_id], _COUNTED):
         await conn.execute(
             update(S)
             .where(S.c.id == survey_id, S.c.claimed_at.is_(None), S.c.resolved_at.is_(None))
             .values(claimed_by=who[:WHO], claimed_at=now)
         )
+        await followup_rollup.set_seconds(conn, survey_id)
 
 
 async def claim_if_unclaimed(conn: AsyncConnection, survey_id: int, who: str, now: datetime) -> None:
-    async with rollups.recounting(conn, [S.c.id == survey_id], ("report_days",)):
+    async with rollups.recounting(conn, [S.c.id == survey_id], _COUNTED):
         await conn.execute(
             update(S).where(S.c.id == survey_id, S.c.claimed_at.is_(None)).values(claimed_by=who[:WHO], claimed_at=now)
         )
+        await followup_rollup.set_seconds(conn, survey_id)
 
 
 async def resolve_if_unresolved(conn: AsyncConnection, survey_id: int, who: str, now: datetime) -> None:
-    async with rollups.recounting(conn, [S.c.id == survey_id], ("report_days",)):
+    async with rollups.recounting(conn, [S.c.id == survey_id], _COUNTED):
         await conn.execute(
             update(S)
             .where(S.c.id == survey_id, S.c.resolved_at.is_(None))
             .values(resolved_by=who[:WHO], resolved_at=now)
         )
+        await followup_rollup.set_seconds(conn, survey_id)
 
 
 async def completed_detractors(

@@ -198,7 +198,8 @@ async def anonymise_surveys(conn: AsyncConnection, ids: Collection[int], marker:
     )
     # The comment, the question's ref and an open survey's state go, so comment, delivery, follow-up and skip
     # counts may change: the rollups follow.
-    async with rollups.recounting(conn, [S.c.id.in_(sorted(ids))], ("report_days", "report_skips")):
+    counted = ("report_days", "report_skips", "report_followups")  # a scored detractor becomes a completed one
+    async with rollups.recounting(conn, [S.c.id.in_(sorted(ids))], counted):
         return (await conn.execute(stmt)).rowcount
 
 

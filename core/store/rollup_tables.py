@@ -11,8 +11,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Date, Integer, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlalchemy import BigInteger, Column, Date, Integer, Table, UniqueConstraint
+from sqlmodel import AutoString, Field, SQLModel
+
+from core.rollups import FOLLOWUP_COUNTERS
 
 # The report dimensions every rollup is keyed by, in key order (core.reports.summary.DIMENSIONS).
 DIMENSION_COLUMNS = ("profile", "channel", "agent", "team", "locale", "workspace", "kind", "campaign", "variant")
@@ -102,3 +104,23 @@ class ReportThemeDayRow(_Scores, table=True):
     id: int | None = Field(default=None, sa_column=_big_id())
     day: date = Field(sa_type=Date, nullable=False)
     theme: str = Field(max_length=64)
+
+
+def _followups() -> Table:
+    """Completed detractors' follow-ups per day, dimensions and claimer (core.rollups.FOLLOWUP_COUNTERS: counts,
+    then the claim and resolution durations' histograms, one column per bucket so a key stays one row)."""
+    return Table(
+        "report_followups",
+        SQLModel.metadata,
+        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+        Column("day", Date(), nullable=False),
+        *(Column(name, AutoString(length=n), nullable=False) for name, n in _WIDTHS),
+        Column("claimed_by", AutoString(length=191), nullable=False),
+        *(Column(name, BigInteger(), nullable=False, server_default="0") for name in FOLLOWUP_COUNTERS),
+        UniqueConstraint("day", *DIMENSION_COLUMNS, "claimed_by", name="uq_report_followups"),
+    )
+
+
+_WIDTHS = (("profile", 64), ("channel", 32), ("agent", 191), ("team", 191), ("locale", 16), ("workspace", 64),
+           ("kind", 16), ("campaign", 64), ("variant", 64))  # fmt: skip
+REPORT_FOLLOWUPS = _followups()

@@ -38,10 +38,11 @@ from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BinaryExpression, BindParameter, ColumnClause, ColumnElement, Null
 
 from core import rollups as r
+from core.store import followup_rollup
 from core.store.engine import BEFORE_COMMIT, Store
 from core.store.inserts import dialect_insert
 from core.store.rollup_log_tables import LOGS as _LOGS
-from core.store.rollup_tables import ReportDayRow, ReportSkipRow, ReportThemeDayRow
+from core.store.rollup_tables import REPORT_FOLLOWUPS, ReportDayRow, ReportSkipRow, ReportThemeDayRow
 from core.store.tables import SurveyRow
 from core.store.theme_tables import ResponseThemeRow
 from core.survey import State, Survey
@@ -51,13 +52,16 @@ T = ResponseThemeRow.__table__
 EXTRAS = r.EXTRAS
 DAYS, SKIPS, THEMES = ReportDayRow.__table__, ReportSkipRow.__table__, ReportThemeDayRow.__table__
 TABLES = {"report_days": DAYS, "report_skips": SKIPS, "report_theme_days": THEMES}
+TABLES["report_followups"] = REPORT_FOLLOWUPS  # completed detractors' follow-ups (core/store/followup_rollup.py)
 ORDER = tuple(TABLES)  # every transaction touches the rollups in this order
 KEYS = {
     "report_days": ("day", *r.DIMENSIONS),
     "report_skips": ("day", *r.DIMENSIONS, "reason"),
     "report_theme_days": ("day", *r.DIMENSIONS, "theme"),
+    "report_followups": ("day", *r.DIMENSIONS, "claimed_by"),
 }
 COUNTERS = {"report_days": r.DAY_COUNTERS, "report_skips": ("surveys",), "report_theme_days": r.SCORES}
+COUNTERS["report_followups"] = r.FOLLOWUP_COUNTERS
 LOGS = {name: _LOGS[name] for name in TABLES}  # each rollup table's change log: what writes append to
 _FLAG = Integer()
 
@@ -119,6 +123,10 @@ def _grouped(dialect: str, table: str, where: Sequence[Any], sign: int, *, order
         keys = [utc_day(dialect, S.c.created_at), *_dims(), func.coalesce(S.c.skip_reason, r.UNKNOWN_REASON)]
         counters = [literal(1, _FLAG)]
         source, cond = S, [S.c.state == str(State.SKIPPED)]
+    elif table == "report_followups":
+        keys = [utc_day(dialect, S.c.asked_at), *_dims(), func.coalesce(S.c.claimed_by, "")]
+        counters = list(followup_rollup.counters().values())
+        source, cond = followup_rollup.SOURCE, followup_rollup.condition()
     else:
         keys = [utc_day(dialect, T.c.asked_at), *_theme_dims(), T.c.theme]
         counters = [_flag(S.c.score == n) for n in range(11)]
@@ -491,6 +499,7 @@ async def apply(conn: AsyncConnection, old: Survey | None, new: Survey) -> None:
         extras = old.row_extras
         change = r.delta(r.facts(old, extras), r.facts(new, extras))
         await add_change(conn, {t: change.get(t, {}) for t in ("report_days", "report_skips")})
+        await add_change(conn, await followup_rollup.survey_change(conn, old, new))
         return
     for stmt, params in plan(conn.dialect.name, old, new):
         if pending is None:
@@ -503,6 +512,7 @@ async def apply(conn: AsyncConnection, old: Survey | None, new: Survey) -> None:
             width = len(KEYS["report_days"])
             for row in (await conn.execute(_SOURCES[id(stmt)], params)).all():
                 pending.add("report_days", tuple(row[:width]), dict(zip(r.DAY_COUNTERS, row[width:], strict=True)))
+    await add_change(conn, await followup_rollup.survey_change(conn, old, new))
 
 
 async def add_change(conn: AsyncConnection, change: r.Delta) -> None:
@@ -537,18 +547,22 @@ async def add_themes(conn: AsyncConnection, survey: Survey, themes: Sequence[str
 # ---- rebuild
 
 
-def rebuild_statements(dialect: str) -> list[Any]:
-    """Empty the rollups and count every survey into them again: set-based, one statement per table."""
+def rebuild_statements(dialect: str, tables: Sequence[str] = ORDER) -> list[Any]:
+    """Empty the rollups (`tables` of them: a migration names those that exist at its revision) and count every
+    survey into them again: set-based, one statement per table."""
+    chosen = [t for t in ORDER if t in tables]
     out: list[Any] = []
     if dialect == "postgresql":
         # Writers wait for the rebuild instead of adding to rows it is about to replace; readers go on. The groups
         # are hashed in memory rather than sorted on disk.
-        out.append(text(f"LOCK TABLE {', '.join(ORDER)} IN EXCLUSIVE MODE"))
+        out.append(text(f"LOCK TABLE {', '.join(chosen)} IN EXCLUSIVE MODE"))
         out.append(text("SET LOCAL work_mem = '256MB'"))
-    out += [delete(TABLES[t]) for t in ORDER]
+    if "report_followups" in chosen:  # the durations it counts, stored with the surveys
+        out.append(followup_rollup.fill_seconds(dialect))
+    out += [delete(TABLES[t]) for t in chosen]
     # Emptied and locked: plain INSERTs, each group one row, no conflict to resolve and no order to keep.
-    columns = {t: [*KEYS[t], *COUNTERS[t]] for t in ORDER}
-    out += [TABLES[t].insert().from_select(columns[t], _grouped(dialect, t, (), 1, ordered=False)) for t in ORDER]
+    columns = {t: [*KEYS[t], *COUNTERS[t]] for t in chosen}
+    out += [TABLES[t].insert().from_select(columns[t], _grouped(dialect, t, (), 1, ordered=False)) for t in chosen]
     return out
 
 
@@ -561,7 +575,7 @@ def _clear_logs(dialect: str) -> list[Any]:
 
 
 async def rebuild(conn: AsyncConnection) -> dict[str, int]:
-    """Re-derive all three rollup tables from raw rows in the caller's transaction; rows written per table."""
+    """Re-derive every rollup table from raw rows in the caller's transaction; rows written per table."""
     for stmt in [*_clear_logs(conn.dialect.name), *rebuild_statements(conn.dialect.name)]:
         await conn.execute(stmt)
     return {t: int((await conn.execute(select(func.count()).select_from(TABLES[t]))).scalar_one()) for t in ORDER}

@@ -1,5 +1,7 @@
 """Follow-up SLA queries: a detractor's deadlines are written when its alert is queued, and the worker finds the
-passed ones by an index on `next_check_at`. Every function takes the caller's connection."""
+passed ones by an index on `next_check_at`. Every function takes the caller's connection. Starting an SLA and
+escalating one change what the SLA report's rollup counts (core/store/followup_rollup.py): both recount the
+survey."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.profiles import AlertTarget
 from core.sla import Deadlines, Kind, SlaState
+from core.store import followup_rollup, rollups
 from core.store.sla_tables import FollowUpSlaRow
 from core.store.tables import SurveyRow
 
@@ -18,6 +21,11 @@ S = SurveyRow.__table__
 
 
 async def start(conn: AsyncConnection, survey_id: int, profile: str, deadlines: Deadlines) -> None:
+    async with rollups.recounting(conn, [S.c.id == survey_id], (followup_rollup.TABLE,)):
+        await _insert(conn, survey_id, profile, deadlines)
+
+
+async def _insert(conn: AsyncConnection, survey_id: int, profile: str, deadlines: Deadlines) -> None:
     await conn.execute(
         insert(L).values(
             survey_id=survey_id,
@@ -86,7 +94,7 @@ async def advance(
     values: dict[str, object] = {"next_check_at": next_check}
     for kind in escalated:
         values[f"{kind}_escalated_at"] = now
-    result = await conn.execute(
+    stmt = (
         update(L)
         .where(
             L.c.survey_id == state.survey_id,
@@ -95,4 +103,7 @@ async def advance(
         )
         .values(**values)
     )
-    return result.rowcount == 1
+    if not escalated:  # the next look only: nothing counted changes
+        return (await conn.execute(stmt)).rowcount == 1
+    async with rollups.recounting(conn, [S.c.id == state.survey_id], (followup_rollup.TABLE,)):
+        return (await conn.execute(stmt)).rowcount == 1

@@ -79,7 +79,7 @@ def upgrade() -> None:
     from core.store.rollups import rebuild_statements
 
     bind = op.get_bind()
-    for statement in rebuild_statements(bind.dialect.name):
+    for statement in rebuild_statements(bind.dialect.name, ("report_days", "report_skips", "report_theme_days")):
         bind.execute(statement)
 
 
