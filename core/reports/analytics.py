@@ -8,9 +8,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Numeric, cast, func, select
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import func, select
 
+from core.reports import followup_query as fq
 from core.reports.rollup_query import by_period, day_counts, unasked_counts
 from core.reports.summary import DIMENSIONS, MIN_RESPONSES, TALLY, Filters, Summary, _summary, summary
 from core.scoring import difference_significant
@@ -112,40 +112,20 @@ async def comments(
     return [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r._mapping.items()} for r in rows]
 
 
-def _elapsed(dialect: str) -> ColumnElement[Any]:
-    """Completion to resolution in seconds as a float: what the median sorts by (a float sorts faster than
-    PostgreSQL's numeric, and rounding afterwards keeps the order)."""
-    if dialect == "postgresql":
-        return func.date_part("epoch", S.c.resolved_at - S.c.completed_at)
-    return (func.julianday(S.c.resolved_at) - func.julianday(S.c.completed_at)) * 86400.0
-
-
-def _seconds(dialect: str) -> ColumnElement[Any]:
-    """Completion to resolution in seconds, rounded to the millisecond so both backends give the same figure."""
-    if dialect == "postgresql":
-        return func.round(cast(func.extract("epoch", S.c.resolved_at - S.c.completed_at), Numeric), 3)
-    return func.round(_elapsed(dialect), 3)
-
-
 async def followup_stats(store: Store, filters: Filters = Filters()) -> dict[str, Any]:
     """Open / claimed / resolved detractor follow-ups (from the rollups) and the median time from completion to
-    resolution. A median cannot be added up from counts, so it reads the resolved detractors' rows: the middle
-    one or two of them, in one query."""
+    resolution. A median cannot be added up from counts: the follow-up rollup's histogram of resolution times says
+    which bucket holds the middle one or two, and only that bucket's rows are read."""
     async with store.read() as conn:
         got = (await day_counts(conn, filters, FOLLOWUPS)).get((), {})
         open_, claimed, resolved = (got.get(name, 0) for name in FOLLOWUPS)
         median = None
         if resolved:
-            seconds = _seconds(store.dialect).label("seconds")
-            done = [S.c.category == "detractor", S.c.state == "completed", S.c.resolved_at.is_not(None)]
-            middle = (
-                select(seconds)
-                .where(*done, *filters.where())
-                .order_by(_elapsed(store.dialect))
-                .limit(2 - resolved % 2)
-                .offset((resolved - 1) // 2)
-            )
-            values = [float(v) for v in (await conn.execute(middle)).scalars()]
+            durations = (await fq.counts(conn, filters, None, ("resolve",))).get((), {})
+            n = fq.size(durations, "resolve")
+            middle = sorted(set(fq.ranks(n, 5))) if n else []
+            found = await fq.values_at(conn, filters, None, {(): durations}, {("resolve", ()): middle})
+            values = [found[("resolve", (), rank)] for rank in middle]
             median = sum(values) / len(values) if values else None
     return {"open": open_, "claimed": claimed, "resolved": resolved, "median_seconds_to_resolve": median}
 
