@@ -4,6 +4,7 @@ loop posting the same signed payloads to the same target in the same run.
     python -m bench.delivery_bench                        # every run below, on PostgreSQL
     python -m bench.delivery_bench --runs bare,flat --messages 5000 --delivered 2000000
     python -m bench.delivery_bench --runs sustained --seconds 300
+    python -m bench.delivery_bench --runs bare --profile /tmp/worker.txt   # py-spy on the worker's timed drain
 
 Runs: `bare` (the worker, one process, against the client loop), `flat` (the same with `--delivered` delivered rows
 left in the outbox, generated set-based and not analysed: the statistics are stale), `workers` (1, 2 and 4 worker
@@ -11,7 +12,9 @@ processes on one database), `sustained` (a `--role web` process takes signed con
 queueing a question, as fast as 16 clients send them, while one `--role worker` process delivers; the pending
 depth is sampled every few seconds). The target, the web process and each worker are separate OS processes, started
 with `npsbot run` as in production; a drain is timed from the commit of its messages to the last one leaving the
-queue.
+queue. Beside messages per second, each drain reports the CPU time per message of the process(es) delivering it
+(the workers' user and system time from /proc, the client loop's own process time): the steadier figure on a
+shared machine, where the workers, the target and PostgreSQL share the same cores.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from adapters.webhook.http import post_signed
 from bench.databases import empty_store, generated
 from bench.server import WEBHOOK_SECRET
 from bots.sandbox.signing import standard_webhook
+from bots.worker import WorkerSettings
 from core.channel import encode
 from core.store import Store
 from core.types import Say
@@ -145,15 +149,15 @@ def config(database_url: str, deliver_url: str, port: int, batch: int) -> dict:
 
 
 @asynccontextmanager
-async def npsbot(role: str, database_url: str, deliver_url: str, batch: int) -> AsyncIterator[int]:
-    """One `npsbot run --role <role>` process, up and serving /healthz; yields its port."""
+async def npsbot(role: str, database_url: str, deliver_url: str, batch: int) -> AsyncIterator[tuple[int, int]]:
+    """One `npsbot run --role <role>` process, up and serving /healthz; yields its port and pid."""
     port = free_port()
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
         yaml.safe_dump(config(database_url, deliver_url, port, batch), f)
     try:
         async with process("-m", "bots.cli", "run", "--role", role, "--no-migrate", "-c", f.name) as proc:
             await wait_up(f"http://127.0.0.1:{port}/healthz", proc)
-            yield port
+            yield port, proc.pid
     finally:
         os.unlink(f.name)
 
@@ -189,13 +193,38 @@ async def waiting(store: Store) -> int:
         return int((await conn.execute(WAITING)).scalar_one())
 
 
-async def drain(store: Store, n: int, first: int) -> float:
-    """Queue `n` messages and time them out of the queue: messages per second."""
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (/proc/<pid>/stat, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Drain:
+    per_s: float
+    cpu_ms: float  # CPU milliseconds per message, summed over the delivering processes
+
+
+async def drain(store: Store, n: int, first: int, pids: list[int], profile: str | None = None) -> Drain:
+    """Queue `n` messages and time them out of the queue; `profile` records the first pid with py-spy meanwhile."""
+    spy = None
+    if profile:
+        cmd = ["py-spy", "record", "--format", "raw", "--rate", "250", "--gil", "-o", profile, "-p", str(pids[0])]
+        spy = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).parent / cmd[0]), *cmd[1:], stdout=asyncio.subprocess.DEVNULL
+        )
+        await asyncio.sleep(1.0)  # attached before the messages are there
+    cpu = sum(cpu_seconds(pid) for pid in pids)
     await insert_messages(store, n, "pending", first, timedelta(0))
     start = time.perf_counter()
     while await waiting(store):
         await asyncio.sleep(0.05)
-    return n / (time.perf_counter() - start)
+    elapsed = time.perf_counter() - start
+    used = sum(cpu_seconds(pid) for pid in pids) - cpu
+    if spy is not None:
+        spy.send_signal(2)  # SIGINT: py-spy writes what it sampled
+        await asyncio.wait_for(spy.wait(), 60)
+    return Drain(n / elapsed, 1000 * used / n)
 
 
 def signed_bodies(n: int, first: int) -> list[tuple[bytes, str]]:
@@ -208,7 +237,7 @@ def signed_bodies(n: int, first: int) -> list[tuple[bytes, str]]:
     return out
 
 
-async def bare_loop(url: str, n: int, first: int) -> float:
+async def bare_loop(url: str, n: int, first: int) -> Drain:
     """The baseline: the same signed payloads posted by a plain aiohttp client, CONCURRENCY in flight."""
     bodies = iter(signed_bodies(n, first))
     async with aiohttp.ClientSession() as http:
@@ -217,9 +246,10 @@ async def bare_loop(url: str, n: int, first: int) -> float:
             for body, msg_id in bodies:
                 await post_signed(http, url, body, SECRET, msg_id)
 
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(poster() for _ in range(CONCURRENCY)))
-        return n / (time.perf_counter() - start)
+        elapsed, used = time.perf_counter() - start, time.process_time() - cpu
+        return Drain(n / elapsed, 1000 * used / n)
 
 
 # ---- the runs -------------------------------------------------------------------------------------------------
@@ -231,19 +261,25 @@ class Result:
     depth: list[int] = field(default_factory=list)
 
 
-async def run_bare(store: Store, url: str, n: int, delivered: int, batch: int) -> dict[str, float]:
+def figures(name: str, d: Drain) -> dict[str, float]:
+    return {name: d.per_s, f"{name}_cpu_ms": d.cpu_ms}
+
+
+async def run_bare(
+    store: Store, url: str, n: int, delivered: int, batch: int, profile: str | None = None
+) -> dict[str, float]:
     """The worker (one process) and the client loop on the same target; then, with `delivered` delivered rows
     left in the outbox, the worker again."""
     out: dict[str, float] = {}
-    async with npsbot("worker", plain_url(store), url, batch):
-        await drain(store, n // 10, 0)  # warm-up: connections, statement caches
-        out["worker"] = await drain(store, n, n)
-    out["bare"] = await bare_loop(url, n, 2 * n)
+    async with npsbot("worker", plain_url(store), url, batch) as (_, pid):
+        await drain(store, n // 10, 0, [pid])  # warm-up: connections, statement caches
+        out |= figures("worker", await drain(store, n, n, [pid], profile))
+    out |= figures("bare", await bare_loop(url, n, 2 * n))
     if delivered:
         await insert_messages(store, delivered, "sent", 10 * n, timedelta(days=1))
-        async with npsbot("worker", plain_url(store), url, batch):
-            await drain(store, n // 10, 3 * n)
-            out["worker_with_delivered"] = await drain(store, n, 4 * n)
+        async with npsbot("worker", plain_url(store), url, batch) as (_, pid):
+            await drain(store, n // 10, 3 * n, [pid])
+            out |= figures("worker_with_delivered", await drain(store, n, 4 * n, [pid]))
     return out
 
 
@@ -251,26 +287,32 @@ async def run_workers(store: Store, url: str, n: int, counts: list[int], batch: 
     out: dict[str, float] = {}
     first = 20 * n
     for k in counts:
-        async with _several(k, plain_url(store), url, batch):
-            await drain(store, n // 10, first)
-            out[f"workers_{k}"] = await drain(store, n, first + n)
+        async with _several(k, plain_url(store), url, batch) as pids:
+            await drain(store, n // 10, first, pids)
+            out |= figures(f"workers_{k}", await drain(store, n, first + n, pids))
         first += 2 * n
     return out
 
 
 @asynccontextmanager
-async def _several(k: int, database_url: str, url: str, batch: int) -> AsyncIterator[None]:
+async def _several(k: int, database_url: str, url: str, batch: int) -> AsyncIterator[list[int]]:
     if k == 0:
-        yield
+        yield []
         return
-    async with npsbot("worker", database_url, url, batch), _several(k - 1, database_url, url, batch):
-        yield
+    async with (
+        npsbot("worker", database_url, url, batch) as (_, pid),
+        _several(k - 1, database_url, url, batch) as pids,
+    ):
+        yield [pid, *pids]
 
 
 async def run_sustained(store: Store, url: str, seconds: float, sample_every: float, batch: int) -> Result:
     """Inbound closes as fast as 16 clients get them accepted by a web process, one worker delivering."""
     result = Result()
-    async with npsbot("web", plain_url(store), url, batch) as web_port, npsbot("worker", plain_url(store), url, batch):
+    async with (
+        npsbot("web", plain_url(store), url, batch) as (web_port, _),
+        npsbot("worker", plain_url(store), url, batch),
+    ):
         events = f"http://127.0.0.1:{web_port}/webhook/bench/events"
         counter = iter(range(10**9))
         stop = time.perf_counter() + seconds
@@ -300,12 +342,14 @@ async def run_sustained(store: Store, url: str, seconds: float, sample_every: fl
     return result
 
 
-async def run(backend: str, runs: list[str], n: int, delivered: int, seconds: float, batch: int) -> Result:
+async def run(
+    backend: str, runs: list[str], n: int, delivered: int, seconds: float, batch: int, profile: str | None = None
+) -> Result:
     result = Result()
     async with empty_store(backend, "delivery") as store, target() as url:
         await store.migrate()
         if "bare" in runs or "flat" in runs:
-            result.figures |= await run_bare(store, url, n, delivered if "flat" in runs else 0, batch)
+            result.figures |= await run_bare(store, url, n, delivered if "flat" in runs else 0, batch, profile)
         if "workers" in runs:
             result.figures |= await run_workers(store, url, n, [1, 2, 4] if backend == "postgres" else [1], batch)
         if "sustained" in runs:
@@ -317,15 +361,23 @@ async def run(backend: str, runs: list[str], n: int, delivered: int, seconds: fl
 
 def report(backend: str, result: Result) -> None:
     f = result.figures
-    print(f"{backend}: " + ", ".join(f"{k} {v:.0f}" for k, v in f.items()))
+    print(f"{backend}: " + ", ".join(f"{k} {v:.0f}" for k, v in f.items() if not k.endswith("_cpu_ms")))
+    cpu = {k[:-7]: v for k, v in f.items() if k.endswith("_cpu_ms")}
+    if cpu:
+        print("  CPU ms per message: " + ", ".join(f"{k} {v:.3f}" for k, v in cpu.items()))
     if "worker" in f and "bare" in f:
         print(f"  worker / bare loop: {f['worker'] / f['bare']:.2f}")
+        print(f"  CPU per message, bare loop / worker: {cpu['bare'] / cpu['worker']:.2f}")
     if "worker_with_delivered" in f and "worker" in f:
         print(f"  with delivered rows / without: {f['worker_with_delivered'] / f['worker']:.2f}")
     if "workers_1" in f:
         print(
             "  per worker count: "
-            + ", ".join(f"{k[8:]}: {v / f['workers_1']:.2f}x" for k, v in f.items() if k.startswith("workers_"))
+            + ", ".join(
+                f"{k[8:]}: {v / f['workers_1']:.2f}x"
+                for k, v in f.items()
+                if k.startswith("workers_") and k[8:].isdigit()
+            )
         )
     if result.depth:
         print(f"  pending depth samples: {result.depth}")
@@ -338,7 +390,8 @@ def main() -> None:
     p.add_argument("--messages", type=int, default=5000)
     p.add_argument("--delivered", type=int, default=2_000_000)
     p.add_argument("--seconds", type=float, default=300.0)
-    p.add_argument("--batch", type=int, default=50)
+    p.add_argument("--batch", type=int, default=WorkerSettings().batch, help="the worker's batch (its default)")
+    p.add_argument("--profile", help="write a py-spy sample (raw, folded stacks) of the worker's timed drain here")
     p.add_argument("--serve-target", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.serve_target:
@@ -346,7 +399,8 @@ def main() -> None:
         return
     for backend in args.backends.split(","):
         runs = args.runs.split(",")
-        report(backend, asyncio.run(run(backend, runs, args.messages, args.delivered, args.seconds, args.batch)))
+        result = run(backend, runs, args.messages, args.delivered, args.seconds, args.batch, args.profile)
+        report(backend, asyncio.run(result))
 
 
 if __name__ == "__main__":
