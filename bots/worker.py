@@ -9,7 +9,7 @@ import socket
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from adapters.http import failure_text
 from core.backoff import backoff_delay
@@ -64,6 +64,7 @@ class Worker:
         self.settings = settings
         self._stop = asyncio.Event()
         self._pruned_at = 0.0
+        self._counters: dict[tuple[str, str, str], Any] = {}  # labelled metric children, looked up once
         # Chores beside the sends, each run as a task until stop() (the retention pass): fn(stop_event).
         self.background: list[Callable[[asyncio.Event], Awaitable[None]]] = []
 
@@ -76,25 +77,35 @@ class Worker:
         claimed_at = self._now()
         items = await self.deliveries.claim(self.worker_id, self.settings.lease, self.settings.batch)
         if items:
-            slots = asyncio.Semaphore(self.settings.concurrency)
             # A send must finish before the lease runs out, or another worker could claim and send it again.
             margin = min(self.settings.send_timeout, self.settings.lease.total_seconds() / 2)
             send_by = claimed_at + self.settings.lease.total_seconds() - margin
-
-            async def deliver(item: OutboxItem) -> None:
-                async with slots:  # held until the send is recorded: a crash repeats at most this many sends
-                    ref = await self._deliver(item, send_by)
-                    if ref is not None:  # written with the other sends that finish meanwhile
-                        await self.recorder.record(item, ref[0])
-
-            outcomes = await asyncio.gather(*(deliver(item) for item in items), return_exceptions=True)
-            for failure in outcomes:  # the other sends went on and were recorded
-                if isinstance(failure, BaseException):
-                    raise failure
+            async with self.deliveries.holding():
+                await self._send_all(items, send_by)
         if claimed_at - self._pruned_at > 60:
             self.limiter.forget_idle(claimed_at)
             self._pruned_at = claimed_at
         return len(items)
+
+    async def _send_all(self, items: list[OutboxItem], send_by: float) -> None:
+        """`concurrency` senders take the batch's messages in order, each the next one once its previous send is
+        recorded (a slot is held until then: a crash repeats at most this many sends). A message that fails
+        unexpectedly does not stop the others, which are sent and recorded before the failure is raised."""
+        queue = iter(items)
+        failures: list[Exception] = []
+
+        async def sender() -> None:
+            for item in queue:
+                try:
+                    ref = await self._deliver(item, send_by)
+                    if ref is not None:  # written with the other sends that finish meanwhile
+                        await self.recorder.record(item, ref[0])
+                except Exception as exc:
+                    failures.append(exc)
+
+        await asyncio.gather(*(sender() for _ in range(min(self.settings.concurrency, len(items)))))
+        if failures:
+            raise failures[0]
 
     async def drain(self, max_passes: int = 100) -> int:
         """Run passes until nothing is ready (tests and the demo)."""
@@ -129,8 +140,13 @@ class Worker:
         return self.service.clock().timestamp()
 
     def _count(self, name: str, item: OutboxItem) -> None:
-        if self.metrics is not None:
-            getattr(self.metrics, name).labels(item.channel, item.kind).inc()
+        if self.metrics is None:
+            return
+        key = (name, item.channel, item.kind)
+        counter = self._counters.get(key)
+        if counter is None:
+            counter = self._counters[key] = getattr(self.metrics, name).labels(item.channel, item.kind)
+        counter.inc()
 
     async def _wait_for_slot(self, limits: list[Limit], now: float, send_by: float) -> float | None:
         """Book a slot and sleep until it; returns the departure time, or None when no slot is left before the
@@ -199,7 +215,11 @@ class Worker:
         if wait > min(self.settings.max_inline_wait, self.settings.lease.total_seconds() / 4) or now + wait > send_by:
             await self.deliveries.defer(item, self.worker_id, wait)
             return
-        sent_at = await self._wait_for_slot(limits, now, send_by) if limits else now
+        if wait <= 0:  # the usual case: nothing to sleep for
+            self.limiter.leave_now(limits, now)
+            sent_at: float | None = now
+        else:
+            sent_at = await self._wait_for_slot(limits, now, send_by)
         if sent_at is None:
             await self.deliveries.defer(item, self.worker_id, 0.0)
             return

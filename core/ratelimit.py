@@ -89,6 +89,14 @@ class RateLimiter:
                 self._tat[key] = max(self._tat.get(key, now), start) + self._spacing(rate)
         return start - now, later
 
+    def leave_now(self, limits: Sequence[Limit], now: float) -> None:
+        """A send that `earliest` lets leave at once books its slot and departs in one step: what `book`, `hold`
+        and `depart` would do for it with nothing to wait for (every bucket booked, none held back)."""
+        for key, rate in limits:
+            self._tat[key] = max(self._tat.get(key, now), now) + self._spacing(rate)
+            self._left[key] = max(self._left.get(key, now), now) + self._gap(rate)
+            self._last[key] = now
+
     def hold(self, limits: Sequence[Limit], now: float) -> float:
         """How much longer a send that reached its slot must still wait (0 when it may leave now): a send before
         it left late or was answered slowly, or the platform said "retry after" meanwhile."""
