@@ -224,6 +224,7 @@ READ = ("created_at", "asked_at", "state", "skip_reason", "score", "category", *
 # columns it adds, labelled as the rule names them. Its recounts read the rows too; a table keyed on surveys that is
 # in neither READ_ALONE nor here is recounted with the grouped statements.
 READ_MORE: dict[str, tuple[Any, tuple[Any, ...]]] = {}
+READ_MORE[followup_rollup.TABLE] = (followup_rollup.SOURCE, followup_rollup._STORED)  # the follow-up and its SLA row
 READ_ALONE = ("report_days", "report_skips")
 THEMED = "report_theme_days"
 # A recount over a longer list of ids than this (a retention batch holds up to 10,000) is summed by the grouped
