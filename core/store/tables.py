@@ -58,6 +58,18 @@ def _partial(where: str) -> dict[str, Any]:
     return {"postgresql_where": text(where), "sqlite_where": text(where)}
 
 
+# The reports that read raw rows do so through partial indexes of only the rows they read (migration 0020); the
+# queries spell the same predicates, so both backends can use them.
+COMMENTED = "comment IS NOT NULL"
+ASKED_SKIPPED = "state = 'skipped' AND asked_at IS NOT NULL"
+UNASKED_UNSKIPPED = "asked_at IS NULL AND state <> 'skipped'"
+REPORT_INDEXES = (
+    ("ix_survey_commented", ("completed_at", "id"), COMMENTED),  # the latest comments, newest first
+    ("ix_survey_asked_skipped", ("asked_at",), ASKED_SKIPPED),  # skipped after the question was asked
+    ("ix_survey_unasked", ("profile",), UNASKED_UNSKIPPED),  # never asked and not skipped (pending, opted out)
+)
+
+
 class SurveyRow(SQLModel, table=True):
     __tablename__ = "surveys"
     __table_args__ = (
@@ -68,6 +80,7 @@ class SurveyRow(SQLModel, table=True):
         Index("ix_survey_created", "created_at"),
         Index("ix_survey_person", "channel", "user_id", "profile"),  # erasure and export find a person by it
         Index("ix_survey_question_ref", "question_ref"),  # a delivery status names the question by its ref
+        *(Index(n, *cols, postgresql_where=text(w), sqlite_where=text(w)) for n, cols, w in REPORT_INDEXES),
         # The SLA report's percentiles read one duration bucket's rows, its breaches the follow-ups still open.
         *(Index(f"ix_survey_{c}", c, **_partial(f"{c} IS NOT NULL")) for c in ("claim_seconds", "resolve_seconds")),
         Index("ix_survey_followup_open", "asked_at", **_partial(FOLLOWUP_OPEN)),
