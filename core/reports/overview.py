@@ -1,5 +1,6 @@
 """The parts of the operator API's NPS report (GET /api/v1/nps) in one call. They are independent reads, so they
-run side by side, each on its own connection from the store's pool (several readers at once on SQLite's WAL too)."""
+run side by side, each on its own connection from the store's pool (several readers at once on SQLite's WAL too),
+and share their rollup reads: the summary, distribution and breakdown add up one read grouped by every dimension."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from core.reports.analytics import Bucket, distribution, trend
 from core.reports.delivery import channel_rows, skipped_by_reason
+from core.reports.shared_reads import sharing
 from core.reports.summary import Filters, Summary, breakdown, summary
 from core.reports.themes import theme_figures
 from core.store import Store
@@ -38,12 +40,13 @@ class Parts:
 
 async def report_parts(store: Store, filters: Filters, *, by: str | None, bucket: Bucket | None, minimum: int) -> Parts:
     """Summary, score distribution and skipped surveys; a breakdown `by` a dimension or theme and a trend per
-    `bucket` when asked for: read concurrently."""
-    total, scores, skipped, rows, points = await asyncio.gather(
-        summary(store, filters),
-        distribution(store, filters),
-        skipped_by_reason(store, filters),
-        _rows(store, filters, by, minimum) if by is not None else _none(),
-        trend(store, filters, bucket) if bucket is not None else _none(),
-    )
+    `bucket` when asked for: read concurrently, sharing their rollup reads (core/reports/shared_reads.py)."""
+    with sharing(filters):
+        total, scores, skipped, rows, points = await asyncio.gather(
+            summary(store, filters),
+            distribution(store, filters),
+            skipped_by_reason(store, filters),
+            _rows(store, filters, by, minimum) if by is not None else _none(),
+            trend(store, filters, bucket) if bucket is not None else _none(),
+        )
     return Parts(total, scores, skipped, rows, points)

@@ -15,17 +15,19 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, union_all
+from sqlalchemy import case, func, or_, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import replacement_traverse
 
 from core.question_status import REACHED, QuestionStatus
+from core.reports import shared_reads
+from core.reports.planner import through_partial_index
 from core.reports.scope import Filters, half_open
 from core.rollups import CATEGORIES
 from core.store.rollup_log_tables import LOGS
 from core.store.rollup_tables import ReportDayRow, ReportSkipRow, ReportThemeDayRow
-from core.store.tables import SurveyRow
+from core.store.tables import ASKED_SKIPPED, UNASKED_UNSKIPPED, SurveyRow
 from core.store.theme_tables import ResponseThemeRow
 from core.survey import State
 
@@ -172,8 +174,7 @@ async def _read(
         grouped = [*rollup_keys, *([rollup.c.day] if per_day else [])]
         both = _with_log(rollup, grouped, rollup_cond, measures)
         keys = [both.c[f"k{i}"] for i in range(len(grouped))]
-        sums = [func.sum(_plus(both, m.rollup)).label(n) for n, m in measures.items()]
-        q = select(*keys, *sums)
+        q = select(*keys, *(func.sum(both.c[n]).label(n) for n in names))
         if keys:
             q = q.group_by(*keys)
         for row in (await conn.execute(q)).all():
@@ -193,9 +194,9 @@ async def _read(
 def _with_log(
     rollup: Any, keys: Sequence[Any], cond: Sequence[ColumnElement[bool]], measures: Mapping[str, Measure]
 ) -> Any:
-    """rollup UNION ALL its change log: the `keys` (k0, k1, …) and the counters `measures` sum, from the rows that
-    meet `cond` (said of the rollup table) in either."""
-    counters = sorted({c for m in measures.values() for c in m.rollup})
+    """rollup UNION ALL its change log, each summed by the `keys` (k0, k1, …) first: the `measures`' sums over the rows
+    that meet `cond` (said of the rollup table). Grouped apart, the rollup's GROUP BY is planned from its own
+    statistics (over the union PostgreSQL misjudges the groups and sorts on disk), and the log's is small."""
     log = LOGS[rollup.name]
 
     def on_log(element: Any) -> Any:
@@ -204,8 +205,10 @@ def _with_log(
     parts = []
     for table in (rollup, log):
         moved = (lambda e: e) if table is rollup else (lambda e: replacement_traverse(e, {}, on_log))
-        columns = [moved(k).label(f"k{i}") for i, k in enumerate(keys)] + [table.c[c] for c in counters]
-        parts.append(select(*columns).where(*(moved(c) for c in cond)))
+        grouped = [moved(k) for k in keys]
+        sums = [func.sum(_plus(table, m.rollup)).label(n) for n, m in measures.items()]
+        part = select(*(k.label(f"k{i}") for i, k in enumerate(grouped)), *sums).where(*(moved(c) for c in cond))
+        parts.append(part.group_by(*grouped) if grouped else part)
     return union_all(*parts).subquery()
 
 
@@ -219,22 +222,44 @@ async def day_counts(
     """Counts of surveys asked in the filters' period (by when they were asked), per value of the `by` dimensions
     (and per UTC day of asking when `per_day`). A group with nothing asked is left out, as a raw GROUP BY over
     asked surveys would leave it."""
+    names = list(dict.fromkeys(("asked", *names)))
+    if (shared := shared_reads.current(filters)) is not None:  # one request's parts share their reads
+        got = await shared.day_counts(conn, filters, names, by, per_day)
+    else:
+        got = await day_read(conn, filters, names, by, per_day)
+    return {k: v for k, v in got.items() if v["asked"] > 0}
+
+
+async def day_read(
+    conn: AsyncConnection, filters: Filters, names: Sequence[str], by: Sequence[str], per_day: bool
+) -> dict[Key, Counts]:
+    """day_counts' groups as read, those with nothing asked included."""
     span = split(filters.since, filters.until)
-    measures = {n: DAY_MEASURES[n] for n in dict.fromkeys(("asked", *names))}
+    measures = {n: DAY_MEASURES[n] for n in names}
     parts = [(S, _raw_filters(filters, a, b).where(), day) for a, b, day in span.partial]
-    got = await _read(
+    return await _read(
         conn, DAYS, [DAYS.c[d] for d in by], _rollup_where(DAYS, filters, span), parts, [S.c[d] for d in by],
         measures, per_day, span,
     )  # fmt: skip
-    return {k: v for k, v in got.items() if v["asked"] > 0}
 
 
 async def unasked_counts(conn: AsyncConnection, filters: Filters, by: Sequence[str]) -> dict[Key, int]:
     """Surveys never asked (pending, skipped before asking, …) per value of `by`: with no period a raw report
-    counts them too. Read through the asked_at index, so the cost follows their number, not the table's."""
+    counts them too (a period, on when surveys were asked, leaves them all out). Most are skipped ones, counted by
+    the skip rollups; the few skipped after being asked are taken out and the few never asked nor skipped added,
+    both read from raw rows through partial indexes of only those rows."""
+    if filters.since is not None or filters.until is not None:
+        return {}
+    out = dict(await skip_counts(conn, filters, by))
     cols = [S.c[d] for d in by]
-    q = select(*cols, func.count()).where(S.c.asked_at.is_(None), *filters.where()).group_by(*cols)
-    return {tuple(row[:-1]): int(row[-1]) for row in (await conn.execute(q)).all()}
+    for sign, where in ((-1, ASKED_SKIPPED), (1, UNASKED_UNSKIPPED)):
+        q = select(*cols, func.count()).where(text(where), *filters.where()).group_by(*cols)
+        async with through_partial_index(conn):
+            rows = (await conn.execute(q)).all()
+        for row in rows:
+            key = tuple(row[:-1])
+            out[key] = out.get(key, 0) + sign * int(row[-1])
+    return {key: n for key, n in out.items() if n > 0}
 
 
 async def unasked_keys(conn: AsyncConnection, filters: Filters, by: Sequence[str]) -> set[Key]:
@@ -251,6 +276,20 @@ async def unasked_keys(conn: AsyncConnection, filters: Filters, by: Sequence[str
 async def skip_counts(conn: AsyncConnection, filters: Filters, by: Sequence[str]) -> dict[Key, int]:
     """Skipped surveys per value of `by` (dimensions and/or "reason"), the period applying to when each was
     created."""
+    if (shared := shared_reads.current(filters)) is not None:  # one request's parts share their reads
+        got = await shared.skip_groups(conn, filters, by)
+    else:
+        got = await skip_read(conn, filters, by)
+    out: dict[Key, int] = {}
+    for key, counts in got.items():
+        if counts["surveys"] > 0:
+            key = tuple(UNKNOWN_REASON if d == "reason" and v is None else v for d, v in zip(by, key, strict=True))
+            out[key] = out.get(key, 0) + counts["surveys"]
+    return out
+
+
+async def skip_read(conn: AsyncConnection, filters: Filters, by: Sequence[str]) -> dict[Key, Counts]:
+    """skip_counts' groups as read."""
     span = split(filters.since, filters.until)
     undated = replace(filters, since=None, until=None)
     measure = {"surveys": Measure(("surveys",), S.c.state == SKIPPED)}
@@ -264,32 +303,34 @@ async def skip_counts(conn: AsyncConnection, filters: Filters, by: Sequence[str]
         if stop is not None:
             cond.append(S.c.created_at < stop)
         parts.append((S, cond, day))
-    got = await _read(
+    return await _read(
         conn, SKIPS, [SKIPS.c[d] for d in by], _rollup_where(SKIPS, filters, span), parts, raw_keys, measure,
         False, span,
     )  # fmt: skip
-    out: dict[Key, int] = {}
-    for key, counts in got.items():
-        if counts["surveys"] > 0:
-            key = tuple(UNKNOWN_REASON if d == "reason" and v is None else v for d, v in zip(by, key, strict=True))
-            out[key] = out.get(key, 0) + counts["surveys"]
-    return out
 
 
 async def theme_counts(conn: AsyncConnection, filters: Filters, per_day: bool = False) -> dict[Key, Counts]:
     """Responses mentioning each theme by category (promoter, passive, detractor), per theme (and UTC day of
     asking when `per_day`); themes without a mention in the period are left out."""
+    if (shared := shared_reads.current(filters)) is not None:  # one request's parts share their reads
+        got = await shared.theme_groups(conn, filters, per_day)
+    else:
+        got = await theme_read(conn, filters, per_day)
+    return {k: v for k, v in got.items() if sum(v.values()) > 0}
+
+
+async def theme_read(conn: AsyncConnection, filters: Filters, per_day: bool) -> dict[Key, Counts]:
+    """theme_counts' groups as read."""
     span = split(filters.since, filters.until)
     parts = []
     for start, stop, day in span.partial:
         asked = _raw_filters(filters, start, stop)
         # The period's surveys through the asked_at index, then their theme rows by primary key.
         parts.append((T, [T.c.survey_id.in_(select(S.c.id).where(*asked.where()))], day))
-    got = await _read(
+    return await _read(
         conn, THEME_DAYS, [THEME_DAYS.c.theme], _rollup_where(THEME_DAYS, filters, span), parts, [T.c.theme],
         THEME_MEASURES, per_day, span,
     )  # fmt: skip
-    return {k: v for k, v in got.items() if sum(v.values()) > 0}
 
 
 def period_of(day: date, bucket: str) -> str:

@@ -1,0 +1,141 @@
+"""One request's rollup reads, shared by all its report parts. The dashboard asks for the summary, the distribution,
+nine breakdowns, the filter options, the delivery and follow-up counts and the variants: each a sum over the same
+rollup rows, grouped or filtered by a different dimension. Inside `sharing()`, the first of them reads the rollup rows
+once, grouped by every dimension with every count; the others add up those groups in Python (the same integers the
+database would add), so a request scans the rollups a few times instead of some thirty.
+
+A read goes through here only when its dimension filters can be applied to the groups (an equality on a value that
+is not empty); per-day reads (trends) are shared by identical filters and grouping, with every count; the theme
+counts are read per day once and added up over the days for the theme report."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.reports import rollup_query as rq
+from core.reports.planner import grouped_in_memory
+from core.reports.scope import DIMENSIONS, Filters
+
+Key = tuple[Any, ...]
+Counts = dict[str, int]
+REASON = len(DIMENSIONS)  # the skip groups' key: the dimensions, then the reason
+_SHARED: ContextVar[SharedReads | None] = ContextVar("shared_rollup_reads", default=None)
+
+
+@contextmanager
+def sharing(*periods: Filters) -> Iterator[SharedReads]:
+    """Reports called inside (and in tasks started inside) share their rollup reads. The grouped reads serve the
+    filters of these `periods` (their dimension filters aside; all filters when none is given): a report of another
+    period (the comparison's previous 30 days) reads just what it needs."""
+    shared = SharedReads(periods)
+    token = _SHARED.set(shared)
+    try:
+        yield shared
+    finally:
+        _SHARED.reset(token)
+
+
+def current(filters: Filters) -> SharedReads | None:
+    """The shared reads in effect, when these filters can be served from them."""
+    shared = _SHARED.get()
+    if shared is None or any(getattr(filters, d) == "" for d in DIMENSIONS):
+        return None
+    return shared
+
+
+def _undimensioned(filters: Filters) -> Filters:
+    return replace(filters, **dict.fromkeys(DIMENSIONS))
+
+
+def _matches(filters: Filters, key: Key) -> bool:
+    return all(
+        (value := getattr(filters, d)) is None or key[i] == value for i, d in enumerate(DIMENSIONS)
+    )  # fmt: skip
+
+
+def _positions(by: Sequence[str]) -> list[int]:
+    return [REASON if d == "reason" else DIMENSIONS.index(d) for d in by]
+
+
+async def _grouped(conn: AsyncConnection, filters: Filters, *, skips: bool = False) -> dict[Key, Counts]:
+    """The day rollups (or the skips, by reason too) grouped by every dimension, with every count."""
+    async with grouped_in_memory(conn):
+        if skips:
+            return await rq.skip_read(conn, filters, (*DIMENSIONS, "reason"))
+        return await rq.day_read(conn, filters, list(rq.DAY_MEASURES), DIMENSIONS, False)
+
+
+class SharedReads:
+    def __init__(self, periods: Sequence[Filters] = ()) -> None:
+        self._bases = {_undimensioned(f) for f in periods} or None
+        self._reads: dict[Hashable, asyncio.Future[Any]] = {}
+        self.reads = 0  # rollup reads made (the rest were served from them)
+
+    async def _once(self, key: Hashable, read: Callable[[], Awaitable[Any]]) -> Any:
+        """The first caller reads (on its own connection); concurrent and later callers wait for its result."""
+        if (pending := self._reads.get(key)) is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._reads[key] = future
+        self.reads += 1
+        try:
+            future.set_result(await read())
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: a failure nobody else waited for is not reported twice
+            raise
+        return future.result()
+
+    async def day_counts(
+        self, conn: AsyncConnection, filters: Filters, names: Sequence[str], by: Sequence[str], per_day: bool
+    ) -> dict[Key, Counts]:
+        """rollup_query.day_read's groups for these arguments (before groups with nothing asked are left out)."""
+        if per_day:
+            key = ("days", filters, tuple(by))
+            got = await self._once(key, lambda: rq.day_read(conn, filters, list(rq.DAY_MEASURES), by, True))
+            return {k: {n: c[n] for n in names} for k, c in got.items()}
+        base = _undimensioned(filters)
+        if self._bases is not None and base not in self._bases:
+            return await rq.day_read(conn, filters, names, by, False)
+        cube = await self._once(("cube", base), lambda: _grouped(conn, base))
+        at = _positions(by)
+        out: dict[Key, Counts] = {}
+        for key, counts in cube.items():
+            if _matches(filters, key):
+                group = out.setdefault(tuple(key[i] for i in at), dict.fromkeys(names, 0))
+                for name in names:
+                    group[name] += counts[name]
+        return out
+
+    async def theme_groups(self, conn: AsyncConnection, filters: Filters, per_day: bool) -> dict[Key, Counts]:
+        """rollup_query.theme_read's groups: read per day once, added up over the days when not `per_day`."""
+        days = await self._once(("themes", filters), lambda: rq.theme_read(conn, filters, True))
+        if per_day:
+            return {key: dict(counts) for key, counts in days.items()}
+        out: dict[Key, Counts] = {}
+        for key, counts in days.items():
+            group = out.setdefault(key[:-1], dict.fromkeys(counts, 0))
+            for name, n in counts.items():
+                group[name] += n
+        return out
+
+    async def skip_groups(self, conn: AsyncConnection, filters: Filters, by: Sequence[str]) -> dict[Key, Counts]:
+        """rollup_query.skip_read's groups for these arguments."""
+        base = _undimensioned(filters)
+        if self._bases is not None and base not in self._bases:
+            return await rq.skip_read(conn, filters, by)
+        groups = await self._once(("skips", base), lambda: _grouped(conn, base, skips=True))
+        at = _positions(by)
+        out: dict[Key, Counts] = {}
+        for key, counts in groups.items():
+            if _matches(filters, key):
+                group = out.setdefault(tuple(key[i] for i in at), {"surveys": 0})
+                group["surveys"] += counts["surveys"]
+        return out
