@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,19 +10,14 @@ from aiohttp import web
 
 from bots.api.models import DashboardParams
 from bots.api.routes import query_params
-from bots.api.themes import themes_body
 from bots.auth import SESSION_COOKIE, Principal, identify, require_profile
+from bots.dashboard.data import dashboard_body
 from bots.origin import forbidden, foreign_origin
 from bots.sessions import SESSIONS, clear_session_cookie, cookie_is_secure, set_session_cookie
 from bots.throttle import THROTTLE, client_address
-from core import followup
 from core.redaction import Redactions
-from core.reports import DIMENSIONS, Filters, breakdown, summary
-from core.reports.analytics import comments, compare, dimension_options, distribution, followup_stats, trend
-from core.reports.delivery import channel_rows, skipped_by_reason, total_skipped
-from core.reports.programme import benchmark_of, benchmarks, one_profile, profile_variants, programme
+from core.reports import Filters
 from core.reports.responses import ResponseQuery, export_csv
-from core.reports.sla import sla_report
 
 STATIC = Path(__file__).resolve().parent / "static"
 ASSETS = {"dashboard.js": "application/javascript", "dashboard.css": "text/css"}
@@ -104,65 +97,8 @@ def dashboard_routes(runtime: Any) -> list[web.RouteDef]:
     async def data(request: web.Request) -> web.Response:
         who = required(request)
         f, params = filters(request, who)
-        bucket = params.bucket or "week"
-        minimum = config.report.min_responses
-        store = runtime.store
-        total = await summary(store, f)
         now = runtime.service.clock()
-        until = f.until or now
-        since = f.since or (until - timedelta(days=30))
-        cmp = await compare(store, replace(f, since=None, until=None), since, until, minimum)
-        scope = Filters(profiles=f.profiles)
-        body: dict[str, Any] = {
-            "profiles": who.visible(list(config.profiles)),
-            "options": await dimension_options(store, [dim for dim in DIMENSIONS if dim != "profile"], scope),
-            "summary": total.as_dict(minimum),
-            "distribution": await distribution(store, f),
-            "trend": [{"period": p, **s.as_dict(minimum)} for p, s in await trend(store, f, bucket)],
-            "breakdowns": {
-                dim: [{"key": k, **s.as_dict(minimum)} for k, s in await breakdown(store, dim, f)] for dim in DIMENSIONS
-            },
-            "comparison": {
-                "since": since.isoformat(),
-                "until": until.isoformat(),
-                "current": cmp.current.as_dict(minimum),
-                "previous": cmp.previous.as_dict(minimum),
-                "change": None if cmp.change is None else round(cmp.change, 2),
-                "significant": cmp.significant,
-            },
-            "comments": shown.items(
-                await comments(store, f, category=params.category, search=params.search, theme=params.theme, limit=50)
-            ),
-            "themes": await themes_body(
-                runtime, f, [params.profile] if params.profile else who.visible(list(config.profiles)), bucket
-            ),
-            "follow_up": await followup_stats(store, f)
-            | {
-                "items": shown.items(
-                    [
-                        *await followup.list_followups(store, f.profiles, "open", 25, f, now),
-                        *await followup.list_followups(store, f.profiles, "claimed", 25, f, now),
-                    ]
-                )
-            },
-            "min_responses": minimum,
-        }
-        # The channel table says whether questions arrived: delivered, the response rate against them, skipped.
-        body["breakdowns"]["channel"] = await channel_rows(store, f, body["breakdowns"]["channel"])
-        body["skipped"] = total_skipped(await skipped_by_reason(store, f))
-        body["sla"] = {by or "all": await sla_report(store, f, now, by) for by in (None, "team", "agent")}
-        # the benchmark and the variants of the one profile shown (chosen, or the caller's only one); sampling
-        visible = who.visible(list(config.profiles))
-        extra = await programme(store, f, total, benchmark_of(params.profile, visible, benchmarks(runtime.profiles)))
-        body["summary"]["benchmark"], body["sampling"] = extra["benchmark"], extra["sampling"]
-        shown_profile = one_profile(params.profile, visible)
-        body["variants"] = None
-        if shown_profile is not None:
-            found = await profile_variants(
-                store, replace(f, profile=shown_profile), runtime.profiles.get(shown_profile), minimum=minimum
-            )
-            body["variants"] = {"profile": shown_profile, **found.as_dict(minimum)}
-        return web.json_response(body)
+        return web.json_response(await dashboard_body(runtime, f, params, who.visible(list(config.profiles)), now))
 
     async def csv_export(request: web.Request) -> web.Response:
         who = required(request)
