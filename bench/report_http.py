@@ -10,8 +10,10 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
+from bots.api.models import DashboardParams
 from bots.app import create_app
 from bots.config import parse_config
+from bots.dashboard.data import dashboard_body
 from bots.runtime import Runtime
 from core.store import Store
 
@@ -44,11 +46,23 @@ def plain_url(store: Store) -> str:
 
 
 @asynccontextmanager
-async def app_client(store: Store) -> AsyncIterator[TestClient]:
+async def app_client(store: Store) -> AsyncIterator[tuple[TestClient, Runtime]]:
     """The service's app over `store`'s database (a runtime of its own, as a web process has), on 127.0.0.1."""
     runtime = Runtime(parse_config(config(plain_url(store)), env={}))
     async with TestClient(TestServer(create_app(runtime), host="127.0.0.1")) as client:
-        yield client
+        yield client, runtime
+
+
+def one_by_one(runtime: Runtime) -> Callable[[], Awaitable[object]]:
+    """The dashboard's body with its parts read one after the other, each on its own: what data.json cost before
+    its parts ran side by side."""
+
+    async def body() -> object:
+        params = DashboardParams.parse({})
+        now = runtime.service.clock()
+        return await dashboard_body(runtime, params.filters(), params, PROFILES, now, concurrently=False)
+
+    return body
 
 
 def requester(client: TestClient, path: str) -> Callable[[], Awaitable[object]]:

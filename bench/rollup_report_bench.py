@@ -32,7 +32,7 @@ from sqlalchemy.schema import CreateIndex, DropIndex
 
 from bench.databases import PG_ADMIN, admin, empty_store, generated
 from bench.report_bench import show, timed
-from bench.report_http import REQUESTS, app_client, requester
+from bench.report_http import REQUESTS, app_client, one_by_one, requester
 from bench.themes_bench import theme_rows
 from core.reports import Filters, breakdown, summary
 from core.reports.analytics import distribution, followup_stats, trend
@@ -233,8 +233,9 @@ async def bench(store: Store, repeat: int = 3, http_only: bool = False) -> list[
     ]  # fmt: skip
     if http_only:
         panels = panels[:1]
-    async with app_client(store) as client:  # what a user waits for: the requests, through the service's app
+    async with app_client(store) as (client, runtime):  # what a user waits for: requests through the service's app
         panels[1:1] = [(label, requester(client, path)) for label, path in REQUESTS]
+        panels.insert(2, ("data.json's body, parts one after another", one_by_one(runtime)))
         return [(label, await timed(fn, repeat)) for label, fn in panels]
 
 

@@ -13,7 +13,7 @@ async def test_bench_times_every_panel_and_request_next_to_the_baseline() -> Non
         await generate(store, 3000)
         results = await bench(store, repeat=1)  # also checks the summary counted every asked survey
     labels = [label for label, _ in results]
-    assert labels[0] == "bare GROUP BY category" and len(labels) == len(set(labels)) == 15 + len(REQUESTS)
+    assert labels[0] == "bare GROUP BY category" and len(labels) == len(set(labels)) == 18 + len(REQUESTS)
     assert {label for label, _ in REQUESTS} <= set(labels)  # each answered 200 (the requester checks)
     assert {"GET /report/data.json", "weekly theme trend", "skipped by reason"} <= set(labels)
     assert all(seconds > 0 for _, seconds in results)
