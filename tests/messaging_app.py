@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -230,9 +231,10 @@ async def serve(
     """The app on SQLite or PostgreSQL (the run's shared database, emptied first) with a fresh FakeGraph."""
     fake = await FakeGraph().start()
     url = f"sqlite:///{tmp_path / 'messaging.db'}" if backend == "sqlite" else request.getfixturevalue("pg_url")
+    if backend == "sqlite":  # a copy of the run's migrated file, as the store fixture starts from
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), tmp_path / "messaging.db")
     runtime = Runtime(parse_config(config(kind, url, fake, **extra), env={}), clock=clock)
-    await runtime.store.migrate()
-    if backend == "postgres":
+    if backend == "postgres":  # migrated once per run by pg_url
         async with runtime.store.transaction() as conn:
             await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
     try:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
@@ -62,10 +64,13 @@ def make_config(tmp_path, fake: FakeTelegram, **telegram: Any) -> dict:
     }
 
 
-async def telegram_client(tmp_path: Path, fake: FakeTelegram, clock: Any) -> AsyncIterator[TestClient]:
-    """The app with one `shop` profile, as a fixture body: `client = pytest.fixture(telegram_client)`."""
+async def telegram_client(
+    request: pytest.FixtureRequest, tmp_path: Path, fake: FakeTelegram, clock: Any
+) -> AsyncIterator[TestClient]:
+    """The app with one `shop` profile, as a fixture body: `client = pytest.fixture(telegram_client)`. Its database
+    starts as a copy of the run's migrated SQLite file, as the store fixture's does."""
+    shutil.copyfile(request.getfixturevalue("sqlite_template"), tmp_path / "tg.db")
     runtime = Runtime(parse_config(make_config(tmp_path, fake), env={}), clock=clock)
-    await runtime.store.migrate()
     async with TestClient(TestServer(create_app(runtime))) as c:
         c.runtime = runtime  # type: ignore[attr-defined]
         yield c
