@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 import urllib.parse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
@@ -77,11 +79,13 @@ async def serve(
     *,
     others: dict[str, dict[str, Any]] | None = None,
     store: Store | None = None,
+    template: Path | None = None,
     **profile: Any,
 ) -> AsyncIterator[TestClient]:
     """The whole app (one `desk` profile with Slack) on a test server; `profile` overrides profile keys, `others`
     adds more Slack profiles (name → overrides of the same defaults), `store` (e.g. the conftest fixture, on
-    SQLite or PostgreSQL) replaces the default SQLite file."""
+    SQLite or PostgreSQL) replaces the default SQLite file, which starts as a copy of `template` (the run's migrated
+    file) when given, migrated here otherwise."""
     profiles = {"desk": _profile(fake, profile)} | {n: _profile(fake, dict(o)) for n, o in (others or {}).items()}
     cfg = {
         "database_url": store.url if store else f"sqlite:///{tmp_path / 'slack.db'}",
@@ -89,17 +93,21 @@ async def serve(
         "server": {"max_body_bytes": 4096},
         "profiles": profiles,
     }
+    if store is None and template is not None:
+        shutil.copyfile(template, tmp_path / "slack.db")
     runtime = Runtime(parse_config(cfg, env={}), store=store, clock=clock)
-    if store is None:
+    if store is None and template is None:
         await runtime.store.migrate()
     async with TestClient(TestServer(create_app(runtime))) as c:
         c.runtime = runtime  # type: ignore[attr-defined]
         yield c
 
 
-async def slack_client(tmp_path: Path, fake: FakeSlack, clock: Any) -> AsyncIterator[TestClient]:
+async def slack_client(
+    request: pytest.FixtureRequest, tmp_path: Path, fake: FakeSlack, clock: Any
+) -> AsyncIterator[TestClient]:
     """The app on a test server, as a fixture body: `client = pytest.fixture(slack_client)`."""
-    async with serve(tmp_path, fake, clock) as c:
+    async with serve(tmp_path, fake, clock, template=request.getfixturevalue("sqlite_template")) as c:
         yield c
 
 
