@@ -148,6 +148,8 @@ async def values_at(
         selects.append(select(sub.c.m, *([sub.c.k] if keys else [literal(None).label("k")]), sub.c.b, sub.c.s,
                               sub.c.rn).where(sub.c.rn.in_(inside), true()))  # fmt: skip
     q = selects[0] if len(selects) == 1 else union_all(*selects)
+    if conn.dialect.name == "postgresql":  # the buckets' rows are ranked in memory, not in sort files on disk
+        await conn.execute(text("SET LOCAL work_mem = '64MB'"))
     out: dict[tuple[str, Key, int], float] = {}
     for row in (await conn.execute(q)).all():
         group = () if by is None else (row.k,)
