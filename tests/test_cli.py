@@ -51,13 +51,13 @@ async def _demo_leaving_nothing_behind(**kwargs: object) -> dict:
 
 def test_demo_drives_the_real_adapters_and_its_numbers_are_the_customers(tmp_path: Path, capsys) -> None:
     db = f"sqlite:///{tmp_path / 'demo.db'}"
-    result = run_sync(_demo_leaving_nothing_behind(conversations=42, seed=7, database_url=db))
+    result = run_sync(_demo_leaving_nothing_behind(conversations=30, seed=7, database_url=db))
     out = capsys.readouterr().out
     flat = out.replace("\n", " ")
     plans = result["plans"]
     # a few dozen conversations in seven languages on three channels, answered every way the issue lists, then a
-    # few on WhatsApp and Instagram
-    assert len([p for p in plans if p.channel in ("telegram", "slack", "webhook")]) == 42
+    # few on WhatsApp and Instagram (30: each of the ten behaviours once on each channel)
+    assert len([p for p in plans if p.channel in ("telegram", "slack", "webhook")]) == 30
     assert len({p.locale for p in plans}) == 7
     assert {p.channel for p in plans} == {"telegram", "slack", "webhook", "whatsapp", "instagram"}
     behaviours = {"button", "words", "digits", "keycap", "fullwidth", "junk_then_score", "silent", "opt_out"}
@@ -80,10 +80,10 @@ def test_demo_drives_the_real_adapters_and_its_numbers_are_the_customers(tmp_pat
     assert result["summary"].result.format() in flat
     # the fakes recorded real platform calls, made by the real adapters
     tg, slack, bridge = result["calls"]["telegram"], result["calls"]["slack"], result["calls"]["bridge"]
-    assert tg["sendMessage"] >= 14 and tg["answerCallbackQuery"] >= 1 and tg["editMessageReplyMarkup"] >= 1
-    assert slack["chat.postMessage"] >= 14 and slack["chat.update"] >= 1 and slack["users.info"] >= 1
+    assert tg["sendMessage"] >= 10 and tg["answerCallbackQuery"] >= 1 and tg["editMessageReplyMarkup"] >= 1
+    assert slack["chat.postMessage"] >= 10 and slack["chat.update"] >= 1 and slack["users.info"] >= 1
     assert slack["response_url"] >= 1 and slack["conversations.replies"] >= 1  # /nps-close and the ✅ reaction
-    assert bridge["question"] == 14 and bridge["follow_up"] >= 1 and bridge["question_answered"] >= 1
+    assert bridge["question"] == 10 and bridge["follow_up"] >= 1 and bridge["question_answered"] >= 1
     graph = result["calls"]["graph"]  # WhatsApp: the list, a template outside the window; Instagram's quick replies
     assert graph["106540352242922:interactive"] >= 7 and graph["106540352242922:template"] >= 1
     assert graph["17841405822304914:message"] >= 3
