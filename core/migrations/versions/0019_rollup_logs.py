@@ -11,14 +11,11 @@ Revises: 0018
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0019"
-# 0018 (the follow-up rollup) comes before this one; until that revision exists, 0017 does.
-down_revision = "0018" if any(Path(__file__).parent.glob("0018_*.py")) else "0017"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
