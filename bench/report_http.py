@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+from aiohttp import ClientTimeout
 from aiohttp.test_utils import TestClient, TestServer
 
 from bots.api.models import DashboardParams
@@ -49,7 +50,9 @@ def plain_url(store: Store) -> str:
 async def app_client(store: Store) -> AsyncIterator[tuple[TestClient, Runtime]]:
     """The service's app over `store`'s database (a runtime of its own, as a web process has), on 127.0.0.1."""
     runtime = Runtime(parse_config(config(plain_url(store)), env={}))
-    async with TestClient(TestServer(create_app(runtime), host="127.0.0.1")) as client:
+    server = TestServer(create_app(runtime), host="127.0.0.1")
+    # no client timeout: a slow report is timed, not cut off at aiohttp's default 5 minutes
+    async with TestClient(server, timeout=ClientTimeout(total=None)) as client:
         yield client, runtime
 
 
