@@ -11,7 +11,8 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 
 from core.reports import followup_query as fq
-from core.reports.rollup_query import by_period, day_counts, unasked_counts
+from core.reports.rollup_counts import day_counts, unasked_counts
+from core.reports.rollup_query import by_period
 from core.reports.summary import DIMENSIONS, MIN_RESPONSES, TALLY, Filters, Summary, _summary, summary
 from core.scoring import difference_significant
 from core.store import Store

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core.reports.rollup_query import day_counts, skip_counts
+from core.reports.rollup_counts import day_counts, skip_counts
 from core.reports.summary import Filters
 from core.store import Store
 

@@ -15,19 +15,17 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, text, union_all
+from sqlalchemy import case, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import replacement_traverse
 
 from core.question_status import REACHED, QuestionStatus
-from core.reports import shared_reads
-from core.reports.planner import through_partial_index
 from core.reports.scope import Filters, half_open
 from core.rollups import CATEGORIES
 from core.store.rollup_log_tables import LOGS
 from core.store.rollup_tables import ReportDayRow, ReportSkipRow, ReportThemeDayRow
-from core.store.tables import ASKED_SKIPPED, UNASKED_UNSKIPPED, SurveyRow
+from core.store.tables import SurveyRow
 from core.store.theme_tables import ResponseThemeRow
 from core.survey import State
 
@@ -216,20 +214,6 @@ def _raw_filters(filters: Filters, start: datetime | None, stop: datetime | None
     return replace(filters, since=start, until=stop)
 
 
-async def day_counts(
-    conn: AsyncConnection, filters: Filters, names: Sequence[str], by: Sequence[str] = (), per_day: bool = False
-) -> dict[Key, Counts]:
-    """Counts of surveys asked in the filters' period (by when they were asked), per value of the `by` dimensions
-    (and per UTC day of asking when `per_day`). A group with nothing asked is left out, as a raw GROUP BY over
-    asked surveys would leave it."""
-    names = list(dict.fromkeys(("asked", *names)))
-    if (shared := shared_reads.current(filters)) is not None:  # one request's parts share their reads
-        got = await shared.day_counts(conn, filters, names, by, per_day)
-    else:
-        got = await day_read(conn, filters, names, by, per_day)
-    return {k: v for k, v in got.items() if v["asked"] > 0}
-
-
 async def day_read(
     conn: AsyncConnection, filters: Filters, names: Sequence[str], by: Sequence[str], per_day: bool
 ) -> dict[Key, Counts]:
@@ -241,53 +225,6 @@ async def day_read(
         conn, DAYS, [DAYS.c[d] for d in by], _rollup_where(DAYS, filters, span), parts, [S.c[d] for d in by],
         measures, per_day, span,
     )  # fmt: skip
-
-
-async def unasked_counts(conn: AsyncConnection, filters: Filters, by: Sequence[str]) -> dict[Key, int]:
-    """Surveys never asked (pending, skipped before asking, …) per value of `by`: with no period a raw report
-    counts them too (a period, on when surveys were asked, leaves them all out). Most are skipped ones, counted by
-    the skip rollups; the few skipped after being asked are taken out and the few never asked nor skipped added,
-    both read from raw rows through partial indexes of only those rows."""
-    if filters.since is not None or filters.until is not None:
-        return {}
-    out = dict(await skip_counts(conn, filters, by))
-    cols = [S.c[d] for d in by]
-    for sign, where in ((-1, ASKED_SKIPPED), (1, UNASKED_UNSKIPPED)):
-        q = select(*cols, func.count()).where(text(where), *filters.where()).group_by(*cols)
-        async with through_partial_index(conn):
-            rows = (await conn.execute(q)).all()
-        for row in rows:
-            key = tuple(row[:-1])
-            out[key] = out.get(key, 0) + sign * int(row[-1])
-    return {key: n for key, n in out.items() if n > 0}
-
-
-async def unasked_keys(conn: AsyncConnection, filters: Filters, by: Sequence[str]) -> set[Key]:
-    """The values of `by` that surveys never asked carry: skipped ones from the skip rollups, and the few never
-    asked nor skipped (pending, opted out) from raw rows through the partial index of only those rows. Through the
-    state index instead, a filter on one profile drew SQLite to the profile's index, over all its surveys (17 s for
-    one profile's variants at 10M)."""
-    keys = set(await skip_counts(conn, replace(filters, since=None, until=None), by))
-    cols = [S.c[d] for d in by]
-    waiting = [text(UNASKED_UNSKIPPED), *filters.where()]
-    async with through_partial_index(conn):
-        keys.update(tuple(row) for row in (await conn.execute(select(*cols).where(*waiting).group_by(*cols))).all())
-    return keys
-
-
-async def skip_counts(conn: AsyncConnection, filters: Filters, by: Sequence[str]) -> dict[Key, int]:
-    """Skipped surveys per value of `by` (dimensions and/or "reason"), the period applying to when each was
-    created."""
-    if (shared := shared_reads.current(filters)) is not None:  # one request's parts share their reads
-        got = await shared.skip_groups(conn, filters, by)
-    else:
-        got = await skip_read(conn, filters, by)
-    out: dict[Key, int] = {}
-    for key, counts in got.items():
-        if counts["surveys"] > 0:
-            key = tuple(UNKNOWN_REASON if d == "reason" and v is None else v for d, v in zip(by, key, strict=True))
-            out[key] = out.get(key, 0) + counts["surveys"]
-    return out
 
 
 async def skip_read(conn: AsyncConnection, filters: Filters, by: Sequence[str]) -> dict[Key, Counts]:
@@ -309,16 +246,6 @@ async def skip_read(conn: AsyncConnection, filters: Filters, by: Sequence[str]) 
         conn, SKIPS, [SKIPS.c[d] for d in by], _rollup_where(SKIPS, filters, span), parts, raw_keys, measure,
         False, span,
     )  # fmt: skip
-
-
-async def theme_counts(conn: AsyncConnection, filters: Filters, per_day: bool = False) -> dict[Key, Counts]:
-    """Responses mentioning each theme by category (promoter, passive, detractor), per theme (and UTC day of
-    asking when `per_day`); themes without a mention in the period are left out."""
-    if (shared := shared_reads.current(filters)) is not None:  # one request's parts share their reads
-        got = await shared.theme_groups(conn, filters, per_day)
-    else:
-        got = await theme_read(conn, filters, per_day)
-    return {k: v for k, v in got.items() if sum(v.values()) > 0}
 
 
 async def theme_read(conn: AsyncConnection, filters: Filters, per_day: bool) -> dict[Key, Counts]:

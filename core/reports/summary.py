@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.reports.rollup_query import day_counts, unasked_keys
+from core.reports.rollup_counts import day_counts, unasked_keys
 from core.reports.scope import DIMENSIONS, Filters
 from core.scoring import NpsResult, nps
 from core.store import Store

@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from core.reports.analytics import Bucket, check_bucket
-from core.reports.rollup_query import by_period, day_counts, theme_counts
+from core.reports.rollup_counts import day_counts, theme_counts
+from core.reports.rollup_query import by_period
 from core.reports.summary import MIN_RESPONSES, Filters, summary
 from core.rollups import CATEGORIES
 from core.scoring import NpsResult, nps

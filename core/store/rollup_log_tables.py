@@ -12,9 +12,11 @@ Every table rollup_tables defines (a model class or a plain Table) gets its log,
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Integer, Table
+from sqlmodel import SQLModel
 
 from core.store import rollup_tables
-from core.store.tables import metadata
+
+metadata = SQLModel.metadata  # the metadata every table module registers with (core/store/tables.py)
 
 SUFFIX = "_log"
 
