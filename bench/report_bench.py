@@ -23,7 +23,7 @@ from bench.databases import empty_store
 from core.reports import Filters, breakdown, summary
 from core.reports.analytics import distribution, followup_stats, trend
 from core.store import Store
-from core.store.rollups import rebuild
+from core.store.rollup_rebuild import rebuild
 
 COLUMNS = (
     "profile", "channel", "conversation_id", "user_id", "case_id", "agent", "team", "locale", "state", "score",

@@ -41,7 +41,7 @@ from core.reports.overview import report_parts
 from core.reports.sla import sla_report
 from core.reports.themes import theme_figures, theme_trend
 from core.store import Store
-from core.store.rollups import rebuild
+from core.store.rollup_rebuild import rebuild
 from core.store.tables import SurveyRow
 from core.store.theme_tables import ResponseThemeRow
 

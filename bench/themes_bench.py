@@ -30,7 +30,7 @@ from core.reports import Filters
 from core.reports.analytics import comments
 from core.reports.themes import theme_figures, theme_trend
 from core.store import Store
-from core.store.rollups import rebuild
+from core.store.rollup_rebuild import rebuild
 from core.themes.matcher import ThemeMatcher, key
 
 TAXONOMY = {

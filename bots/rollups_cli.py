@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core.store import Store
-from core.store.rollups import rebuild_all
+from core.store.rollup_rebuild import rebuild_all
 
 
 def add_command(sub: Any, with_config: Any, load: Callable[[Any], Any]) -> None:

@@ -21,7 +21,7 @@ from core.reports.analytics import (
 )
 from core.service import SurveyService
 from core.store import Store
-from core.store.rollups import rebuild
+from core.store.rollup_rebuild import rebuild
 from core.store.tables import SurveyRow
 from core.survey import Policy
 

@@ -25,7 +25,7 @@ from core.reports.summary import Summary
 from core.reports.themes import ThemeFigures, theme_figures, theme_trend
 from core.scoring import nps
 from core.store import Store, rollups
-from core.store.rollups import rebuild
+from core.store.rollup_rebuild import rebuild
 from core.store.tables import SurveyRow
 from core.store.theme_tables import ResponseThemeRow
 

@@ -20,7 +20,7 @@ from core.reports.followup_query import locate, ranks
 from core.reports.sla import PERCENTILES, SLA_DIMENSIONS, sla_report
 from core.rollups import FOLLOWUP_BOUNDS
 from core.store import Store
-from core.store.rollups import rebuild
+from core.store.rollup_rebuild import rebuild
 from core.store.sla_tables import FollowUpSlaRow
 from core.store.tables import SurveyRow
 from tests.test_rollup_reports import FILTERS, at, matched, surveys

@@ -104,7 +104,7 @@ def condition() -> list[ColumnElement[bool]]:
     return [S.c.asked_at.is_not(None), *completed_detractor()]
 
 
-_STORED = (S.c.claimed_by, S.c.claimed_at, S.c.resolved_at, S.c.claim_seconds, S.c.resolve_seconds,
+STORED = (S.c.claimed_by, S.c.claimed_at, S.c.resolved_at, S.c.claim_seconds, S.c.resolve_seconds,
            L.c.survey_id.label("has_sla"), L.c.claim_due_at, L.c.resolve_due_at, L.c.claim_escalated_at,
            L.c.resolve_escalated_at)  # fmt: skip
 
@@ -120,7 +120,7 @@ async def survey_change(conn: AsyncConnection, old: Survey | None, new: Survey) 
         return {}
     stored: Mapping[str, Any] = {}
     if before is not None and new.id is not None:
-        row = (await conn.execute(select(*_STORED).select_from(SOURCE).where(S.c.id == new.id))).first()
+        row = (await conn.execute(select(*STORED).select_from(SOURCE).where(S.c.id == new.id))).first()
         stored = {} if row is None else dict(row._mapping)
     change = r.delta(None if before is None else {**before, **stored}, {**after, **stored})
     return {TABLE: change.get(TABLE, {})}

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.store.engine import Store
 from core.store.inserts import dialect_insert
-from core.store.rollups import COUNTERS, KEYS, LOGS, ORDER, TABLES
+from core.store.rollup_sql import COUNTERS, KEYS, LOGS, ORDER, TABLES
 
 BATCH = 5000  # log rows per statement: bounds a fold's transaction and the rows it locks
 

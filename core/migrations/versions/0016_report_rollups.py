@@ -76,7 +76,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("day", *dims, "theme", name="uq_report_theme_days"),
     )
     # Existing surveys counted in, set-based (INSERT … SELECT … GROUP BY), as `npsbot reports rebuild-rollups` does.
-    from core.store.rollups import rebuild_statements
+    from core.store.rollup_rebuild import rebuild_statements
 
     bind = op.get_bind()
     for statement in rebuild_statements(bind.dialect.name, ("report_days", "report_skips", "report_theme_days")):

@@ -47,7 +47,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("day", *(name for name, _ in DIMENSIONS), "claimed_by", name="uq_report_followups"),
     )
     # The durations of the surveys claimed or resolved already (one UPDATE), then the rollup (one INSERT … SELECT).
-    from core.store.rollups import rebuild_statements
+    from core.store.rollup_rebuild import rebuild_statements
 
     for statement in rebuild_statements(bind.dialect.name, ("report_followups",)):
         bind.execute(statement)
