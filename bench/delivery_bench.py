@@ -10,11 +10,11 @@ Runs: `bare` (the worker, one process, against the client loop), `flat` (the sam
 left in the outbox, generated set-based and not analysed: the statistics are stale), `workers` (1, 2 and 4 worker
 processes on one database), `sustained` (a `--role web` process takes signed conversation-closed events, each
 queueing a question, as fast as 16 clients send them, while one `--role worker` process delivers; the pending
-depth is sampled every few seconds). The target, the web process and each worker are separate OS processes, started
-with `npsbot run` as in production; a drain is timed from the commit of its messages to the last one leaving the
-queue. Beside messages per second, each drain reports the CPU time per message of the process(es) delivering it
-(the workers' user and system time from /proc, the client loop's own process time): the steadier figure on a
-shared machine, where the workers, the target and PostgreSQL share the same cores.
+depth is sampled every few seconds). The target, the web process and each worker are separate OS processes
+(bench/delivery_processes.py), started with `npsbot run` as in production; a drain is timed from the commit of its
+messages to the last one leaving the queue. Beside messages per second, each drain reports the CPU time per message
+of the process(es) delivering it (the workers' user and system time from /proc, the client loop's own process
+time): the steadier figure on a shared machine, where the workers, the target and PostgreSQL share the same cores.
 """
 
 from __future__ import annotations
@@ -23,147 +23,29 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import sys
-import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
-import yaml
-from aiohttp import web
 from sqlalchemy import text
 
 from adapters.webhook.http import post_signed
 from bench.databases import empty_store, generated
-from bench.server import WEBHOOK_SECRET
+from bench.delivery_processes import SECRET, npsbot, plain_url, target, workers
 from bots.sandbox.signing import standard_webhook
 from bots.worker import WorkerSettings
 from core.channel import encode
 from core.store import Store
 from core.types import Say
 
-ROOT = Path(__file__).resolve().parent.parent
-SECRET = WEBHOOK_SECRET
 TEXT = "Thanks for your answer."
 KIND, PAYLOAD = encode(Say(TEXT, "thanks"))
 PAYLOAD_SQL = "'" + json.dumps(PAYLOAD).replace("'", "''") + "'"
 CONCURRENCY = 8  # the worker's default sends in flight; the client loop gets as many
 WAITING = text("SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-# ---- the target: answers every POST at once, counts them ------------------------------------------------------------
-
-
-def target_app() -> web.Application:
-    received = [0]
-
-    async def deliver(request: web.Request) -> web.Response:
-        await request.read()
-        received[0] += 1
-        return web.json_response({"ok": True})
-
-    async def count(_request: web.Request) -> web.Response:
-        return web.json_response({"received": received[0]})
-
-    app = web.Application()
-    app.router.add_post("/deliver", deliver)
-    app.router.add_get("/count", count)
-    return app
-
-
-async def serve_target(port: int) -> None:
-    runner = web.AppRunner(target_app(), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    await asyncio.Event().wait()
-
-
-@asynccontextmanager
-async def process(*args: str) -> AsyncIterator[asyncio.subprocess.Process]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = await asyncio.create_subprocess_exec(sys.executable, *args, cwd=str(ROOT), env=env)
-    try:
-        yield proc
-    finally:
-        if proc.returncode is None:
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 20)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-
-
-async def wait_up(url: str, proc: asyncio.subprocess.Process) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(600):
-            if proc.returncode is not None:
-                raise RuntimeError(f"{url}: the process exited with {proc.returncode}")
-            try:
-                async with http.get(url) as r:
-                    if r.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
-
-
-@asynccontextmanager
-async def target() -> AsyncIterator[str]:
-    port = free_port()
-    async with process("-m", "bench.delivery_bench", "--serve-target", str(port)) as proc:
-        await wait_up(f"http://127.0.0.1:{port}/count", proc)
-        yield f"http://127.0.0.1:{port}/deliver"
-
-
-# ---- npsbot processes ---------------------------------------------------------------------------------------------
-
-
-def config(database_url: str, deliver_url: str, port: int, batch: int) -> dict:
-    return {
-        "database_url": database_url,
-        "server": {"port": port},
-        "worker": {"batch": batch, "poll_interval": "20ms", "metrics_port": port},
-        "profiles": {
-            "bench": {
-                "brand": "Bench",
-                "policy": {"throttle": "0s"},
-                "channels": {
-                    "webhook": {"secrets": [SECRET], "deliver_url": deliver_url, "rate_per_second": 1_000_000}
-                },
-            }
-        },
-    }
-
-
-@asynccontextmanager
-async def npsbot(role: str, database_url: str, deliver_url: str, batch: int) -> AsyncIterator[tuple[int, int]]:
-    """One `npsbot run --role <role>` process, up and serving /healthz; yields its port and pid."""
-    port = free_port()
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-        yaml.safe_dump(config(database_url, deliver_url, port, batch), f)
-    try:
-        async with process("-m", "bots.cli", "run", "--role", role, "--no-migrate", "-c", f.name) as proc:
-            await wait_up(f"http://127.0.0.1:{port}/healthz", proc)
-            yield port, proc.pid
-    finally:
-        os.unlink(f.name)
-
-
-def plain_url(store: Store) -> str:
-    return store.engine.url.render_as_string(hide_password=False)
 
 
 # ---- the messages -------------------------------------------------------------------------------------------------
@@ -287,23 +169,11 @@ async def run_workers(store: Store, url: str, n: int, counts: list[int], batch: 
     out: dict[str, float] = {}
     first = 20 * n
     for k in counts:
-        async with _several(k, plain_url(store), url, batch) as pids:
+        async with workers(k, plain_url(store), url, batch) as pids:
             await drain(store, n // 10, first, pids)
             out |= figures(f"workers_{k}", await drain(store, n, first + n, pids))
         first += 2 * n
     return out
-
-
-@asynccontextmanager
-async def _several(k: int, database_url: str, url: str, batch: int) -> AsyncIterator[list[int]]:
-    if k == 0:
-        yield []
-        return
-    async with (
-        npsbot("worker", database_url, url, batch) as (_, pid),
-        _several(k - 1, database_url, url, batch) as pids,
-    ):
-        yield [pid, *pids]
 
 
 async def run_sustained(store: Store, url: str, seconds: float, sample_every: float, batch: int) -> Result:
@@ -392,11 +262,7 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=300.0)
     p.add_argument("--batch", type=int, default=WorkerSettings().batch, help="the worker's batch (its default)")
     p.add_argument("--profile", help="write a py-spy sample (raw, folded stacks) of the worker's timed drain here")
-    p.add_argument("--serve-target", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
-    if args.serve_target:
-        asyncio.run(serve_target(args.serve_target))
-        return
     for backend in args.backends.split(","):
         runs = args.runs.split(",")
         result = run(backend, runs, args.messages, args.delivered, args.seconds, args.batch, args.profile)
