@@ -67,8 +67,12 @@ def profiles(taxonomy: int = 0) -> dict[str, ProfileSettings]:
     keep = Retention(comments_days=3, personal_days=5)
     return {
         "acme": ProfileSettings(
-            "acme", Policy(brand="Acme", throttle=timedelta(hours=1)), themes=matcher, retention=keep,
-            alert_targets=(LEADS,), rules=SLA_RULES,
+            "acme",
+            Policy(brand="Acme", throttle=timedelta(hours=1)),
+            themes=matcher,
+            retention=keep,
+            alert_targets=(LEADS,),
+            rules=SLA_RULES,
         ),  # asks at once; its detractors get follow-up deadlines
         "tapas": ProfileSettings(
             "tapas",
