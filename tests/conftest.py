@@ -120,8 +120,23 @@ async def make_store(kind: str, request: pytest.FixtureRequest, tmp_path) -> Sto
     url = request.getfixturevalue("pg_url")
     store = Store(url)
     async with store.transaction() as conn:
-        await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY"))
+        await empty_tables(conn)
     return store
+
+
+async def empty_tables(conn) -> None:
+    """What `TRUNCATE TABLES RESTART IDENTITY` does, about three times cheaper on tables holding one test's few
+    rows (TRUNCATE makes new files for every table and index): DELETE each, with foreign keys' triggers off for the
+    transaction so the order does not matter, then every used sequence back to its start."""
+    await conn.execute(text("SET LOCAL session_replication_role = replica"))
+    for table in TABLES:
+        await conn.execute(text(f"DELETE FROM {table}"))
+    await conn.execute(
+        text(
+            "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, start_value, false)"
+            " FROM pg_sequences WHERE last_value IS NOT NULL"
+        )
+    )
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
