@@ -4,17 +4,16 @@ subscription URLs) that can no longer be reached."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
-
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.outbound import EVENTS_CHANNEL
 from core.store import Store, reachability
 from core.store import outbox as ob
 from core.store import question_status as qs
 from core.store import surveys as q
+from core.store.kept_connection import KeptConnection
 from core.store.outbox import OutboxItem
 from core.survey import SkipReason, State
 from core.transitions import Transition
@@ -27,25 +26,21 @@ class DeliveryLog:
     def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
         self.store = store
         self.clock = clock
-        self._holding = False  # within holding(): sends are recorded through one connection kept for them
-        self._held: AsyncConnection | None = None  # that connection, while no record is using it
+        self._kept = KeptConnection(store)  # within holding(): sends are recorded through one kept connection
 
     @asynccontextmanager
     async def holding(self) -> AsyncIterator[None]:
         """Record the sends of one pass through a connection kept for the pass (PostgreSQL, AUTOCOMMIT), with the
         statement handed to asyncpg directly: a pool checkout and return per group, and SQLAlchemy's work on the
         statement, cost the worker more CPU than the statement itself. SQLite records as before."""
-        if self.store.is_sqlite or self._holding:
+        if self.store.is_sqlite or self._kept.keeping:
             yield
             return
-        self._holding = True
+        self._kept.keeping = True
         try:
             yield
         finally:
-            self._holding = False
-            conn, self._held = self._held, None
-            if conn is not None:
-                await conn.close()
+            await self._kept.close()
 
     async def claim(
         self, worker: str, lease: timedelta, limit: int, channels: list[str] | None = None
@@ -64,32 +59,14 @@ class DeliveryLog:
         now = self.clock()
         if not any(item.kind == ob.ASK_SCORE for item, _ in sent):  # one statement: outbox rows only
             pairs = [(i.id, r) for i, r in sent]
-            if self._holding:
+            if self._kept.keeping:
                 return await self._mark_sent_held(pairs, worker, now)
             return await self.store.run_alone(lambda conn: ob.mark_sent_all(conn, pairs, worker, now))
         return await self.store.run_atomic(lambda conn: ob.record_sent(conn, sent, worker, now))
 
     async def _mark_sent_held(self, pairs: list[tuple[int, str | None]], worker: str, now: datetime) -> set[int]:
-        """The held connection is taken while in use (a concurrent call gets one of its own). A failure drops it
-        and ends holding for the pass: the retry goes through run_alone, which SQLAlchemy watches for a dropped
-        connection (a database restart invalidates the whole pool there)."""
-        conn, self._held = self._held, None
-        if conn is None:
-            conn = await self.store.engine.connect()
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-        try:
-            done = await ob.mark_sent_alone(conn, pairs, worker, now)
-        except BaseException:
-            self._holding = False
-            with suppress(Exception):
-                await conn.invalidate()  # its state is unknown: a dropped connection, a cancelled statement
-                await conn.close()
-            raise
-        if self._holding and self._held is None:
-            self._held = conn
-        else:
-            await conn.close()
-        return done
+        """Through the kept connection; a failure ends keeping for the pass (KeptConnection says why)."""
+        return await self._kept.run(lambda conn: ob.mark_sent_alone(conn, pairs, worker, now))
 
     async def retry(self, item: OutboxItem, worker: str, delay: float, error: str) -> None:
         async with self.store.transaction() as conn:
