@@ -106,12 +106,7 @@ async def generate(store: Store, rows: int) -> None:
         for index in indexes:
             await conn.execute(CreateIndex(index))
     t1 = time.perf_counter()
-    async with store.transaction() as conn:
-        for setting in BULK[store.dialect]:
-            await conn.execute(text(setting))
-        await rebuild(conn)
-    async with store.transaction() as conn:
-        await conn.execute(text("ANALYZE"))
+    await _rebuild_and_analyze(store)
     async with store.read() as conn:
         counted = (await conn.execute(text("SELECT count(*) FROM surveys"))).scalar_one()
         mentions = (await conn.execute(text("SELECT count(*) FROM response_themes"))).scalar_one()
@@ -123,14 +118,19 @@ async def generate(store: Store, rows: int) -> None:
     )
 
 
-async def rebuild_rollups(store: Store) -> None:
-    t0 = time.perf_counter()
+async def _rebuild_and_analyze(store: Store) -> None:
+    """Re-derive the rollups with the load's memory settings, then refresh the planner's statistics."""
     async with store.transaction() as conn:
         for setting in BULK[store.dialect]:
             await conn.execute(text(setting))
         await rebuild(conn)
     async with store.transaction() as conn:
         await conn.execute(text("ANALYZE"))
+
+
+async def rebuild_rollups(store: Store) -> None:
+    t0 = time.perf_counter()
+    await _rebuild_and_analyze(store)
     print(f"  {store.dialect}: rollups rebuilt in {time.perf_counter() - t0:.0f} s")
 
 

@@ -27,6 +27,18 @@ OUT, SUR = OutboxRow.__table__, SurveyRow.__table__
 LEASE = timedelta(seconds=30)
 
 
+async def drop_connections(pg_url: str, database: str | None) -> None:
+    """Terminate every connection to `database` but this one: what a database restart does to a worker's."""
+    con = await asyncpg.connect(pg_url.replace("+asyncpg", ""))
+    try:
+        await con.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            database,
+        )
+    finally:
+        await con.close()
+
+
 def message(conversation: str, text: str) -> ob.NewMessage:
     target = {"conversation_id": conversation, "user_id": conversation}
     return ob.NewMessage("acme", "memory", f"memory:acme:{conversation}", target, Say(text, "thanks"))
@@ -164,15 +176,7 @@ async def test_a_batch_with_failures_and_a_dropped_database_connection_records_e
             if n == 5:
                 raise PermanentFailure("refused")
             if n == 6:  # everything this database has open goes, the worker's pooled connections too
-                con = await asyncpg.connect(pg_url.replace("+asyncpg", ""))
-                try:
-                    await con.execute(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE datname = $1 AND pid <> pg_backend_pid()",
-                        database,
-                    )
-                finally:
-                    await con.close()
+                await drop_connections(pg_url, database)
             return f"ref-{delivery.id}"
 
     sender = Failing()

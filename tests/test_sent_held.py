@@ -8,14 +8,12 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
-import asyncpg
-
 from bots.worker import Worker, WorkerSettings
 from core.channel import Delivery
 from core.ratelimit import Rate, RateLimiter
 from core.store import Store
 from core.store import outbox as ob
-from tests.test_outbox_claim import LEASE, claim, message, queue
+from tests.test_outbox_claim import LEASE, claim, drop_connections, message, queue
 from tests.test_worker import Scripted, outbox_rows, service_for
 
 
@@ -49,15 +47,7 @@ async def test_the_kept_connection_dropped_mid_pass_loses_no_send(pg_store: Stor
         async def send(self, delivery: Delivery) -> str | None:
             self.calls.append(delivery)
             if len(self.calls) == 6:
-                con = await asyncpg.connect(pg_url.replace("+asyncpg", ""))
-                try:
-                    await con.execute(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE datname = $1 AND pid <> pg_backend_pid()",
-                        database,
-                    )
-                finally:
-                    await con.close()
+                await drop_connections(pg_url, database)
             return f"ref-{delivery.id}"
 
     sender = Dropping()
