@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -192,4 +193,9 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if os.environ.get("NPSBOT_BENCH_PROFILE"):  # a cProfile of the whole server process, written when it stops
+        import cProfile
+
+        cProfile.run("asyncio.run(main())", os.environ["NPSBOT_BENCH_PROFILE"] + f".{os.getpid()}")
+    else:
+        asyncio.run(main())
