@@ -23,17 +23,9 @@ from sqlalchemy import bindparam, delete, func, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.store.engine import Store
-from core.store.inserts import dialect_insert
-from core.store.rollup_sql import COUNTERS, KEYS, LOGS, ORDER, TABLES
+from core.store.rollup_sql import COUNTERS, KEYS, LOGS, ORDER, upsert
 
 BATCH = 5000  # log rows per statement: bounds a fold's transaction and the rows it locks
-
-
-def _upsert(dialect: str, table: str, source: Any) -> Any:
-    rollup = TABLES[table]
-    stmt = dialect_insert(dialect, rollup).from_select([*KEYS[table], *COUNTERS[table]], source)
-    counters = {c: rollup.c[c] + stmt.excluded[c] for c in COUNTERS[table]}
-    return stmt.on_conflict_do_update(index_elements=list(KEYS[table]), set_=counters)
 
 
 def _summed(table: str, source: Any) -> Any:
@@ -49,7 +41,7 @@ def _fold_postgresql(table: str) -> Any:
     batch = select(log.c.id).order_by(log.c.id).limit(bindparam("batch")).with_for_update(skip_locked=True)
     columns = [log.c[c] for c in (*KEYS[table], *COUNTERS[table])]
     moved = delete(log).where(log.c.id.in_(batch.scalar_subquery())).returning(*columns).cte("moved")
-    folded = _upsert("postgresql", table, _summed(table, moved)).cte("folded")
+    folded = upsert("postgresql", table, _summed(table, moved)).cte("folded")
     return select(func.count()).select_from(moved).add_cte(folded)
 
 
@@ -61,7 +53,7 @@ def _fold_sqlite(table: str) -> tuple[Any, Any, Any]:
     bound = select(func.max(ids.c.id))
     upto = log.c.id <= bindparam("bound")
     up = select(*(log.c[c] for c in (*KEYS[table], *COUNTERS[table]))).where(upto).subquery()
-    return bound, _upsert("sqlite", table, _summed(table, up)), delete(log).where(upto)
+    return bound, upsert("sqlite", table, _summed(table, up)), delete(log).where(upto)
 
 
 async def fold_table(conn: AsyncConnection, table: str, batch: int = BATCH) -> int:
