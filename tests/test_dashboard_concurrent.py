@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -72,16 +73,9 @@ async def test_concurrent_body_is_the_sequential_body(store: Store) -> None:
 async def test_parts_in_one_request_read_the_rollups_once(store: Store) -> None:
     await seeded(store)
     f = Filters(since=START - timedelta(days=1), until=datetime.now(UTC))
-    alone = [
-        await summary(store, f),
-        await breakdown(store, "variant", f),
-        await distribution(store, f),
-        await skipped_by_reason(store, f),
-        await channel_rows(store, f, []),
-        await dimension_options(store, ["agent", "kind"], Filters()),
-    ]
-    with sharing() as shared:
-        together = [
+
+    async def parts() -> list[Any]:
+        return [
             await summary(store, f),
             await breakdown(store, "variant", f),
             await distribution(store, f),
@@ -89,6 +83,10 @@ async def test_parts_in_one_request_read_the_rollups_once(store: Store) -> None:
             await channel_rows(store, f, []),
             await dimension_options(store, ["agent", "kind"], Filters()),
         ]
+
+    alone = await parts()
+    with sharing() as shared:
+        together = await parts()
     assert together == alone and alone[0].asked > 0
     # the day counts and the skips of the period; of all time (the options, never-asked surveys from the skips)
     assert shared.reads == 4
