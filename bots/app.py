@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 
 from aiohttp import web
 
@@ -97,3 +98,14 @@ def create_app(runtime: Runtime) -> web.Application:
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
     return app
+
+
+async def serve_on_loopback(runtime: Runtime, stack: AsyncExitStack) -> tuple[web.AppRunner, str]:
+    """The app on 127.0.0.1 at a free port, stopped (channels and runtime too) when `stack` closes: what the demo
+    drives its customers against. The runner and the app's base URL."""
+    runner = web.AppRunner(create_app(runtime), access_log=None)
+    await runner.setup()  # starts the channels; cleanup stops them and the runtime
+    stack.push_async_callback(runner.cleanup)
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, "http://{}:{}".format(*runner.addresses[0][:2])

@@ -18,11 +18,11 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from aiohttp import ClientSession, web
+from aiohttp import ClientSession
 from rich.console import Console
 
 from bots import demo_programme, demo_routing
-from bots.app import create_app
+from bots.app import serve_on_loopback
 from bots.config import parse_config
 from bots.demo_meta import API_TOKEN, MetaDemoCustomers, meta_channels
 from bots.demo_report import print_alerts, print_report, print_themes, print_transcript
@@ -137,12 +137,7 @@ async def run_demo(conversations: int = 42, seed: int = 7, database_url: str | N
             runtime.worker.sleep = clock.sleep
             stack.push_async_callback(runtime.store.dispose)
             await runtime.store.migrate()
-            runner = web.AppRunner(create_app(runtime), access_log=None)
-            await runner.setup()  # starts the channels; cleanup stops them and the runtime
-            stack.push_async_callback(runner.cleanup)
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            app_url = "http://{}:{}".format(*runner.addresses[0][:2])
+            runner, app_url = await serve_on_loopback(runtime, stack)
             http = await stack.enter_async_context(ClientSession())
             slack_channel: Any = runtime.channel("slack", PROFILE)
             drivers: dict[str, Driver] = {

@@ -13,10 +13,10 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiohttp import ClientSession, web
+from aiohttp import ClientSession
 from rich.console import Console
 
-from bots.app import create_app
+from bots.app import serve_on_loopback
 from bots.config import parse_config
 from bots.runtime import Runtime
 from bots.sandbox.bridge import FakeBridge
@@ -99,12 +99,7 @@ async def run_programme(
     runtime = Runtime(parse_config(config(database_url, telegram, slack, bridge), env={}), clock=clock)
     runtime.worker.sleep = clock.sleep
     stack.push_async_callback(runtime.store.dispose)
-    runner = web.AppRunner(create_app(runtime), access_log=None)
-    await runner.setup()
-    stack.push_async_callback(runner.cleanup)
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    app_url = "http://{}:{}".format(*runner.addresses[0][:2])
+    _, app_url = await serve_on_loopback(runtime, stack)
     drivers: dict[str, Driver] = {
         "telegram": TelegramCustomers(http, app_url, PROFILE, SECRET, telegram, int(TOKEN.split(":")[0])),
         "webhook": BridgeCustomers(http, app_url, PROFILE, BRIDGE_SECRET, bridge, DELIVER),
