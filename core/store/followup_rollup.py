@@ -79,7 +79,8 @@ def _flag(condition: Any) -> ColumnElement[int]:
     return case((condition, 1), else_=0)
 
 
-def _late(done: ColumnElement[Any], due: ColumnElement[Any]) -> ColumnElement[bool]:
+def late(done: ColumnElement[Any], due: ColumnElement[Any]) -> ColumnElement[bool]:
+    """A deadline missed by what was done: done after it (one still to do is counted live from the open ones)."""
     return and_(done.is_not(None), due.is_not(None), done > due)
 
 
@@ -90,8 +91,8 @@ def counters() -> dict[str, ColumnElement[int]]:
         "with_sla": _flag(L.c.survey_id.is_not(None)),
         "claimed": _flag(S.c.claimed_at.is_not(None)),
         "resolved": _flag(S.c.resolved_at.is_not(None)),
-        "claim_late": _flag(_late(S.c.claimed_at, L.c.claim_due_at)),
-        "resolve_late": _flag(_late(S.c.resolved_at, L.c.resolve_due_at)),
+        "claim_late": _flag(late(S.c.claimed_at, L.c.claim_due_at)),
+        "resolve_late": _flag(late(S.c.resolved_at, L.c.resolve_due_at)),
         "claim_escalated": _flag(L.c.claim_escalated_at.is_not(None)),
         "resolve_escalated": _flag(L.c.resolve_escalated_at.is_not(None)),
     }
