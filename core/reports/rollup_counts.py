@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.reports import shared_reads
-from core.reports.planner import through_partial_index
+from core.reports.planner import through_index, through_partial_index
 from core.reports.rollup_query import UNKNOWN_REASON, Counts, Key, S, day_read, skip_read, theme_read
 from core.reports.scope import Filters
 from core.store.tables import ASKED_SKIPPED, UNASKED_UNSKIPPED
@@ -39,9 +39,11 @@ async def unasked_counts(conn: AsyncConnection, filters: Filters, by: Sequence[s
     if filters.since is not None or filters.until is not None:
         return {}
     out = dict(await skip_counts(conn, filters, by))
-    cols = [S.c[d] for d in by]
     for sign, where in ((-1, ASKED_SKIPPED), (1, UNASKED_UNSKIPPED)):
-        q = select(*cols, func.count()).where(text(where), *filters.where()).group_by(*cols)
+        rows_of = through_index(S, where)
+        cols = [rows_of.c[d] for d in by]
+        q = select(*cols, func.count()).select_from(rows_of).where(text(where), *filters.where(rows_of))
+        q = q.group_by(*cols)
         async with through_partial_index(conn):
             rows = (await conn.execute(q)).all()
         for row in rows:
@@ -52,12 +54,14 @@ async def unasked_counts(conn: AsyncConnection, filters: Filters, by: Sequence[s
 
 async def unasked_keys(conn: AsyncConnection, filters: Filters, by: Sequence[str]) -> set[Key]:
     """The values of `by` that surveys never asked carry: skipped ones from the skip rollups, and the few never
-    asked nor skipped (pending, opted out) from raw rows through the partial index of only those rows. Through the
-    state index instead, a filter on one profile drew SQLite to the profile's index, over all its surveys (17 s for
-    one profile's variants at 10M)."""
+        asked nor skipped (pending, opted out) from raw rows through the partial index of only those rows. Through the
+        state index instead, a filter on one profile drew SQLite to the profile's index, over all its surveys (17 s for
+        one profile's variants at 10M); through the asked_at index SQLite read every skipped survey (core/reports/planner.py
+    through_index)."""
     keys = set(await skip_counts(conn, replace(filters, since=None, until=None), by))
-    cols = [S.c[d] for d in by]
-    waiting = [text(UNASKED_UNSKIPPED), *filters.where()]
+    rows_of = through_index(S, UNASKED_UNSKIPPED)
+    cols = [rows_of.c[d] for d in by]
+    waiting = [text(UNASKED_UNSKIPPED), *filters.where(rows_of)]
     async with through_partial_index(conn):
         keys.update(tuple(row) for row in (await conn.execute(select(*cols).where(*waiting).group_by(*cols))).all())
     return keys

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 
 from core.reports.delivery import skipped_by_reason, total_skipped
-from core.reports.planner import through_partial_index
+from core.reports.planner import through_index, through_partial_index
 from core.reports.summary import Filters, summary
 from core.store import Store
 from core.store.tables import ASKED_SKIPPED, SurveyRow
@@ -56,10 +56,11 @@ async def asked_then_skipped(store: Store, filters: Filters) -> int:
     """Skipped surveys counted among the asked too: asked (asked_at) and created (created_at) in the period. Few
     rows (a skip after asking is rare), read from the surveys themselves: the rollups don't tell them apart."""
     # asked in the period; through the partial index of the surveys skipped after being asked
-    cond = [text(ASKED_SKIPPED), *filters.where()]
+    rows_of = through_index(S, ASKED_SKIPPED)
+    cond = [text(ASKED_SKIPPED), *filters.where(rows_of)]
     if filters.since is not None:
-        cond.append(S.c.created_at >= filters.since)
+        cond.append(rows_of.c.created_at >= filters.since)
     if filters.until is not None:
-        cond.append(S.c.created_at < filters.until)
+        cond.append(rows_of.c.created_at < filters.until)
     async with store.read() as conn, through_partial_index(conn):
-        return int((await conn.execute(select(func.count()).where(*cond))).scalar_one())
+        return int((await conn.execute(select(func.count()).select_from(rows_of).where(*cond))).scalar_one())

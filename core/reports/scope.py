@@ -43,8 +43,9 @@ class Filters:
                 cond.append(table.c[dim] == value)
         return cond
 
-    def where(self) -> list[ColumnElement[bool]]:
-        return [*self.matching(S), *half_open(S.c.asked_at, self.since, self.until)]
+    def where(self, table: Any = S) -> list[ColumnElement[bool]]:
+        """The conditions on the surveys table (or another FROM element with its columns)."""
+        return [*self.matching(table), *half_open(table.c.asked_at, self.since, self.until)]
 
 
 def half_open(column: Any, low: Any, high: Any) -> list[ColumnElement[bool]]:
