@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Numeric, and_, case, cast, func, insert, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from core.reports import Filters
+from core.reports import Filters, duration_ranks
 from core.reports.analytics import followup_stats
 from core.reports.followup_query import locate, ranks
 from core.reports.sla import PERCENTILES, SLA_DIMENSIONS, sla_report
@@ -128,7 +128,11 @@ def percentile(values: list[float], tenths: int) -> float:
 # ---- the tests ----------------------------------------------------------------------------------------------------
 
 
-async def test_sla_report_equals_the_direct_aggregate(store: Store, world) -> None:
+@pytest.mark.parametrize("rows_per_part", [duration_ranks.ROWS_PER_PART, 2])
+async def test_sla_report_equals_the_direct_aggregate(store: Store, world, rows_per_part, monkeypatch) -> None:
+    """With buckets ranked whole, and cut into sub-ranges of about two durations each (what a bucket of
+    thousands of durations is cut into at scale)."""
+    monkeypatch.setattr(duration_ranks, "ROWS_PER_PART", rows_per_part)
     rows = world
     reached = set()
     for f in FILTERS:

@@ -13,11 +13,12 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import case, func, literal, or_, select, text, true, union_all
+from sqlalchemy import case, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from core import rollups as r
+from core.reports import duration_ranks
 from core.reports.rollup_query import Measure, _read, _rollup_where, split
 from core.reports.scope import Filters
 from core.store.followup_rollup import SOURCE, completed_detractor, in_bucket, late
@@ -118,41 +119,18 @@ Wanted = Mapping[tuple[str, Key], Sequence[int]]  # (histogram, group) -> the ra
 async def values_at(
     conn: AsyncConnection, filters: Filters, by: str | None, got: Mapping[Key, Mapping[str, int]], wanted: Wanted
 ) -> dict[tuple[str, Key, int], float]:
-    """The value at each wanted rank, from the rows of the buckets that hold them only: one query, each histogram's
-    needed buckets numbered and each group's rows ranked inside their bucket."""
-    needs: dict[tuple[str, Key, int, int], int] = {}  # (histogram, group, bucket, rank in it) -> rank
+    """The value at each wanted rank: the histograms say the bucket and the rank inside it, then only that bucket's
+    rows are read (core/reports/duration_ranks.py)."""
+    needs: dict[duration_ranks.Need, tuple[str, Key, int]] = {}
+    totals: dict[tuple[str, int], int] = {}
     for (name, group), wanted_ranks in wanted.items():
         histogram = [got[group].get(b, 0) for b in HISTOGRAMS[name][0]]
         for rank in wanted_ranks:
             bucket, inside = locate(histogram, rank)
-            needs[(name, group, bucket, inside)] = rank
-    if not needs:
-        return {}
-    selects = []
-    for name in HISTOGRAMS:
-        buckets = sorted({b for (m, _, b, _) in needs if m == name})
-        if not buckets:
-            continue
-        column = HISTOGRAMS[name][1]
-        bucket = case(*((in_bucket(column, b), b) for b in buckets))
-        keys = _key(by, S)
-        partition = [*keys, bucket]
-        ranked = select(
-            literal(name).label("m"), *(k.label("k") for k in keys), bucket.label("b"), column.label("s"),
-            func.row_number().over(partition_by=partition, order_by=column).label("rn"),
-        ).where(column.is_not(None), or_(*(in_bucket(column, b) for b in buckets)), *completed_detractor(),
-                *filters.where())  # fmt: skip
-        sub = ranked.subquery()
-        inside = sorted({i for (m, _, _, i) in needs if m == name})
-        selects.append(select(sub.c.m, *([sub.c.k] if keys else [literal(None).label("k")]), sub.c.b, sub.c.s,
-                              sub.c.rn).where(sub.c.rn.in_(inside), true()))  # fmt: skip
-    q = selects[0] if len(selects) == 1 else union_all(*selects)
-    if conn.dialect.name == "postgresql":  # the buckets' rows are ranked in memory, not in sort files on disk
-        await conn.execute(text("SET LOCAL work_mem = '64MB'"))
-    out: dict[tuple[str, Key, int], float] = {}
-    for row in (await conn.execute(q)).all():
-        group = () if by is None else (row.k,)
-        rank = needs.get((row.m, group, int(row.b), int(row.rn)))
-        if rank is not None:
-            out[(row.m, group, rank)] = float(row.s)
-    return out
+            needs[(name, group, bucket, inside)] = (name, group, rank)
+    for c in got.values():
+        for name, (buckets, _) in HISTOGRAMS.items():
+            for i, b in enumerate(buckets):
+                totals[(name, i)] = totals.get((name, i), 0) + c.get(b, 0)
+    found = await duration_ranks.values_in_buckets(conn, filters, by, list(needs), totals)
+    return {needs[need]: value for need, value in found.items()}

@@ -68,6 +68,16 @@ REPORT_INDEXES = (
     ("ix_survey_asked_skipped", ("asked_at",), ASKED_SKIPPED),  # skipped after the question was asked
     ("ix_survey_unasked", ("profile",), UNASKED_UNSKIPPED),  # never asked and not skipped (pending, opted out)
 )
+# The completed detractors' stored durations with every column the SLA report filters and groups by (migration
+# 0021): a duration range's rows are ranked from the index alone.
+RANKED = ("claim_seconds", "resolve_seconds")
+RANKED_READ = ("asked_at", "profile", "channel", "agent", "team", "locale", "workspace", "kind", "campaign", "variant",
+               "claimed_by")  # fmt: skip
+
+
+def ranked(column: str) -> str:
+    """The rows a duration's rank index holds: the completed detractors with that duration stored."""
+    return f"{column} IS NOT NULL AND category = 'detractor' AND state = 'completed'"
 
 
 class SurveyRow(SQLModel, table=True):
@@ -82,7 +92,7 @@ class SurveyRow(SQLModel, table=True):
         Index("ix_survey_question_ref", "question_ref"),  # a delivery status names the question by its ref
         *(Index(n, *cols, postgresql_where=text(w), sqlite_where=text(w)) for n, cols, w in REPORT_INDEXES),
         # The SLA report's percentiles read one duration bucket's rows, its breaches the follow-ups still open.
-        *(Index(f"ix_survey_{c}", c, **_partial(f"{c} IS NOT NULL")) for c in ("claim_seconds", "resolve_seconds")),
+        *(Index(f"ix_survey_{c[:-8]}_ranked", c, *RANKED_READ, **_partial(ranked(c))) for c in RANKED),
         Index("ix_survey_followup_open", "asked_at", **_partial(FOLLOWUP_OPEN)),
     )
 
