@@ -23,7 +23,7 @@ from core.reports.delivery import total_skipped
 from core.reports.filters import FilterError, ReportFilters
 from core.reports.kinds import compare_kinds
 from core.reports.overview import report_parts
-from core.reports.programme import benchmark_of, benchmarks, programme
+from core.reports.programme import benchmark_of, benchmarks
 from core.reports.responses import ResponseQuery, export_csv, get_response, list_responses
 from core.store import outbox as ob
 from core.types import Address, ConversationClosed, ConversationReopened
@@ -164,12 +164,13 @@ def api_routes(runtime: Any) -> list[web.RouteDef]:
         principal, params = auth(request), _params(request)
         filters = replace(_filters(params), profiles=_scope(principal, params, runtime))
         minimum = config.report.min_responses
-        # summary, distribution, skips, breakdown and trend: independent reads, run side by side
-        parts = await report_parts(runtime.store, filters, by=params.by, bucket=params.bucket, minimum=minimum)
-        total = parts.total
         # the benchmark of the one profile the report covers; closed conversations the sample rate let through
         benchmark = benchmark_of(params.profile, principal.visible(list(config.profiles)), benchmarks(runtime.profiles))
-        extra = await programme(runtime.store, filters, total, benchmark)
+        # summary, distribution, skips, breakdown, trend and programme: independent reads, run side by side
+        parts = await report_parts(
+            runtime.store, filters, by=params.by, bucket=params.bucket, minimum=minimum, benchmark=benchmark
+        )
+        total, extra = parts.total, parts.programme
         results: dict[str, Any] = {
             "summary": total.as_dict(minimum) | {"benchmark": extra["benchmark"]},
             "distribution": parts.distribution,

@@ -14,6 +14,7 @@ from bots.api.routes import _error, query_params
 from bots.auth import Principal, authenticate, require_profile
 from core.reports.analytics import Bucket
 from core.reports.filters import ReportFilters
+from core.reports.shared_reads import sharing
 from core.reports.summary import Filters, summary
 from core.reports.themes import theme_figures, theme_trend, unmatched_comments
 from core.themes.discovery import discover
@@ -41,15 +42,22 @@ def taxonomy(config: Any, profiles: list[str]) -> list[str]:
 
 
 async def themes_body(runtime: Any, filters: Filters, profiles: list[str], bucket: Bucket) -> dict[str, Any]:
+    """The report's parts read side by side, sharing their reads: the theme counts per day serve both the figures
+    and the trend, the totals both the summary and the figures' impact."""
     minimum = runtime.config.report.min_responses
     store = runtime.store
-    figures = await theme_figures(store, filters, taxonomy(runtime.config, profiles))
+    with sharing(filters, grouped=False):  # nothing broken down by a dimension here
+        figures, head, trend = await asyncio.gather(
+            theme_figures(store, filters, taxonomy(runtime.config, profiles)),
+            summary(store, filters),
+            theme_trend(store, filters, bucket),
+        )
     return {
-        "summary": (await summary(store, filters)).as_dict(minimum),
+        "summary": head.as_dict(minimum),
         "min_responses": minimum,
         "themes": [f.as_dict(minimum) for f in figures],
         "bucket": bucket,
-        "trend": await theme_trend(store, filters, bucket),
+        "trend": trend,
     }
 
 
