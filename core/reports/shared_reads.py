@@ -82,6 +82,10 @@ def _columns(names: Sequence[str]) -> tuple[str, ...]:
     return tuple(c for c in COLUMNS if c in wanted)
 
 
+# What per-day reads ask for: the trend's tallies and the comments a theme trend's shares divide by, read together.
+DAILY = _columns(("asked", "responses", "commented"))
+
+
 def _counts(columns: Counts, names: Sequence[str]) -> Counts:
     """The counts `names` from a group's column sums."""
     return {name: sum(columns[c] for c in rq.DAY_MEASURES[name].rollup) for name in names}
@@ -124,16 +128,18 @@ class SharedReads:
         base = _undimensioned(filters)
         if per_day or not self._grouped or (self._bases is not None and base not in self._bases):
             columns = _columns(names)
+            if per_day and set(columns) <= set(DAILY):
+                columns = DAILY
             key = ("days" if per_day else "sums", filters, tuple(by), columns)
             got = await self._once(key, lambda: rq.day_read(conn, filters, columns, by, per_day))
             return {k: _counts(c, names) for k, c in got.items()}
         cube = await self._once(("cube", base), lambda: _grouped(conn, base))
-        at = _positions(by)
+        at, columns = _positions(by), _columns(names)
         sums: dict[Key, Counts] = {}
         for key, counts in cube.items():
             if _matches(filters, key):
-                group = sums.setdefault(tuple(key[i] for i in at), dict.fromkeys(COLUMNS, 0))
-                for name in COLUMNS:
+                group = sums.setdefault(tuple(key[i] for i in at), dict.fromkeys(columns, 0))
+                for name in columns:
                     group[name] += counts[name]
         return {k: _counts(c, names) for k, c in sums.items()}
 
