@@ -81,14 +81,55 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def local_ports(pid: int) -> set[int]:
+    """The local TCP ports of a process's sockets (its fds' socket inodes looked up in /proc/net/tcp*)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            link = os.readlink(fd)
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            f = line.split()
+            if f[9] in inodes:
+                ports.add(int(f[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+BACKENDS = text("SELECT pid, client_port FROM pg_stat_activity WHERE datname = current_database()")
+
+
+async def backends_cpu(store: Store, pids: list[int]) -> dict[int, float]:
+    """CPU seconds used so far by each PostgreSQL backend serving one of `pids` (empty on SQLite)."""
+    if store.is_sqlite:
+        return {}
+    ports = set().union(*(local_ports(pid) for pid in pids))
+    async with store.read() as conn:
+        rows = (await conn.execute(BACKENDS)).all()
+    out = {}
+    for backend, port in rows:
+        if port in ports:
+            try:
+                out[backend] = cpu_seconds(backend)
+            except OSError:
+                pass
+    return out
+
+
 @dataclass
 class Drain:
     per_s: float
     cpu_ms: float  # CPU milliseconds per message, summed over the delivering processes
+    db_cpu_ms: float | None = None  # the same for the PostgreSQL backends serving them
 
 
 async def drain(store: Store, n: int, first: int, pids: list[int], profile: str | None = None) -> Drain:
-    """Queue `n` messages and time them out of the queue; `profile` records the first pid with py-spy meanwhile."""
+    """Queue `n` messages and time them out of the queue; `profile` records the first pid with py-spy meanwhile.
+    The CPU of the PostgreSQL backends of `pids` is counted too (one opened meanwhile from zero)."""
     spy = None
     if profile:
         cmd = ["py-spy", "record", "--format", "raw", "--rate", "250", "--gil", "-o", profile, "-p", str(pids[0])]
@@ -96,17 +137,19 @@ async def drain(store: Store, n: int, first: int, pids: list[int], profile: str 
             str(Path(sys.executable).parent / cmd[0]), *cmd[1:], stdout=asyncio.subprocess.DEVNULL
         )
         await asyncio.sleep(1.0)  # attached before the messages are there
-    cpu = sum(cpu_seconds(pid) for pid in pids)
+    cpu, db_before = sum(cpu_seconds(pid) for pid in pids), await backends_cpu(store, pids)
     await insert_messages(store, n, "pending", first, timedelta(0))
     start = time.perf_counter()
     while await waiting(store):
         await asyncio.sleep(0.05)
     elapsed = time.perf_counter() - start
     used = sum(cpu_seconds(pid) for pid in pids) - cpu
+    db_after = await backends_cpu(store, pids)
+    db_used = sum(t - db_before.get(backend, 0.0) for backend, t in db_after.items())
     if spy is not None:
         spy.send_signal(2)  # SIGINT: py-spy writes what it sampled
         await asyncio.wait_for(spy.wait(), 60)
-    return Drain(n / elapsed, 1000 * used / n)
+    return Drain(n / elapsed, 1000 * used / n, None if store.is_sqlite else 1000 * db_used / n)
 
 
 def signed_bodies(n: int, first: int) -> list[tuple[bytes, str]]:
@@ -144,7 +187,8 @@ class Result:
 
 
 def figures(name: str, d: Drain) -> dict[str, float]:
-    return {name: d.per_s, f"{name}_cpu_ms": d.cpu_ms}
+    out = {name: d.per_s, f"{name}_cpu_ms": d.cpu_ms}
+    return out if d.db_cpu_ms is None else out | {f"{name}_db_cpu_ms": d.db_cpu_ms}
 
 
 async def run_bare(
@@ -232,9 +276,12 @@ async def run(
 def report(backend: str, result: Result) -> None:
     f = result.figures
     print(f"{backend}: " + ", ".join(f"{k} {v:.0f}" for k, v in f.items() if not k.endswith("_cpu_ms")))
-    cpu = {k[:-7]: v for k, v in f.items() if k.endswith("_cpu_ms")}
+    cpu = {k[:-7]: v for k, v in f.items() if k.endswith("_cpu_ms") and not k.endswith("_db_cpu_ms")}
+    db = {k[:-10]: v for k, v in f.items() if k.endswith("_db_cpu_ms")}
     if cpu:
         print("  CPU ms per message: " + ", ".join(f"{k} {v:.3f}" for k, v in cpu.items()))
+    if db:
+        print("  PostgreSQL backends' CPU ms per message: " + ", ".join(f"{k} {v:.3f}" for k, v in db.items()))
     if "worker" in f and "bare" in f:
         print(f"  worker / bare loop: {f['worker'] / f['bare']:.2f}")
         print(f"  CPU per message, bare loop / worker: {cpu['bare'] / cpu['worker']:.2f}")
