@@ -66,7 +66,7 @@ class DeliveryLog:
 
     async def _mark_sent_held(self, pairs: list[tuple[int, str | None]], worker: str, now: datetime) -> set[int]:
         """Through the kept connection; a failure ends keeping for the pass (KeptConnection says why)."""
-        return await self._kept.run(lambda conn: ob.mark_sent_alone(conn, pairs, worker, now))
+        return await self._kept.run(lambda driver: ob.mark_sent_driver(driver, pairs, worker, now))
 
     async def retry(self, item: OutboxItem, worker: str, delay: float, error: str) -> None:
         async with self.store.transaction() as conn:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -15,30 +15,37 @@ T = TypeVar("T")
 
 
 class KeptConnection:
-    """While `keeping`, `run` hands its work the kept connection (a concurrent call opens one of its own). A failure
-    drops the connection, whose state is unknown, and stops keeping: the caller's retry goes through the pool,
-    which SQLAlchemy watches for a dropped connection (a database restart invalidates the whole pool there)."""
+    """While `keeping`, `run` hands its work the kept connection's driver connection (asyncpg's, got once per
+    checkout: SQLAlchemy's way to it costs a greenlet switch per call); a concurrent call opens one of its own. A
+    failure drops the connection, whose state is unknown, and stops keeping: the caller's retry goes through the
+    pool, which SQLAlchemy watches for a dropped connection (a database restart invalidates the whole pool there)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.keeping = False
-        self._conn: AsyncConnection | None = None  # the kept connection, while no call is using it
+        self._kept: tuple[AsyncConnection, Any] | None = None  # the kept connection, while no call is using it
 
-    async def run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        conn, self._conn = self._conn, None
-        if conn is None:
+    async def run(self, work: Callable[[Any], Awaitable[T]]) -> T:
+        kept, self._kept = self._kept, None
+        if kept is None:
             conn = await self.store.engine.connect()
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            try:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                kept = conn, (await conn.get_raw_connection()).driver_connection
+            except BaseException:
+                await conn.close()
+                raise
+        conn, driver = kept
         try:
-            result = await work(conn)
+            result = await work(driver)
         except BaseException:
             self.keeping = False
             with suppress(Exception):
                 await conn.invalidate()  # a dropped connection, a cancelled statement
                 await conn.close()
             raise
-        if self.keeping and self._conn is None:
-            self._conn = conn
+        if self.keeping and self._kept is None:
+            self._kept = kept
         else:
             await conn.close()
         return result
@@ -46,6 +53,6 @@ class KeptConnection:
     async def close(self) -> None:
         """Stop keeping and close the kept connection."""
         self.keeping = False
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await conn.close()
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            await kept[0].close()

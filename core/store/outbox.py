@@ -251,9 +251,13 @@ async def mark_sent_alone(
     asyncpg directly: the worker runs it for every few messages, and building, compiling and binding it through
     SQLAlchemy cost more CPU than the database's own work. Never inside a transaction: SQLAlchemy would not know of
     the statement and might not have begun its transaction yet."""
+    return await mark_sent_driver((await conn.get_raw_connection()).driver_connection, sent, worker, now)
+
+
+async def mark_sent_driver(raw: Any, sent: Sequence[tuple[int, str | None]], worker: str, now: datetime) -> set[int]:
+    """mark_sent_alone on the asyncpg connection itself (KeptConnection keeps it at hand)."""
     if not sent:
         return set()
-    raw = (await conn.get_raw_connection()).driver_connection
     rows = await raw.fetch(_MARK_SENT_PG, [i for i, _ in sent], [r for _, r in sent], now, worker)
     return {r[0] for r in rows}
 
