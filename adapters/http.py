@@ -40,15 +40,26 @@ def _refusing_trace() -> aiohttp.TraceConfig:
 REFUSE_REDIRECTS = _refusing_trace()
 
 
+async def refuse_redirect(request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType) -> aiohttp.ClientResponse:
+    """A client middleware: it sees every answer before aiohttp would follow a redirect, and refuses a 3xx there.
+    A trace hook does the same, but aiohttp builds its tracing objects and signals for every request it makes."""
+    response = await handler(request)
+    if response.status in REDIRECTS:
+        response.release()
+        raise RedirectRefused(response.status)
+    return response
+
+
 def client_session(**kwargs: Any) -> aiohttp.ClientSession:
     """An aiohttp session that raises RedirectRefused instead of following a 3xx, whatever the caller passes as
     `allow_redirects` (slack_sdk takes such a session as `AsyncWebClient(session=...)`)."""
-    return aiohttp.ClientSession(trace_configs=[REFUSE_REDIRECTS], **kwargs)
+    return aiohttp.ClientSession(middlewares=(refuse_redirect,), **kwargs)
 
 
 def refuse_redirects(session: aiohttp.ClientSession) -> aiohttp.ClientSession:
-    """The same guard on a session an SDK built itself (aiogram's): added once, through the session's public
-    `trace_configs` list, which aiohttp reads on every request."""
+    """The same guard on a session an SDK built itself (aiogram's), whose middlewares are fixed once it is made:
+    a trace hook, added once through the session's public `trace_configs` list, which aiohttp reads on every
+    request."""
     if REFUSE_REDIRECTS not in session.trace_configs:
         session.trace_configs.append(REFUSE_REDIRECTS)
     return session
@@ -112,10 +123,11 @@ class HttpClient:
     redirect (adapters.http)."""
 
     session: aiohttp.ClientSession | None = None
+    request_timeout: float = 20.0  # seconds, the session's total timeout: each request ends within it
 
     async def start(self) -> None:
         if self.session is None:
-            self.session = client_session(timeout=aiohttp.ClientTimeout(total=20))
+            self.session = client_session(timeout=aiohttp.ClientTimeout(total=self.request_timeout))
 
     async def stop(self) -> None:
         if self.session is not None:

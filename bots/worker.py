@@ -94,14 +94,20 @@ class Worker:
         queue = iter(items)
         failures: list[Exception] = []
 
+        recorder = self.recorder
+
         async def sender() -> None:
-            for item in queue:
-                try:
-                    ref = await self._deliver(item, send_by)
-                    if ref is not None:  # written with the other sends that finish meanwhile
-                        await self.recorder.record(item, ref[0])
-                except Exception as exc:
-                    failures.append(exc)
+            recorder.joined()
+            try:
+                for item in queue:
+                    try:
+                        ref = await self._deliver(item, send_by)
+                        if ref is not None:  # written with the other sends that finish meanwhile
+                            await recorder.record(item, ref[0])
+                    except Exception as exc:
+                        failures.append(exc)
+            finally:
+                recorder.left()
 
         await asyncio.gather(*(sender() for _ in range(min(self.settings.concurrency, len(items)))))
         if failures:
@@ -219,13 +225,21 @@ class Worker:
             self.limiter.leave_now(limits, now)
             sent_at: float | None = now
         else:
-            sent_at = await self._wait_for_slot(limits, now, send_by)
+            self.recorder.asleep()
+            try:
+                sent_at = await self._wait_for_slot(limits, now, send_by)
+            finally:
+                self.recorder.awake()
         if sent_at is None:
             await self.deliveries.defer(item, self.worker_id, 0.0)
             return
         try:
-            async with asyncio.timeout(self.settings.send_timeout):  # in this task: the request leaves as booked
+            bound = sender.send_bound
+            if bound is not None and bound <= self.settings.send_timeout:  # the channel's client ends it in time
                 ref = await send(sender, delivery, action)
+            else:
+                async with asyncio.timeout(self.settings.send_timeout):  # in this task: it leaves as booked
+                    ref = await send(sender, delivery, action)
         except RetryLater as exc:
             self._count("rate_limited", item)
             self._count("retried", item)

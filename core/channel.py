@@ -62,7 +62,10 @@ def alert_as_text(action: DetractorAlert) -> Say:
 
 class OutboundChannel:
     """Typed sends. Each returns the platform's id of what it sent (or None) and reports failure with
-    core.delivery's errors; only `say` is required."""
+    core.delivery's errors; only `say` is required. `send_bound`: seconds within which the channel's own client
+    ends every send (one request under a total timeout), for the worker to skip a timeout of its own."""
+
+    send_bound: float | None = None
 
     def rate_limits(self, delivery: Delivery) -> list[Limit]:
         """The buckets a send to this delivery books a slot under (see core.ratelimit); none by default."""

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import time
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
 
 from adapters.webhook import signing
 from bots.app import create_app
 from bots.config import parse_config
 from bots.runtime import Runtime
 from bots.sandbox.bridge import FakeBridge
+from core.store.tables import OutboxRow
 from tests.webhook_campaign import sandbox_bridge  # noqa: F401 - the `bridge` fixture
 from tests.webhook_signing import check, signed
 
@@ -427,3 +431,29 @@ async def test_csv_export_defuses_formulas_and_keeps_numbers(client: TestClient)
         assert row["comment"] == expected and (start in "\t\r" or expected.startswith("'" + start))
         assert row["score"] == str(i)  # a number, unquoted
     assert (rows["n1"]["customer_name"], rows["n1"]["comment"], rows["n1"]["score"]) == ("-5", "+1", "10")
+
+
+async def test_a_bridge_that_never_answers_is_cut_off_by_the_sessions_timeout(client: TestClient) -> None:
+    """The worker leaves a webhook send to the channel's session, whose total timeout ends its one request: a bridge
+    that never answers makes a failure to retry, not a send that hangs."""
+    never = asyncio.Event()
+
+    async def hang(request: web.Request) -> web.Response:
+        await never.wait()
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/deliver", hang)
+    async with TestServer(app) as silent:
+        runtime = client.runtime  # type: ignore[attr-defined]
+        channel = runtime.channel("webhook", "acme")
+        channel.config.deliver_url = str(silent.make_url("/deliver"))
+        channel.request_timeout = 0.2  # before its session is made
+        assert channel.send_bound == 0.2 < runtime.worker.settings.send_timeout
+        await send(client, closed())
+        await deliver(client)
+        never.set()
+    async with runtime.store.read() as conn:
+        [row] = (await conn.execute(select(OutboxRow.__table__).where(OutboxRow.channel == "webhook"))).all()
+    assert (row.status, row.attempts) == ("pending", 1)
+    assert "Timeout" in row.last_error

@@ -454,3 +454,34 @@ async def test_sends_woken_late_leave_spaced_as_booked(store: Store, clock) -> N
     assert len(departures) == 6
     gaps = [b - a for a, b in pairwise(departures)]
     assert min(gaps) >= 0.1 - 1e-6  # 10 per second, as booked, even right after the late wake-up
+
+
+async def test_slow_sends_hold_back_the_record_of_those_that_finished_only_briefly(store: Store, clock) -> None:
+    """Sends are recorded in groups, a group once as many sends wait for it as are still going; those still out
+    keep a smaller group waiting only briefly: it is recorded (its slots freed) while they are out."""
+    service = service_for(store, clock)
+    chat = MemoryChannel(service, "acme")
+    for i in range(3):
+        await chat.close(f"c{i}", f"u{i}")
+    release = asyncio.Event()
+
+    class TwoSlow(Scripted):
+        async def send(self, delivery: Delivery) -> str | None:
+            if len(self.calls) < 2:  # the first two answer once released
+                self.calls.append(delivery)
+                await release.wait()
+                return f"slow-{delivery.id}"
+            return await super().send(delivery)
+
+    sender = TwoSlow()
+    worker = Worker(service, {("memory", "acme"): sender}, WorkerSettings(concurrency=3))
+    running = asyncio.create_task(worker.run_once())
+    async with asyncio.timeout(30):
+        while [r.status for r in await outbox_rows(store)].count("sent") < 1:
+            await asyncio.sleep(0.01)
+    assert not running.done() and len(sender.calls) == 3
+    assert [r.ref for r in await outbox_rows(store) if r.status == "sent"] == ["ok"]
+    release.set()
+    assert await running == 3
+    rows = await outbox_rows(store)
+    assert [r.ref for r in rows] == [f"slow-{rows[0].id}", f"slow-{rows[1].id}", "ok"]

@@ -3,7 +3,6 @@ bridge's deliver_url (or an alert URL)."""
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -14,7 +13,7 @@ from adapters.http import HttpClient, request_origin
 from adapters.spec import Channel, ChannelDeps
 from adapters.webhook import signing
 from adapters.webhook.config import NAME, WebhookConfig
-from adapters.webhook.http import post_signed
+from adapters.webhook.http import json_body, post_signed
 from adapters.webhook.inbound import parser, to_core
 from core import jsonbody
 from core.channel import Delivery, score_labels
@@ -34,6 +33,11 @@ class WebhookChannel(HttpClient, Channel):
         self.settings = deps.settings
         self.config = config
         self.rate = Rate(config.rate_per_second, burst=max(1, int(config.rate_per_second)))
+
+    @property
+    def send_bound(self) -> float:  # type: ignore[override]
+        """Each send is one request (_post), which the session's total timeout ends."""
+        return self.request_timeout
 
     @property
     def delivery_secret(self) -> str:
@@ -101,9 +105,9 @@ class WebhookChannel(HttpClient, Channel):
             "text": text,
             **extra,
         }
-        body = json.dumps(message, ensure_ascii=False).encode()
-        await post_signed(await self.http(), url, body, self.delivery_secret, f"msg_{delivery.id}")
-        return f"msg_{delivery.id}"
+        msg_id = f"msg_{delivery.id}"
+        await post_signed(await self.http(), url, json_body(message), self.delivery_secret, msg_id)
+        return msg_id
 
     async def say(self, delivery: Delivery, action: Say) -> str | None:
         return await self._post(self._deliver_url(), delivery, "message", action.text)

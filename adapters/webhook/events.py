@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 from adapters.http import HttpClient
-from adapters.webhook.http import post_signed
+from adapters.webhook.http import json_body, post_signed
 from core.channel import Delivery, OutboundChannel
 from core.delivery import PermanentFailure
 from core.outbound import EVENTS_CHANNEL
@@ -25,6 +24,11 @@ class EventSender(HttpClient, OutboundChannel):
         self.secrets = dict(secrets)
         self.rate = rate
 
+    @property
+    def send_bound(self) -> float:  # type: ignore[override]
+        """Each notice is one request, which the session's total timeout ends."""
+        return self.request_timeout
+
     def rate_limits(self, delivery: Delivery) -> list[Limit]:
         return [(f"events:{delivery.conversation_id}", self.rate)]
 
@@ -37,9 +41,7 @@ class EventSender(HttpClient, OutboundChannel):
         if not secret:
             raise PermanentFailure(f"subscription {url} has no secret to sign with")
         body = {"type": action.type, "timestamp": action.timestamp, "data": action.data}
-        await post_signed(
-            await self.http(), url, json.dumps(body, ensure_ascii=False).encode(), secret, f"evt_{delivery.id}"
-        )
+        await post_signed(await self.http(), url, json_body(body), secret, f"evt_{delivery.id}")
         return f"evt_{delivery.id}"
 
     async def say(self, delivery: Delivery, action: Say) -> str | None:

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import aiohttp
 
 from adapters.http import retry_after, status_text
 from adapters.webhook import signing
 from core.delivery import DeliveryError, PermanentFailure, RetryLater
+
+_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps builds an encoder per call for any non-default option
+
+
+def json_body(message: Any) -> bytes:
+    """A message as posted: JSON in UTF-8, other scripts as they are (json.dumps(..., ensure_ascii=False))."""
+    return _JSON.encode(message).encode()
 
 
 async def post_signed(session: aiohttp.ClientSession, url: str, body: bytes, secret: str, msg_id: str) -> None:
