@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -174,6 +175,7 @@ class Result:
     seconds: float
     latencies: list[float]
     server_cpu: float = 0.0  # CPU seconds the server process spent during the measured requests
+    server_sys: float = 0.0  # of which in the kernel (system calls: sockets, epoll)
 
     @property
     def rate(self) -> float:
@@ -182,6 +184,10 @@ class Result:
     @property
     def cpu_ms(self) -> float:
         return self.server_cpu / self.requests * 1000
+
+    @property
+    def sys_ms(self) -> float:
+        return self.server_sys / self.requests * 1000
 
     def pct(self, q: float) -> float:
         ordered = sorted(self.latencies)
@@ -239,9 +245,11 @@ async def finished(
     return latencies, max(d["at"] for d in done) - started
 
 
-async def server_cpu(port: int) -> float:
+async def server_cpu(port: int) -> tuple[float, float]:
+    """The server's CPU seconds so far, and how many of them were spent in the kernel."""
     async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}{CPU_PATH}") as resp:
-        return float((await resp.json())["cpu"])
+        times = await resp.json()
+        return float(times["cpu"]), float(times["system"])
 
 
 def free_port() -> int:
@@ -275,7 +283,8 @@ async def run_scenario(backend: str, url: str, scenario: str, n: int, concurrenc
         result = await drive(port, build, n, concurrency, warmup, sent)
         if scenario in JOURNALED:  # the answers came before the work: time the work instead
             result.latencies, result.seconds = await finished(port, n, sent, started, JOURNALED[scenario])
-        result.server_cpu = await server_cpu(port) - cpu_before
+        cpu_after = await server_cpu(port)
+        result.server_cpu, result.server_sys = cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
     finally:
         proc.stdin.close()
         await proc.wait()
@@ -309,16 +318,18 @@ async def main() -> None:
     print(f"\n{args.requests} requests per scenario, concurrency {args.concurrency}, after {args.warmup} warm-up")
     print(
         f"{'backend':<9} {'scenario':<9} {'req/s':>8} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'cpu ms':>7} "
-        f"{'errors':>6}"
+        f"{'sys ms':>7} {'errors':>6}"
     )
     for r in results:
         base = next(b for b in results if b.backend == r.backend and b.scenario == "baseline")
         print(
             f"{r.backend:<9} {r.scenario:<9} {r.rate:8.0f} {r.rate / base.rate:6.2f} "
-            f"{r.pct(0.5):7.1f} {r.pct(0.99):7.1f} {r.cpu_ms:7.2f} {r.errors:6d}"
+            f"{r.pct(0.5):7.1f} {r.pct(0.99):7.1f} {r.cpu_ms:7.2f} {r.sys_ms:7.2f} {r.errors:6d}"
         )
     print("ratio = replies/s divided by the baseline's requests/s on the same backend in this run")
     print("cpu ms = the server process's CPU time per measured request (less sensitive to a busy machine)")
+    print("sys ms = the part of it spent in the kernel (system calls)")
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if any(r.errors for r in results):
         raise SystemExit(1)
 

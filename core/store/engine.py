@@ -197,13 +197,14 @@ BEFORE_COMMIT = "npsbot.before_commit"
 @asynccontextmanager
 async def _before_commit(conn: AsyncConnection) -> AsyncIterator[None]:
     hooks: dict[str, Callable[[AsyncConnection], Awaitable[None]]] = {}
-    conn.info[BEFORE_COMMIT] = hooks
+    info = conn.info  # kept: once a dropped connection is invalidated, conn.info raises instead of the failure
+    info[BEFORE_COMMIT] = hooks
     try:
         yield
         for hook in list(hooks.values()):
             await hook(conn)
     finally:
-        conn.info.pop(BEFORE_COMMIT, None)
+        info.pop(BEFORE_COMMIT, None)
 
 
 def _settle(future: asyncio.Future[Any], result: Any = None, *, error: BaseException | None = None) -> None:

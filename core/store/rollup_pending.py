@@ -13,6 +13,7 @@ from sqlalchemy import bindparam
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core import rollups as r
+from core.store import pg_direct
 from core.store.engine import BEFORE_COMMIT
 from core.store.rollup_sql import COUNTERS, KEYS, LOGS, ORDER
 from core.survey import Survey
@@ -41,7 +42,7 @@ class Pending:
                 names = [*KEYS[table], *COUNTERS[table]]
                 params = [{f"k_{n}": x for n, x in zip(names, (*k, *(v[c] for c in COUNTERS[table])), strict=True)}
                           for k, v in rows]  # fmt: skip
-                await conn.execute(add_values(conn.dialect.name, table), params)
+                await pg_direct.executemany(conn, add_values(conn.dialect.name, table), params)
             self.rows[table].clear()
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.store import outbox as ob
-from core.store import rollups
+from core.store import pg_direct, rollups
 from core.store import surveys as q
 from core.survey import Policy, Survey
 
@@ -35,7 +35,7 @@ async def save_step(
     rows = ob.rows_for(messages, now)
     for i, row in enumerate(rows):
         params |= {f"o{i}_{column}": value for column, value in row.items()}
-    await conn.execute(_update_then_insert(tuple(sorted(values)), tuple(rows[0]), len(rows)), params)
+    await pg_direct.execute(conn, _update_then_insert(tuple(sorted(values)), tuple(rows[0]), len(rows)), params)
     await rollups.apply(conn, old, new)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.channel import tag
+from core.store import pg_direct
 from core.store.inserts import insert_ignore
 from core.store.surveys import case_key, to_survey
 from core.store.tables import InboundKeyRow, OutboxRow, SurveyRow
@@ -85,8 +86,8 @@ async def find_and_claim(
         tuple(sorted(str(s) for s in states)), bool(address.user_id), by_thread, by_thread and reply_to is not None
     )
     params = _find_params(address, reply_to) | {"key": storable_key(key), "received_at": now}
-    row = (await conn.execute(stmt, params)).first()
-    return (None, False) if row is None else (to_survey(row), row.claimed)
+    rows = await pg_direct.fetch(conn, stmt, params)  # the reply path: without SQLAlchemy's execution around it
+    return (None, False) if not rows else (to_survey(rows[0]), rows[0].claimed)
 
 
 @cache
