@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -22,9 +23,20 @@ from tests.conftest import PG_ADMIN, _admin
 OB = OutboxRow.__table__
 
 
+def _models(sync: Any) -> list[Any]:
+    """What the migrated schema lacks or has beyond the models; an index the models limit to other backends
+    (info["dialects"], created under ddl_if) is not expected here."""
+    here = sync.dialect.name
+
+    def described(obj: Any, _name: str | None, _type: str, reflected: bool, _other: Any) -> bool:
+        return reflected or here in obj.info.get("dialects", (here,))
+
+    return compare_metadata(MigrationContext.configure(sync, opts={"include_object": described}), metadata)
+
+
 async def test_migrated_schema_matches_the_models(store: Store) -> None:
     async with store.read() as conn:
-        diff = await conn.run_sync(lambda sync: compare_metadata(MigrationContext.configure(sync), metadata))
+        diff = await conn.run_sync(_models)
     assert diff == []
 
 
@@ -73,7 +85,7 @@ async def test_every_migration_upgrades_and_downgrades(empty_url: str) -> None:
         assert left <= {"alembic_version"}
         await store.migrate()
         async with store.read() as conn:
-            diff = await conn.run_sync(lambda sync: compare_metadata(MigrationContext.configure(sync), metadata))
+            diff = await conn.run_sync(_models)
         assert diff == []
     finally:
         await store.dispose()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Date, Integer, Table, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Date, Index, Integer, Table, UniqueConstraint
 from sqlmodel import AutoString, Field, SQLModel
 
 from core.rollups import FOLLOWUP_COUNTERS
@@ -22,6 +22,13 @@ SCORE_COLUMNS = tuple(f"s{n}" for n in range(11))
 DAY_COUNTERS = ("asked", *SCORE_COLUMNS, "commented", "c_promoter", "c_passive", "c_detractor",
                 "q_sent", "q_reached", "q_failed", "q_reported",
                 "fu_open", "fu_claimed", "fu_resolved")  # fmt: skip
+
+
+def _sqlite_groups(name: str, *columns: str) -> Index:
+    """An index SQLite reads a rollup's groups from in order, with every column read (migration 0023): it has no
+    hash grouping, so a GROUP BY of the dimensions sorts every rollup row without it. PostgreSQL hashes and has
+    none (`info["dialects"]`, which the schema test honours too)."""
+    return Index(name, *columns, info={"dialects": ("sqlite",)}).ddl_if(dialect="sqlite")
 
 
 def _big_id() -> Column:
@@ -65,7 +72,10 @@ class ReportDayRow(_Scores, table=True):
     question's delivery and the detractor follow-ups by state."""
 
     __tablename__ = "report_days"
-    __table_args__ = (UniqueConstraint("day", *DIMENSION_COLUMNS, name="uq_report_days"),)
+    __table_args__ = (
+        UniqueConstraint("day", *DIMENSION_COLUMNS, name="uq_report_days"),
+        _sqlite_groups("ix_report_days_groups", *DIMENSION_COLUMNS, "day", *DAY_COUNTERS),
+    )
 
     id: int | None = Field(default=None, sa_column=_big_id())
     day: date = Field(sa_type=Date, nullable=False)
@@ -87,7 +97,10 @@ class ReportSkipRow(_Dimensions, table=True):
     """Surveys skipped per day of creation, dimensions and reason."""
 
     __tablename__ = "report_skips"
-    __table_args__ = (UniqueConstraint("day", *DIMENSION_COLUMNS, "reason", name="uq_report_skips"),)
+    __table_args__ = (
+        UniqueConstraint("day", *DIMENSION_COLUMNS, "reason", name="uq_report_skips"),
+        _sqlite_groups("ix_report_skips_groups", *DIMENSION_COLUMNS, "reason", "day", "surveys"),
+    )
 
     id: int | None = Field(default=None, sa_column=_big_id())
     day: date = Field(sa_type=Date, nullable=False)
@@ -99,7 +112,10 @@ class ReportThemeDayRow(_Scores, table=True):
     """Responses whose comment mentions a theme, per day, dimensions and theme, by score."""
 
     __tablename__ = "report_theme_days"
-    __table_args__ = (UniqueConstraint("day", *DIMENSION_COLUMNS, "theme", name="uq_report_theme_days"),)
+    __table_args__ = (
+        UniqueConstraint("day", *DIMENSION_COLUMNS, "theme", name="uq_report_theme_days"),
+        _sqlite_groups("ix_report_theme_days_themes", "theme", "day", *SCORE_COLUMNS, *DIMENSION_COLUMNS),
+    )
 
     id: int | None = Field(default=None, sa_column=_big_id())
     day: date = Field(sa_type=Date, nullable=False)
