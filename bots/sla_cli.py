@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from core.reports.sla import sla_report
+from core.reports.sla import sla_reports
 from core.reports.summary import Filters
 from core.store import Store
 
@@ -17,10 +17,8 @@ BY = ("team", "agent")
 
 
 async def sla_section(store: Store, filters: Filters, now: datetime | None = None) -> dict[str, Any]:
-    now = now or datetime.now(UTC)
-    return {"summary": (await sla_report(store, filters, now))[0]} | {
-        f"by_{dim}": await sla_report(store, filters, now, dim) for dim in BY
-    }
+    got = await sla_reports(store, filters, now or datetime.now(UTC), (None, *BY))  # one read for all three
+    return {"summary": got[None][0]} | {f"by_{dim}": got[dim] for dim in BY}
 
 
 def duration(seconds: float | None) -> str:

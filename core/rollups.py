@@ -19,6 +19,8 @@ The rules mirror the direct aggregates exactly:
   `claim_seconds` / `resolve_seconds`) as counts in fixed log-scale buckets `cb0`..`cbN`, `rb0`..`rbN`
   (FOLLOWUP_BOUNDS), from which a report finds which bucket holds a percentile's rank before reading that bucket's
   rows only.
+- report_followup_months: report_followups' counts per calendar month (the key's day is the month's first day), so
+  a period's whole months are read from a thirtieth of the rows.
 
 A survey not asked yet (pending, or skipped before asking) counts for nothing in report_days, and one that is not
 skipped for nothing in report_skips: a campaign's pending surveys contribute nothing until they are asked.
@@ -177,7 +179,8 @@ def followup_counts(row: Mapping[str, Any]) -> Counts:
 
 def contribution(row: Mapping[str, Any], themes: Iterable[str] = ()) -> Delta:
     """What one survey row (with the themes stored for it) adds to each rollup table."""
-    out: Delta = {"report_days": {}, "report_skips": {}, "report_theme_days": {}, "report_followups": {}}
+    out: Delta = {"report_days": {}, "report_skips": {}, "report_theme_days": {}, "report_followups": {},
+                  "report_followup_months": {}}  # fmt: skip
     key = day_key(row)
     if key is not None:
         out["report_days"][key] = {k: v for k, v in day_counts(row).items() if v}
@@ -189,7 +192,13 @@ def contribution(row: Mapping[str, Any], themes: Iterable[str] = ()) -> Delta:
     followed = followup_key(row)
     if followed is not None:
         out["report_followups"][followed] = followup_counts(row)
+        out["report_followup_months"][month_key(followed)] = followup_counts(row)
     return out
+
+
+def month_key(key: Key) -> Key:
+    """report_followup_months' key of a report_followups key: its day becomes the first day of its month."""
+    return (key[0].replace(day=1), *key[1:])
 
 
 def combine(*parts: tuple[int, Delta]) -> Delta:

@@ -101,6 +101,7 @@ TABLES += ("suppressions", "audit_log", "privacy_keys")
 TABLES += ("report_days", "report_skips", "report_theme_days")
 TABLES += ("report_days_log", "report_skips_log", "report_theme_days_log")  # the rollups' change logs
 TABLES += ("report_followups", "report_followups_log")  # completed detractors' follow-ups, and its change log
+TABLES += ("report_followup_months", "report_followup_months_log")  # the same per month, and its change log
 
 
 @pytest.fixture(scope="session")

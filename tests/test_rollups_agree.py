@@ -33,7 +33,13 @@ from core.store import Store, installations, rollups
 from core.store import question_status as qs
 from core.store import surveys as q
 from core.store.rollup_fold import fold_all
-from core.store.rollup_tables import REPORT_FOLLOWUPS, ReportDayRow, ReportSkipRow, ReportThemeDayRow
+from core.store.rollup_tables import (
+    REPORT_FOLLOWUP_MONTHS,
+    REPORT_FOLLOWUPS,
+    ReportDayRow,
+    ReportSkipRow,
+    ReportThemeDayRow,
+)
 from core.store.sla_tables import FollowUpSlaRow
 from core.store.tables import SurveyRow
 from core.store.theme_tables import ResponseThemeRow
@@ -137,7 +143,11 @@ async def direct(store: Store) -> dict[str, Counter[tuple[Any, ...]]]:
         if t.asked_at is not None and s.score is not None:
             themed[(_day(t.asked_at), *own, *rest, t.theme, f"s{s.score}")] += 1
     followed = await direct_followups(store, surveys)
-    return {"report_days": +days, "report_skips": +skips, "report_theme_days": +themed, "report_followups": followed}
+    monthly: Counter[tuple[Any, ...]] = Counter()
+    for (day, *rest), n in followed.items():
+        monthly[(day.replace(day=1), *rest)] += n
+    return {"report_days": +days, "report_skips": +skips, "report_theme_days": +themed, "report_followups": followed,
+            "report_followup_months": monthly}  # fmt: skip
 
 
 async def direct_followups(store: Store, surveys: Any) -> Counter[tuple[Any, ...]]:
@@ -178,6 +188,7 @@ async def rolled(store: Store) -> dict[str, Counter[tuple[Any, ...]]]:
             ("report_skips", ReportSkipRow.__table__, ("reason",), ("surveys",)),
             ("report_theme_days", ReportThemeDayRow.__table__, ("theme",), rollups.COUNTERS["report_theme_days"]),
             ("report_followups", REPORT_FOLLOWUPS, ("claimed_by",), rollups.COUNTERS["report_followups"]),
+            ("report_followup_months", REPORT_FOLLOWUP_MONTHS, ("claimed_by",), rollups.COUNTERS["report_followups"]),
         ):
             found: Counter[tuple[Any, ...]] = Counter()
             for source in (table, rollups.LOGS[name]):
@@ -218,7 +229,7 @@ async def agree(store: Store, step: str) -> dict[str, Counter[tuple[Any, ...]]]:
 class World:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.clock = FakeClock(datetime(2026, 3, 2, 22, 30, tzinfo=UTC))  # near midnight: steps cross days
+        self.clock = FakeClock(datetime(2026, 3, 31, 22, 30, tzinfo=UTC))  # a month ends at midnight: steps cross both
         self.taxonomy = 0
         self.service = SurveyService(store, profiles(), self.clock, KEYS)
         self.cases = 0

@@ -17,7 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from core.reports import Filters, duration_ranks
 from core.reports.analytics import followup_stats
 from core.reports.followup_query import locate, ranks
-from core.reports.sla import PERCENTILES, SLA_DIMENSIONS, sla_report
+from core.reports.sla import PERCENTILES, SLA_DIMENSIONS, sla_report, sla_reports
 from core.rollups import FOLLOWUP_BOUNDS
 from core.store import Store
 from core.store.rollup_rebuild import rebuild
@@ -48,11 +48,20 @@ def slas(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+# Periods across calendar months (the world spans February to April): whole months read from the monthly rollup,
+# the days around them from the daily one, partial first and last days from raw rows.
+MONTHS = [Filters(since=a, until=b) for a, b in [
+    (at(-20, 9, 17), at(40, 13, 5)), (at(0), at(31)), (at(-28), None), (None, at(31, 0, 1)), (at(-1, 23), at(31)),
+]] + [Filters(team="north", since=at(-25, 4), until=at(35))]  # fmt: skip
+
+
 @pytest.fixture
 async def world(store: Store) -> list[dict[str, Any]]:
     rows = surveys(600, seed=18)
     for i, r in enumerate(rows):
         r["claimed_by"] = ("lea", "max", "sam")[i % 3] if r["claimed_at"] is not None else None
+        shift = timedelta(days=(0, -28, 31)[i % 4 % 3])  # half in March, a quarter each in February and April
+        r |= {k: v + shift for k, v in r.items() if isinstance(v, datetime)}
     async with store.transaction() as conn:
         await conn.execute(insert(S), rows)
         await conn.execute(insert(L), slas(rows))
@@ -135,11 +144,14 @@ async def test_sla_report_equals_the_direct_aggregate(store: Store, world, rows_
     monkeypatch.setattr(duration_ranks, "ROWS_PER_PART", rows_per_part)
     rows = world
     reached = set()
-    for f in FILTERS:
+    for f in [*FILTERS, *MONTHS]:
+        together = await sla_reports(store, f, NOW, (None, *SLA_DIMENSIONS))  # every grouping read at once
         for by in (None, *SLA_DIMENSIONS):
-            got = await sla_report(store, f, NOW, by)
-            assert got == await direct_sla(store, f, NOW, by), (f, by)
-            reached |= {k for item in got for k, v in item.items() if v and k != "key"}
+            expected = await direct_sla(store, f, NOW, by)
+            assert together[by] == expected, (f, by)
+            if by in (None, "team", "claimed_by"):  # and alone
+                assert await sla_report(store, f, NOW, by) == expected, (f, by)
+            reached |= {k for item in expected for k, v in item.items() if v and k != "key"}
     # The rows reached every figure: breaches decided and still running, escalations, both durations.
     assert {"with_sla", "claim_breaches", "resolve_breaches", "escalations", "claim_p90_seconds",
             "resolve_median_seconds"} <= reached  # fmt: skip

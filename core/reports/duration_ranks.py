@@ -14,9 +14,10 @@ from collections.abc import Mapping, Sequence
 from math import ceil
 from typing import Any
 
-from sqlalchemy import BigInteger, cast, func, literal, null, select, text, union_all
+from sqlalchemy import BigInteger, Column, cast, func, literal, literal_column, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import replacement_traverse
 
 from core.reports.scope import Filters
 from core.store.followup_rollup import bucket_range
@@ -45,48 +46,80 @@ def _part(column: ColumnElement[Any], bucket: int, parts: int) -> ColumnElement[
     return (cast(func.round(column * 1000), BigInteger) - low * 1000) // width
 
 
-def _rows(name: str, bucket: int, filters: Filters, by: str | None) -> tuple[list[Any], list[Any]]:
-    """The group key (none for everything) and the conditions of bucket `bucket`'s durations of the filtered completed
-    detractors: the rank index's rows, the key read from it too."""
+def _span(column: ColumnElement[Any], bucket: int, parts: int, first: int, last: int) -> list[ColumnElement[bool]]:
+    """A range of durations holding sub-ranges `first` to `last` (a little more: a row's millisecond is rounded), for
+    the index; which rows are in them is said by `_part` alone."""
+    low, high = bucket_range(bucket)
+    assert low is not None and high is not None
+    width = ceil((high - low) * 1000 / parts)
+    return [column >= (low * 1000 + first * width - 1) / 1000, column < (low * 1000 + (last + 1) * width + 1) / 1000]
+
+
+def _unindexed(condition: ColumnElement[bool]) -> Any:
+    """`condition` with its columns written `+surveys.<column>`, which SQLite cannot look up in an index: SQLite would
+    rather take a filter's index (one profile's quarter: half a million rows looked up in the table) than the
+    duration's rank index (one bucket's entries, read from the index alone)."""
+
+    def plus(element: Any) -> Any:
+        if isinstance(element, Column) and element.table is S:
+            return literal_column(f"+{S.name}.{element.name}", type_=element.type)
+        return None
+
+    return replacement_traverse(condition, {}, plus)
+
+
+def _rows(name: str, bucket: int, filters: Filters, dialect: str) -> list[ColumnElement[bool]]:
+    """The conditions of bucket `bucket`'s durations of the filtered completed detractors: the rank index's rows."""
     column = COLUMNS[name]
     low, high = bucket_range(bucket)
-    cond: list[Any] = [text(ranked(column.name)), *filters.where()]
+    cond: list[Any] = [
+        text(ranked(column.name)),
+        *(filters.where() if dialect != "sqlite" else map(_unindexed, filters.where())),
+    ]
     if low is not None:
         cond.append(column >= low)
     if high is not None:
         cond.append(column < high)
-    return ([] if by is None else [S.c[by]]), cond
+    return cond
 
 
-def _labelled(keys: Sequence[Any]) -> Any:
-    return keys[0].label("k") if keys else null().label("k")
-
-
-Need = tuple[str, Key, int, int]  # (histogram, group, bucket, rank inside the bucket)
+By = str | None  # a grouping: a dimension, or None for everything
+Need = tuple[str, By, Key, int, int]  # (histogram, grouping, group, bucket, rank inside the bucket)
 Totals = Mapping[tuple[str, int], int]  # (histogram, bucket) -> durations of all groups in it
 
 
+def _group(by: By, dims: Sequence[str], row: Any) -> Key:
+    return () if by is None else (row[f"k{dims.index(by)}"],)
+
+
 async def _counts(
-    conn: AsyncConnection, filters: Filters, by: str | None, cut: Mapping[tuple[str, int], int]
-) -> dict[tuple[str, int, Key], list[tuple[int, int]]]:
-    """Per cut bucket and group: (sub-range, durations in it), in sub-range order."""
+    conn: AsyncConnection, filters: Filters, groupings: Sequence[By], cut: Mapping[tuple[str, int], int]
+) -> dict[tuple[str, int, By, Key], list[tuple[int, int]]]:
+    """Per cut bucket, grouping and group: (sub-range, durations in it), in sub-range order. One read of each bucket
+    counts by every grouping's dimension at once; the groupings' sums are made here."""
+    dims = [d for d in dict.fromkeys(groupings) if d is not None]
+    keys = [S.c[d].label(f"k{i}") for i, d in enumerate(dims)]
     selects = []
     for (name, bucket), parts in cut.items():
-        keys, cond = _rows(name, bucket, filters, by)
         part = _part(COLUMNS[name], bucket, parts)
-        q = select(literal(name).label("m"), literal(bucket).label("b"), _labelled(keys), part.label("p"),
-                   func.count().label("n")).where(*cond).group_by(*keys, part)  # fmt: skip
-        selects.append(q)
-    out: dict[tuple[str, int, Key], list[tuple[int, int]]] = {}
+        q = select(literal(name).label("m"), literal(bucket).label("b"), *keys, part.label("p"),
+                   func.count().label("n")).where(*_rows(name, bucket, filters, conn.dialect.name))  # fmt: skip
+        selects.append(q.group_by(*(S.c[d] for d in dims), part))
+    summed: dict[tuple[str, int, By, Key], dict[int, int]] = {}
     if not selects:
-        return out
+        return {}
     q = selects[0] if len(selects) == 1 else union_all(*selects)
-    for row in (await conn.execute(q)).all():
-        group = () if by is None else (row.k,)
-        out.setdefault((row.m, int(row.b), group), []).append((int(row.p), int(row.n)))
-    for parts in out.values():
-        parts.sort()
-    return out
+    for row in (await conn.execute(q)).mappings().all():
+        for by in groupings:
+            into = summed.setdefault((row["m"], int(row["b"]), by, _group(by, dims, row)), {})
+            into[int(row["p"])] = into.get(int(row["p"]), 0) + int(row["n"])
+    return {k: sorted(v.items()) for k, v in summed.items()}
+
+
+def _numbered(column: ColumnElement[Any], by: By, within: Sequence[Any]) -> Any:
+    """A row's rank among its group's durations (in its sub-range, when the bucket is cut)."""
+    partition = [*([] if by is None else [S.c[by]]), *within]
+    return func.row_number().over(partition_by=partition or None, order_by=column)
 
 
 def _within(parts: Sequence[tuple[int, int]], inside: int) -> tuple[int, int]:
@@ -100,47 +133,42 @@ def _within(parts: Sequence[tuple[int, int]], inside: int) -> tuple[int, int]:
 
 
 async def values_in_buckets(
-    conn: AsyncConnection,
-    filters: Filters,
-    by: str | None,
-    needs: Sequence[Need],
-    totals: Mapping[tuple[str, int], int],
+    conn: AsyncConnection, filters: Filters, groupings: Sequence[By], needs: Sequence[Need], totals: Totals
 ) -> dict[Need, float]:
-    """The duration at each needed (histogram, group, bucket, rank inside it); `totals` is how many durations of all
-    groups each bucket holds (it decides how finely the bucket is cut)."""
+    """The duration at each needed (histogram, grouping, group, bucket, rank inside it), for all `groupings` in two
+    reads; `totals` is how many durations of all groups each bucket holds (it decides how finely it is cut)."""
     if not needs:
         return {}
-    cut = {}
-    for name, _, bucket, _ in needs:
-        cut[(name, bucket)] = _parts(totals.get((name, bucket), 0), *bucket_range(bucket))
-    counted = await _counts(conn, filters, by, {k: p for k, p in cut.items() if p > 1})
-    # (histogram, bucket) -> sub-range -> ranks inside it, per group
-    ranks: dict[tuple[str, int], dict[int, set[int]]] = {}
-    placed: dict[Need, tuple[int, int]] = {}
+    if conn.dialect.name == "postgresql":  # compiling these short reads would take longer than running them
+        await conn.execute(text("SET LOCAL jit = off"))
+    cut = {
+        (name, bucket): _parts(totals.get((name, bucket), 0), *bucket_range(bucket)) for name, _, _, bucket, _ in needs
+    }
+    counted = await _counts(conn, filters, groupings, {k: p for k, p in cut.items() if p > 1})
+    placed: dict[Need, tuple[int, int]] = {}  # the need's sub-range and rank there
     for need in needs:
-        name, group, bucket, inside = need
-        part, rank = (0, inside) if cut[(name, bucket)] == 1 else _within(counted[(name, bucket, group)], inside)
-        placed[need] = (part, rank)
-        ranks.setdefault((name, bucket), {}).setdefault(part, set()).add(rank)
+        name, by, group, bucket, inside = need
+        whole = cut[(name, bucket)] == 1
+        placed[need] = (0, inside) if whole else _within(counted[(name, bucket, by, group)], inside)
+    dims = [d for d in dict.fromkeys(groupings) if d is not None]
+    keys = [S.c[d].label(f"k{i}") for i, d in enumerate(dims)]
     selects = []
-    for (name, bucket), wanted in ranks.items():
-        column = COLUMNS[name]
-        keys, cond = _rows(name, bucket, filters, by)
-        partition = list(keys)
-        if cut[(name, bucket)] > 1:
-            part = _part(column, bucket, cut[(name, bucket)])
-            cond.append(part.in_(sorted(wanted)))
-            partition.append(part)
-        else:
-            part = literal(0, BigInteger)
-        rn = func.row_number().over(partition_by=partition or None, order_by=column)
-        sub = select(literal(name).label("m"), literal(bucket).label("b"), _labelled(keys), part.label("p"),
-                     column.label("s"), rn.label("rn")).where(*cond).subquery()  # fmt: skip
-        every = sorted({r for rs in wanted.values() for r in rs})
-        selects.append(select(sub).where(sub.c.rn.in_(every)))
+    for name, by, bucket in dict.fromkeys((n[0], n[1], n[3]) for n in needs):  # each grouping ranks its own rows
+        column, parts = COLUMNS[name], cut[(name, bucket)]
+        mine = [n for n in needs if (n[0], n[1], n[3]) == (name, by, bucket)]
+        cond = _rows(name, bucket, filters, conn.dialect.name)
+        part: ColumnElement[Any] = literal(0, BigInteger)
+        if parts > 1:
+            part = _part(column, bucket, parts)
+            wanted = sorted({placed[n][0] for n in mine})
+            cond += [*_span(column, bucket, parts, wanted[0], wanted[-1]), part.in_(wanted)]
+        rank = _numbered(column, by, [] if parts == 1 else [part])
+        sub = select(literal(name).label("m"), literal(groupings.index(by)).label("g"), literal(bucket).label("b"),
+                     *keys, part.label("p"), column.label("s"), rank.label("rn")).where(*cond).subquery()  # fmt: skip
+        selects.append(select(sub).where(sub.c.rn.in_(sorted({placed[n][1] for n in mine}))))
     q = selects[0] if len(selects) == 1 else union_all(*selects)
-    found: dict[tuple[str, int, Key, int, int], float] = {}
-    for row in (await conn.execute(q)).all():
-        group = () if by is None else (row.k,)
-        found[(row.m, int(row.b), group, int(row.p), int(row.rn))] = float(row.s)
-    return {need: found[(need[0], need[2], need[1], *placed[need])] for need in needs}
+    found: dict[tuple[str, int, By, Key, int, int], float] = {}
+    for row in (await conn.execute(q)).mappings().all():
+        by = groupings[row["g"]]
+        found[(row["m"], int(row["b"]), by, _group(by, dims, row), int(row["p"]), int(row["rn"]))] = float(row["s"])
+    return {need: found[(need[0], need[3], need[1], need[2], *placed[need])] for need in needs}

@@ -1,35 +1,38 @@
 """Follow-up figures from report_followups (core/store/followup_rollup.py): counts per group read as the other
-rollups are (whole UTC days from rollup rows, a period's partial first and last day from raw rows), the breaches
-that depend on "now" from the follow-ups still open (a partial index), and exact percentiles of the claim and
-resolution times in two steps: the rollup's histograms say which bucket holds each rank needed and its rank inside
-the bucket, then only those buckets' rows are read (through the stored durations' indexes), in one query.
+rollups are (a period's whole months from report_followup_months, its other whole UTC days from report_followups,
+its partial first and last day from raw rows), the breaches that depend on "now" from the follow-ups still open (a
+partial index), and exact percentiles of the claim and resolution times: the rollup's histograms say which bucket
+holds each rank needed and its rank inside the bucket, then only those buckets' rows are read, from the durations'
+rank indexes (core/reports/duration_ranks.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, text
+from sqlalchemy import and_, case, false, func, or_, select, text, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from core import rollups as r
 from core.reports import duration_ranks
-from core.reports.rollup_query import Measure, _read, _rollup_where, split
-from core.reports.scope import Filters
+from core.reports.rollup_query import Measure, Span, _read, split
+from core.reports.scope import Filters, half_open
 from core.store.followup_rollup import SOURCE, completed_detractor, in_bucket, late
-from core.store.rollup_tables import REPORT_FOLLOWUPS
+from core.store.rollup_tables import REPORT_FOLLOWUP_MONTHS, REPORT_FOLLOWUPS
 from core.store.sla_tables import FollowUpSlaRow
 from core.store.tables import FOLLOWUP_OPEN, SurveyRow
 
 S = SurveyRow.__table__
 L = FollowUpSlaRow.__table__
 FU = REPORT_FOLLOWUPS
+MONTHS = REPORT_FOLLOWUP_MONTHS
 Key = tuple[Any, ...]
+Grouping = str | tuple[str, ...] | None  # a dimension, several, or None for everything
 HISTOGRAMS = {"claim": (r.CLAIM_BUCKETS, S.c.claim_seconds), "resolve": (r.RESOLVE_BUCKETS, S.c.resolve_seconds)}
 
 
@@ -52,30 +55,69 @@ def _measures(histograms: tuple[str, ...]) -> dict[str, Measure]:
     return out
 
 
-def _key(by: str | None, table: Any) -> list[Any]:
-    return [] if by is None else [table.c[by]]
+def _key(by: str | tuple[str, ...] | None, table: Any) -> list[Any]:
+    """The key columns of a dimension, of several (a key of each's values, in order), or none (everything)."""
+    dims = () if by is None else (by,) if isinstance(by, str) else by
+    return [table.c[d] for d in dims]
 
 
-async def counts(conn: AsyncConnection, filters: Filters, by: str | None, histograms: Sequence[str]) -> dict[Key, Any]:
-    """Completed detractors' counts (and the `histograms` asked for) per value of `by` (() for all), asked in the
-    filters' period; groups without a detractor left out."""
+def whole_months(span: Span) -> tuple[date | None, date | None] | None:
+    """The whole calendar months [first, end) inside the span's whole days (None: unbounded), None when there is
+    none."""
+    if not span.days:
+        return None
+    first = span.first
+    if first is not None and first.day != 1:
+        first = (first.replace(day=1) + timedelta(days=31)).replace(day=1)
+    end = None if span.end is None else span.end.replace(day=1)
+    if first is not None and end is not None and first >= end:
+        return None
+    return first, end
+
+
+def _day_ranges(span: Span, months: tuple[date | None, date | None] | None) -> list[ColumnElement[bool]]:
+    """The whole days of the span outside its whole months, as conditions on report_followups' day (or-ed)."""
+    if months is None:
+        return [and_(*half_open(FU.c.day, span.first, span.end), true())] if span.days else []
+    out = []
+    if months[0] is not None and (span.first is None or span.first < months[0]):
+        out.append(and_(*half_open(FU.c.day, span.first, months[0]), true()))
+    if months[1] is not None and (span.end is None or months[1] < span.end):
+        out.append(and_(*half_open(FU.c.day, months[1], span.end), true()))
+    return out
+
+
+async def counts(conn: AsyncConnection, filters: Filters, by: Grouping, histograms: Sequence[str]) -> dict[Key, Any]:
+    """Completed detractors' counts (and the `histograms` asked for) per value of `by` (() for all; a tuple of each
+    dimension's values for several), asked in the filters' period: its whole months from report_followup_months, its
+    other whole days from report_followups, its partial first and last day from raw rows; groups without a detractor
+    left out."""
     span = split(filters.since, filters.until)
+    measures = _measures(tuple(histograms))
     parts = []
     for start, stop, day in span.partial:
         cond = [*completed_detractor(), *replace(filters, since=start, until=stop).where()]
         parts.append((SOURCE, cond, day))
-    got = await _read(
-        conn, FU, _key(by, FU), _rollup_where(FU, filters, span), parts, _key(by, S), _measures(tuple(histograms)),
-        False, span,
-    )  # fmt: skip
+    months = whole_months(span)
+    got: dict[Key, Any] = {}
+    if months is not None:
+        cond = [*filters.matching(MONTHS), *half_open(MONTHS.c.day, *months)]
+        got = await _read(conn, MONTHS, _key(by, MONTHS), cond, [], [], measures, False, span)
+    days = _day_ranges(span, months)
+    cond = [*filters.matching(FU), or_(*days) if days else false()]
+    by_day = Span(bool(days), span.first, span.end, span.partial)
+    for key, c in (await _read(conn, FU, _key(by, FU), cond, parts, _key(by, S), measures, False, by_day)).items():
+        into = got.setdefault(key, dict.fromkeys(measures, 0))
+        for name, n in c.items():
+            into[name] += n
     return {k: v for k, v in got.items() if v["detractors"] > 0}
 
 
 async def open_breaches(
-    conn: AsyncConnection, filters: Filters, by: str | None, now: datetime
+    conn: AsyncConnection, filters: Filters, by: Grouping, now: datetime
 ) -> dict[Key, tuple[int, int]]:
-    """Deadlines passed while the follow-up is still unclaimed (unresolved), per value of `by`: read from the
-    follow-ups not yet claimed or resolved only (FOLLOWUP_OPEN's partial index) that have an SLA."""
+    """Deadlines passed while the follow-up is still unclaimed (unresolved), per value of `by` (as `counts`): read
+    from the follow-ups not yet claimed or resolved only (FOLLOWUP_OPEN's partial index) that have an SLA."""
     claim = (L.c.claim_due_at <= now) & S.c.claimed_at.is_(None)
     resolve = (L.c.resolve_due_at <= now) & S.c.resolved_at.is_(None)
     keys = _key(by, S)
@@ -116,21 +158,34 @@ def locate(histogram: Sequence[int], rank: int) -> tuple[int, int]:
 Wanted = Mapping[tuple[str, Key], Sequence[int]]  # (histogram, group) -> the ranks needed
 
 
+def needs(
+    by: str | None, got: Mapping[Key, Mapping[str, int]], wanted: Wanted
+) -> dict[duration_ranks.Need, tuple[str, Key, int]]:
+    """Where each wanted rank of `by`'s groups is: (histogram, by, group, bucket, rank inside it) -> the rank."""
+    out: dict[duration_ranks.Need, tuple[str, Key, int]] = {}
+    for (name, group), wanted_ranks in wanted.items():
+        histogram = [got[group].get(b, 0) for b in HISTOGRAMS[name][0]]
+        for rank in wanted_ranks:
+            bucket, inside = locate(histogram, rank)
+            out[(name, by, group, bucket, inside)] = (name, group, rank)
+    return out
+
+
+def totals(got: Mapping[Key, Mapping[str, int]]) -> dict[tuple[str, int], int]:
+    """How many durations each histogram's bucket holds over all groups."""
+    out: dict[tuple[str, int], int] = {}
+    for c in got.values():
+        for name, (buckets, _) in HISTOGRAMS.items():
+            for i, b in enumerate(buckets):
+                out[(name, i)] = out.get((name, i), 0) + c.get(b, 0)
+    return out
+
+
 async def values_at(
     conn: AsyncConnection, filters: Filters, by: str | None, got: Mapping[Key, Mapping[str, int]], wanted: Wanted
 ) -> dict[tuple[str, Key, int], float]:
     """The value at each wanted rank: the histograms say the bucket and the rank inside it, then only that bucket's
     rows are read (core/reports/duration_ranks.py)."""
-    needs: dict[duration_ranks.Need, tuple[str, Key, int]] = {}
-    totals: dict[tuple[str, int], int] = {}
-    for (name, group), wanted_ranks in wanted.items():
-        histogram = [got[group].get(b, 0) for b in HISTOGRAMS[name][0]]
-        for rank in wanted_ranks:
-            bucket, inside = locate(histogram, rank)
-            needs[(name, group, bucket, inside)] = (name, group, rank)
-    for c in got.values():
-        for name, (buckets, _) in HISTOGRAMS.items():
-            for i, b in enumerate(buckets):
-                totals[(name, i)] = totals.get((name, i), 0) + c.get(b, 0)
-    found = await duration_ranks.values_in_buckets(conn, filters, by, list(needs), totals)
-    return {needs[need]: value for need, value in found.items()}
+    placed = needs(by, got, wanted)
+    found = await duration_ranks.values_in_buckets(conn, filters, (by,), list(placed), totals(got))
+    return {placed[need]: value for need, value in found.items()}

@@ -25,6 +25,7 @@ S = SurveyRow.__table__
 L = FollowUpSlaRow.__table__
 SOURCE = S.outerjoin(L, L.c.survey_id == S.c.id)
 TABLE = "report_followups"
+MONTHS = "report_followup_months"  # the same counts per month
 DURATIONS = {"claim": ("claim_seconds", S.c.claimed_at), "resolve": ("resolve_seconds", S.c.resolved_at)}
 _FLAG = Integer()
 
@@ -124,4 +125,4 @@ async def survey_change(conn: AsyncConnection, old: Survey | None, new: Survey) 
         row = (await conn.execute(select(*STORED).select_from(SOURCE).where(S.c.id == new.id))).first()
         stored = {} if row is None else dict(row._mapping)
     change = r.delta(None if before is None else {**before, **stored}, {**after, **stored})
-    return {TABLE: change.get(TABLE, {})}
+    return {t: change.get(t, {}) for t in (TABLE, MONTHS)}

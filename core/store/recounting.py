@@ -19,13 +19,14 @@ from sqlalchemy.sql.elements import BinaryExpression, BindParameter, ColumnClaus
 from core import rollups as r
 from core.store import followup_rollup
 from core.store.rollup_pending import add_change, pending_changes
-from core.store.rollup_sql import COUNTERS, KEYS, ORDER, S, T, grouped, upsert
+from core.store.rollup_sql import COUNTERS, KEYS, ORDER, S, T, grouped, upsert, with_followers
 
 
 async def recount(conn: AsyncConnection, where: Sequence[Any], tables: Sequence[str], sign: int) -> None:
     """Add (sign 1) or subtract (-1) the contributions of the surveys `where` selects, one grouped statement per
     table: read now and added to the transaction's pending changes, or upserted at once outside one."""
     pending = pending_changes(conn)
+    tables = with_followers(tables)
     for table in (t for t in ORDER if t in tables):
         summed = grouped(conn.dialect.name, table, where, sign)
         if pending is None:
@@ -50,6 +51,7 @@ READ = ("created_at", "asked_at", "state", "skip_reason", "score", "category", *
 # in neither READ_ALONE nor here is recounted with the grouped statements.
 READ_MORE: dict[str, tuple[Any, tuple[Any, ...]]] = {}
 READ_MORE[followup_rollup.TABLE] = (followup_rollup.SOURCE, followup_rollup.STORED)  # the follow-up and its SLA row
+READ_MORE[followup_rollup.MONTHS] = READ_MORE[followup_rollup.TABLE]
 READ_ALONE = ("report_days", "report_skips")
 THEMED = "report_theme_days"
 # A recount over a longer list of ids than this (a retention batch holds up to 10,000) is summed by the grouped
@@ -178,7 +180,7 @@ async def recounting(conn: AsyncConnection, where: Sequence[Any], tables: Sequen
     then waits, and what is subtracted is what this transaction's write replaces (not a version another one is
     replacing meanwhile). A long list of ids (more than MAX_READ), and a table whose rule reads what READ and
     READ_MORE do not hold, are recounted with the grouped statements instead."""
-    chosen = [t for t in ORDER if t in tables]
+    chosen = [t for t in ORDER if t in with_followers(tables)]
     many = _listed(where) > MAX_READ
     surveys = [] if many else [t for t in chosen if t in READ_ALONE or t in READ_MORE]
     themed = [] if many else [t for t in chosen if t == THEMED]

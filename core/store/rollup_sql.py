@@ -16,7 +16,13 @@ from core import rollups as r
 from core.store import followup_rollup
 from core.store.inserts import dialect_insert
 from core.store.rollup_log_tables import LOGS as _LOGS
-from core.store.rollup_tables import REPORT_FOLLOWUPS, ReportDayRow, ReportSkipRow, ReportThemeDayRow
+from core.store.rollup_tables import (
+    REPORT_FOLLOWUP_MONTHS,
+    REPORT_FOLLOWUPS,
+    ReportDayRow,
+    ReportSkipRow,
+    ReportThemeDayRow,
+)
 from core.store.tables import SurveyRow
 from core.store.theme_tables import ResponseThemeRow
 from core.survey import State
@@ -27,15 +33,19 @@ EXTRAS = r.EXTRAS
 DAYS, SKIPS, THEMES = ReportDayRow.__table__, ReportSkipRow.__table__, ReportThemeDayRow.__table__
 TABLES = {"report_days": DAYS, "report_skips": SKIPS, "report_theme_days": THEMES}
 TABLES["report_followups"] = REPORT_FOLLOWUPS  # completed detractors' follow-ups (core/store/followup_rollup.py)
+TABLES["report_followup_months"] = REPORT_FOLLOWUP_MONTHS  # the same per month
 ORDER = tuple(TABLES)  # every transaction touches the rollups in this order
 KEYS = {
     "report_days": ("day", *r.DIMENSIONS),
     "report_skips": ("day", *r.DIMENSIONS, "reason"),
     "report_theme_days": ("day", *r.DIMENSIONS, "theme"),
     "report_followups": ("day", *r.DIMENSIONS, "claimed_by"),
+    "report_followup_months": ("day", *r.DIMENSIONS, "claimed_by"),
 }
 COUNTERS = {"report_days": r.DAY_COUNTERS, "report_skips": ("surveys",), "report_theme_days": r.SCORES}
-COUNTERS["report_followups"] = r.FOLLOWUP_COUNTERS
+COUNTERS["report_followups"] = COUNTERS["report_followup_months"] = r.FOLLOWUP_COUNTERS
+# A table kept wherever the one it follows is: a write (or recount) naming report_followups changes its months too.
+FOLLOWS = {"report_followup_months": "report_followups"}
 LOGS = {name: _LOGS[name] for name in TABLES}  # each rollup table's change log: what writes append to
 _FLAG = Integer()
 
@@ -48,6 +58,18 @@ def utc_day(dialect: str, column: Any) -> ColumnElement[Any]:
     if dialect == "postgresql":
         return cast(func.timezone("UTC", column), Date)
     return func.date(column)
+
+
+def utc_month(dialect: str, column: Any) -> ColumnElement[Any]:
+    """The first day of a timestamp's UTC month, as report_followup_months' `day` stores it."""
+    if dialect == "postgresql":
+        return cast(func.date_trunc("month", func.timezone("UTC", column)), Date)
+    return func.date(column, "start of month")
+
+
+def with_followers(tables: Sequence[str]) -> tuple[str, ...]:
+    """`tables` and the tables that follow any of them (FOLLOWS)."""
+    return (*tables, *(t for t, followed in FOLLOWS.items() if followed in tables and t not in tables))
 
 
 def _flag(condition: Any) -> ColumnElement[int]:
@@ -97,8 +119,9 @@ def grouped(dialect: str, table: str, where: Sequence[Any], sign: int, *, ordere
         keys = [utc_day(dialect, S.c.created_at), *_dims(), func.coalesce(S.c.skip_reason, r.UNKNOWN_REASON)]
         counters = [literal(1, _FLAG)]
         source, cond = S, [S.c.state == str(State.SKIPPED)]
-    elif table == "report_followups":
-        keys = [utc_day(dialect, S.c.asked_at), *_dims(), func.coalesce(S.c.claimed_by, "")]
+    elif table in ("report_followups", "report_followup_months"):
+        day = (utc_day if table == "report_followups" else utc_month)(dialect, S.c.asked_at)
+        keys = [day, *_dims(), func.coalesce(S.c.claimed_by, "")]
         counters = list(followup_rollup.counters().values())
         source, cond = followup_rollup.SOURCE, followup_rollup.condition()
     else:

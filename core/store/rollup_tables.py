@@ -122,21 +122,24 @@ class ReportThemeDayRow(_Scores, table=True):
     theme: str = Field(max_length=64)
 
 
-def _followups() -> Table:
+def _followups(name: str = "report_followups") -> Table:
     """Completed detractors' follow-ups per day, dimensions and claimer (core.rollups.FOLLOWUP_COUNTERS: counts,
     then the claim and resolution durations' histograms, one column per bucket so a key stays one row)."""
     return Table(
-        "report_followups",
+        name,
         SQLModel.metadata,
         Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
         Column("day", Date(), nullable=False),
         *(Column(name, AutoString(length=n), nullable=False) for name, n in _WIDTHS),
         Column("claimed_by", AutoString(length=191), nullable=False),
         *(Column(name, BigInteger(), nullable=False, server_default="0") for name in FOLLOWUP_COUNTERS),
-        UniqueConstraint("day", *DIMENSION_COLUMNS, "claimed_by", name="uq_report_followups"),
+        UniqueConstraint("day", *DIMENSION_COLUMNS, "claimed_by", name=f"uq_{name}"),
     )
 
 
 _WIDTHS = (("profile", 64), ("channel", 32), ("agent", 191), ("team", 191), ("locale", 16), ("workspace", 64),
            ("kind", 16), ("campaign", 64), ("variant", 64))  # fmt: skip
 REPORT_FOLLOWUPS = _followups()
+# The same counts per calendar month (`day` is the month's first day): a period's whole months are read from here,
+# thirty times fewer rows than their days (core/reports/followup_query.py).
+REPORT_FOLLOWUP_MONTHS = _followups("report_followup_months")
