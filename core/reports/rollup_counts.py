@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.reports import shared_reads
@@ -42,7 +42,7 @@ async def unasked_counts(conn: AsyncConnection, filters: Filters, by: Sequence[s
     for sign, where in ((-1, ASKED_SKIPPED), (1, UNASKED_UNSKIPPED)):
         rows_of = through_index(S, where)
         cols = [rows_of.c[d] for d in by]
-        q = select(*cols, func.count()).select_from(rows_of).where(text(where), *filters.where(rows_of))
+        q = select(*cols, func.count()).select_from(rows_of).where(*filters.where(rows_of))
         q = q.group_by(*cols)
         async with through_partial_index(conn):
             rows = (await conn.execute(q)).all()
@@ -54,14 +54,14 @@ async def unasked_counts(conn: AsyncConnection, filters: Filters, by: Sequence[s
 
 async def unasked_keys(conn: AsyncConnection, filters: Filters, by: Sequence[str]) -> set[Key]:
     """The values of `by` that surveys never asked carry: skipped ones from the skip rollups, and the few never
-        asked nor skipped (pending, opted out) from raw rows through the partial index of only those rows. Through the
-        state index instead, a filter on one profile drew SQLite to the profile's index, over all its surveys (17 s for
-        one profile's variants at 10M); through the asked_at index SQLite read every skipped survey (core/reports/planner.py
-    through_index)."""
+    asked nor skipped (pending, opted out) from raw rows through the partial index of only those rows. Through the
+    state index instead, a filter on one profile drew SQLite to the profile's index, over all its surveys (17 s for
+    one profile's variants at 10M); through the asked_at index it read every skipped survey (planner.through_index
+    names the index)."""
     keys = set(await skip_counts(conn, replace(filters, since=None, until=None), by))
     rows_of = through_index(S, UNASKED_UNSKIPPED)
     cols = [rows_of.c[d] for d in by]
-    waiting = [text(UNASKED_UNSKIPPED), *filters.where(rows_of)]
+    waiting = filters.where(rows_of)
     async with through_partial_index(conn):
         keys.update(tuple(row) for row in (await conn.execute(select(*cols).where(*waiting).group_by(*cols))).all())
     return keys

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from core.reports.delivery import skipped_by_reason, total_skipped
 from core.reports.planner import through_index, through_partial_index
@@ -57,7 +57,7 @@ async def asked_then_skipped(store: Store, filters: Filters) -> int:
     rows (a skip after asking is rare), read from the surveys themselves: the rollups don't tell them apart."""
     # asked in the period; through the partial index of the surveys skipped after being asked
     rows_of = through_index(S, ASKED_SKIPPED)
-    cond = [text(ASKED_SKIPPED), *filters.where(rows_of)]
+    cond = filters.where(rows_of)
     if filters.since is not None:
         cond.append(rows_of.c.created_at >= filters.since)
     if filters.until is not None:
