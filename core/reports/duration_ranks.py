@@ -11,7 +11,7 @@ exactly on where each row belongs.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from math import ceil
+from math import ceil, floor
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, cast, func, literal, literal_column, select, text, union_all
@@ -92,19 +92,29 @@ def _group(by: By, dims: Sequence[str], row: Any) -> Key:
     return () if by is None else (row[f"k{dims.index(by)}"],)
 
 
+Ranges = Mapping[tuple[str, int], Sequence[tuple[int | None, int | None]]]  # cut bucket -> sub-ranges [from, to)
+
+
 async def _counts(
-    conn: AsyncConnection, filters: Filters, groupings: Sequence[By], cut: Mapping[tuple[str, int], int]
+    conn: AsyncConnection, filters: Filters, groupings: Sequence[By], cut: Mapping[tuple[str, int], int], ranges: Ranges
 ) -> dict[tuple[str, int, By, Key], list[tuple[int, int]]]:
-    """Per cut bucket, grouping and group: (sub-range, durations in it), in sub-range order. One read of each bucket
-    counts by every grouping's dimension at once; the groupings' sums are made here."""
+    """Per cut bucket, grouping and group: (sub-range, durations in it), in sub-range order, for the sub-ranges in
+    `ranges`. One read counts by every grouping's dimension at once; the groupings' sums are made here."""
     dims = [d for d in dict.fromkeys(groupings) if d is not None]
     keys = [S.c[d].label(f"k{i}") for i, d in enumerate(dims)]
     selects = []
-    for (name, bucket), parts in cut.items():
-        part = _part(COLUMNS[name], bucket, parts)
-        q = select(literal(name).label("m"), literal(bucket).label("b"), *keys, part.label("p"),
-                   func.count().label("n")).where(*_rows(name, bucket, filters, conn.dialect.name))  # fmt: skip
-        selects.append(q.group_by(*(S.c[d] for d in dims), part))
+    for (name, bucket), spans in ranges.items():
+        column, parts = COLUMNS[name], cut[(name, bucket)]
+        part = _part(column, bucket, parts)
+        for first, end in spans:
+            cond = _rows(name, bucket, filters, conn.dialect.name)
+            if first is not None:
+                cond += [_span(column, bucket, parts, first, parts)[0], part >= first]
+            if end is not None:
+                cond += [_span(column, bucket, parts, 0, end - 1)[1], part < end]
+            q = select(literal(name).label("m"), literal(bucket).label("b"), *keys, part.label("p"),
+                       func.count().label("n")).where(*cond)  # fmt: skip
+            selects.append(q.group_by(*(S.c[d] for d in dims), part))
     summed: dict[tuple[str, int, By, Key], dict[int, int]] = {}
     if not selects:
         return {}
@@ -114,6 +124,45 @@ async def _counts(
             into = summed.setdefault((row["m"], int(row["b"]), by, _group(by, dims, row)), {})
             into[int(row["p"])] = into.get(int(row["p"]), 0) + int(row["n"])
     return {k: sorted(v.items()) for k, v in summed.items()}
+
+
+MARGIN = 8  # a count reaches this fraction of a bucket's sub-ranges beyond where a rank is estimated to be (1/8)
+
+
+def _sides(parts: int, fractions: Sequence[float]) -> list[tuple[int | None, int | None]]:
+    """Which sub-ranges of a bucket to count for ranks at these fractions of their groups' durations in it: from the
+    bottom up to a little past the highest rank in the lower half (durations spread evenly), from a little before
+    the lowest rank in the upper half to the top; the whole bucket when the two meet."""
+    lower, upper = [f for f in fractions if f <= 0.5], [f for f in fractions if f > 0.5]
+    margin = parts // MARGIN + 1
+    end = min(parts + 1, ceil(max(lower) * parts) + margin) if lower else None
+    first = max(0, floor(min(upper) * parts) - margin) if upper else None
+    if end is not None and first is not None and first <= end:
+        return [(None, None)]
+    return [*([(None, end)] if end is not None else []), *([(first, None)] if first is not None else [])]
+
+
+def _place(counted: Sequence[tuple[int, int]], side: tuple[int | None, int | None], inside: int, size: int) -> Any:
+    """The sub-range holding the bucket's `inside`-th duration of `size` and its rank there, from the counts of one
+    side (from the bottom: ascending; to the top: descending, counted from the top); None when it is not there."""
+    first, end = side
+    if first is None:  # counted from the bottom (to `end`, or all of it)
+        seen = 0
+        for part, n in counted:
+            if end is not None and part >= end:
+                break
+            if inside <= seen + n:
+                return part, inside - seen
+            seen += n
+        return None
+    from_top, seen = size - inside + 1, 0
+    for part, n in reversed(counted):
+        if part < first:
+            break
+        if from_top <= seen + n:
+            return part, n - (from_top - seen) + 1
+        seen += n
+    return None
 
 
 def _numbered(column: ColumnElement[Any], by: By, within: Sequence[Any]) -> Any:
@@ -133,10 +182,16 @@ def _within(parts: Sequence[tuple[int, int]], inside: int) -> tuple[int, int]:
 
 
 async def values_in_buckets(
-    conn: AsyncConnection, filters: Filters, groupings: Sequence[By], needs: Sequence[Need], totals: Totals
+    conn: AsyncConnection,
+    filters: Filters,
+    groupings: Sequence[By],
+    needs: Sequence[Need],
+    totals: Totals,
+    sizes: Mapping[Need, int],
 ) -> dict[Need, float]:
     """The duration at each needed (histogram, grouping, group, bucket, rank inside it), for all `groupings` in two
-    reads; `totals` is how many durations of all groups each bucket holds (it decides how finely it is cut)."""
+    reads (three when durations are spread far from evenly); `totals` is how many durations of all groups each
+    bucket holds (it decides how finely it is cut), `sizes` how many of the need's group."""
     if not needs:
         return {}
     if conn.dialect.name == "postgresql":  # compiling these short reads would take longer than running them
@@ -144,12 +199,31 @@ async def values_in_buckets(
     cut = {
         (name, bucket): _parts(totals.get((name, bucket), 0), *bucket_range(bucket)) for name, _, _, bucket, _ in needs
     }
-    counted = await _counts(conn, filters, groupings, {k: p for k, p in cut.items() if p > 1})
+    fractions: dict[tuple[str, int], list[float]] = {}
+    for need in needs:
+        fractions.setdefault((need[0], need[3]), []).append(need[4] / max(1, sizes[need]))
+    ranges = {k: _sides(p, fractions[k]) for k, p in cut.items() if p > 1}
+    counted = await _counts(conn, filters, groupings, cut, ranges)
     placed: dict[Need, tuple[int, int]] = {}  # the need's sub-range and rank there
+    missed = []
     for need in needs:
         name, by, group, bucket, inside = need
-        whole = cut[(name, bucket)] == 1
-        placed[need] = (0, inside) if whole else _within(counted[(name, bucket, by, group)], inside)
+        if cut[(name, bucket)] == 1:
+            placed[need] = (0, inside)
+            continue
+        found = counted.get((name, bucket, by, group), [])
+        side = next((s for s in ranges[(name, bucket)] if (s[0] is None) == (inside / max(1, sizes[need]) <= 0.5)),
+                    ranges[(name, bucket)][0])  # fmt: skip
+        at = _place(found, side, inside, sizes[need])
+        if at is None:  # the durations were not spread evenly enough: the whole bucket is counted
+            missed.append(need)
+        else:
+            placed[need] = at
+    if missed:
+        again = {(n[0], n[3]): [(None, None)] for n in missed}
+        recounted = await _counts(conn, filters, groupings, cut, again)
+        for need in missed:
+            placed[need] = _within(recounted[(need[0], need[3], need[1], need[2])], need[4])
     dims = [d for d in dict.fromkeys(groupings) if d is not None]
     keys = [S.c[d].label(f"k{i}") for i, d in enumerate(dims)]
     selects = []

@@ -160,14 +160,15 @@ Wanted = Mapping[tuple[str, Key], Sequence[int]]  # (histogram, group) -> the ra
 
 def needs(
     by: str | None, got: Mapping[Key, Mapping[str, int]], wanted: Wanted
-) -> dict[duration_ranks.Need, tuple[str, Key, int]]:
-    """Where each wanted rank of `by`'s groups is: (histogram, by, group, bucket, rank inside it) -> the rank."""
-    out: dict[duration_ranks.Need, tuple[str, Key, int]] = {}
+) -> dict[duration_ranks.Need, tuple[str, Key, int, int]]:
+    """Where each wanted rank of `by`'s groups is: (histogram, by, group, bucket, rank inside it) -> the rank, and
+    how many of the group's durations the bucket holds."""
+    out: dict[duration_ranks.Need, tuple[str, Key, int, int]] = {}
     for (name, group), wanted_ranks in wanted.items():
         histogram = [got[group].get(b, 0) for b in HISTOGRAMS[name][0]]
         for rank in wanted_ranks:
             bucket, inside = locate(histogram, rank)
-            out[(name, by, group, bucket, inside)] = (name, group, rank)
+            out[(name, by, group, bucket, inside)] = (name, group, rank, histogram[bucket])
     return out
 
 
@@ -187,5 +188,6 @@ async def values_at(
     """The value at each wanted rank: the histograms say the bucket and the rank inside it, then only that bucket's
     rows are read (core/reports/duration_ranks.py)."""
     placed = needs(by, got, wanted)
-    found = await duration_ranks.values_in_buckets(conn, filters, (by,), list(placed), totals(got))
-    return {placed[need]: value for need, value in found.items()}
+    sizes = {need: where[3] for need, where in placed.items()}
+    found = await duration_ranks.values_in_buckets(conn, filters, (by,), list(placed), totals(got), sizes)
+    return {placed[need][:3]: value for need, value in found.items()}

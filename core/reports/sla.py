@@ -73,8 +73,9 @@ async def sla_reports(
         for by in bys:
             mine = {(m, g): ranks for (b, m, g), ranks in wanted.items() if b == by}
             placed |= fq.needs(by, counted[by], mine)
-        found = await duration_ranks.values_in_buckets(conn, filters, bys, list(placed), fq.totals(both))
-    values = {(need[1], *placed[need]): value for need, value in found.items()}
+        sizes = {need: where[3] for need, where in placed.items()}
+        found = await duration_ranks.values_in_buckets(conn, filters, bys, list(placed), fq.totals(both), sizes)
+    values = {(need[1], *placed[need][:3]): value for need, value in found.items()}
     return {by: _rows(by, counted[by], late[by], wanted, values) for by in bys}
 
 
