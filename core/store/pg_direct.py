@@ -29,9 +29,10 @@ class _Compiled:
     fixed: dict[str, Any]  # values bound in the statement itself (a state, a LIMIT)
     row: Any  # a named tuple of the result's columns, None for a statement without one
     types: tuple[Any, ...]  # the result columns' SQLAlchemy types
-    # The result's type processors: some depend on the column's type in the database (numeric or float), so they
-    # are taken from the first execution's description, which goes through SQLAlchemy.
-    results: tuple[Callable[[Any], Any] | None, ...] | None = None
+    # The result's type processors, by column position (the columns that have one): some depend on the column's
+    # type in the database (numeric or float), so they are taken from the first execution's description, which
+    # goes through SQLAlchemy.
+    results: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None
 
 
 _compiled: dict[tuple[int, str], tuple[ClauseElement, _Compiled]] = {}
@@ -81,15 +82,23 @@ async def fetch(conn: AsyncConnection, stmt: ClauseElement, params: Mapping[str,
         result = await conn.execute(stmt, dict(params))
         codes = [d[1] for d in result.cursor.description]
         types = zip(compiled.types, codes, strict=True)
-        compiled.results = tuple(t._cached_result_processor(conn.dialect, code) for t, code in types)
+        processors = (t._cached_result_processor(conn.dialect, code) for t, code in types)
+        compiled.results = tuple((i, p) for i, p in enumerate(processors) if p is not None)
         return list(result.all())
     records = await _run(conn, compiled, _arguments(compiled, params), fetch=True)
     if compiled.row is None:
         return []
-    make, results = compiled.row._make, compiled.results
-    if not any(results):
-        return [make(r) for r in records]
-    return [make(v if p is None or v is None else p(v) for v, p in zip(r, results, strict=True)) for r in records]
+    return [_row(compiled, r) for r in records]
+
+
+def _row(compiled: _Compiled, record: Any) -> Any:
+    if not compiled.results:
+        return compiled.row._make(record)
+    values = list(record)
+    for i, process in compiled.results:
+        if values[i] is not None:
+            values[i] = process(values[i])
+    return compiled.row._make(values)
 
 
 async def execute(conn: AsyncConnection, stmt: ClauseElement, params: Mapping[str, Any]) -> None:

@@ -82,11 +82,13 @@ async def add_change(conn: AsyncConnection, change: r.Delta) -> None:
     """Add `change` (core.rollups.delta of rows as read and as written, worked out in Python) to the transaction's
     pending rollup changes, written at its commit; outside Store.transaction, appended to the change logs at once."""
     pending = pending_changes(conn)
+    if pending is not None:  # summed by key now and written at commit, table by table in ORDER
+        for table in ORDER:
+            for key, counts in change.get(table, {}).items():
+                pending.add(table, key, counts)
+        return
     for table in ORDER:
         for key, counts in sorted(change.get(table, {}).items(), key=_order):
-            if pending is not None:
-                pending.add(table, key, counts)
-                continue
             values = (*key, *(counts.get(c, 0) for c in COUNTERS[table]))
             names = (*KEYS[table], *COUNTERS[table])
             params = {f"k_{n}": v for n, v in zip(names, values, strict=True)}
