@@ -65,6 +65,18 @@ async def test_writes_belong_to_the_callers_transaction(store: Store) -> None:
         assert (await conn.execute(select(K.c.key))).scalars().all() == ["c"]
 
 
+async def test_a_write_on_a_connection_without_a_transaction_is_committed_by_its_commit(store: Store) -> None:
+    """As SQLAlchemy's own first statement does, a direct one begins the connection's transaction, so commit()
+    commits it (and closing without one rolls it back)."""
+    async with store.read() as conn:
+        await pg_direct.execute(conn, ADD_KEY, {"key": "kept", "received_at": NOW})
+        await conn.commit()
+    async with store.read() as conn:
+        await pg_direct.execute(conn, ADD_KEY, {"key": "dropped", "received_at": NOW})
+    async with store.read() as conn:
+        assert (await conn.execute(select(K.c.key))).scalars().all() == ["kept"]
+
+
 async def test_a_constraint_violation_is_sqlalchemys_integrity_error(store: Store) -> None:
     async with store.transaction() as conn:
         await pg_direct.execute(conn, ADD_KEY, {"key": "k", "received_at": NOW})

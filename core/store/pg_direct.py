@@ -122,6 +122,8 @@ async def executemany(conn: AsyncConnection, stmt: ClauseElement, params: Sequen
 async def _run(
     conn: AsyncConnection, compiled: _Compiled, args: Sequence[Any], *, fetch: bool, many: bool = False
 ) -> Any:
+    if not conn.in_transaction():  # SQLAlchemy begins one on a connection's first statement: so does this
+        await conn.begin()
     # The DBAPI adapter SQLAlchemy's asyncpg dialect wraps the driver connection in: its lock and its transaction,
     # begun on the first statement as the adapter begins it.
     adapted: Any = conn.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
