@@ -119,11 +119,16 @@ async def generate(store: Store, rows: int) -> None:
 
 
 async def _rebuild_and_analyze(store: Store) -> None:
-    """Re-derive the rollups with the load's memory settings, then refresh the planner's statistics."""
+    """Re-derive the rollups with the load's memory settings, then refresh the planner's statistics (and on
+    PostgreSQL the visibility map: a server may run without autovacuum)."""
     async with store.transaction() as conn:
         for setting in BULK[store.dialect]:
             await conn.execute(text(setting))
         await rebuild(conn)
+    if store.dialect == "postgresql":  # VACUUM sets the visibility map the reports' index-only scans rely on
+        async with store.engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+            await conn.execute(text("VACUUM (ANALYZE)"))
+        return
     async with store.transaction() as conn:
         await conn.execute(text("ANALYZE"))
 
