@@ -5,7 +5,9 @@ the worker records a batch's sends in groups and loses none of them when a send 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -215,3 +217,52 @@ async def test_pruning_delivered_rows_keeps_what_a_reply_to_an_open_survey_is_ma
         await conn.execute(update(SUR).where(SUR.c.id == survey_id).values(state="expired", next_check_at=None))
     assert (await prune.run_due(force=True) or {}).get("sent_messages") == 1
     assert await outbox_rows(store) == [] and await matched() is None
+
+
+async def test_the_head_test_reads_the_conversation_index_after_statistics_taken_while_nothing_waited(
+    pg_store: Store, clock
+) -> None:
+    """Statistics taken while every row was delivered make both partial indexes look empty: the head test once
+    walked the id index from the oldest waiting row for each row it tested (some 200k buffers for a claim of 200
+    out of 10,000). It probes the conversation's index (a few buffers a row), as a custom and as a generic plan."""
+    values = "'acme', 'memory', 'say', NULL, 'memory:acme:c' || (g / 2), '{}', '{}'"
+    columns = "profile, channel, kind, survey_id, ordering_key, target, payload, status, attempts, next_attempt_at"
+    async with pg_store.transaction() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        at = clock() - timedelta(days=1)
+        await raw.execute(
+            f"INSERT INTO outbox ({columns}, created_at, sent_at) "
+            f"SELECT {values}, 'sent', 1, $1, $1, $1 FROM generate_series(100000, 119999) g",
+            at,
+        )
+    async with pg_store.engine.connect() as conn:  # ANALYZE outside a transaction block
+        await (await conn.get_raw_connection()).driver_connection.execute("ANALYZE outbox")
+    async with pg_store.transaction() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        await raw.execute(
+            f"INSERT INTO outbox ({columns}, created_at) SELECT {values}, 'pending', 0, $1, $1 "
+            "FROM generate_series(1, 4000) g",
+            clock(),
+        )
+    for generic in (False, True):
+        async with pg_store.transaction() as conn:
+            compiled = ob._claim(False).compile(dialect=conn.dialect)
+            raw = (await conn.get_raw_connection()).driver_connection
+            if generic:
+                await raw.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            values_ = compiled.construct_params(_params(clock) | {"b_limit": 100, "b_window": 400})
+            explain = await raw.prepare(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {compiled}")
+            plan = await explain.fetchval(*(values_[k] for k in compiled.positiontup))
+            await conn.rollback()  # EXPLAIN ANALYZE leased the rows
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        assert plan[0]["Plan"]["Actual Rows"] == 100, plan
+        [head] = [n for n in _nodes(plan[0]["Plan"]) if n.get("Alias") == "head"]
+        assert head["Index Name"] == "ix_outbox_waiting_order", head
+        # The id index's walk read tens of buffers a row here (thousands at 10,000 waiting); a probe reads a few.
+        assert head["Shared Hit Blocks"] + head["Shared Read Blocks"] <= 4 * head["Actual Loops"], head
+
+
+def _nodes(node: dict) -> Iterator[dict]:
+    yield node
+    for child in node.get("Plans", ()):
+        yield from _nodes(child)

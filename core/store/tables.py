@@ -161,6 +161,9 @@ class InboundKeyRow(SQLModel, table=True):
 
 
 OUTBOX_WAITING = "status IN ('pending', 'sending')"  # a partial index's predicate; queries spell it the same
+# The same rows written another way, for the conversations' index alone (migration 0024): the claim's head test
+# then matches no other partial index, and PostgreSQL cannot answer it from the id index whatever its statistics.
+OUTBOX_UNDELIVERED = "status NOT IN ('sent', 'dead')"
 
 
 class OutboxRow(SQLModel, table=True):
@@ -175,8 +178,8 @@ class OutboxRow(SQLModel, table=True):
             "ix_outbox_waiting_order",
             "ordering_key",
             "id",
-            postgresql_where=text(OUTBOX_WAITING),
-            sqlite_where=text(OUTBOX_WAITING),
+            postgresql_where=text(OUTBOX_UNDELIVERED),
+            sqlite_where=text(OUTBOX_UNDELIVERED),
         ),
     )
 
