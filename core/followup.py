@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core import audit
+from core.reports.planner import indexed
 from core.reports.summary import Filters
 from core.routing import DEFAULT_PRIORITY
 from core.sla import deadline_status
@@ -100,7 +101,10 @@ async def list_followups(
     if status is not None and status not in STATUSES:
         raise ValueError(f"status {status!r}: choose from {', '.join(STATUSES)}")
     async with store.read() as conn:
-        rows = await q.completed_detractors(conn, profiles, status, limit, filters)
+        # SQLite is told the index: it read every follow-up asked in a period through asked_at and sorted them
+        # (3.9 s of CPU for 90 days at 10M)
+        rows_of = indexed(q.S, q.LATEST_INDEX) if status in q.OPEN_STATUSES else q.S
+        rows = await q.completed_detractors(conn, profiles, status, limit, filters, rows_of)
     now = now or datetime.now(UTC)
     return [
         {

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 
 from core.reports import followup_query as fq
+from core.reports.planner import indexed
 from core.reports.rollup_counts import day_counts, unasked_counts
 from core.reports.rollup_query import by_period
 from core.reports.summary import DIMENSIONS, MIN_RESPONSES, TALLY, Filters, Summary, _summary, summary
@@ -95,19 +96,23 @@ async def comments(
     offset: int = 0,
 ) -> list[dict[str, Any]]:
     """Latest comments, newest first; `search` matches case-insensitively anywhere in the text, `theme` keeps the
-    comments that mention that theme."""
+    comments that mention that theme. Read newest first through the commented surveys' index, which holds the
+    period's and the profile's columns; SQLite is told the index: it read every survey asked in a period through
+    asked_at and sorted them (9.6 s of CPU for 90 days at 10M)."""
+    rows_of = indexed(S, "ix_survey_commented")
+    c = rows_of.c
     q = select(
-        S.c.id, S.c.profile, S.c.channel, S.c.agent, S.c.team, S.c.score, S.c.category, S.c.comment, S.c.completed_at,
-        S.c.customer_name, S.c.user_id,
-    ).where(S.c.comment.is_not(None), *filters.where())  # fmt: skip
+        c.id, c.profile, c.channel, c.agent, c.team, c.score, c.category, c.comment, c.completed_at, c.customer_name,
+        c.user_id,
+    ).where(c.comment.is_not(None), *filters.where(rows_of))  # fmt: skip
     if category:
-        q = q.where(S.c.category == category)
+        q = q.where(c.category == category)
     if theme:
-        q = q.where(S.c.id.in_(select(T.c.survey_id).where(T.c.theme == theme)))
+        q = q.where(c.id.in_(select(T.c.survey_id).where(T.c.theme == theme)))
     if search:
         escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        q = q.where(func.lower(S.c.comment).like(f"%{escaped.lower()}%", escape="\\"))
-    q = q.order_by(S.c.completed_at.desc(), S.c.id.desc()).limit(limit).offset(offset)
+        q = q.where(func.lower(c.comment).like(f"%{escaped.lower()}%", escape="\\"))
+    q = q.order_by(c.completed_at.desc(), c.id.desc()).limit(limit).offset(offset)
     async with store.read() as conn:
         rows = (await conn.execute(q)).all()
     return [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r._mapping.items()} for r in rows]

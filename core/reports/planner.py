@@ -73,6 +73,12 @@ def _indexed_by(element: _IndexedTable, compiler: SQLCompiler, **kw: Any) -> str
     return f"{named} INDEXED BY {compiler.preparer.quote(element.index)}" if kw.get("asfrom") else named
 
 
+def indexed(table: Table, index: str) -> TableClause:
+    """`table` as a FROM element with its columns that SQLite reads through `index` (INDEXED BY); plain elsewhere.
+    For a read that walks the index in order and stops at its limit, which a CTE of all its rows would not."""
+    return _IndexedTable(table, index)
+
+
 def through_index(table: Table, predicate: str) -> CTE:
     """The rows of the partial index whose predicate is `predicate` (core/store/tables.py REPORT_INDEXES), with the
     columns reports filter them by (READ), as a CTE to select from: read from that index alone, then filtered.

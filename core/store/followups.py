@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import FromClause
 
 from core.store import followup_rollup, rollups
 from core.store.sla_tables import FollowUpSlaRow
-from core.store.tables import SurveyRow
+from core.store.tables import FOLLOWUP_LATEST, FOLLOWUP_OPEN, SurveyRow
 
 if TYPE_CHECKING:
     from core.reports.summary import Filters
@@ -30,11 +31,18 @@ _LISTED = (
 # The SLA of a follow-up that has one (core.sla): its deadlines and escalations, NULL for the rest.
 _SLA = (L.c.claim_due_at, L.c.resolve_due_at, L.c.claim_escalated_at, L.c.resolve_escalated_at)
 SLA_COLUMNS = frozenset(c.name for c in _SLA)
-_WHERE_STATUS = {
-    "open": (S.c.claimed_at.is_(None), S.c.resolved_at.is_(None)),
-    "claimed": (S.c.claimed_at.is_not(None), S.c.resolved_at.is_(None)),
-    "resolved": (S.c.resolved_at.is_not(None),),
-}
+# The follow-ups not resolved, listed newest first through the partial index holding the period's and the profile's
+# columns (migration 0025).
+OPEN_STATUSES = ("open", "claimed")
+LATEST_INDEX = FOLLOWUP_LATEST
+
+
+def _where_status(c: Any) -> dict[str, tuple[Any, ...]]:
+    return {
+        "open": (c.claimed_at.is_(None), c.resolved_at.is_(None)),
+        "claimed": (c.claimed_at.is_not(None), c.resolved_at.is_(None)),
+        "resolved": (c.resolved_at.is_not(None),),
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,16 +107,21 @@ async def completed_detractors(
     status: str | None,
     limit: int,
     filters: Filters | None = None,
+    rows_of: FromClause = S,
 ) -> list[dict[str, Any]]:
     """Completed detractor surveys with their follow-up columns, newest first; `status` is one of STATUSES (None:
-    any), `filters` as in the report."""
-    q = select(*_LISTED, *_SLA).select_from(S.outerjoin(L, L.c.survey_id == S.c.id))
-    q = q.where(S.c.category == "detractor", S.c.state == "completed")
+    any), `filters` as in the report; `rows_of` the surveys table or a FROM element with its columns (one that
+    names the index to read it through: LATEST_INDEX for the OPEN_STATUSES)."""
+    c = rows_of.c
+    q = select(*(c[col.name] for col in _LISTED), *_SLA).select_from(rows_of.outerjoin(L, L.c.survey_id == c.id))
+    q = q.where(c.category == "detractor", c.state == "completed")
     if profiles is not None:
-        q = q.where(S.c.profile.in_(profiles))
+        q = q.where(c.profile.in_(profiles))
     if filters is not None:
-        q = q.where(*filters.where())
+        q = q.where(*filters.where(rows_of))
     if status is not None:
-        q = q.where(*_WHERE_STATUS[status])
-    rows = (await conn.execute(q.order_by(S.c.id.desc()).limit(limit))).all()
+        q = q.where(*_where_status(c)[status])
+    if status in OPEN_STATUSES:  # implied; spelled as the partial index's predicate, so the index can be read
+        q = q.where(text(FOLLOWUP_OPEN))
+    rows = (await conn.execute(q.order_by(c.id.desc()).limit(limit))).all()
     return [dict(row._mapping) for row in rows]

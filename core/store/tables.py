@@ -52,6 +52,7 @@ class ContactRow(SQLModel, table=True):
 # A completed detractor whose follow-up may still breach a deadline (not claimed or not resolved): a partial index's
 # predicate, spelled the same by the queries that use it.
 FOLLOWUP_OPEN = "category = 'detractor' AND state = 'completed' AND (claimed_at IS NULL OR resolved_at IS NULL)"
+FOLLOWUP_LATEST = "ix_survey_followup_latest"  # those rows newest first (migration 0025)
 
 
 def _partial(where: str) -> dict[str, Any]:
@@ -64,7 +65,8 @@ COMMENTED = "comment IS NOT NULL"
 ASKED_SKIPPED = "state = 'skipped' AND asked_at IS NOT NULL"
 UNASKED_UNSKIPPED = "asked_at IS NULL AND state <> 'skipped'"
 REPORT_INDEXES = (
-    ("ix_survey_commented", ("completed_at", "id"), COMMENTED),  # the latest comments, newest first
+    # the latest comments, newest first; a period's and a profile's tested in the index (migration 0025)
+    ("ix_survey_commented", ("completed_at", "id", "asked_at", "profile"), COMMENTED),
     ("ix_survey_asked_skipped", ("asked_at",), ASKED_SKIPPED),  # skipped after the question was asked
     ("ix_survey_unasked", ("profile",), UNASKED_UNSKIPPED),  # never asked and not skipped (pending, opted out)
 )
@@ -94,6 +96,8 @@ class SurveyRow(SQLModel, table=True):
         # The SLA report's percentiles read one duration bucket's rows, its breaches the follow-ups still open.
         *(Index(f"ix_survey_{c[:-8]}_ranked", c, *RANKED_READ, **_partial(ranked(c))) for c in RANKED),
         Index("ix_survey_followup_open", "asked_at", **_partial(FOLLOWUP_OPEN)),
+        # the open and claimed follow-ups listed newest first, a period's and a profile's tested in the index (0025)
+        Index(FOLLOWUP_LATEST, "id", "asked_at", "profile", **_partial(FOLLOWUP_OPEN)),
     )
 
     id: int | None = Field(default=None, sa_column=_big_id())
