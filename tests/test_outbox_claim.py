@@ -258,8 +258,9 @@ async def test_the_head_test_reads_the_conversation_index_after_statistics_taken
         assert plan[0]["Plan"]["Actual Rows"] == 100, plan
         [head] = [n for n in _nodes(plan[0]["Plan"]) if n.get("Alias") == "head"]
         assert head["Index Name"] == "ix_outbox_waiting_order", head
-        # The id index's walk read tens of buffers a row here (thousands at 10,000 waiting); a probe reads a few.
-        assert head["Shared Hit Blocks"] + head["Shared Read Blocks"] <= 4 * head["Actual Loops"], head
+        # The id index's walk read tens of buffers a row here (thousands at 10,000 waiting); a probe reads a few,
+        # a few more where the first plan's leases, rolled back, left row versions to step over and check.
+        assert head["Shared Hit Blocks"] + head["Shared Read Blocks"] <= 12 * head["Actual Loops"], head
 
 
 def _nodes(node: dict) -> Iterator[dict]:
