@@ -164,12 +164,7 @@ class SharedReads:
         days = await self._once(("themes", filters), lambda: rq.theme_read(conn, filters, True))
         if per_day:
             return {key: dict(counts) for key, counts in days.items()}
-        out: dict[Key, Counts] = {}
-        for key, counts in days.items():
-            group = out.setdefault(key[:-1], dict.fromkeys(counts, 0))
-            for name, n in counts.items():
-                group[name] += n
-        return out
+        return _over_days(days)
 
     async def skip_groups(self, conn: AsyncConnection, filters: Filters, by: Sequence[str]) -> dict[Key, Counts]:
         """rollup_query.skip_read's groups for these arguments."""
