@@ -191,8 +191,9 @@ def contribution(row: Mapping[str, Any], themes: Iterable[str] = ()) -> Delta:
         out["report_theme_days"][theme_key] = {counter: 1}
     followed = followup_key(row)
     if followed is not None:
-        out["report_followups"][followed] = followup_counts(row)
-        out["report_followup_months"][month_key(followed)] = followup_counts(row)
+        counts = followup_counts(row)
+        out["report_followups"][followed] = counts
+        out["report_followup_months"][month_key(followed)] = dict(counts)
     return out
 
 
