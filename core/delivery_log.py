@@ -48,7 +48,8 @@ class DeliveryLog:
         """Lease ready messages (one statement); an edit of the question carries the platform id of the question
         it edits."""
         now = self.clock()
-        return await self.store.run_alone(lambda conn: ob.claim(conn, worker, now, lease, limit, channels))
+        # In a transaction of its own: on PostgreSQL the claim sets how its plan walks the queue for that transaction.
+        return await self.store.run_atomic(lambda conn: ob.claim(conn, worker, now, lease, limit, channels))
 
     async def sent(self, item: OutboxItem, worker: str, ref: str | None) -> bool:
         return item.id in await self.sent_all([(item, ref)], worker)

@@ -267,3 +267,75 @@ def _nodes(node: dict) -> Iterator[dict]:
     yield node
     for child in node.get("Plans", ()):
         yield from _nodes(child)
+
+
+async def _waiting_rows(store: Store, clock, n: int) -> None:
+    """`n` pending rows, two per conversation, inserted in one statement and never analysed."""
+    values = "'acme', 'memory', 'say', NULL, 'memory:acme:c' || (g / 2), '{}', '{}'"
+    columns = "profile, channel, kind, survey_id, ordering_key, target, payload, status, attempts, next_attempt_at"
+    async with store.transaction() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        await raw.execute(
+            f"INSERT INTO outbox ({columns}, created_at) SELECT {values}, 'pending', 0, $1, $1 "
+            f"FROM generate_series(1, {n}) g",
+            clock(),
+        )
+
+
+async def test_the_claim_walks_the_queue_in_id_order_however_few_rows_the_statistics_expect(
+    pg_store: Store, clock
+) -> None:
+    """Never analysed, the outbox looks nearly empty to PostgreSQL, which then read every waiting row as a bitmap
+    and sorted them, for each claim: its cost grew with the queue. In the claim's transaction (ob.claim sets
+    ORDERED_WALK) the window walks the id index and stops at 4 x limit rows, whatever waits behind them."""
+    await _waiting_rows(pg_store, clock, 20_000)
+    async with pg_store.transaction() as conn:
+        assert len(await ob.claim(conn, "w0", clock(), LEASE, 1)) == 1
+        assert (await conn.exec_driver_sql("SHOW enable_bitmapscan")).scalar() == "off"
+        await conn.rollback()
+    async with pg_store.transaction() as conn:
+        assert (await conn.exec_driver_sql("SHOW enable_bitmapscan")).scalar() == "on"  # LOCAL: the claim's only
+    for generic in (False, True):
+        async with pg_store.transaction() as conn:
+            await conn.exec_driver_sql(ob.ORDERED_WALK)
+            raw = (await conn.get_raw_connection()).driver_connection
+            if generic:
+                await raw.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            compiled = ob._claim(False).compile(dialect=conn.dialect)
+            values_ = compiled.construct_params(_params(clock) | {"b_limit": 100, "b_window": 400})
+            explain = await raw.prepare(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {compiled}")
+            plan = await explain.fetchval(*(values_[k] for k in compiled.positiontup))
+            await conn.rollback()
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        nodes = list(_nodes(plan[0]["Plan"]))
+        assert plan[0]["Plan"]["Actual Rows"] == 100, plan
+        assert not [n for n in nodes if n["Node Type"].startswith("Bitmap")], plan
+        [window] = [n for n in nodes if n.get("Alias") == "win"]
+        [walk] = [n for n in nodes if n.get("Alias") == "cand"]
+        assert window["Index Name"] == walk["Index Name"] == "ix_outbox_waiting", plan
+        assert window["Actual Rows"] <= 400 and walk["Actual Rows"] <= 100, plan  # not the 20,000 waiting
+
+
+async def test_recording_sends_finds_its_rows_by_id_as_a_generic_plan(pg_store: Store, clock) -> None:
+    """The statement recording a group of sends reads the group's rows by id. Joined to unnest() of the ids, its
+    generic plan had read every row leased ('sending', dead row versions included until vacuumed) per group."""
+    await _waiting_rows(pg_store, clock, 4_000)
+    items = await claim(pg_store, "w", clock(), limit=400)
+    assert len(items) == 400
+    group = [(i.id, f"ref-{i.id}") for i in items[:4]]
+    async with pg_store.transaction() as conn:
+        await conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")  # begins the transaction
+        raw = (await conn.get_raw_connection()).driver_connection
+        explain = await raw.prepare(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {ob._MARK_SENT_PG}")
+        plan = await explain.fetchval([i for i, _ in group], [r for _, r in group], clock(), "w")
+        await conn.rollback()
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    assert plan[0]["Plan"]["Actual Rows"] == 4, plan
+    indexes = [n for n in _nodes(plan[0]["Plan"]) if "Index Name" in n]
+    assert indexes and all("id = ANY" in n["Index Cond"] for n in indexes), plan
+    assert all(n["Actual Rows"] <= 3 * 4 for n in indexes), plan  # the group's row versions, not the 400 leased
+    async with pg_store.engine.connect() as conn:  # and the refs land on their own rows
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert await ob.mark_sent_driver(raw, group, "w", clock()) == {i for i, _ in group}
+    rows = {r.id: r for r in await outbox_rows(pg_store)}
+    assert all(rows[i].ref == ref and rows[i].status == "sent" for i, ref in group)
