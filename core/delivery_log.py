@@ -26,7 +26,8 @@ class DeliveryLog:
     def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
         self.store = store
         self.clock = clock
-        self._kept = KeptConnection(store)  # within holding(): sends are recorded through one kept connection
+        # Within holding(): sends are recorded through one kept connection, which plans the lookup by id.
+        self._kept = KeptConnection(store, ob.LOOKUP_BY_ID)
 
     @asynccontextmanager
     async def holding(self) -> AsyncIterator[None]:
@@ -62,7 +63,7 @@ class DeliveryLog:
             pairs = [(i.id, r) for i, r in sent]
             if self._kept.keeping:
                 return await self._mark_sent_held(pairs, worker, now)
-            return await self.store.run_alone(lambda conn: ob.mark_sent_all(conn, pairs, worker, now))
+            return await self.store.run_atomic(lambda conn: ob.mark_sent_all(conn, pairs, worker, now))
         return await self.store.run_atomic(lambda conn: ob.record_sent(conn, sent, worker, now))
 
     async def _mark_sent_held(self, pairs: list[tuple[int, str | None]], worker: str, now: datetime) -> set[int]:

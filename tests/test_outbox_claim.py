@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import asyncpg
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from adapters.memory import MemoryChannel
 from bots.worker import Worker, WorkerSettings
@@ -21,6 +21,7 @@ from core.retention import Pruning
 from core.retention_pass import RetentionPass
 from core.store import Store, survey_lookup
 from core.store import outbox as ob
+from core.store.kept_connection import KeptConnection
 from core.store.tables import OutboxRow, SurveyRow
 from core.types import Address, Say
 from tests.test_worker import Scripted, outbox_rows, service_for
@@ -316,26 +317,66 @@ async def test_the_claim_walks_the_queue_in_id_order_however_few_rows_the_statis
         assert window["Actual Rows"] <= 400 and walk["Actual Rows"] <= 100, plan  # not the 20,000 waiting
 
 
-async def test_recording_sends_finds_its_rows_by_id_as_a_generic_plan(pg_store: Store, clock) -> None:
-    """The statement recording a group of sends reads the group's rows by id. Joined to unnest() of the ids, its
-    generic plan had read every row leased ('sending', dead row versions included until vacuumed) per group."""
+async def test_recording_sends_reads_only_the_group_s_rows_whatever_the_statistics_say(pg_store: Store, clock) -> None:
+    """A group of sends is recorded by looking its rows up by id, on the connection the worker keeps for it and in
+    a transaction, as a generic plan on a never-analysed outbox. Left to the statistics, the plan read every leased
+    row (all 'sending' row versions through ix_outbox_done, dead ones included) or the whole table, per group."""
     await _waiting_rows(pg_store, clock, 4_000)
     items = await claim(pg_store, "w", clock(), limit=400)
     assert len(items) == 400
     group = [(i.id, f"ref-{i.id}") for i in items[:4]]
+    kept = KeptConnection(pg_store, ob.LOOKUP_BY_ID)
+    kept.keeping = True
+
+    async def explain(driver) -> dict:
+        async with driver.transaction():  # rolled back: EXPLAIN ANALYZE writes
+            await driver.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            statement = await driver.prepare(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {ob._MARK_SENT_PG}")
+            plan = await statement.fetchval([i for i, _ in group], [r for _, r in group], clock(), "w")
+            raise _RollBack(plan)
+
+    class _RollBack(Exception):
+        pass
+
+    async def explained(driver) -> dict:
+        try:
+            await explain(driver)
+        except _RollBack as done:
+            plan = done.args[0]
+            return json.loads(plan) if isinstance(plan, str) else plan
+        raise AssertionError("unreachable")
+
+    plans = [await kept.run(explained)]
+    seen: list[tuple[str, tuple]] = []  # the SQLAlchemy statement, as record_sent runs it
+
+    def grab(conn, cursor, statement, parameters, context, executemany) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(pg_store.engine.sync_engine, "before_cursor_execute", grab)
+    try:
+        async with pg_store.transaction() as conn:
+            assert await ob.mark_sent_all(conn, group, "w", clock()) == {i for i, _ in group}
+            await conn.rollback()
+    finally:
+        event.remove(pg_store.engine.sync_engine, "before_cursor_execute", grab)
+    [(sql, args)] = [(q, a) for q, a in seen if q.startswith("UPDATE")]
     async with pg_store.transaction() as conn:
-        await conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")  # begins the transaction
+        for name in ob.LOOKUP_BY_ID:
+            await conn.exec_driver_sql(f"SET LOCAL {name} = off")
+        await conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
         raw = (await conn.get_raw_connection()).driver_connection
-        explain = await raw.prepare(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {ob._MARK_SENT_PG}")
-        plan = await explain.fetchval([i for i, _ in group], [r for _, r in group], clock(), "w")
+        plan = await (await raw.prepare(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}")).fetchval(*args)
+        plans.append(json.loads(plan) if isinstance(plan, str) else plan)
         await conn.rollback()
-    plan = json.loads(plan) if isinstance(plan, str) else plan
-    assert plan[0]["Plan"]["Actual Rows"] == 4, plan
-    indexes = [n for n in _nodes(plan[0]["Plan"]) if "Index Name" in n]
-    assert indexes and all("id = ANY" in n["Index Cond"] for n in indexes), plan
-    assert all(n["Actual Rows"] <= 3 * 4 for n in indexes), plan  # the group's row versions, not the 400 leased
-    async with pg_store.engine.connect() as conn:  # and the refs land on their own rows
-        raw = (await conn.get_raw_connection()).driver_connection
-        assert await ob.mark_sent_driver(raw, group, "w", clock()) == {i for i, _ in group}
+    for plan in plans:
+        nodes = list(_nodes(plan[0]["Plan"]))
+        assert plan[0]["Plan"]["Actual Rows"] == 4, plan
+        scans = [n for n in nodes if n.get("Relation Name") == "outbox" and "Scan" in n["Node Type"]]
+        assert scans and all(n.get("Index Name") == "outbox_pkey" for n in scans), plan
+        assert all(n["Actual Rows"] <= 3 * 4 for n in scans), plan  # the group's row versions, not the 400 leased
+    assert await kept.run(lambda driver: ob.mark_sent_driver(driver, group, "w", clock())) == {i for i, _ in group}
+    async with pg_store.engine.connect() as conn:  # the settings went with the kept connection
+        await kept.close()
+        assert (await conn.exec_driver_sql("SHOW enable_seqscan")).scalar() == "on"
     rows = {r.id: r for r in await outbox_rows(pg_store)}
     assert all(rows[i].ref == ref and rows[i].status == "sent" for i, ref in group)

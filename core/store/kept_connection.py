@@ -18,11 +18,15 @@ class KeptConnection:
     """While `keeping`, `run` hands its work the kept connection's driver connection (asyncpg's, got once per
     checkout: SQLAlchemy's way to it costs a greenlet switch per call); a concurrent call opens one of its own. A
     failure drops the connection, whose state is unknown, and stops keeping: the caller's retry goes through the
-    pool, which SQLAlchemy watches for a dropped connection (a database restart invalidates the whole pool there)."""
+    pool, which SQLAlchemy watches for a dropped connection (a database restart invalidates the whole pool there).
 
-    def __init__(self, store: Store) -> None:
+    `planner_off` names PostgreSQL planner settings (enable_*) turned off on the connection while this holds it, and
+    reset before it goes back to the pool."""
+
+    def __init__(self, store: Store, planner_off: tuple[str, ...] = ()) -> None:
         self.store = store
         self.keeping = False
+        self.planner_off = planner_off
         self._kept: tuple[AsyncConnection, Any] | None = None  # the kept connection, while no call is using it
 
     async def run(self, work: Callable[[Any], Awaitable[T]]) -> T:
@@ -32,7 +36,11 @@ class KeptConnection:
             try:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
                 kept = conn, (await conn.get_raw_connection()).driver_connection
+                if self.planner_off:
+                    await kept[1].execute("; ".join(f"SET {name} = off" for name in self.planner_off))
             except BaseException:
+                with suppress(Exception):
+                    await conn.invalidate()  # its settings are unknown: not back to the pool
                 await conn.close()
                 raise
         conn, driver = kept
@@ -47,7 +55,7 @@ class KeptConnection:
         if self.keeping and self._kept is None:
             self._kept = kept
         else:
-            await conn.close()
+            await self._release(kept)
         return result
 
     async def close(self) -> None:
@@ -55,4 +63,15 @@ class KeptConnection:
         self.keeping = False
         kept, self._kept = self._kept, None
         if kept is not None:
-            await kept[0].close()
+            await self._release(kept)
+
+    async def _release(self, kept: tuple[AsyncConnection, Any]) -> None:
+        """Back to the pool with the planner settings it had; one whose reset failed is dropped instead."""
+        conn, driver = kept
+        if self.planner_off:
+            try:
+                await driver.execute("; ".join(f"RESET {name}" for name in self.planner_off))
+            except Exception:
+                with suppress(Exception):
+                    await conn.invalidate()
+        await conn.close()

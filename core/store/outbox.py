@@ -203,8 +203,9 @@ WINDOW = 4  # rows looked at per row claimed: room for the conversations' later 
 
 # The window and the rows claimed are read by walking ix_outbox_waiting in id order, stopping at the limit. With
 # statistics that say few rows wait (never analysed, or analysed while the queue was empty: a burst after a quiet
-# spell), PostgreSQL read every waiting row as a bitmap and sorted them instead, so each claim cost grew with the
-# queue: 15-20 ms a claim with 20,000 waiting, where the walk reads the window's 800 rows. Set for the claim's own
+# spell), PostgreSQL read every waiting row as a bitmap and sorted them instead, so a claim's reads grew with the
+# queue: with 20,000 waiting, 15,800 rows and 9 ms for a claim of 200, where the walk reads 800 rows in 4 ms (the
+# rows' update is the rest of a claim's time, 8 ms, either way). Set for the claim's own
 # transaction only (LOCAL), which is why the claim runs in a transaction of its own (outside one, it does nothing).
 ORDERED_WALK = "SET LOCAL enable_bitmapscan = off"
 
@@ -244,7 +245,7 @@ def _mark_sent(dialect: str) -> Any:
     return (
         update(OB)
         .where(OB.c.id.in_(bindparam("b_ids", expanding=True)), OB.c.leased_by == bindparam("b_worker"))
-        .where(OB.c.status == SENDING)
+        .where(func.coalesce(OB.c.status, "") == SENDING)  # by id alone, as _MARK_SENT_PG says
         .values(
             status=SENT, sent_at=bindparam("b_at", type_=OB.c.sent_at.type), ref=ref, lease_until=None, last_error=None
         )
@@ -256,25 +257,34 @@ async def mark_sent_all(
     conn: AsyncConnection, sent: Sequence[tuple[int, str | None]], worker: str, now: datetime
 ) -> set[int]:
     """Record a group of sends in one statement; the ids marked are those this worker still held (a lease lost
-    meanwhile belongs to the worker that took it over, which records its own outcome)."""
+    meanwhile belongs to the worker that took it over, which records its own outcome). On PostgreSQL, run it in a
+    transaction: it plans with LOOKUP_BY_ID for that transaction."""
     if not sent:
         return set()
+    if conn.dialect.name == "postgresql":  # in a transaction: LOCAL lasts until its end
+        for name in LOOKUP_BY_ID:
+            await conn.exec_driver_sql(f"SET LOCAL {name} = off")
     refs = json.dumps({str(i): ref for i, ref in sent})
     params = {"b_ids": [i for i, _ in sent], "b_worker": worker, "b_at": now, "b_refs": refs}
     return set((await conn.execute(_mark_sent(conn.dialect.name), params)).scalars())
 
 
 # mark_sent_all on PostgreSQL, as one fixed text: the ids and refs as two arrays, so every group size is the same
-# statement, which asyncpg prepares once per connection. The rows are looked up by their ids alone: the status test
-# is written so that no index on status can answer it. Joined to unnest() of the ids, with the status test plain, the
-# generic plan PostgreSQL settles on after a few runs read every row whose status is 'sending' (through
-# ix_outbox_done, dead row versions included until vacuumed) for each group; so did the plain test beside `= ANY`
-# whenever the statistics made that index look cheaper.
+# statement, which asyncpg prepares once per connection. It is meant to read the group's rows by id (the primary
+# key) and nothing else; the status test is written so that no index on status can answer it, and the connection
+# that runs it plans with LOOKUP_BY_ID. Left to the statistics (never analysed: the outbox looks tiny), the generic
+# plan PostgreSQL settles on after a few runs read every row whose status is 'sending' through ix_outbox_done as a
+# bitmap, dead row versions included until vacuumed: 615 buffers a group after 16,000 sends, against 67 after 1,000,
+# so the cost of recording grew with every message sent. Without that index it read the whole table instead.
 _MARK_SENT_PG = (
     "UPDATE outbox SET status = 'sent', sent_at = $3, ref = ($2::text[])[array_position($1::bigint[], outbox.id)], "
     "lease_until = NULL, last_error = NULL WHERE outbox.id = ANY($1::bigint[]) AND outbox.leased_by = $4 "
     "AND coalesce(outbox.status, '') = 'sending' RETURNING outbox.id"
 )
+
+# Planner settings of the connection that records sends (KeptConnection), for as long as it keeps it: index reads
+# only, so the lookup by id above is the plan whatever the statistics say.
+LOOKUP_BY_ID = ("enable_seqscan", "enable_bitmapscan")
 
 
 async def mark_sent_alone(
