@@ -2,7 +2,7 @@
 loop posting the same signed payloads to the same target in the same run.
 
     python -m bench.delivery_bench                        # every run below, on PostgreSQL
-    python -m bench.delivery_bench --runs bare,flat --messages 5000 --delivered 2000000
+    python -m bench.delivery_bench --runs bare,flat --messages 20000 --delivered 2000000
     python -m bench.delivery_bench --runs sustained --seconds 300
     python -m bench.delivery_bench --runs bare --profile /tmp/worker.txt   # py-spy on the worker's timed drain
 
@@ -312,7 +312,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--backends", default="postgres", help="comma-separated: sqlite,postgres")
     p.add_argument("--runs", default="bare,flat,workers,sustained")
-    p.add_argument("--messages", type=int, default=5000)
+    p.add_argument("--messages", type=int, default=20_000, help="per drain: enough for the queue's own costs to show")
     p.add_argument("--delivered", type=int, default=2_000_000)
     p.add_argument("--seconds", type=float, default=300.0)
     p.add_argument("--batch", type=int, default=WorkerSettings().batch, help="the worker's batch (its default)")
