@@ -53,6 +53,11 @@ def slas(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 MONTHS = [Filters(since=a, until=b) for a, b in [
     (at(-20, 9, 17), at(40, 13, 5)), (at(0), at(31)), (at(-28), None), (None, at(31, 0, 1)), (at(-1, 23), at(31)),
 ]] + [Filters(team="north", since=at(-25, 4), until=at(35))]  # fmt: skip
+# a profile and a period: SQLite reads the open follow-ups through the index by profile (migration 0026)
+MONTHS += [
+    Filters(profile="tapas", since=at(-20, 9, 17), until=at(40, 13, 5)),
+    Filters(profiles=("acme",), since=at(-28)),
+]
 
 
 @pytest.fixture

@@ -14,18 +14,19 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, case, false, func, or_, select, text, true
+from sqlalchemy import Select, and_, case, false, func, or_, select, text, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from core import rollups as r
 from core.reports import duration_ranks
+from core.reports.planner import indexed
 from core.reports.rollup_query import Measure, Span, _read, split
 from core.reports.scope import Filters, half_open
 from core.store.followup_rollup import SOURCE, completed_detractor, in_bucket, late
 from core.store.rollup_tables import REPORT_FOLLOWUP_MONTHS, REPORT_FOLLOWUPS
 from core.store.sla_tables import FollowUpSlaRow
-from core.store.tables import FOLLOWUP_OPEN, SurveyRow
+from core.store.tables import FOLLOWUP_OPEN, FOLLOWUP_PROFILE, SurveyRow
 
 S = SurveyRow.__table__
 L = FollowUpSlaRow.__table__
@@ -117,16 +118,24 @@ async def open_breaches(
     conn: AsyncConnection, filters: Filters, by: Grouping, now: datetime
 ) -> dict[Key, tuple[int, int]]:
     """Deadlines passed while the follow-up is still unclaimed (unresolved), per value of `by` (as `counts`): read
-    from the follow-ups not yet claimed or resolved only (FOLLOWUP_OPEN's partial index) that have an SLA."""
-    claim = (L.c.claim_due_at <= now) & S.c.claimed_at.is_(None)
-    resolve = (L.c.resolve_due_at <= now) & S.c.resolved_at.is_(None)
-    keys = _key(by, S)
+    from the follow-ups not yet claimed or resolved only (FOLLOWUP_OPEN's partial indexes) that have an SLA. With a
+    profile and a period filtered, SQLite is told the index by profile (migration 0026): it read every survey of the
+    profile in the period through ix_survey_report otherwise (1.8 s of CPU at 10M for 90 days)."""
+    q = open_breaches_query(filters, by, now)
+    return {tuple(row[:-2]): (int(row[-2] or 0), int(row[-1] or 0)) for row in (await conn.execute(q)).all()}
+
+
+def open_breaches_query(filters: Filters, by: Grouping, now: datetime) -> Select[Any]:
+    """The statement `open_breaches` runs: the groups' keys, then the claim and resolve breaches still open."""
+    profiled = filters.profile is not None or filters.profiles is not None
+    rows = indexed(S, FOLLOWUP_PROFILE) if profiled and filters.since is not None else S
+    claim = (L.c.claim_due_at <= now) & rows.c.claimed_at.is_(None)
+    resolve = (L.c.resolve_due_at <= now) & rows.c.resolved_at.is_(None)
+    keys = _key(by, rows)
     sums = [func.sum(_flag(c)) for c in (claim, resolve)]
-    q = select(*keys, *sums).select_from(S.join(L, L.c.survey_id == S.c.id))
-    q = q.where(text(FOLLOWUP_OPEN), *filters.where(), or_(claim, resolve))
-    if keys:
-        q = q.group_by(*keys)
-    return {tuple(row[: len(keys)]): (int(row[-2] or 0), int(row[-1] or 0)) for row in (await conn.execute(q)).all()}
+    q = select(*keys, *sums).select_from(rows.join(L, L.c.survey_id == rows.c.id))
+    q = q.where(text(FOLLOWUP_OPEN), *filters.where(rows), or_(claim, resolve))
+    return q.group_by(*keys) if keys else q
 
 
 def _flag(condition: ColumnElement[bool]) -> Any:

@@ -53,6 +53,8 @@ class ContactRow(SQLModel, table=True):
 # predicate, spelled the same by the queries that use it.
 FOLLOWUP_OPEN = "category = 'detractor' AND state = 'completed' AND (claimed_at IS NULL OR resolved_at IS NULL)"
 FOLLOWUP_LATEST = "ix_survey_followup_latest"  # those rows newest first (migration 0025)
+# those rows by profile and period with what the SLA report's breach test reads, SQLite only (migration 0026)
+FOLLOWUP_PROFILE = "ix_survey_followup_profile"
 
 
 def _partial(where: str) -> dict[str, Any]:
@@ -98,6 +100,15 @@ class SurveyRow(SQLModel, table=True):
         Index("ix_survey_followup_open", "asked_at", **_partial(FOLLOWUP_OPEN)),
         # the open and claimed follow-ups listed newest first, a period's and a profile's tested in the index (0025)
         Index(FOLLOWUP_LATEST, "id", "asked_at", "profile", **_partial(FOLLOWUP_OPEN)),
+        Index(
+            FOLLOWUP_PROFILE,
+            "profile",
+            "asked_at",
+            "claimed_at",
+            "resolved_at",
+            sqlite_where=text(FOLLOWUP_OPEN),
+            info={"dialects": ("sqlite",)},
+        ).ddl_if(dialect="sqlite"),
     )
 
     id: int | None = Field(default=None, sa_column=_big_id())
