@@ -28,6 +28,9 @@ from tests.test_worker import Scripted, outbox_rows, service_for
 
 OUT, SUR = OutboxRow.__table__, SurveyRow.__table__
 LEASE = timedelta(seconds=30)
+# Outbox rows generated in SQL (generate_series as g), two per conversation, before their status and times.
+VALUES = "'acme', 'memory', 'say', NULL, 'memory:acme:c' || (g / 2), '{}', '{}'"
+COLUMNS = "profile, channel, kind, survey_id, ordering_key, target, payload, status, attempts, next_attempt_at"
 
 
 async def drop_connections(pg_url: str, database: str | None) -> None:
@@ -226,14 +229,12 @@ async def test_the_head_test_reads_the_conversation_index_after_statistics_taken
     """Statistics taken while every row was delivered make both partial indexes look empty: the head test once
     walked the id index from the oldest waiting row for each row it tested (some 200k buffers for a claim of 200
     out of 10,000). It probes the conversation's index (a few buffers a row), as a custom and as a generic plan."""
-    values = "'acme', 'memory', 'say', NULL, 'memory:acme:c' || (g / 2), '{}', '{}'"
-    columns = "profile, channel, kind, survey_id, ordering_key, target, payload, status, attempts, next_attempt_at"
     async with pg_store.transaction() as conn:
         raw = (await conn.get_raw_connection()).driver_connection
         at = clock() - timedelta(days=1)
         await raw.execute(
-            f"INSERT INTO outbox ({columns}, created_at, sent_at) "
-            f"SELECT {values}, 'sent', 1, $1, $1, $1 FROM generate_series(100000, 119999) g",
+            f"INSERT INTO outbox ({COLUMNS}, created_at, sent_at) "
+            f"SELECT {VALUES}, 'sent', 1, $1, $1, $1 FROM generate_series(100000, 119999) g",
             at,
         )
     async with pg_store.engine.connect() as conn:  # ANALYZE outside a transaction block
@@ -241,7 +242,7 @@ async def test_the_head_test_reads_the_conversation_index_after_statistics_taken
     async with pg_store.transaction() as conn:
         raw = (await conn.get_raw_connection()).driver_connection
         await raw.execute(
-            f"INSERT INTO outbox ({columns}, created_at) SELECT {values}, 'pending', 0, $1, $1 "
+            f"INSERT INTO outbox ({COLUMNS}, created_at) SELECT {VALUES}, 'pending', 0, $1, $1 "
             "FROM generate_series(1, 4000) g",
             clock(),
         )
@@ -272,12 +273,10 @@ def _nodes(node: dict) -> Iterator[dict]:
 
 async def _waiting_rows(store: Store, clock, n: int) -> None:
     """`n` pending rows, two per conversation, inserted in one statement and never analysed."""
-    values = "'acme', 'memory', 'say', NULL, 'memory:acme:c' || (g / 2), '{}', '{}'"
-    columns = "profile, channel, kind, survey_id, ordering_key, target, payload, status, attempts, next_attempt_at"
     async with store.transaction() as conn:
         raw = (await conn.get_raw_connection()).driver_connection
         await raw.execute(
-            f"INSERT INTO outbox ({columns}, created_at) SELECT {values}, 'pending', 0, $1, $1 "
+            f"INSERT INTO outbox ({COLUMNS}, created_at) SELECT {VALUES}, 'pending', 0, $1, $1 "
             f"FROM generate_series(1, {n}) g",
             clock(),
         )
@@ -298,7 +297,7 @@ async def test_the_claim_walks_the_queue_in_id_order_however_few_rows_the_statis
         assert (await conn.exec_driver_sql("SHOW enable_bitmapscan")).scalar() == "on"  # LOCAL: the claim's only
     for generic in (False, True):
         async with pg_store.transaction() as conn:
-            await conn.exec_driver_sql(ob.ORDERED_WALK)
+            await ob.plan_without(conn, ob.ORDERED_WALK)
             raw = (await conn.get_raw_connection()).driver_connection
             if generic:
                 await raw.execute("SET LOCAL plan_cache_mode = force_generic_plan")
@@ -361,8 +360,7 @@ async def test_recording_sends_reads_only_the_group_s_rows_whatever_the_statisti
         event.remove(pg_store.engine.sync_engine, "before_cursor_execute", grab)
     [(sql, args)] = [(q, a) for q, a in seen if q.startswith("UPDATE")]
     async with pg_store.transaction() as conn:
-        for name in ob.LOOKUP_BY_ID:
-            await conn.exec_driver_sql(f"SET LOCAL {name} = off")
+        await ob.plan_without(conn, ob.LOOKUP_BY_ID)
         await conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
         raw = (await conn.get_raw_connection()).driver_connection
         plan = await (await raw.prepare(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}")).fetchval(*args)

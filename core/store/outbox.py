@@ -201,13 +201,25 @@ def _claim(by_channel: bool) -> Any:
 
 WINDOW = 4  # rows looked at per row claimed: room for the conversations' later messages among the oldest
 
-# The window and the rows claimed are read by walking ix_outbox_waiting in id order, stopping at the limit. With
-# statistics that say few rows wait (never analysed, or analysed while the queue was empty: a burst after a quiet
-# spell), PostgreSQL read every waiting row as a bitmap and sorted them instead, so a claim's reads grew with the
-# queue: with 20,000 waiting, 15,800 rows and 9 ms for a claim of 200, where the walk reads 800 rows in 4 ms (the
-# rows' update is the rest of a claim's time, 8 ms, either way). Set for the claim's own
-# transaction only (LOCAL), which is why the claim runs in a transaction of its own (outside one, it does nothing).
-ORDERED_WALK = "SET LOCAL enable_bitmapscan = off"
+# Planner settings turned off for the transaction of a statement PostgreSQL misjudges on an outbox whose statistics
+# say few rows wait (never analysed, or analysed while the queue was empty: a burst after a quiet spell).
+#
+# ORDERED_WALK, the claim's: the window and the rows claimed are read by walking ix_outbox_waiting in id order,
+# stopping at the limit. PostgreSQL read every waiting row as a bitmap and sorted them instead, so a claim's reads
+# grew with the queue: with 20,000 waiting, 15,800 rows and 9 ms for a claim of 200, where the walk reads 800 rows in
+# 4 ms (the rows' update is the rest of a claim's time, 8 ms, either way).
+ORDERED_WALK = ("enable_bitmapscan",)
+# LOOKUP_BY_ID, the recording of sends' (below, _MARK_SENT_PG): index reads only, so the group's rows are looked up
+# by id whatever the statistics say. The connection kept for recording turns them off for as long as it keeps it.
+LOOKUP_BY_ID = ("enable_seqscan", "enable_bitmapscan")
+
+
+async def plan_without(conn: AsyncConnection, settings: tuple[str, ...]) -> None:
+    """Turn `settings` off until the end of the transaction (set_config's `true` is SET LOCAL: outside a
+    transaction it does nothing), in one round trip; SQLite has no such settings."""
+    if conn.dialect.name == "postgresql":
+        await conn.exec_driver_sql("SELECT " + ", ".join(f"set_config('{name}', 'off', true)" for name in settings))
+
 
 _ITEM_COLUMNS = ("id", "profile", "channel", "kind", "survey_id", "target", "payload", "attempts", "created_at")
 
@@ -219,8 +231,7 @@ async def claim(
 
     A lease that ran out (its worker died) makes the message ready again.
     """
-    if conn.dialect.name == "postgresql":
-        await conn.exec_driver_sql(ORDERED_WALK)
+    await plan_without(conn, ORDERED_WALK)  # in the claim's own transaction (DeliveryLog.claim)
     params: dict[str, Any] = {"b_now": now, "b_lease_until": now + lease, "b_worker": worker, "b_limit": limit}
     params["b_window"] = limit * WINDOW
     if channels is not None:
@@ -261,9 +272,7 @@ async def mark_sent_all(
     transaction: it plans with LOOKUP_BY_ID for that transaction."""
     if not sent:
         return set()
-    if conn.dialect.name == "postgresql":  # in a transaction: LOCAL lasts until its end
-        for name in LOOKUP_BY_ID:
-            await conn.exec_driver_sql(f"SET LOCAL {name} = off")
+    await plan_without(conn, LOOKUP_BY_ID)
     refs = json.dumps({str(i): ref for i, ref in sent})
     params = {"b_ids": [i for i, _ in sent], "b_worker": worker, "b_at": now, "b_refs": refs}
     return set((await conn.execute(_mark_sent(conn.dialect.name), params)).scalars())
@@ -281,10 +290,6 @@ _MARK_SENT_PG = (
     "lease_until = NULL, last_error = NULL WHERE outbox.id = ANY($1::bigint[]) AND outbox.leased_by = $4 "
     "AND coalesce(outbox.status, '') = 'sending' RETURNING outbox.id"
 )
-
-# Planner settings of the connection that records sends (KeptConnection), for as long as it keeps it: index reads
-# only, so the lookup by id above is the plan whatever the statistics say.
-LOOKUP_BY_ID = ("enable_seqscan", "enable_bitmapscan")
 
 
 async def mark_sent_alone(
