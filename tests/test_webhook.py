@@ -448,11 +448,13 @@ async def test_a_bridge_that_never_answers_is_cut_off_by_the_sessions_timeout(cl
         runtime = client.runtime  # type: ignore[attr-defined]
         channel = runtime.channel("webhook", "acme")
         channel.config.deliver_url = str(silent.make_url("/deliver"))
-        channel.request_timeout = 0.2  # before its session is made
+        await channel.stop()  # the app's start opened its session: the next send opens one with this timeout
+        channel.request_timeout = 0.2
         assert channel.send_bound == 0.2 < runtime.worker.settings.send_timeout
         await send(client, closed())
         await deliver(client)
         never.set()
+        assert channel.session.timeout.total == 0.2  # the session that cut the request off
     async with runtime.store.read() as conn:
         [row] = (await conn.execute(select(OutboxRow.__table__).where(OutboxRow.channel == "webhook"))).all()
     assert (row.status, row.attempts) == ("pending", 1)
