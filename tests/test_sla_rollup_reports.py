@@ -154,6 +154,8 @@ async def test_sla_report_equals_the_direct_aggregate(store: Store, world, monke
             together = await sla_reports(store, f, NOW, (None, *SLA_DIMENSIONS))  # every grouping read at once
             for by in (None, *SLA_DIMENSIONS):
                 assert together[by] == expected[by], (f, by, rows_per_part)
+            if rows_per_part == 2:
+                continue  # a grouping read alone is cut into sub-ranges by the same code as when read together
             for by in (None, "team", "claimed_by"):  # and alone
                 assert await sla_report(store, f, NOW, by) == expected[by], (f, by, rows_per_part)
         reached |= {k for items in expected.values() for item in items for k, v in item.items() if v and k != "key"}
