@@ -20,6 +20,9 @@ schema = schemathesis.openapi.from_dict(spec())
 # What a request that follows the document may still get: 404 for an id that does not exist (and, for a contact
 # PUT, 404 for a channel the profile does not have and 409 for a person an earlier DELETE erased).
 ACCEPTED = {"GET": {200, 404}, "POST": {200, 404}, "DELETE": {200, 404}, "PUT": {200, 404, 409}}
+# And for one path: a survey that another generated request opened (a conversation close) and nobody answered is a
+# 422 for the rules' verdict, as the document says.
+ACCEPTED_FOR = {("GET", "/api/v1/rules/test"): {422}}
 DETRACTOR_ID = 2
 
 
@@ -91,6 +94,7 @@ def test_no_generated_request_causes_a_server_error(case: schemathesis.Case, bas
     what = f"{case.method} {case.formatted_path} {case.query} {str(case.body)[:200]}"
     assert response.status_code < 500, f"{what}: {response.status_code} {response.text[:300]}"
     if case.meta is not None and case.meta.generation.mode is GenerationMode.POSITIVE:
-        assert response.status_code in ACCEPTED[case.method], f"{what}: {response.status_code} {response.text[:300]}"
+        accepted = ACCEPTED[case.method] | ACCEPTED_FOR.get((case.method, case.path), set())
+        assert response.status_code in accepted, f"{what}: {response.status_code} {response.text[:300]}"
     # every answer has a status, content type and body the document declares
     case.validate_response(response, checks=[response_schema_conformance, status_code_conformance])
