@@ -29,6 +29,8 @@ REQUESTS = [
     ("GET /api/v1/variants?profile=p1", "/api/v1/variants?profile=p1"),
     ("GET /api/v1/detractors", "/api/v1/detractors"),
     ("GET /api/v1/sla", "/api/v1/sla"),
+    ("GET /api/v1/sla?profile=p1, 90 days", "/api/v1/sla?profile=p1&since=2025-04-01T09:30:00Z&until=2025-06-30"),
+    ("GET /report/data.json?profile=p1, 90 days", "/report/data.json?profile=p1&since=2025-04-01&until=2025-06-30"),
     ("GET /api/v1/responses (first page)", "/api/v1/responses"),
 ]
 
